@@ -1,0 +1,53 @@
+from django.contrib import admin
+
+from karma import store
+from karma.models import GuildSettings, Karma, LedgerEntry
+
+
+@admin.register(Karma)
+class KarmaAdmin(admin.ModelAdmin):
+    list_display = ("subject", "karma", "guild_id", "updated_at")
+    list_filter = ("guild_id",)
+    search_fields = ("subject",)
+    ordering = ("-karma", "subject")
+    fields = ("guild_id", "subject", "karma")
+
+    def get_readonly_fields(self, request, obj=None):
+        # A subject is renamed or moved by nobody: its ledger would no longer add up.
+        return ("guild_id", "subject") if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        saved = store.admin_set_karma(obj.guild_id, obj.subject, obj.karma, request.user)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        store.admin_delete(Karma.objects.filter(pk=obj.pk), request.user)
+
+    def delete_queryset(self, request, queryset):
+        store.admin_delete(queryset, request.user)
+
+
+@admin.register(GuildSettings)
+class GuildSettingsAdmin(admin.ModelAdmin):
+    list_display = ("guild_id", "announce")
+    list_editable = ("announce",)
+    search_fields = ("=guild_id",)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "guild_id", "subject", "delta", "total", "source", "author_name", "admin_user")
+    list_filter = ("source", "guild_id", "created_at")
+    search_fields = ("subject", "author_name", "=message_id")
+    date_hierarchy = "created_at"
+    list_select_related = ("admin_user",)
+
+    # The ledger is history: it is read, never written by hand.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class KarmaConfig(AppConfig):
+    name = "karma"
+    verbose_name = "Karma"

@@ -1,0 +1,78 @@
+from django.conf import settings
+from django.db import models
+
+MAX_NAME_LENGTH = 128
+
+
+class ExactCharField(models.CharField):
+    """A CharField compared byte for byte on every database.
+
+    `Popple`, `popple`, `café` and `cafe` are four subjects, and `a` is not `a ` either: MySQL's
+    default collations fold case and accents, and its *_bin collations still pad spaces, so the
+    column gets a binary no-pad collation. SQLite compares exactly already.
+    """
+
+    def db_parameters(self, connection):
+        params = super().db_parameters(connection)
+        if connection.vendor == "mysql":
+            params["collation"] = "utf8mb4_nopad_bin" if connection.mysql_is_mariadb else "utf8mb4_0900_bin"
+        return params
+
+
+class Karma(models.Model):
+    guild_id = models.BigIntegerField("server", db_index=False)
+    subject = ExactCharField(max_length=MAX_NAME_LENGTH)
+    karma = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "karma"
+        constraints = [models.UniqueConstraint(fields=["guild_id", "subject"], name="karma_unique_subject")]
+        indexes = [models.Index(fields=["guild_id", "karma"], name="karma_board")]
+
+    def __str__(self):
+        return f"{self.subject} has {self.karma} karma"
+
+
+class GuildSettings(models.Model):
+    guild_id = models.BigIntegerField("server", primary_key=True)
+    announce = models.BooleanField(default=True, help_text="Reply with the new karma after each change.")
+
+    class Meta:
+        verbose_name = "server settings"
+        verbose_name_plural = "server settings"
+
+    def __str__(self):
+        return f"server {self.guild_id}"
+
+
+class LedgerEntry(models.Model):
+    """One applied change of one subject's karma, from a chat message or the admin."""
+
+    class Source(models.TextChoices):
+        CHAT = "chat"
+        ADMIN = "admin"
+
+    guild_id = models.BigIntegerField("server")
+    channel_id = models.BigIntegerField(null=True, blank=True)
+    # Unique with the subject: applying the same Discord message twice fails on this key.
+    message_id = models.BigIntegerField(null=True, blank=True)
+    author_id = models.BigIntegerField(null=True, blank=True)
+    author_name = models.CharField(max_length=100, blank=True)
+    admin_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    subject = ExactCharField(max_length=MAX_NAME_LENGTH)
+    delta = models.BigIntegerField()
+    # The subject's karma right after this change: a replayed message answers what it first said.
+    total = models.BigIntegerField()
+    source = models.CharField(max_length=5, choices=Source.choices, default=Source.CHAT)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "ledger"
+        constraints = [
+            models.UniqueConstraint(fields=["message_id", "subject"], name="ledger_once_per_message"),
+        ]
+        indexes = [models.Index(fields=["guild_id", "subject"], name="ledger_subject")]
+
+    def __str__(self):
+        return f"{self.subject} {self.delta:+d}"

@@ -1,0 +1,141 @@
+"""Reads karma changes (`name++`, `(any text)--`) and command arguments out of message text.
+
+One pass over the text, so a 4,000-character message costs about as much as 4,000 characters
+of chat, whatever it holds. Rules, in order of application:
+
+- Code is never karma: inline code and code blocks are skipped, parsing goes on after the closing
+  backticks, and a backtick that is never closed ends the parse.
+- A token runs to the next whitespace. A token that starts with `(` runs to the matching `)`
+  first (nested parentheses belong to the name); an unmatched `(` is dropped and the rest is
+  read word by word.
+- A token counts when it ends with `++` or `--`, after trailing sentence punctuation.
+"""
+
+import re
+
+from karma.models import MAX_NAME_LENGTH
+
+_BACKTICKS = re.compile(r"`+")
+_WHITESPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\S+")
+_MENTION = re.compile(r"<@!?(\d+)>")
+_SENTENCE_END = ".,!?;:"
+_SIGNS = {"++": 1, "--": -1}
+
+
+def prose(text):
+    """The parts of `text` outside code spans, in order."""
+    runs = list(_BACKTICKS.finditer(text))
+    start = 0
+    i = 0
+    while i < len(runs):
+        opener = runs[i]
+        # A code span closes with a run of exactly as many backticks as opened it.
+        closer = next((j for j in range(i + 1, len(runs)) if len(runs[j].group()) == len(opener.group())), None)
+        yield text[start : opener.start()]
+        if closer is None:
+            return
+        start = runs[closer].end()
+        i = closer + 1
+    yield text[start:]
+
+
+def _matching_parens(segment):
+    """Map each `(` that is closed to the index of its `)`."""
+    matches, open_at = {}, []
+    for index, char in enumerate(segment):
+        if char == "(":
+            open_at.append(index)
+        elif char == ")" and open_at:
+            matches[open_at.pop()] = index
+    return matches
+
+
+def tokens(text):
+    """Yield (in_parens, name, suffix) for each token outside code.
+
+    For a parenthesised token `name` is what the parentheses hold and `suffix` what follows the
+    closing one; for a plain token `name` is the whole token and `suffix` is empty.
+    """
+    for segment in prose(text):
+        matches = _matching_parens(segment)
+        pos = 0
+        while True:
+            gap = _WHITESPACE.match(segment, pos)
+            if gap:
+                pos = gap.end()
+            if pos >= len(segment):
+                break
+            if segment[pos] == "(":
+                close = matches.get(pos)
+                if close is None:
+                    pos += 1  # an unclosed "(" is dropped; the rest reads word by word
+                    continue
+                word = _WORD.match(segment, close + 1)
+                end = word.end() if word else close + 1
+                yield True, segment[pos + 1 : close], segment[close + 1 : end]
+                pos = end
+            else:
+                word = _WORD.match(segment, pos)
+                yield False, word.group(), ""
+                pos = word.end()
+
+
+def _sign(token):
+    """Split `token` into (name, +1/-1), or return None when it carries no sign at its end."""
+    stripped = token.rstrip(_SENTENCE_END)
+    delta = _SIGNS.get(stripped[-2:])
+    if delta is None:
+        return None
+    return stripped[:-2], delta
+
+
+def plain_name(word, mentions):
+    """A plain (unparenthesised) name as users mean it: `@hi` is `hi`, `<@id>` is that user."""
+    mention = _MENTION.fullmatch(word)
+    if mention:
+        return mentions.get(mention.group(1))
+    return word[1:] if word.startswith("@") else word
+
+
+def paren_name(inner):
+    # Kept as typed, inner whitespace included; only the edges are trimmed.
+    return inner.strip()
+
+
+def _valid(name):
+    return bool(name) and len(name) <= MAX_NAME_LENGTH
+
+
+def parse_changes(text, mentions):
+    """Net karma change per name, in the order names first appear, without those that cancel out.
+
+    `mentions` maps user ids (as strings) to usernames, for `<@id>++`.
+    """
+    totals = {}
+    for in_parens, name, suffix in tokens(text):
+        signed = _sign(suffix if in_parens else name)
+        if signed is None:
+            continue
+        if in_parens:
+            if signed[0]:  # the sign must follow the closing parenthesis directly
+                continue
+            subject = paren_name(name)
+        else:
+            subject = plain_name(signed[0], mentions)
+        if subject is not None and _valid(subject):
+            totals[subject] = totals.get(subject, 0) + signed[1]
+    return [(subject, delta) for subject, delta in totals.items() if delta]
+
+
+def parse_names(text, mentions):
+    """Names given as command arguments (`karma A <@id> (C D)`), each once, in order."""
+    names = {}
+    for in_parens, name, suffix in tokens(text):
+        if in_parens:
+            subject = paren_name(name) if not suffix else None
+        else:
+            subject = plain_name(name, mentions)
+        if subject is not None and _valid(subject):
+            names.setdefault(subject, None)
+    return list(names)

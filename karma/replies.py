@@ -1,0 +1,56 @@
+"""What Popple says: sentences about karma, how names are shown, and Discord-sized pieces."""
+
+import unicodedata
+from dataclasses import dataclass
+
+from discord.utils import escape_markdown
+
+DISCORD_MESSAGE_LIMIT = 2000
+QUESTION = "\N{BLACK QUESTION MARK ORNAMENT}"
+CHECK = "\N{WHITE HEAVY CHECK MARK}"
+
+_RIGHT_TO_LEFT = {"R", "AL", "RLE", "RLO", "LRE", "LRO", "RLI", "LRI", "FSI", "PDF", "PDI"}
+
+
+@dataclass(frozen=True)
+class Response:
+    """A reply in units (sentences or lines) that are never split, and/or a reaction."""
+
+    lines: tuple = ()
+    joiner: str = " "
+    reaction: str | None = None
+
+    def __bool__(self):
+        return bool(self.lines or self.reaction)
+
+    def chunks(self, limit=DISCORD_MESSAGE_LIMIT):
+        """The text as messages of at most `limit` characters, split only between units."""
+        chunks, current = [], ""
+        for line in self.lines:
+            candidate = f"{current}{self.joiner}{line}" if current else line
+            if len(candidate) <= limit:
+                current = candidate
+            else:
+                if current:
+                    chunks.append(current)
+                current = line
+        if current:
+            chunks.append(current)
+        return chunks
+
+
+def shown(name):
+    """A name as it appears in a reply: no markdown effects, no line breaks, no text reordering.
+
+    Mentions need nothing here: every reply goes out with allowed mentions disabled.
+    """
+    name = " ".join(name.splitlines())
+    name = escape_markdown(name)
+    if any(unicodedata.bidirectional(char) in _RIGHT_TO_LEFT for char in name):
+        # First-strong isolate: a right-to-left name cannot flip "has N karma." around it.
+        name = f"\N{FIRST STRONG ISOLATE}{name}\N{POP DIRECTIONAL ISOLATE}"
+    return name
+
+
+def has_karma(name, karma):
+    return f"{shown(name)} has {karma} karma."

@@ -1,0 +1,56 @@
+"""The two Celery tasks: apply a chat message (queue `karma`), deliver the answer (queue `replies`).
+
+Both are idempotent, which is what makes acks_late and redelivery safe: a message is applied once
+(the ledger's unique key), and a reply is posted once (Discord's nonce, from the source message).
+"""
+
+import logging
+
+import aiohttp
+import discord
+from celery import shared_task
+from celery.exceptions import Reject
+from django.db import InterfaceError, OperationalError
+
+from karma.message import IncomingMessage
+from karma.router import respond
+from karma.sender import get_sender
+
+logger = logging.getLogger(__name__)
+
+# Both back off exponentially (1 s, 2 s, 4 s ... capped) with jitter, so a database or Discord
+# outage of minutes is ridden out without hammering it.
+_RETRY = {"retry_backoff": 1, "retry_backoff_max": 60, "retry_jitter": True, "max_retries": 30}
+
+
+@shared_task(name="karma.handle_message", bind=True, autoretry_for=(OperationalError, InterfaceError), **_RETRY)
+def handle_message(self, payload):
+    try:
+        message = IncomingMessage.from_payload(payload)
+    except ValueError as exc:
+        logger.error("rejected malformed message payload (task %s): %s", self.request.id, exc)
+        raise Reject(str(exc), requeue=False) from None
+    response = respond(message)
+    if response:
+        # The karma transaction has committed by now: a reply never announces a rolled-back change.
+        send_reply.delay(message.channel_id, message.message_id, response.chunks(), response.reaction)
+
+
+class _TransientDiscordError(Exception):
+    pass
+
+
+@shared_task(
+    name="karma.send_reply",
+    bind=True,
+    autoretry_for=(_TransientDiscordError, aiohttp.ClientError, TimeoutError, OSError),
+    **_RETRY,
+)
+def send_reply(self, channel_id, message_id, chunks, reaction=None):
+    try:
+        get_sender().deliver(channel_id, message_id, chunks, reaction)
+    except discord.HTTPException as exc:
+        if exc.status == 429 or exc.status >= 500:
+            raise _TransientDiscordError(f"Discord answered {exc.status}") from exc
+        # 403/404 and friends: the channel is gone or closed to us; retrying cannot help.
+        logger.warning("reply to message %s in channel %s dropped: Discord answered %s", message_id, channel_id, exc.status)

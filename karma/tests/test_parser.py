@@ -1,0 +1,87 @@
+import pytest
+
+from karma.parser import parse_changes, parse_names
+
+MENTIONS = {"42": "alice", "43": "bob the builder"}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Popple++", [("Popple", 1)]),
+        ("coffee--", [("coffee", -1)]),
+        ("(the build server)++", [("the build server", 1)]),
+        ("(the  build\tserver)++", [("the  build\tserver", 1)]),
+        ("a++ a++", [("a", 2)]),
+        ("a++ a--", []),
+        ("a++ b++ a--", [("b", 1)]),
+        ("b++ a++ b++", [("b", 2), ("a", 1)]),
+        ("a++ b-- c++", [("a", 1), ("b", -1), ("c", 1)]),
+        # parentheses
+        ("(a (b) c)++", [("a (b) c", 1)]),
+        ("()++", []),
+        ("( )++", []),
+        ("(unclosed word++", [("word", 1)]),
+        ("(unclosed (x)++", [("x", 1)]),
+        ("(nothing) (something)++", [("something", 1)]),
+        ("(a)b++", []),
+        ("(a)++b", []),
+        ("(a)++!", [("a", 1)]),
+        ("(a)+++", []),
+        # the sign ends the token; sentence punctuation may follow
+        ("no++karma", []),
+        ("Thanks, Popple++!", [("Popple", 1)]),
+        ("Popple++.", [("Popple", 1)]),
+        ("great work team--?!", [("team", -1)]),
+        ("++", []),
+        ("-- ++ --", []),
+        # @ and mentions
+        ("@hi++", [("hi", 1)]),
+        ("(@hi)++", [("@hi", 1)]),
+        ("<@42>++", [("alice", 1)]),
+        ("<@!42>--", [("alice", -1)]),
+        ("<@43>++", [("bob the builder", 1)]),
+        ("<@999>++", []),
+        ("(<@42>)++", [("<@42>", 1)]),
+        ("<@&7>++ <#8>++", [("<@&7>", 1), ("<#8>", 1)]),
+        # signs inside names
+        ("++++", [("++", 1)]),
+        ("c++--", [("c++", -1)]),
+        ("c++++", [("c++", 1)]),
+        # exact comparison
+        ("Popple++ popple++ café++ cafe++", [("Popple", 1), ("popple", 1), ("café", 1), ("cafe", 1)]),
+        ("🎉++ 🎉++", [("🎉", 2)]),
+        # code is never karma
+        ("`a++`", []),
+        ("`a++` b++", [("b", 1)]),
+        ("x`a++`y++", [("y", 1)]),
+        ("```\na++\n``` b++", [("b", 1)]),
+        ("`` a` ++ `` b++", [("b", 1)]),
+        ("`unclosed a++", []),
+        ("b++ `unclosed a++", [("b", 1)]),
+        ("b++ ``` a++ ` c++", [("b", 1)]),
+        # length
+        ("x" * 128 + "++", [("x" * 128, 1)]),
+        ("x" * 129 + "++", []),
+        ("(" + "y" * 129 + ")++", []),
+        ("", []),
+        ("just chatting", []),
+    ],
+)
+def test_parse_changes(text, expected):
+    assert parse_changes(text, MENTIONS) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("A B (C D)", ["A", "B", "C D"]),
+        ("a a", ["a"]),
+        ("<@42> alice @alice", ["alice"]),
+        ("(x) `code` y", ["x", "y"]),
+        ("", []),
+        ("x" * 129, []),
+    ],
+)
+def test_parse_names(text, expected):
+    assert parse_names(text, MENTIONS) == expected

@@ -1,0 +1,179 @@
+"""The karma rules, message in, answer out, through the same router the workers run."""
+
+import itertools
+
+import pytest
+
+from karma import store
+from karma.models import Karma
+from karma.replies import CHECK, QUESTION
+from karma.router import respond
+from karma.tests.messages import BOT_ID, chat
+
+pytestmark = pytest.mark.django_db
+
+_guilds = itertools.count(100)
+
+
+def say(guild, content, **kwargs):
+    response = respond(chat(content, guild_id=guild, **kwargs))
+    text = response.joiner.join(response.lines) if response.lines else None
+    return text, response.reaction
+
+
+@pytest.fixture
+def guild():
+    return next(_guilds)
+
+
+@pytest.mark.parametrize(
+    "content, reply",
+    [
+        ("Popple++", "Popple has 1 karma."),
+        ("coffee--", "coffee has -1 karma."),
+        ("(the build server)++", "the build server has 1 karma."),
+        ("a++ a++", "a has 2 karma."),
+        ("a++ a--", None),
+        ("b++ a++ c-- b++", "b has 2 karma. a has 1 karma. c has -1 karma."),
+        ("(a (b) c)++", "a (b) c has 1 karma."),
+        ("()++", None),
+        ("(nothing) (something)++", "something has 1 karma."),
+        ("no++karma", None),
+        ("Thanks, Popple++!", "Popple has 1 karma."),
+        ("@hi++", "hi has 1 karma."),
+        ("(@hi)++", "@hi has 1 karma."),
+        ("<@42>++", "alice has 1 karma."),
+        (f"<@{BOT_ID}>++", "Popple has 1 karma."),
+        ("++++", "++ has 1 karma."),
+        ("c++--", "c++ has -1 karma."),
+        ("`a++` b++", "b has 1 karma."),
+        ("`unclosed a++", None),
+        ("(@everyone)++", "@everyone has 1 karma."),
+        ("snake_case++", "snake\\_case has 1 karma."),
+        ("just chatting", None),
+        (f"<@{BOT_ID}>karma x", None),  # glued: not a command, and no karma either
+    ],
+)
+def test_karma_messages(guild, content, reply):
+    assert say(guild, content, mentions={"42": "alice"}) == (reply, None)
+
+
+def test_subjects_compare_exactly(guild):
+    say(guild, "Popple++ popple++ popple++ café++ cafe-- (a b)++ (a  b)--")
+    assert dict(Karma.objects.filter(guild_id=guild).values_list("subject", "karma")) == {
+        "Popple": 1,
+        "popple": 2,
+        "café": 1,
+        "cafe": -1,
+        "a b": 1,
+        "a  b": -1,
+    }
+
+
+def test_servers_do_not_share_karma(guild):
+    other = next(_guilds)
+    say(guild, "x++ x++")
+    assert say(other, "x++") == ("x has 1 karma.", None)
+
+
+def test_karma_accumulates_across_messages(guild):
+    say(guild, "x++")
+    assert say(guild, "x++ x++") == ("x has 3 karma.", None)
+
+
+def test_karma_command_lists_each_name_once(guild):
+    say(guild, "A++ A++ A++ (C D)-- alice++")
+    text, _ = say(guild, f"<@{BOT_ID}> karma A B (C D) <@42> alice A", mentions={"42": "alice"})
+    assert text == "A has 3 karma. B has 0 karma. C D has -1 karma. alice has 1 karma."
+
+
+@pytest.mark.parametrize("prefix", [f"<@{BOT_ID}>", f"<@!{BOT_ID}>", "@Popple", f"  <@{BOT_ID}>"])
+def test_command_prefixes(guild, prefix):
+    assert say(guild, f"{prefix} karma x") == ("x has 0 karma.", None)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [f"hello <@{BOT_ID}> karma x", f"<@{BOT_ID}>karma x", "@Popplekarma x", "@popple karma x", "<@1> karma x"],
+)
+def test_not_commands(guild, content):
+    assert say(guild, content) == (None, None)
+
+
+def test_command_word_is_case_insensitive(guild):
+    assert say(guild, "@Popple KARMA x") == ("x has 0 karma.", None)
+
+
+def test_karma_without_names_reacts_with_a_question(guild):
+    assert say(guild, "@Popple karma") == (None, QUESTION)
+    assert say(guild, "@Popple karma   ") == (None, QUESTION)
+
+
+def test_boards(guild):
+    say(guild, "a++ a++ b++ c-- d++ d-- e++ e++ (f g)++ zero++ zero--")
+    assert say(guild, "@Popple top") == (
+        "* a has 2 karma.\n* e has 2 karma.\n* b has 1 karma.\n* f g has 1 karma.\n* c has -1 karma.",
+        None,
+    )
+    assert say(guild, "@Popple top 2") == ("* a has 2 karma.\n* e has 2 karma.", None)
+    assert say(guild, "@Popple bot 3") == ("* c has -1 karma.\n* b has 1 karma.\n* f g has 1 karma.", None)
+    assert say(guild, "@Popple top 1 extra words") == ("* a has 2 karma.", None)
+
+
+def test_board_default_size_is_ten(guild):
+    say(guild, " ".join(f"s{i:02}++" for i in range(15)))
+    text, _ = say(guild, "@Popple top")
+    assert text.splitlines() == [f"* s{i:02} has 1 karma." for i in range(10)]
+
+
+def test_empty_board(guild):
+    assert say(guild, "@Popple top") == ("No one has any karma yet.", None)
+    assert say(guild, "@Popple bot 5") == ("No one has any karma yet.", None)
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "abc", "1.5", "00", "٣", "+3"])
+def test_board_size_must_be_positive(guild, size):
+    say(guild, "a++")
+    assert say(guild, f"@Popple top {size}") == ("Board size must be a positive, non-zero number", None)
+    assert say(guild, f"@Popple bot {size}") == ("Board size must be a positive, non-zero number", None)
+
+
+def test_board_size_is_capped(guild):
+    say(guild, " ".join(f"s{i:03}++" for i in range(150)))
+    text, _ = say(guild, "@Popple top 99999999999999999999999999999")
+    assert len(text.splitlines()) == 100
+
+
+@pytest.mark.parametrize(
+    "value, announce", [("on", True), ("off", False), ("yes", True), ("no", False), ("OFF", False), ("No thanks", False)]
+)
+def test_announce_setting(guild, value, announce):
+    assert say(guild, f"@Popple announce {value}") == (None, CHECK)
+    assert store.announce_enabled(guild) is announce
+
+
+@pytest.mark.parametrize("content", ["@Popple announce", "@Popple announce maybe", "@Popple announce onn"])
+def test_announce_needs_a_valid_value(guild, content):
+    assert say(guild, content) == ('Valid announce settings are: "on", "off", "yes", "no"', QUESTION)
+    assert store.announce_enabled(guild) is True
+
+
+def test_glued_announce_is_not_a_command(guild):
+    assert say(guild, "@Popple announceon") == (None, None)
+
+
+def test_announce_off_changes_karma_silently(guild):
+    say(guild, "@Popple announce off")
+    assert say(guild, "x++ x++") == (None, None)
+    assert say(guild, "@Popple karma x") == ("x has 2 karma.", None)
+    assert say(guild, "@Popple top") == ("* x has 2 karma.", None)
+    say(guild, "@Popple announce on")
+    assert say(guild, "x++") == ("x has 3 karma.", None)
+
+
+def test_only_managers_change_announce(guild):
+    assert say(guild, "@Popple announce off", can_manage=False) == (
+        "Only members who can manage this server can change announce.",
+        QUESTION,
+    )
+    assert store.announce_enabled(guild) is True

@@ -1,0 +1,13 @@
+"""ASGI entry point, for servers that prefer it; same checks as wsgi.py."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
+
+application = get_asgi_application()
+
+from poppleproject.secretkey import require_real_secret_key  # noqa: E402  (needs settings loaded)
+
+require_real_secret_key()

@@ -1,0 +1,32 @@
+"""GET /healthz: can this deployment reach its database and its broker?"""
+
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+
+from poppleproject.celery import app as celery_app
+
+
+def _database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _broker():
+    with celery_app.connection_for_write(connect_timeout=3) as conn:
+        conn.connect()
+
+
+def healthz(request):
+    checks = {"database": _database}
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        checks["broker"] = _broker
+    report = {}
+    for name, check in checks.items():
+        try:
+            check()
+            report[name] = "ok"
+        except Exception as exc:  # any failure means unhealthy; the class name says which kind
+            report[name] = f"unreachable ({type(exc).__name__})"
+    healthy = all(status == "ok" for status in report.values())
+    return JsonResponse(report, status=200 if healthy else 503)

@@ -1,0 +1,244 @@
+"""Popple's settings. Every value comes from an environment variable; .env.example documents each.
+
+With nothing set, Popple runs as one process on a SQLite file with Celery tasks executed inline.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _fail(name, problem):
+    # One line naming the variable, no traceback: this is the operator's mistake, not a bug.
+    raise SystemExit(f"popple: configuration error: {name} {problem}")
+
+
+def _bool(name, default):
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    _fail(name, f"must be one of true/false/yes/no/on/off/1/0, not {raw!r}")
+
+
+def _int(name, default, minimum=0):
+    raw = env.str(name, default=str(default)).strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        _fail(name, f"must be a whole number, not {raw!r}")
+    if value < minimum:
+        _fail(name, f"must be at least {minimum}")
+    return value
+
+
+def _url(name, default=None, schemes=None):
+    raw = env.str(name, default=default or "").strip()
+    if not raw:
+        return None
+    scheme, sep, rest = raw.partition("://")
+    if not sep or not rest or (schemes and scheme not in schemes):
+        allowed = f" ({', '.join(sorted(schemes))})" if schemes else ""
+        _fail(name, f"must be a URL of the form scheme://...{allowed}")
+    return raw
+
+
+DEBUG = _bool("DJANGO_DEBUG", False)
+
+# An empty key makes Django refuse anything that signs data (sessions, CSRF), so the admin cannot
+# run on a guessable key; the bot processes never sign anything and do not need one.
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = "django-insecure-development-only-key-set-DJANGO_SECRET_KEY-in-production"
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "karma",
+    "botgateway",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "poppleproject.urls"
+WSGI_APPLICATION = "poppleproject.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database ------------------------------------------------------------------------------------
+
+
+def database(name, url):
+    """Django's database settings for `url`, tuned per engine; `name` is the variable it came from."""
+    try:
+        config = env.db_url_config(url)
+    except (ImproperlyConfigured, KeyError, ValueError) as exc:
+        _fail(name, f"is not a database URL Django knows ({exc})")
+    if config["ENGINE"].endswith("sqlite3"):
+        config["OPTIONS"] = {
+            # WAL lets readers (the admin) run while the bot writes; NORMAL syncs at checkpoints,
+            # which survives a killed process. IMMEDIATE takes the write lock at BEGIN, so two
+            # writers queue instead of failing with "database is locked" half-way through.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    elif config["ENGINE"].endswith("mysql"):
+        config["OPTIONS"] = {
+            "charset": "utf8mb4",  # names may hold emoji
+            "isolation_level": "read committed",  # Django's recommendation; no gap locks between workers
+        }
+        # Test databases get the same character set; names get an exact collation per column.
+        config["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+        # Workers keep their connection between tasks (a connect per task would cost more than
+        # the task); health checks replace it after a database restart.
+        config["CONN_MAX_AGE"] = 300
+        config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASES = {"default": database("DATABASE_URL", _url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Redis: cache and Celery result backend, both optional ---------------------------------------
+
+REDIS_URL = _url("REDIS_URL", schemes={"redis", "rediss", "unix"})
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Celery (read by poppleproject/celery.py through the CELERY_ namespace) ----------------------
+
+_broker_url = _url("CELERY_BROKER_URL", schemes={"amqp", "amqps", "pyamqp"})
+# No broker: tasks run inline in the calling process, the one-process default. (Celery still
+# wants a transport to serialize with; the in-memory one never touches the network.)
+CELERY_TASK_ALWAYS_EAGER = _broker_url is None
+CELERY_BROKER_URL = _broker_url or "memory://localhost/"
+# Inline, a failing task is logged and the caller goes on, as a worker would; it does not take the
+# bot down with it.
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_RESULT_BACKEND = REDIS_URL
+# Nothing waits on a task's return value; storing it would cost a Redis write per task.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Karma changes and Discord replies have their own queues so that each can get its own workers.
+CELERY_TASK_ROUTES = {
+    "karma.handle_message": {"queue": "karma"},
+    "karma.send_reply": {"queue": "replies"},
+}
+CELERY_TASK_DEFAULT_QUEUE = "karma"
+# Queues survive a broker restart, and so do the messages in them.
+CELERY_TASK_QUEUE_DURABLE = True
+CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
+# The broker confirms each publish, so a message handed to RabbitMQ is not lost in a crash.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+# Ack after the task ran, and requeue it if its worker dies: both tasks are idempotent, so a
+# second run is safe, while an early ack would lose the message with the worker.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per worker process: a slow task does not hold others hostage.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A worker started before RabbitMQ waits for it instead of exiting.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Acks of tasks running when the connection drops cannot be delivered; the broker redelivers
+# them, so stop the old copies rather than run them twice in parallel.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Task events feed Flower.
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+# Django's LOGGING (with its token filter) stays in charge of the worker's logs.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Discord -------------------------------------------------------------------------------------
+
+# Checked by the processes that talk to Discord, when they start; `chat` and the admin need none.
+DISCORD_TOKEN = env.str("DISCORD_TOKEN", default="").strip()
+DISCORD_API_BASE_URL = _url("DISCORD_API_BASE_URL", default="https://discord.com/api/v10", schemes={"http", "https"})
+DISCORD_GATEWAY_URL = _url("DISCORD_GATEWAY_URL", default="wss://gateway.discord.gg/", schemes={"ws", "wss"})
+DISCORD_SHARD_COUNT = _int("DISCORD_SHARD_COUNT", 0)  # 0: let Discord recommend
+DISCORD_SHARD_IDS = env.str("DISCORD_SHARD_IDS", default="").strip()  # "0,2" or "0-3"; parsed by the gateway
+
+GATEWAY_OUTBOX_PATH = Path(env.str("GATEWAY_OUTBOX_PATH", default=str(BASE_DIR / "var" / "outbox.sqlite3")))
+GATEWAY_OUTBOX_MAX = _int("GATEWAY_OUTBOX_MAX", 100_000, minimum=1)
+
+# Web -----------------------------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve the admin's files straight from the installed apps: no collectstatic step to forget.
+WHITENOISE_USE_FINDERS = True
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    CSRF_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"
+
+# Logging -------------------------------------------------------------------------------------
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    _fail("LOG_LEVEL", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_secrets": {"()": "poppleproject.logfilters.RedactSecrets"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # discord.py logs every gateway event at DEBUG; keep it at INFO unless asked for.
+        "discord": {"level": env.str("DISCORD_LOG_LEVEL", default="INFO").upper()},
+        # One "Task ... succeeded" line per task is noise at hundreds of messages a second, and
+        # costs CPU on the hot path; failures still log, and Flower shows every task.
+        "celery.app.trace": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,13 @@
+"""WSGI entry point for the web process (admin and /healthz), served by gunicorn."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
+
+application = get_wsgi_application()
+
+from poppleproject.secretkey import require_real_secret_key  # noqa: E402  (needs settings loaded)
+
+require_real_secret_key()

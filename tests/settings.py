@@ -1,0 +1,15 @@
+"""Test settings: Popple's own, plus a MariaDB database beside the default one.
+
+The data layer's tests run the same code on both (parametrized over the alias); the end-to-end
+tests give the MariaDB one to real workers. Its URL comes from TEST_MARIADB_URL.
+"""
+
+from poppleproject.settings import *  # noqa: F403
+from poppleproject.settings import BASE_DIR, DATABASES, database, env
+
+# A file, not SQLite's shared in-memory database: threads writing at once need real locking.
+DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-default.sqlite3")}
+DATABASES["mariadb"] = database(
+    "TEST_MARIADB_URL", env.str("TEST_MARIADB_URL", default="mysql://popple:popple@127.0.0.1:3306/popple")
+)
+DATABASES["mariadb"]["TEST"]["NAME"] = env.str("TEST_MARIADB_NAME", default="test_popple")
