@@ -115,8 +115,10 @@ def admin_set_karma(guild_id, subject, karma, user, using=DEFAULT_DB_ALIAS):
     """Set a subject's karma from the admin, recording who did it in the ledger."""
     with transaction.atomic(using=using):
         # The row is locked, so the recorded delta is exact even while chat changes it.
-        row, created = Karma.objects.using(using).select_for_update().get_or_create(
-            guild_id=guild_id, subject=subject, defaults={"karma": karma}
+        row, created = (
+            Karma.objects.using(using)
+            .select_for_update()
+            .get_or_create(guild_id=guild_id, subject=subject, defaults={"karma": karma})
         )
         delta = karma if created else karma - row.karma
         row.karma = karma

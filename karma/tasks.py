@@ -53,4 +53,6 @@ def send_reply(self, channel_id, message_id, chunks, reaction=None):
         if exc.status == 429 or exc.status >= 500:
             raise _TransientDiscordError(f"Discord answered {exc.status}") from exc
         # 403/404 and friends: the channel is gone or closed to us; retrying cannot help.
-        logger.warning("reply to message %s in channel %s dropped: Discord answered %s", message_id, channel_id, exc.status)
+        logger.warning(
+            "reply to message %s in channel %s dropped: Discord answered %s", message_id, channel_id, exc.status
+        )

@@ -145,7 +145,8 @@ def test_board_size_is_capped(guild):
 
 
 @pytest.mark.parametrize(
-    "value, announce", [("on", True), ("off", False), ("yes", True), ("no", False), ("OFF", False), ("No thanks", False)]
+    "value, announce",
+    [("on", True), ("off", False), ("yes", True), ("no", False), ("OFF", False), ("No thanks", False)],
 )
 def test_announce_setting(guild, value, announce):
     assert say(guild, f"@Popple announce {value}") == (None, CHECK)
