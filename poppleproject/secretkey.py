@@ -1,6 +1,7 @@
 """The web process signs sessions and CSRF tokens, so it refuses to start on a weak key."""
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 def secret_key_problem(key, debug):
@@ -15,6 +16,10 @@ def secret_key_problem(key, debug):
 
 
 def require_real_secret_key():
-    problem = secret_key_problem(settings.SECRET_KEY, settings.DEBUG)
+    try:
+        key = settings.SECRET_KEY
+    except ImproperlyConfigured:  # Django's own complaint about an empty key
+        key = ""
+    problem = secret_key_problem(key, settings.DEBUG)
     if problem:
         raise SystemExit(f"popple: configuration error: DJANGO_SECRET_KEY {problem}")

@@ -136,7 +136,12 @@ def database(name, url):
     return config
 
 
-DATABASES = {"default": database("DATABASE_URL", _url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
+DATABASES = {
+    "default": database(
+        "DATABASE_URL",
+        _url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}", schemes={"sqlite", "mysql", "mysql2"}),
+    )
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -206,7 +211,6 @@ GATEWAY_OUTBOX_MAX = _int("GATEWAY_OUTBOX_MAX", 100_000, minimum=1)
 # Web -----------------------------------------------------------------------------------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 # Serve the admin's files straight from the installed apps: no collectstatic step to forget.
 WHITENOISE_USE_FINDERS = True
 

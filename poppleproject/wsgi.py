@@ -6,8 +6,8 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
 
-application = get_wsgi_application()
-
-from poppleproject.secretkey import require_real_secret_key  # noqa: E402  (needs settings loaded)
+from poppleproject.secretkey import require_real_secret_key  # noqa: E402  (after the settings module is named)
 
 require_real_secret_key()
+
+application = get_wsgi_application()

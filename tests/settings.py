@@ -13,3 +13,5 @@ DATABASES["mariadb"] = database(
     "TEST_MARIADB_URL", env.str("TEST_MARIADB_URL", default="mysql://popple:popple@127.0.0.1:3306/popple")
 )
 DATABASES["mariadb"]["TEST"]["NAME"] = env.str("TEST_MARIADB_NAME", default="test_popple")
+
+SECRET_KEY = "tests-only-secret-key-that-is-long-enough-0123456789"

@@ -1,0 +1,89 @@
+"""The admin through Django's test client: login, search, filter, sort, edits that reach the ledger."""
+
+import pytest
+from django.urls import reverse
+
+from karma import store
+from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.tests.messages import chat
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def karma_rows():
+    store.apply_changes(chat("", guild_id=1), [("popple", 3), ("coffee", -2), ("tea", 1)])
+    store.apply_changes(chat("", guild_id=2), [("popple", 7)])
+
+
+def test_admin_requires_login(client):
+    response = client.get(reverse("admin:karma_karma_changelist"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_karma_list_search_filter_and_sort(admin_client, karma_rows):
+    url = reverse("admin:karma_karma_changelist")
+    listed = lambda response: [str(row) for row in response.context["cl"].result_list]  # noqa: E731
+    assert listed(admin_client.get(url, {"q": "popp"})) == ["popple has 7 karma", "popple has 3 karma"]
+    assert listed(admin_client.get(url, {"guild_id": "1"})) == [
+        "popple has 3 karma",
+        "tea has 1 karma",
+        "coffee has -2 karma",
+    ]
+    # Column 2 is karma; ascending.
+    assert listed(admin_client.get(url, {"guild_id": "1", "o": "2"}))[0] == "coffee has -2 karma"
+
+
+def test_editing_karma_writes_an_admin_ledger_row(admin_client, admin_user, karma_rows):
+    row = Karma.objects.get(guild_id=1, subject="popple")
+    response = admin_client.post(reverse("admin:karma_karma_change", args=[row.pk]), {"karma": "10"})
+    assert response.status_code == 302
+    assert Karma.objects.get(pk=row.pk).karma == 10
+    entry = LedgerEntry.objects.get(source="admin")
+    assert (entry.guild_id, entry.subject, entry.delta, entry.total, entry.admin_user) == (
+        1,
+        "popple",
+        7,
+        10,
+        admin_user,
+    )
+
+
+def test_subject_and_server_cannot_be_changed(admin_client, karma_rows):
+    row = Karma.objects.get(guild_id=1, subject="popple")
+    admin_client.post(reverse("admin:karma_karma_change", args=[row.pk]), {"karma": "3", "subject": "x", "guild_id": 9})
+    row.refresh_from_db()
+    assert (row.guild_id, row.subject) == (1, "popple")
+
+
+def test_adding_and_deleting_karma_is_recorded(admin_client, admin_user):
+    response = admin_client.post(reverse("admin:karma_karma_add"), {"guild_id": "5", "subject": "new", "karma": "4"})
+    assert response.status_code == 302
+    row = Karma.objects.get(guild_id=5, subject="new")
+    admin_client.post(reverse("admin:karma_karma_delete", args=[row.pk]), {"post": "yes"})
+    assert not Karma.objects.filter(pk=row.pk).exists()
+    assert list(LedgerEntry.objects.order_by("id").values_list("subject", "delta", "total", "source")) == [
+        ("new", 4, 4, "admin"),
+        ("new", -4, 0, "admin"),
+    ]
+
+
+def test_ledger_is_read_only_and_filterable(admin_client, karma_rows):
+    entry = LedgerEntry.objects.first()
+    assert admin_client.get(reverse("admin:karma_ledgerentry_add")).status_code == 403
+    response = admin_client.post(reverse("admin:karma_ledgerentry_change", args=[entry.pk]), {"delta": "100"})
+    assert response.status_code == 403
+    entry.refresh_from_db()
+    assert entry.delta != 100
+    response = admin_client.get(reverse("admin:karma_ledgerentry_changelist"), {"guild_id": "2"})
+    assert [e.subject for e in response.context["cl"].result_list] == ["popple"]
+
+
+def test_server_settings_are_editable(admin_client):
+    GuildSettings.objects.create(guild_id=3, announce=True)
+    response = admin_client.post(
+        reverse("admin:karma_guildsettings_change", args=[3]), {"guild_id": "3", "announce": ""}
+    )
+    assert response.status_code == 302
+    assert store.announce_enabled(3) is False

@@ -1,0 +1,71 @@
+"""Configuration comes from the environment; a bad value stops the process with one line."""
+
+import sys
+
+import pytest
+
+from poppleproject.secretkey import secret_key_problem
+from tests.processes import ROOT, clean_env, manage
+
+
+@pytest.mark.parametrize(
+    "variable, value, problem",
+    [
+        ("DATABASE_URL", "nonsense", "DATABASE_URL must be a URL of the form scheme://... (mysql, mysql2, sqlite)"),
+        (
+            "DATABASE_URL",
+            "postgres://x/y",
+            "DATABASE_URL must be a URL of the form scheme://... (mysql, mysql2, sqlite)",
+        ),
+        ("CELERY_BROKER_URL", "http://rabbit", "CELERY_BROKER_URL must be a URL of the form scheme://..."),
+        ("REDIS_URL", "localhost:6379", "REDIS_URL must be a URL of the form scheme://..."),
+        ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG must be one of true/false"),
+        ("DISCORD_SHARD_COUNT", "many", "DISCORD_SHARD_COUNT must be a whole number"),
+        ("DISCORD_GATEWAY_URL", "https://gateway", "DISCORD_GATEWAY_URL must be a URL"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG"),
+    ],
+)
+def test_malformed_variable_stops_with_one_line_naming_it(variable, value, problem, tmp_path):
+    result = manage(
+        "check", **{variable: value, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"} | {variable: value}
+    )
+    assert result.returncode != 0
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"popple: configuration error: {problem}")
+
+
+def test_nothing_configured_is_a_working_default(tmp_path):
+    result = manage("check")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "key, debug, fine",
+    [
+        ("", True, True),
+        ("", False, False),
+        ("django-insecure-" + "x" * 50, False, False),
+        ("short-key", False, False),
+        ("a" * 60, False, False),
+        ("Zp3v8Qm1sX0yT7nK4rB2wC9dE6fG5hJ-uL_iO+aSdFgHj", False, True),
+    ],
+)
+def test_secret_key_rules(key, debug, fine):
+    assert (secret_key_problem(key, debug) is None) is fine
+
+
+def test_web_process_refuses_to_start_without_a_real_secret_key():
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import poppleproject.wsgi"],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "popple: configuration error: DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off"
+    )
