@@ -36,6 +36,12 @@ class DiscordSender:
             future.cancel()
             raise
 
+    def close(self):
+        """Close the HTTP session of this process's client, if it has one."""
+        if self._pid == os.getpid() and self._http is not None:
+            asyncio.run_coroutine_threadsafe(self._http.close(), self._event_loop).result(10)
+            self._http = None
+
     def _loop(self):
         with self._lock:
             if self._pid != os.getpid():
@@ -67,6 +73,9 @@ class DiscordSender:
 class ConsoleSender:
     def __init__(self, write=print):
         self.write = write
+
+    def close(self):
+        pass
 
     def deliver(self, channel_id, message_id, chunks, reaction):
         if reaction:

@@ -10,6 +10,7 @@ import aiohttp
 import discord
 from celery import shared_task
 from celery.exceptions import Reject
+from celery.signals import worker_process_shutdown
 from django.db import InterfaceError, OperationalError
 
 from karma.message import IncomingMessage
@@ -56,3 +57,8 @@ def send_reply(self, channel_id, message_id, chunks, reaction=None):
         logger.warning(
             "reply to message %s in channel %s dropped: Discord answered %s", message_id, channel_id, exc.status
         )
+
+
+@worker_process_shutdown.connect
+def close_sender(**kwargs):
+    get_sender().close()

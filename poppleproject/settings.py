@@ -205,7 +205,8 @@ DISCORD_GATEWAY_URL = _url("DISCORD_GATEWAY_URL", default="wss://gateway.discord
 DISCORD_SHARD_COUNT = _int("DISCORD_SHARD_COUNT", 0)  # 0: let Discord recommend
 DISCORD_SHARD_IDS = env.str("DISCORD_SHARD_IDS", default="").strip()  # "0,2" or "0-3"; parsed by the gateway
 
-GATEWAY_OUTBOX_PATH = Path(env.str("GATEWAY_OUTBOX_PATH", default=str(BASE_DIR / "var" / "outbox.sqlite3")))
+# "{shards}" becomes the shard ids this process runs, so that gateways sharing a disk keep apart.
+GATEWAY_OUTBOX_PATH = env.str("GATEWAY_OUTBOX_PATH", default=str(BASE_DIR / "var" / "outbox-{shards}.sqlite3"))
 GATEWAY_OUTBOX_MAX = _int("GATEWAY_OUTBOX_MAX", 100_000, minimum=1)
 
 # Web -----------------------------------------------------------------------------------------
@@ -240,7 +241,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # discord.py logs every gateway event at DEBUG; keep it at INFO unless asked for.
-        "discord": {"level": env.str("DISCORD_LOG_LEVEL", default="INFO").upper()},
+        # discord.py's own INFO lines repeat ours (ready, resumed); its warnings and errors stay.
+        "discord": {"level": env.str("DISCORD_LOG_LEVEL", default="WARNING").upper()},
         # One "Task ... succeeded" line per task is noise at hundreds of messages a second, and
         # costs CPU on the hot path; failures still log, and Flower shows every task.
         "celery.app.trace": {"level": "WARNING"},

@@ -1,8 +1,11 @@
 """Running Popple's own commands as separate processes, with a controlled environment."""
 
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,3 +29,51 @@ def manage(*args, input=None, timeout=60, **variables):
         text=True,
         timeout=timeout,
     )
+
+
+class Process:
+    """A long-running Popple process whose output goes to a log file the test can read."""
+
+    def __init__(self, name, args, env, log_dir):
+        self.name = name
+        self.args = args
+        self.env = env
+        self.log_path = Path(log_dir) / f"{name}.log"
+        self.popen = None
+
+    def start(self):
+        with open(self.log_path, "a") as log:
+            self.popen = subprocess.Popen(
+                self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return self
+
+    def log(self):
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_log(self, pattern, timeout=60, count=1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(re.findall(pattern, self.log())) >= count:
+                return
+            if self.popen.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.popen.returncode}:\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name}: no {pattern!r} in its log after {timeout}s:\n{self.log()[-3000:]}")
+
+    def stop(self, timeout=30):
+        """SIGTERM the whole process group, then SIGKILL what is left."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def kill(self):
+        """SIGKILL the whole process group: no cleanup, as a crash or OOM kill would."""
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)

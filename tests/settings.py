@@ -15,3 +15,5 @@ DATABASES["mariadb"] = database(
 DATABASES["mariadb"]["TEST"]["NAME"] = env.str("TEST_MARIADB_NAME", default="test_popple")
 
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-0123456789"
+# Created on its own when only the end-to-end tests run (Django assumes it depends on default).
+DATABASES["mariadb"]["TEST"]["DEPENDENCIES"] = []

@@ -13,6 +13,9 @@ class RecordingSender:
             raise self.failures.pop(0)
         self.deliveries.append((channel_id, message_id, chunks, reaction))
 
+    def close(self):
+        pass
+
 
 @pytest.fixture
 def sent():

@@ -1,0 +1,54 @@
+import asyncio
+import signal
+from pathlib import Path
+
+import discord
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from botgateway.client import Gateway
+from botgateway.outbox import Outbox
+from botgateway.shards import IdentifyThrottle, shard_ids
+from karma.sender import get_sender
+from karma.tasks import handle_message
+from poppleproject.discordurls import point_discordpy_at_configured_urls, require_token
+
+
+def publish(payload):
+    # No retries inside the publish: the outbox keeps the message and tries again itself.
+    handle_message.apply_async(args=(payload,), retry=False)
+
+
+class Command(BaseCommand):
+    help = "Connect to Discord and hand every server message to the karma workers."
+
+    def handle(self, **options):
+        token = require_token()
+        try:
+            ids = shard_ids(settings.DISCORD_SHARD_IDS, settings.DISCORD_SHARD_COUNT)
+        except ValueError as exc:
+            raise SystemExit(f"popple: configuration error: {exc}") from None
+        point_discordpy_at_configured_urls()
+        label = "-".join(map(str, ids)) if ids else "all"
+        outbox = Outbox(Path(settings.GATEWAY_OUTBOX_PATH.format(shards=label)), settings.GATEWAY_OUTBOX_MAX, publish)
+        client = Gateway(
+            outbox.put,
+            shard_count=settings.DISCORD_SHARD_COUNT or None,
+            shard_ids=ids,
+            throttle=IdentifyThrottle(settings.REDIS_URL) if settings.REDIS_URL else None,
+        )
+        outbox.start()
+        try:
+            asyncio.run(self._run(client, token))
+        except discord.LoginFailure:
+            raise SystemExit("popple: Discord refused DISCORD_TOKEN (401 Unauthorized)") from None
+        finally:
+            outbox.stop()
+            get_sender().close()  # replies are sent from here when tasks run inline
+
+    async def _run(self, client, token):
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(stop_signal, lambda: asyncio.ensure_future(client.close()))
+        async with client:
+            await client.start(token)

@@ -1,0 +1,588 @@
+"""A Discord double at the wire level: REST v10 and Gateway v10, enough for discord.py to run unmodified.
+
+The real discord.py client connects to it through DISCORD_API_BASE_URL and DISCORD_GATEWAY_URL.
+Tests play the users (`send`), then read what the bot did (`messages`, `reactions`). Every
+timestamp is taken here, so both ends of a message's trip share one clock.
+
+Implemented: login (`/users/@me`, `/oauth2/applications/@me`), `/gateway` and `/gateway/bot`, create
+message (with `nonce` + `enforce_nonce`, allowed mentions recorded, the 2,000-character limit),
+add reaction, rate-limit headers, injected 429s (per route or global) and 5xx; the gateway's HELLO,
+IDENTIFY (token, intents and shard checked; the session start rate recorded), READY, GUILD_CREATE,
+MESSAGE_CREATE, heartbeats, RESUME with replay of missed events, and shard routing by
+`(guild_id >> 22) % shard_count`. It runs in a thread of the test process, on its own event loop.
+"""
+
+import asyncio
+import collections
+import itertools
+import json
+import threading
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiohttp import WSMsgType, web
+
+DISCORD_EPOCH_MS = 1420070400000
+ZLIB_SUFFIX = b"\x00\x00\xff\xff"
+# Intents Popple needs: guilds, guild messages, message content.
+REQUIRED_INTENTS = (1 << 0) | (1 << 9) | (1 << 15)
+MANAGE_GUILD = 1 << 5
+IDENTIFY_INTERVAL = 5.0  # Discord allows one IDENTIFY per 5 s per max_concurrency bucket
+
+
+def _iso(timestamp):
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+@dataclass
+class Message:
+    """A message the bot posted."""
+
+    id: int
+    channel_id: int
+    content: str
+    nonce: str | None
+    allowed_mentions: dict | None
+    at: float
+
+
+@dataclass
+class Reaction:
+    channel_id: int
+    message_id: int
+    emoji: str
+    at: float
+
+
+@dataclass
+class Guild:
+    id: int
+    name: str
+    owner_id: int
+    channel_ids: list
+    manager_role_id: int
+    members: dict = field(default_factory=dict)  # user id -> role ids
+
+
+class _Connection:
+    """One websocket; frames go out in order through a queue, compressed as the client asked."""
+
+    def __init__(self, ws, request, compress):
+        self.ws = ws
+        self.request = request
+        self.compressor = zlib.compressobj() if compress else None
+        self.outbox = asyncio.Queue()
+        self.session = None
+
+    def send(self, payload):
+        self.outbox.put_nowait(payload)
+
+    async def write_forever(self):
+        while True:
+            payload = await self.outbox.get()
+            data = json.dumps(payload)
+            if self.compressor:
+                await self.ws.send_bytes(
+                    self.compressor.compress(data.encode()) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
+                )
+            else:
+                await self.ws.send_str(data)
+
+    def abort(self):
+        """Cut the TCP connection without a close frame, as a network failure would."""
+        if self.request.transport:
+            self.request.transport.abort()
+
+
+class _Session:
+    def __init__(self, shard_id, shard_count):
+        self.id = uuid.uuid4().hex
+        self.shard_id = shard_id
+        self.shard_count = shard_count
+        self.seq = 0
+        self.backlog = collections.deque(maxlen=200_000)  # for RESUME
+        self.connection = None
+
+    def owns(self, guild_id):
+        return (guild_id >> 22) % self.shard_count == self.shard_id
+
+    def dispatch(self, event, data):
+        self.seq += 1
+        payload = {"op": 0, "t": event, "s": self.seq, "d": data}
+        self.backlog.append(payload)
+        if self.connection:
+            self.connection.send(payload)
+
+
+class FakeDiscord:
+    def __init__(self, token="fake-bot-token.popple.test", bot_name="Popple", recommended_shards=1):
+        self.token = token
+        self.recommended_shards = recommended_shards
+        self._ids = itertools.count(1)
+        self.bot = self._user(bot_name, bot=True)
+        self.application_id = self._snowflake()
+        self.users = {self.bot["id"]: self.bot}
+        self.guilds = {}
+        self.sessions = {}
+        self.connections = set()
+        # What the bot did, and what the tests did, with times from this process's clock.
+        self.messages = []
+        self.reactions = []
+        self.sent_at = {}  # message id -> when MESSAGE_CREATE was dispatched
+        self.identifies = []  # (time, shard_id, shard_count)
+        self.rest_log = []  # (method, path, status)
+        self.nonce_replays = 0
+        self._by_nonce = {}
+        self._failure = None  # (until, status, retry_after, is_global)
+        self.loop = None
+        self.port = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self):
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(ready,), name="fake-discord", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("fake Discord did not start")
+        return self
+
+    def _serve(self, ready):
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        self._runner = web.AppRunner(app, access_log=None)
+        self.loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]
+        ready.set()
+        self.loop.run_forever()
+
+    def stop(self):
+        async def shutdown():
+            for connection in list(self.connections):
+                connection.abort()
+            await self._runner.cleanup()
+
+        self.call(shutdown())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    def call(self, coroutine, timeout=30):
+        """Run a coroutine on the fake's loop from a test thread."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    @property
+    def api_url(self):
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self):
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def environment(self):
+        """The variables that point Popple here."""
+        return {
+            "DISCORD_TOKEN": self.token,
+            "DISCORD_API_BASE_URL": self.api_url,
+            "DISCORD_GATEWAY_URL": self.gateway_url,
+        }
+
+    # -- the world: users, servers, members --------------------------------------------------
+
+    def _snowflake(self):
+        return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(self._ids) % (1 << 22))
+
+    def _user(self, name, bot=False):
+        return {
+            "id": str(self._snowflake()),
+            "username": name,
+            "discriminator": "0",
+            "global_name": None,
+            "avatar": None,
+            "bot": bot,
+            "flags": 0,
+        }
+
+    def add_user(self, name, bot=False):
+        user = self._user(name, bot=bot)
+        self.users[user["id"]] = user
+        return int(user["id"])
+
+    def add_guild(self, name, shard=0, shard_count=1, channels=1, owner_id=None):
+        """A server whose id routes to `shard` of `shard_count`; the bot is a member."""
+        while True:
+            guild_id = self._snowflake()
+            if (guild_id >> 22) % shard_count == shard:
+                break
+        owner_id = owner_id or self.add_user(f"owner-of-{name}")
+        guild = Guild(
+            id=guild_id,
+            name=name,
+            owner_id=owner_id,
+            channel_ids=[self._snowflake() for _ in range(channels)],
+            manager_role_id=self._snowflake(),
+        )
+        guild.members[int(self.bot["id"])] = []
+        guild.members[owner_id] = []
+        self.guilds[guild_id] = guild
+        return guild
+
+    def add_member(self, guild, user_id, manager=False):
+        guild.members[user_id] = [str(guild.manager_role_id)] if manager else []
+
+    def _member(self, guild, user_id):
+        return {
+            "roles": guild.members.get(user_id, []),
+            "joined_at": _iso(time.time()),
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+            "nick": None,
+        }
+
+    def _guild_create(self, guild):
+        role = {"color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0, "icon": None}
+        return {
+            "id": str(guild.id),
+            "name": guild.name,
+            "icon": None,
+            "owner_id": str(guild.owner_id),
+            "roles": [
+                {**role, "id": str(guild.id), "name": "@everyone", "position": 0, "permissions": str(1024 | 2048)},
+                {
+                    **role,
+                    "id": str(guild.manager_role_id),
+                    "name": "managers",
+                    "position": 1,
+                    "permissions": str(MANAGE_GUILD),
+                },
+            ],
+            "channels": [
+                {
+                    "id": str(channel_id),
+                    "type": 0,
+                    "guild_id": str(guild.id),
+                    "name": f"channel-{index}",
+                    "position": index,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                    "topic": None,
+                    "rate_limit_per_user": 0,
+                    "last_message_id": None,
+                }
+                for index, channel_id in enumerate(guild.channel_ids)
+            ],
+            "members": [{**self._member(guild, int(self.bot["id"])), "user": self.bot}],
+            "member_count": len(guild.members),
+            "large": False,
+            "unavailable": False,
+            "joined_at": _iso(time.time()),
+            "features": [],
+            "emojis": [],
+            "stickers": [],
+            "threads": [],
+            "presences": [],
+            "voice_states": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "premium_tier": 0,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "mfa_level": 0,
+            "nsfw_level": 0,
+            "system_channel_flags": 0,
+            "preferred_locale": "en-US",
+            "afk_timeout": 300,
+        }
+
+    # -- users talk ----------------------------------------------------------------------------
+
+    def send(self, guild, author_id, content, channel_id=None, mentions=(), dm=False):
+        """A user posts `content`; returns the message id. `mentions` are user ids."""
+        message_id = self._snowflake()
+        author = self.users[str(author_id)]
+        data = {
+            "id": str(message_id),
+            "channel_id": str(channel_id or guild.channel_ids[0]),
+            "author": author,
+            "content": content,
+            "timestamp": _iso(time.time()),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [{**self.users[str(user_id)], "member": self._member(guild, user_id)} for user_id in mentions],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+            "components": [],
+        }
+        if not dm:
+            data["guild_id"] = str(guild.id)
+            data["member"] = self._member(guild, author_id)
+        self.loop.call_soon_threadsafe(self._dispatch_message, guild.id, message_id, data)
+        return message_id
+
+    def _dispatch_message(self, guild_id, message_id, data):
+        self.sent_at[message_id] = time.perf_counter()
+        for session in self.sessions.values():
+            if session.owns(guild_id):
+                session.dispatch("MESSAGE_CREATE", data)
+
+    # -- what the bot did ------------------------------------------------------------------------
+
+    def replies_to(self, message_id):
+        """Contents the bot posted in answer to `message_id` (nonces derive from it), in order."""
+        prefix = f"{message_id}."
+        return [m.content for m in self.messages if m.nonce and m.nonce.startswith(prefix)]
+
+    def reactions_to(self, message_id):
+        return [r.emoji for r in self.reactions if r.message_id == message_id]
+
+    def wait_until(self, condition, timeout=60, interval=0.05):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return True
+            time.sleep(interval)
+        return condition()
+
+    def connected_shards(self):
+        return sorted(s.shard_id for s in self.sessions.values() if s.connection is not None)
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def fail_rest(self, status, seconds, retry_after=1.0, is_global=False):
+        """Answer every message and reaction request with `status` (429 or 5xx) for `seconds`."""
+        self._failure = (time.monotonic() + seconds, status, retry_after, is_global)
+
+    def drop_connections(self):
+        """Cut every gateway connection, as a network blip would; sessions stay resumable."""
+        self.loop.call_soon_threadsafe(lambda: [c.abort() for c in list(self.connections)])
+
+    # -- REST --------------------------------------------------------------------------------------
+
+    async def _rest(self, request):
+        path = "/" + request.match_info["path"]
+        response = await self._route(request, path)
+        self.rest_log.append((request.method, path, response.status))
+        return response
+
+    def _json(self, data, status=200, bucket="default"):
+        reset_after = 1.0
+        # Exactly "application/json", as Discord sends it: discord.py compares the header verbatim.
+        return web.Response(
+            body=json.dumps(data).encode(),
+            status=status,
+            headers={
+                "Content-Type": "application/json",
+                "Via": "1.1 google",  # discord.py only retries 429s that came through Discord's edge
+                "X-RateLimit-Limit": "50",
+                "X-RateLimit-Remaining": "49",
+                "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+                "X-RateLimit-Bucket": bucket,
+            },
+        )
+
+    def _injected_failure(self, bucket):
+        if not self._failure:
+            return None
+        until, status, retry_after, is_global = self._failure
+        if time.monotonic() >= until:
+            self._failure = None
+            return None
+        if status == 429:
+            response = self._json(
+                {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global},
+                status=429,
+                bucket=bucket,
+            )
+            response.headers["Retry-After"] = str(retry_after)
+            response.headers["X-RateLimit-Remaining"] = "0"
+            response.headers["X-RateLimit-Scope"] = "global" if is_global else "user"
+            if is_global:
+                response.headers["X-RateLimit-Global"] = "true"
+            return response
+        return web.Response(status=status, text="<html>upstream error</html>", headers={"Via": "1.1 google"})
+
+    async def _route(self, request, path):
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            return self._json({"message": "401: Unauthorized", "code": 0}, status=401)
+        parts = path.strip("/").split("/")
+        if request.method == "GET" and path == "/users/@me":
+            return self._json(self.bot)
+        if request.method == "GET" and path == "/oauth2/applications/@me":
+            return self._json(self._application())
+        if request.method == "GET" and path in ("/gateway", "/gateway/bot"):
+            data = {"url": self.gateway_url}
+            if path == "/gateway/bot":
+                limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+                data.update(shards=self.recommended_shards, session_start_limit=limit)
+            return self._json(data)
+        if request.method == "POST" and len(parts) == 3 and parts[0] == "channels" and parts[2] == "messages":
+            return self._injected_failure("messages") or await self._create_message(request, int(parts[1]))
+        if request.method == "PUT" and len(parts) == 7 and parts[0] == "channels" and parts[4] == "reactions":
+            failure = self._injected_failure("reactions")
+            if failure:
+                return failure
+            self.reactions.append(Reaction(int(parts[1]), int(parts[3]), parts[5], time.perf_counter()))
+            return web.Response(status=204, headers={"Via": "1.1 google"})
+        return self._json({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _application(self):
+        return {
+            "id": str(self.application_id),
+            "name": self.bot["username"],
+            "icon": None,
+            "description": "",
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": self._user("owner"),
+            "verify_key": "0" * 64,
+            "flags": 0,
+        }
+
+    async def _create_message(self, request, channel_id):
+        body = await request.json()
+        content = body.get("content") or ""
+        if len(content) > 2000:
+            errors = {
+                "content": {
+                    "_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}]
+                }
+            }
+            return self._json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            earlier = self._by_nonce.get((channel_id, nonce))
+            if earlier:
+                self.nonce_replays += 1
+                return self._json(self._message_json(earlier), bucket="messages")
+        message = Message(
+            self._snowflake(), channel_id, content, nonce, body.get("allowed_mentions"), time.perf_counter()
+        )
+        self.messages.append(message)
+        if nonce is not None:
+            self._by_nonce[(channel_id, nonce)] = message
+        return self._json(self._message_json(message), bucket="messages")
+
+    def _message_json(self, message):
+        return {
+            "id": str(message.id),
+            "channel_id": str(message.channel_id),
+            "author": self.bot,
+            "content": message.content,
+            "nonce": message.nonce,
+            "timestamp": _iso(time.time()),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "type": 0,
+            "flags": 0,
+        }
+
+    # -- Gateway -----------------------------------------------------------------------------------
+
+    async def _gateway(self, request):
+        if request.query.get("v") != "10" or request.query.get("encoding") != "json":
+            return web.Response(status=400, text="unsupported gateway version or encoding")
+        compress = request.query.get("compress")
+        if compress not in (None, "zlib-stream"):
+            return web.Response(status=400, text=f"unsupported compression {compress}")
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        connection = _Connection(ws, request, compress is not None)
+        self.connections.add(connection)
+        writer = asyncio.create_task(connection.write_forever())
+        connection.send({"op": 10, "d": {"heartbeat_interval": 41250}})
+        try:
+            async for frame in ws:
+                if frame.type != WSMsgType.TEXT:
+                    continue
+                payload = json.loads(frame.data)
+                op, data = payload.get("op"), payload.get("d")
+                if op == 1:
+                    connection.send({"op": 11})
+                elif op == 2:
+                    await self._identify(connection, data)
+                elif op == 6:
+                    await self._resume(connection, data)
+        finally:
+            self.connections.discard(connection)
+            if connection.session and connection.session.connection is connection:
+                connection.session.connection = None
+            await asyncio.sleep(0.1)  # let queued frames go if the socket still can
+            writer.cancel()
+        return ws
+
+    async def _close(self, connection, code, reason):
+        await asyncio.sleep(0.05)
+        await connection.ws.close(code=code, message=reason.encode())
+
+    async def _identify(self, connection, data):
+        if data.get("token") != self.token:
+            return await self._close(connection, 4004, "Authentication failed.")
+        if (data.get("intents", 0) & REQUIRED_INTENTS) != REQUIRED_INTENTS:
+            return await self._close(connection, 4013, "Invalid intent(s).")
+        shard_id, shard_count = data.get("shard", [0, 1])
+        if not 0 <= shard_id < shard_count:
+            return await self._close(connection, 4010, "Invalid shard.")
+        self.identifies.append((time.monotonic(), shard_id, shard_count))
+        session = _Session(shard_id, shard_count)
+        self.sessions[session.id] = session
+        session.connection = connection
+        connection.session = session
+        guilds = [guild for guild in self.guilds.values() if session.owns(guild.id)]
+        session.dispatch(
+            "READY",
+            {
+                "v": 10,
+                "user": self.bot,
+                "guilds": [{"id": str(guild.id), "unavailable": True} for guild in guilds],
+                "session_id": session.id,
+                "resume_gateway_url": self.gateway_url,
+                "shard": [shard_id, shard_count],
+                "application": {"id": str(self.application_id), "flags": 0},
+                "private_channels": [],
+            },
+        )
+        for guild in guilds:
+            session.dispatch("GUILD_CREATE", self._guild_create(guild))
+
+    async def _resume(self, connection, data):
+        if data.get("token") != self.token:
+            return await self._close(connection, 4004, "Authentication failed.")
+        session = self.sessions.get(data.get("session_id"))
+        if session is None:
+            connection.send({"op": 9, "d": False})
+            return
+        if session.connection is not None and session.connection is not connection:
+            session.connection.abort()
+        session.connection = connection
+        connection.session = session
+        for payload in session.backlog:
+            if payload["s"] > (data.get("seq") or 0):
+                connection.send(payload)
+        session.dispatch("RESUMED", {})
+
+    def identify_rate_violations(self):
+        """IDENTIFYs that came sooner than Discord allows after the previous one."""
+        times = sorted(t for t, _, _ in self.identifies)
+        return sum(1 for earlier, later in itertools.pairwise(times) if later - earlier < IDENTIFY_INTERVAL - 0.1)

@@ -1,0 +1,126 @@
+"""The distributed path end to end: fake Discord -> gateway -> RabbitMQ -> two Celery workers ->
+MariaDB -> replies task -> fake Discord, every part a real process or server."""
+
+import random
+
+import pytest
+
+from karma.models import Karma, LedgerEntry
+from karma.replies import CHECK, QUESTION
+from karma.tests.rules import RULES
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
+
+USERS = 50
+
+
+@pytest.fixture(scope="module")
+def world(fake_discord):
+    fake = fake_discord
+    world = {
+        "rules": [fake.add_guild(f"rules-{i}") for i in range(len(RULES))],
+        "main": fake.add_guild("main"),
+        "other": fake.add_guild("other"),
+        "load": fake.add_guild("load"),
+    }
+    world["alice"] = fake.add_user("alice")
+    world["manager"] = fake.add_user("manager")
+    world["users"] = [fake.add_user(f"user{i}") for i in range(USERS)]
+    world["a bot"] = fake.add_user("another bot", bot=True)
+    for guild in [*world["rules"], world["main"], world["other"], world["load"]]:
+        for user in [world["alice"], *world["users"], world["a bot"]]:
+            fake.add_member(guild, user)
+        fake.add_member(guild, world["manager"], manager=True)
+    return world
+
+
+@pytest.fixture(scope="module")
+def stack(stack_factory, world, fake_discord):
+    stack = stack_factory()
+    stack.worker("worker1")
+    stack.worker("worker2")
+    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    return stack
+
+
+def karma(guild, subject):
+    row = Karma.objects.using("mariadb").filter(guild_id=guild.id, subject=subject).first()
+    return row.karma if row else 0
+
+
+def test_rules_table(stack, world, fake_discord):
+    fake = fake_discord
+    bot = fake.bot["id"]
+    expected = []
+    for guild, (content, reply) in zip(world["rules"], RULES, strict=True):
+        mentions = [world["alice"]] if "{alice}" in content else []
+        message_id = fake.send(guild, world["alice"], content.format(alice=world["alice"], bot=bot), mentions=mentions)
+        expected.append((message_id, [reply] if reply else []))
+    assert fake.wait_until(lambda: all(len(fake.replies_to(m)) == len(r) for m, r in expected), timeout=60)
+    stack.wait_idle()
+    assert [(m, fake.replies_to(m)) for m, _ in expected] == expected
+
+
+def test_replies_never_mention_anyone(stack, world, fake_discord):
+    fake = fake_discord
+    message = fake.send(world["main"], world["alice"], "(@everyone)++ (@here)++ (<@&123>)++")
+    assert fake.wait_until(lambda: fake.replies_to(message))
+    assert fake.messages
+    assert all(m.allowed_mentions == {"parse": []} for m in fake.messages)
+
+
+def test_announce_and_boards(stack, world, fake_discord):
+    fake, guild = fake_discord, world["other"]
+    alice, manager = world["alice"], world["manager"]
+
+    refused = fake.send(guild, alice, "@Popple announce off")
+    assert fake.wait_until(lambda: fake.replies_to(refused))
+    assert fake.reactions_to(refused) == [QUESTION]
+    assert fake.replies_to(refused) == ["Only members who can manage this server can change announce."]
+
+    off = fake.send(guild, manager, "@Popple announce OFF")
+    assert fake.wait_until(lambda: fake.reactions_to(off))
+    assert fake.reactions_to(off) == [CHECK]
+
+    silent = fake.send(guild, alice, "quiet++ quiet++ loud--")
+    board = None
+    assert fake.wait_until(lambda: karma(guild, "quiet") == 2)
+    board = fake.send(guild, alice, "@Popple top 2")
+    assert fake.wait_until(lambda: fake.replies_to(board))
+    assert fake.replies_to(board) == ["* quiet has 2 karma.\n* loud has -1 karma."]
+    bottom = fake.send(guild, alice, "@Popple bot")
+    assert fake.wait_until(lambda: fake.replies_to(bottom))
+    assert fake.replies_to(bottom) == ["* loud has -1 karma.\n* quiet has 2 karma."]
+
+    on = fake.send(guild, manager, "@Popple announce yes")
+    assert fake.wait_until(lambda: fake.reactions_to(on))
+    loud = fake.send(guild, alice, "quiet++")
+    assert fake.wait_until(lambda: fake.replies_to(loud))
+    assert fake.replies_to(loud) == ["quiet has 3 karma."]
+    assert fake.replies_to(silent) == []
+
+
+def test_direct_messages_and_bots_are_ignored(stack, world, fake_discord):
+    fake, guild = fake_discord, world["main"]
+    fake.send(guild, world["a bot"], "botted++")
+    fake.send(guild, world["alice"], "dm++", dm=True)
+    marker = fake.send(guild, world["alice"], "marker++")
+    assert fake.wait_until(lambda: fake.replies_to(marker))
+    stack.wait_idle()
+    assert karma(guild, "botted") == 0
+    assert not LedgerEntry.objects.using("mariadb").filter(subject__in=["botted", "dm"]).exists()
+
+
+def test_a_thousand_messages_at_once_count_exactly(stack, world, fake_discord):
+    fake, guild = fake_discord, world["load"]
+    users = world["users"]
+    sent = [fake.send(guild, random.choice(users), "thing++") for _ in range(1000)]
+    assert fake.wait_until(lambda: all(fake.replies_to(m) for m in sent), timeout=180)
+    stack.wait_idle()
+    assert karma(guild, "thing") == 1000
+    assert LedgerEntry.objects.using("mariadb").filter(guild_id=guild.id, subject="thing").count() == 1000
+    replies = [fake.replies_to(m) for m in sent]
+    assert all(len(r) == 1 for r in replies)
+    # Each message saw its own total: the thousand replies are 1..1000, each once.
+    totals = sorted(int(r[0].removeprefix("thing has ").removesuffix(" karma.")) for r in replies)
+    assert totals == list(range(1, 1001))
