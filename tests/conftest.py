@@ -118,7 +118,7 @@ class Stack:
                 if quiet == 2:
                     return
                 time.sleep(0.2)
-        raise AssertionError("workers still busy after %ss" % timeout)
+        raise AssertionError(f"workers still busy after {timeout}s")
 
 
 @pytest.fixture(scope="module")
