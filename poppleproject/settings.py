@@ -11,11 +11,12 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
+# The test suite turns this off, so that a developer's .env cannot change what it tests.
+if env.str("DJANGO_READ_DOT_ENV_FILE", default="true") != "false" and (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _fail(name, problem):
@@ -23,17 +24,26 @@ def _fail(name, problem):
     raise SystemExit(f"popple: configuration error: {name} {problem}")
 
 
+def _raw(name):
+    """The variable's value, or None when it is unset or empty (an empty line in .env)."""
+    return env.str(name, default="").strip() or None
+
+
 def _bool(name, default):
-    raw = env.str(name, default=str(default)).strip().lower()
-    if raw in _TRUE:
+    raw = _raw(name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
         return True
-    if raw in _FALSE:
+    if raw.lower() in _FALSE:
         return False
     _fail(name, f"must be one of true/false/yes/no/on/off/1/0, not {raw!r}")
 
 
 def _int(name, default, minimum=0):
-    raw = env.str(name, default=str(default)).strip()
+    raw = _raw(name)
+    if raw is None:
+        return default
     try:
         value = int(raw)
     except ValueError:
@@ -44,8 +54,8 @@ def _int(name, default, minimum=0):
 
 
 def _url(name, default=None, schemes=None):
-    raw = env.str(name, default=default or "").strip()
-    if not raw:
+    raw = _raw(name) or default
+    if raw is None:
         return None
     scheme, sep, rest = raw.partition("://")
     if not sep or not rest or (schemes and scheme not in schemes):
@@ -54,15 +64,19 @@ def _url(name, default=None, schemes=None):
     return raw
 
 
+def _str(name, default=""):
+    return _raw(name) or default
+
+
 DEBUG = _bool("DJANGO_DEBUG", False)
 
 # An empty key makes Django refuse anything that signs data (sessions, CSRF), so the admin cannot
 # run on a guessable key; the bot processes never sign anything and do not need one.
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+SECRET_KEY = _str("DJANGO_SECRET_KEY")
 if not SECRET_KEY and DEBUG:
     SECRET_KEY = "django-insecure-development-only-key-set-DJANGO_SECRET_KEY-in-production"
 
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = _str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -199,15 +213,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Discord -------------------------------------------------------------------------------------
 
 # Checked by the processes that talk to Discord, when they start; `chat` and the admin need none.
-DISCORD_TOKEN = env.str("DISCORD_TOKEN", default="").strip()
+DISCORD_TOKEN = _str("DISCORD_TOKEN")
 DISCORD_API_BASE_URL = _url("DISCORD_API_BASE_URL", default="https://discord.com/api/v10", schemes={"http", "https"})
 DISCORD_GATEWAY_URL = _url("DISCORD_GATEWAY_URL", default="wss://gateway.discord.gg/", schemes={"ws", "wss"})
 DISCORD_SHARD_COUNT = _int("DISCORD_SHARD_COUNT", 0)  # 0: let Discord recommend
-DISCORD_SHARD_IDS = env.str("DISCORD_SHARD_IDS", default="").strip()  # "0,2" or "0-3"; parsed by the gateway
+DISCORD_SHARD_IDS = _str("DISCORD_SHARD_IDS")  # "0,2" or "0-3"; parsed by the gateway
 
 # "{shards}" becomes the shard ids this process runs, so that gateways sharing a disk keep apart.
-GATEWAY_OUTBOX_PATH = env.str("GATEWAY_OUTBOX_PATH", default=str(BASE_DIR / "var" / "outbox-{shards}.sqlite3"))
+GATEWAY_OUTBOX_PATH = _str("GATEWAY_OUTBOX_PATH", str(BASE_DIR / "var" / "outbox-{shards}.sqlite3"))
 GATEWAY_OUTBOX_MAX = _int("GATEWAY_OUTBOX_MAX", 100_000, minimum=1)
+
+# Flower reads it too (FLOWER_ variables are its own); `runflower` refuses to start without it.
+FLOWER_BASIC_AUTH = _str("FLOWER_BASIC_AUTH")
 
 # Web -----------------------------------------------------------------------------------------
 
@@ -227,9 +244,11 @@ if not DEBUG:
 
 # Logging -------------------------------------------------------------------------------------
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
-if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    _fail("LOG_LEVEL", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+LOG_LEVEL = _str("LOG_LEVEL", "INFO").upper()
+DISCORD_LOG_LEVEL = _str("DISCORD_LOG_LEVEL", "WARNING").upper()
+for _name, _level in (("LOG_LEVEL", LOG_LEVEL), ("DISCORD_LOG_LEVEL", DISCORD_LOG_LEVEL)):
+    if _level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        _fail(_name, "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -242,7 +261,7 @@ LOGGING = {
     "loggers": {
         # discord.py logs every gateway event at DEBUG; keep it at INFO unless asked for.
         # discord.py's own INFO lines repeat ours (ready, resumed); its warnings and errors stay.
-        "discord": {"level": env.str("DISCORD_LOG_LEVEL", default="WARNING").upper()},
+        "discord": {"level": DISCORD_LOG_LEVEL},
         # One "Task ... succeeded" line per task is noise at hundreds of messages a second, and
         # costs CPU on the hot path; failures still log, and Flower shows every task.
         "celery.app.trace": {"level": "WARNING"},

@@ -15,6 +15,7 @@ def clean_env(**variables):
     """The environment of a fresh shell: no Popple variable unless given here."""
     env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
     env["PYTHONUNBUFFERED"] = "1"
+    env["DJANGO_READ_DOT_ENV_FILE"] = "false"
     env.update({key: str(value) for key, value in variables.items()})
     return env
 
