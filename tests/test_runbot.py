@@ -1,0 +1,68 @@
+"""The embedded default: `manage.py runbot` alone, on SQLite with tasks inline, against the fake Discord."""
+
+import sys
+
+import pytest
+
+from tests.fakediscord import FakeDiscord
+from tests.processes import Process, clean_env, manage
+
+
+@pytest.fixture
+def fake():
+    fake = FakeDiscord().start()
+    yield fake
+    fake.stop()
+
+
+def test_runbot_answers_in_one_process(fake, tmp_path):
+    guild = fake.add_guild("home")
+    alice = fake.add_user("alice")
+    fake.add_member(guild, alice)
+    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/popple.sqlite3", GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3",
+                    **fake.environment())  # fmt: skip
+    bot = Process("runbot", [sys.executable, "manage.py", "runbot"], env, tmp_path).start()
+    try:
+        bot.wait_for_log("connected to Discord as Popple")
+        first = fake.send(guild, alice, "popple++")
+        assert fake.wait_until(lambda: fake.replies_to(first))
+        second = fake.send(guild, alice, f"popple++ <@{fake.bot['id']}> karma")
+        command = fake.send(guild, alice, f"<@{fake.bot['id']}> karma popple")
+        assert fake.wait_until(lambda: fake.replies_to(second) and fake.replies_to(command))
+    finally:
+        bot.stop()
+    assert fake.replies_to(first) == ["popple has 1 karma."]
+    assert fake.replies_to(second) == ["popple has 2 karma."]
+    assert fake.replies_to(command) == ["popple has 2 karma."]
+    assert bot.popen.returncode == 0
+    assert fake.token not in bot.log()
+
+
+@pytest.mark.parametrize("command", ["runbot", "rungateway"])
+def test_a_token_is_required(command, tmp_path):
+    result = manage(command, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3")
+    assert result.returncode == 1
+    assert result.stderr == "popple: configuration error: DISCORD_TOKEN must be set to the bot's token\n"
+
+
+def test_a_refused_token_stops_with_one_line(fake, tmp_path):
+    env = {**fake.environment(), "DISCORD_TOKEN": "not-the-right-token"}
+    result = manage("runbot", DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+                    GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3", **env)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == "popple: Discord refused DISCORD_TOKEN (401 Unauthorized)\n"
+    assert "not-the-right-token" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "count, ids, problem",
+    [
+        ("", "0", "DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT"),
+        ("2", "0-2", "DISCORD_SHARD_IDS: '0-2' is outside 0-1"),
+        ("2", "one", "DISCORD_SHARD_IDS: 'one' is not a shard id or range"),
+    ],
+)
+def test_bad_shard_ids_stop_with_one_line(count, ids, problem):
+    result = manage("rungateway", DISCORD_TOKEN="x", DISCORD_SHARD_COUNT=count, DISCORD_SHARD_IDS=ids)
+    assert result.returncode == 1
+    assert result.stderr == f"popple: configuration error: {problem}\n"
