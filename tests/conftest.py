@@ -5,6 +5,7 @@ one fails the tests that need it, it never skips them.
 """
 
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -52,6 +53,12 @@ def purge_queues():
                 pass  # not declared yet: nothing to purge
             finally:
                 channel.close()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def mariadb_test_url():

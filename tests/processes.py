@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def clean_env(**variables):
     """The environment of a fresh shell: no Popple variable unless given here."""
-    env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
+    env = {key: os.environ[key] for key in ("HOME", "LANG", "TMPDIR") if key in os.environ}
+    # Commands as the Procfile writes them (celery, gunicorn) come from this Python's environment.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     env["PYTHONUNBUFFERED"] = "1"
     env["DJANGO_READ_DOT_ENV_FILE"] = "false"
     env.update({key: str(value) for key, value in variables.items()})

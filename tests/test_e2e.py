@@ -1,13 +1,19 @@
 """The distributed path end to end: fake Discord -> gateway -> RabbitMQ -> two Celery workers ->
 MariaDB -> replies task -> fake Discord, every part a real process or server."""
 
+import base64
+import json
 import random
+import sys
+import urllib.error
+import urllib.request
 
 import pytest
 
 from karma.models import Karma, LedgerEntry
 from karma.replies import CHECK, QUESTION
 from karma.tests.rules import RULES
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 
@@ -124,3 +130,52 @@ def test_a_thousand_messages_at_once_count_exactly(stack, world, fake_discord):
     # Each message saw its own total: the thousand replies are 1..1000, each once.
     totals = sorted(int(r[0].removeprefix("thing has ").removesuffix(" karma.")) for r in replies)
     assert totals == list(range(1, 1001))
+
+
+def test_replies_wait_out_rate_limits_and_server_errors(stack, world, fake_discord):
+    fake, guild, alice = fake_discord, world["main"], world["alice"]
+    fake.fail_rest(429, seconds=2, retry_after=0.5)
+    limited = fake.send(guild, alice, "patience++")
+    assert fake.wait_until(lambda: fake.replies_to(limited), timeout=60)
+    fake.fail_rest(502, seconds=3)
+    failing = fake.send(guild, alice, "@Popple karma patience")
+    assert fake.wait_until(lambda: fake.replies_to(failing), timeout=60)
+    stack.wait_idle()
+    assert fake.replies_to(limited) == ["patience has 1 karma."]
+    assert fake.replies_to(failing) == ["patience has 1 karma."]
+    assert ("POST", f"/channels/{guild.channel_ids[0]}/messages", 429) in fake.rest_log
+    assert ("POST", f"/channels/{guild.channel_ids[0]}/messages", 502) in fake.rest_log
+
+
+def test_flower_shows_the_tasks_behind_basic_auth(stack, world, fake_discord):
+    port = free_port()
+    flower = stack.start(
+        "flower", [sys.executable, "manage.py", "runflower", "--port", str(port)], FLOWER_BASIC_AUTH="ops:flower-pass"
+    )
+    flower.wait_for_log("Visit me at")
+    url = f"http://127.0.0.1:{port}/api/tasks"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 401
+
+    message = fake_discord.send(world["main"], world["alice"], "monitored++")
+    assert fake_discord.wait_until(lambda: fake_discord.replies_to(message))
+    request = urllib.request.Request(
+        url, headers={"Authorization": "Basic " + base64.b64encode(b"ops:flower-pass").decode()}
+    )
+
+    def seen():
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return {task["name"] for task in json.load(response).values()}
+
+    assert fake_discord.wait_until(lambda: {"karma.handle_message", "karma.send_reply"} <= seen(), timeout=30)
+
+
+def test_gateway_resumes_after_a_dropped_connection(stack, world, fake_discord):
+    fake, guild, alice = fake_discord, world["main"], world["alice"]
+    gateway = stack.processes["gateway"]
+    fake.drop_connections()
+    during = fake.send(guild, alice, "during++")  # sent while the bot is away
+    gateway.wait_for_log("shard 0 reconnected and resumed its session")
+    assert fake.wait_until(lambda: fake.replies_to(during))
+    assert fake.replies_to(during) == ["during has 1 karma."]

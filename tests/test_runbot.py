@@ -19,8 +19,11 @@ def test_runbot_answers_in_one_process(fake, tmp_path):
     guild = fake.add_guild("home")
     alice = fake.add_user("alice")
     fake.add_member(guild, alice)
-    env = clean_env(DATABASE_URL=f"sqlite:///{tmp_path}/popple.sqlite3", GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3",
-                    **fake.environment())  # fmt: skip
+    env = clean_env(
+        DATABASE_URL=f"sqlite:///{tmp_path}/popple.sqlite3",
+        GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3",
+        **fake.environment(),
+    )
     bot = Process("runbot", [sys.executable, "manage.py", "runbot"], env, tmp_path).start()
     try:
         bot.wait_for_log("connected to Discord as Popple")
@@ -47,8 +50,12 @@ def test_a_token_is_required(command, tmp_path):
 
 def test_a_refused_token_stops_with_one_line(fake, tmp_path):
     env = {**fake.environment(), "DISCORD_TOKEN": "not-the-right-token"}
-    result = manage("runbot", DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
-                    GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3", **env)  # fmt: skip
+    result = manage(
+        "runbot",
+        DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3",
+        GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3",
+        **env,
+    )
     assert result.returncode == 1
     assert result.stderr == "popple: Discord refused DISCORD_TOKEN (401 Unauthorized)\n"
     assert "not-the-right-token" not in result.stderr + result.stdout
