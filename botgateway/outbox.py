@@ -1,9 +1,11 @@
 """Messages on their way to the broker, kept on disk until each one is handed over.
 
-The gateway never waits for RabbitMQ: `put` queues in memory and returns; one thread writes what
-arrives to a SQLite file and publishes from it in arrival order, deleting only what the broker
-has confirmed. While the broker is down the file grows (up to `capacity`, then new messages are
-dropped with a log line); a gateway restarted meanwhile publishes what the file holds.
+The gateway never waits for RabbitMQ: `put` queues in memory and returns. A writer thread stores
+what arrives in a SQLite file at once; a publisher thread publishes from the file in arrival
+order and deletes only what the broker has taken. While the broker is down the file grows (up to
+`capacity`; beyond it new messages are dropped, with a log line), and a gateway restarted
+meanwhile publishes what the file holds. The two threads are apart so that a publish stuck on an
+unreachable broker never keeps arriving messages in memory.
 """
 
 import json
@@ -11,12 +13,13 @@ import logging
 import queue
 import sqlite3
 import threading
-import time
 
 logger = logging.getLogger(__name__)
 
 BATCH = 200
 RETRY_SECONDS = (0.5, 1, 2, 5)  # between attempts while the broker is unreachable
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL)"
 
 
 class Outbox:
@@ -24,11 +27,16 @@ class Outbox:
         self.path = path
         self.capacity = capacity
         self.publish = publish  # raises when the broker did not take the message
-        self._incoming = queue.SimpleQueue()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
-        self.stored = 0
+        self.stored = 0  # rows in the file; the writer adds, the publisher removes
         self.dropped = 0
+        self._incoming = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._wake_publisher = threading.Event()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._write, name="outbox-writer", daemon=True),
+            threading.Thread(target=self._publish, name="outbox-publisher", daemon=True),
+        ]
 
     def put(self, payload):
         """Queue a payload for publishing. Never blocks: safe on discord.py's event loop."""
@@ -36,61 +44,50 @@ class Outbox:
 
     def start(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._thread.start()
+        with self._connect() as db:
+            self.stored = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        if self.stored:
+            logger.info("outbox: %d messages stored by an earlier run will be published", self.stored)
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout=30):
-        """Write what is still in memory to disk and stop; what is on disk waits for the next start."""
+        """Store what is still in memory and stop; what is on disk waits for the next start."""
         self._stop.set()
         self._incoming.put(None)
-        self._thread.join(timeout)
+        self._wake_publisher.set()
+        for thread in self._threads:
+            thread.join(timeout)
 
-    def _run(self):
-        db = sqlite3.connect(self.path, isolation_level=None)
+    def _connect(self):
+        db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         # WAL with NORMAL sync: a row is safe once written, even if this process is killed.
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL)")
-        self.stored = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
-        if self.stored:
-            logger.info("outbox: %d messages stored by an earlier run will be published", self.stored)
-        failures = 0
-        retry_at = 0.0
+        db.execute(_SCHEMA)
+        return db
+
+    # The writer -------------------------------------------------------------------------------
+
+    def _write(self):
+        db = self._connect()
         while True:
-            now = time.monotonic()
-            if self.stored and now >= retry_at:
-                wait = 0
-            elif self.stored:
-                wait = retry_at - now
-            else:
-                wait = None
-            self._store(db, self._take(wait))
-            if self._stop.is_set():
+            batch = [self._incoming.get()]
+            while True:  # take whatever else has arrived, to store it in one transaction
+                try:
+                    batch.append(self._incoming.get_nowait())
+                except queue.Empty:
+                    break
+            payloads = [payload for payload in batch if payload is not None]
+            if payloads:
+                self._store(db, payloads)
+            if None in batch:
                 break
-            if self.stored and time.monotonic() >= retry_at:
-                if self._publish_batch(db, failures):
-                    if failures:
-                        logger.info("outbox: broker reachable again, publishing %d stored messages", self.stored)
-                    failures = 0
-                else:
-                    failures += 1
-                    retry_at = time.monotonic() + RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
         db.close()
 
-    def _take(self, wait):
-        """Everything waiting in memory, after waiting up to `wait` seconds (None: forever) for one."""
-        items = []
-        try:
-            items.append(self._incoming.get(timeout=wait) if wait != 0 else self._incoming.get_nowait())
-            while True:
-                items.append(self._incoming.get_nowait())
-        except queue.Empty:
-            pass
-        return [item for item in items if item is not None]
-
     def _store(self, db, payloads):
-        if not payloads:
-            return
-        room = max(self.capacity - self.stored, 0)
+        with self._lock:
+            room = max(self.capacity - self.stored, 0)
         accepted, refused = payloads[:room], payloads[room:]
         if accepted:
             if self.dropped:
@@ -98,28 +95,51 @@ class Outbox:
                 self.dropped = 0
             with db:
                 db.executemany("INSERT INTO outbox (payload) VALUES (?)", [(json.dumps(p),) for p in accepted])
-            self.stored += len(accepted)
+            with self._lock:
+                self.stored += len(accepted)
+            self._wake_publisher.set()
         if refused:
             if not self.dropped:
                 logger.error("outbox: full (%d messages waiting for the broker); dropping new messages", self.stored)
             self.dropped += len(refused)
 
-    def _publish_batch(self, db, failures):
-        rows = db.execute("SELECT id, payload FROM outbox ORDER BY id LIMIT ?", (BATCH,)).fetchall()
+    # The publisher ----------------------------------------------------------------------------
+
+    def _publish(self):
+        db = self._connect()
+        failures = 0
+        while not self._stop.is_set():
+            if failures:
+                self._stop.wait(RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1])
+            else:
+                self._wake_publisher.wait()
+            self._wake_publisher.clear()
+            while not self._stop.is_set():
+                rows = db.execute("SELECT id, payload FROM outbox ORDER BY id LIMIT ?", (BATCH,)).fetchall()
+                if not rows:
+                    break
+                if not self._publish_rows(db, rows, failures):
+                    failures += 1
+                    break
+                if failures:
+                    logger.info("outbox: broker reachable again, publishing %d stored messages", self.stored)
+                    failures = 0
+        db.close()
+
+    def _publish_rows(self, db, rows, failures):
         published = None
         try:
             for row_id, payload in rows:
                 self.publish(json.loads(payload))
                 published = row_id
         except Exception as exc:  # the broker's client raises many kinds; each means "not taken"
-            self._forget_through(db, published)
             if not failures:
                 logger.warning("outbox: broker unreachable (%s); keeping messages on disk", exc)
             return False
-        self._forget_through(db, published)
+        finally:
+            if published is not None:
+                with db:
+                    deleted = db.execute("DELETE FROM outbox WHERE id <= ?", (published,)).rowcount
+                with self._lock:
+                    self.stored -= deleted
         return True
-
-    def _forget_through(self, db, row_id):
-        if row_id is not None:
-            with db:
-                self.stored -= db.execute("DELETE FROM outbox WHERE id <= ?", (row_id,)).rowcount

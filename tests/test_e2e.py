@@ -152,7 +152,7 @@ def test_flower_shows_the_tasks_behind_basic_auth(stack, world, fake_discord):
     flower = stack.start(
         "flower", [sys.executable, "manage.py", "runflower", "--port", str(port)], FLOWER_BASIC_AUTH="ops:flower-pass"
     )
-    flower.wait_for_log("Visit me at")
+    flower.wait_for_log("Connected to amqp")  # its event consumer is listening from here
     url = f"http://127.0.0.1:{port}/api/tasks"
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)

@@ -1,0 +1,99 @@
+import logging
+import threading
+import time
+
+from botgateway.outbox import Outbox
+
+
+class Broker:
+    """Takes messages while up; raises like an unreachable broker while down."""
+
+    def __init__(self):
+        self.up = threading.Event()
+        self.up.set()
+        self.taken = []
+
+    def publish(self, payload):
+        if not self.up.is_set():
+            raise ConnectionRefusedError("broker down")
+        self.taken.append(payload)
+
+
+def wait_for(condition, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.01)
+    return condition()
+
+
+def test_publishes_in_order(tmp_path):
+    broker = Broker()
+    outbox = Outbox(tmp_path / "outbox.sqlite3", 1000, broker.publish)
+    outbox.start()
+    for n in range(500):
+        outbox.put({"n": n})
+    assert wait_for(lambda: len(broker.taken) == 500)
+    outbox.stop()
+    assert broker.taken == [{"n": n} for n in range(500)]
+    assert outbox.stored == 0
+
+
+def test_keeps_messages_while_the_broker_is_down(tmp_path, caplog):
+    broker = Broker()
+    broker.up.clear()
+    outbox = Outbox(tmp_path / "outbox.sqlite3", 1000, broker.publish)
+    outbox.start()
+    with caplog.at_level(logging.INFO):
+        for n in range(100):
+            outbox.put({"n": n})
+        assert wait_for(lambda: outbox.stored == 100)
+        time.sleep(1)
+        broker.up.set()
+        assert wait_for(lambda: len(broker.taken) == 100)
+    outbox.stop()
+    assert broker.taken == [{"n": n} for n in range(100)]
+    messages = [r.getMessage() for r in caplog.records if r.name == "botgateway.outbox"]
+    assert messages[0] == "outbox: broker unreachable (broker down); keeping messages on disk"
+    assert messages[-1].startswith("outbox: broker reachable again")
+    assert len(messages) == 2
+
+
+def test_a_new_process_publishes_what_an_earlier_one_stored(tmp_path):
+    down = Broker()
+    down.up.clear()
+    first = Outbox(tmp_path / "outbox.sqlite3", 1000, down.publish)
+    first.start()
+    for n in range(50):
+        first.put({"n": n})
+    assert wait_for(lambda: first.stored == 50)
+    first.stop()  # (a killed process leaves the same file: rows are written as they arrive)
+
+    broker = Broker()
+    second = Outbox(tmp_path / "outbox.sqlite3", 1000, broker.publish)
+    second.start()
+    second.put({"n": 50})
+    assert wait_for(lambda: len(broker.taken) == 51)
+    second.stop()
+    assert broker.taken == [{"n": n} for n in range(51)]
+
+
+def test_drops_new_messages_when_full_and_says_so_once(tmp_path, caplog):
+    broker = Broker()
+    broker.up.clear()
+    outbox = Outbox(tmp_path / "outbox.sqlite3", 10, broker.publish)
+    outbox.start()
+    with caplog.at_level(logging.WARNING):
+        for n in range(25):
+            outbox.put({"n": n})
+        assert wait_for(lambda: outbox.dropped == 15)
+        broker.up.set()
+        assert wait_for(lambda: len(broker.taken) == 10)
+        outbox.put({"n": 99})
+        assert wait_for(lambda: len(broker.taken) == 11)
+    outbox.stop()
+    assert broker.taken == [{"n": n} for n in range(10)] + [{"n": 99}]
+    full = [r for r in caplog.records if r.getMessage().startswith("outbox: full")]
+    assert [r.getMessage() for r in full] == [
+        "outbox: full (10 messages waiting for the broker); dropping new messages"
+    ]
+    assert "outbox: accepting messages again after dropping 15 while full" in caplog.text
