@@ -10,8 +10,8 @@ import aiohttp
 import discord
 from celery import shared_task
 from celery.exceptions import Reject
-from celery.signals import worker_process_shutdown
-from django.db import InterfaceError, OperationalError
+from celery.signals import task_postrun, task_prerun, worker_process_shutdown
+from django.db import InterfaceError, OperationalError, close_old_connections
 
 from karma.message import IncomingMessage
 from karma.router import respond
@@ -62,3 +62,11 @@ def send_reply(self, channel_id, message_id, chunks, reaction=None):
 @worker_process_shutdown.connect
 def close_sender(**kwargs):
     get_sender().close()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def recycle_database_connections(**kwargs):
+    # As around a web request: drop connections that failed or outlived CONN_MAX_AGE, and have the
+    # next query check that the server is still there (after a database restart, it is not).
+    close_old_connections()

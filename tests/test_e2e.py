@@ -13,7 +13,7 @@ import pytest
 from karma.models import Karma, LedgerEntry
 from karma.replies import CHECK, QUESTION
 from karma.tests.rules import RULES
-from tests.conftest import free_port
+from tests.stack import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 

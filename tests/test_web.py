@@ -7,8 +7,9 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import BROKER_URL, free_port, mariadb_test_url
+from tests.conftest import mariadb_test_url
 from tests.processes import ROOT, Process, clean_env
+from tests.stack import BROKER_URL, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 

@@ -1,0 +1,94 @@
+"""Popple's processes, started against real services and the fake Discord (tests and benchmarks)."""
+
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import kombu
+
+from tests.processes import Process, clean_env
+
+BROKER_URL = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+QUEUES = ("karma", "replies")
+
+
+def purge_queues():
+    with kombu.Connection(BROKER_URL) as connection:
+        for name in QUEUES:
+            channel = connection.channel()
+            try:
+                channel.queue_purge(name)
+            except connection.channel_errors:
+                pass  # not declared yet: nothing to purge
+            finally:
+                channel.close()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    """Popple's processes against the fake Discord and the real services."""
+
+    def __init__(self, fake, log_dir, database_url, **variables):
+        self.fake = fake
+        self.log_dir = Path(log_dir)
+        self.processes = {}
+        self.env = clean_env(
+            DATABASE_URL=database_url,
+            CELERY_BROKER_URL=BROKER_URL,
+            REDIS_URL=REDIS_URL,
+            DJANGO_SECRET_KEY="end-to-end-tests-secret-key-0123456789abcdef",
+            GATEWAY_OUTBOX_PATH=str(self.log_dir / "outbox-{shards}.sqlite3"),
+            **fake.environment(),
+            **variables,
+        )
+
+    def start(self, name, args, **variables):
+        process = Process(name, args, {**self.env, **{k: str(v) for k, v in variables.items()}}, self.log_dir)
+        self.processes[name] = process.start()
+        return process
+
+    def worker(self, name, concurrency=2, queues="karma,replies"):
+        process = self.start(
+            name,
+            [
+                sys.executable, "-m", "celery", "-A", "poppleproject", "worker",
+                "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h",
+                "--without-gossip", "--without-mingle", "-l", "INFO",
+            ],
+        )  # fmt: skip
+        process.wait_for_log(r"ready\.")
+        return process
+
+    def gateway(self, name, **variables):
+        return self.start(name, [sys.executable, "manage.py", "rungateway"], **variables)
+
+    def stop(self):
+        for process in self.processes.values():
+            process.stop()
+
+    def wait_idle(self, timeout=60):
+        """Until no task is queued, reserved or running, twice in a row."""
+        from poppleproject.celery import app
+
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        with app.connection_for_write(BROKER_URL) as connection:
+            while time.monotonic() < deadline:
+                inspect = app.control.inspect(connection=connection, timeout=0.5)
+                busy = any((inspect.active() or {}).values()) or any((inspect.reserved() or {}).values())
+                queued = 0
+                for name in QUEUES:
+                    queued += connection.default_channel.queue_declare(name, passive=True).message_count
+                quiet = quiet + 1 if not busy and not queued else 0
+                if quiet == 2:
+                    return
+                time.sleep(0.2)
+        raise AssertionError(f"workers still busy after {timeout}s")
