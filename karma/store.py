@@ -4,6 +4,8 @@
 MariaDB side by side).
 """
 
+import logging
+
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.db.models.functions import Now
@@ -14,6 +16,8 @@ from karma.models import GuildSettings, Karma, LedgerEntry
 # innodb_lock_wait_timeout (1205); it has rolled our transaction back, so running it again is safe.
 _RETRYABLE_MYSQL_ERRORS = {1205, 1213}
 _ATTEMPTS = 5
+
+logger = logging.getLogger(__name__)
 
 
 def apply_changes(message, changes, using=DEFAULT_DB_ALIAS):
@@ -84,6 +88,7 @@ def _replay(message, changes, using):
     )
     if not applied:
         return None
+    logger.info("message %s was applied before (redelivered); answering as the first time", message.message_id)
     return [(subject, applied[subject]) for subject, _ in changes if subject in applied]
 
 

@@ -19,9 +19,9 @@ from karma.sender import get_sender
 
 logger = logging.getLogger(__name__)
 
-# Both back off exponentially (1 s, 2 s, 4 s ... capped) with jitter, so a database or Discord
-# outage of minutes is ridden out without hammering it.
-_RETRY = {"retry_backoff": 1, "retry_backoff_max": 60, "retry_jitter": True, "max_retries": 30}
+# Both back off exponentially (1 s, 2 s, 4 s ... up to 30 s) with jitter, so an outage of up to
+# about 15 minutes is ridden out without hammering the database or Discord.
+_RETRY = {"retry_backoff": 1, "retry_backoff_max": 30, "retry_jitter": True, "max_retries": 40}
 
 
 @shared_task(name="karma.handle_message", bind=True, autoretry_for=(OperationalError, InterfaceError), **_RETRY)

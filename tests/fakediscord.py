@@ -16,6 +16,7 @@ import asyncio
 import collections
 import itertools
 import json
+import random
 import threading
 import time
 import uuid
@@ -134,8 +135,10 @@ class FakeDiscord:
         self.sent_at = {}  # message id -> when MESSAGE_CREATE was dispatched
         self.identifies = []  # (time, shard_id, shard_count)
         self.rest_log = []  # (method, path, status)
-        self.nonce_replays = 0
+        self.nonce_replays = 0  # creates answered with the earlier message, by nonce
+        self.reaction_repeats = 0  # PUTs of a reaction that was already there
         self._by_nonce = {}
+        self._reacted = set()
         self._failure = None  # (until, status, retry_after, is_global)
         self.loop = None
         self.port = None
@@ -363,9 +366,10 @@ class FakeDiscord:
 
     # -- faults ----------------------------------------------------------------------------------
 
-    def fail_rest(self, status, seconds, retry_after=1.0, is_global=False):
-        """Answer every message and reaction request with `status` (429 or 5xx) for `seconds`."""
-        self._failure = (time.monotonic() + seconds, status, retry_after, is_global)
+    def fail_rest(self, statuses, seconds, retry_after=1.0, is_global=False):
+        """For `seconds`, answer every message and reaction request with one of `statuses` (429, 5xx)."""
+        statuses = (statuses,) if isinstance(statuses, int) else tuple(statuses)
+        self._failure = (time.monotonic() + seconds, statuses, retry_after, is_global)
 
     def drop_connections(self):
         """Cut every gateway connection, as a network blip would; sessions stay resumable."""
@@ -399,10 +403,11 @@ class FakeDiscord:
     def _injected_failure(self, bucket):
         if not self._failure:
             return None
-        until, status, retry_after, is_global = self._failure
+        until, statuses, retry_after, is_global = self._failure
         if time.monotonic() >= until:
             self._failure = None
             return None
+        status = random.choice(statuses)
         if status == 429:
             response = self._json(
                 {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global},
@@ -437,7 +442,12 @@ class FakeDiscord:
             failure = self._injected_failure("reactions")
             if failure:
                 return failure
-            self.reactions.append(Reaction(int(parts[1]), int(parts[3]), parts[5], time.perf_counter()))
+            reaction = (int(parts[1]), int(parts[3]), parts[5])
+            if reaction in self._reacted:  # a reaction exists once, however often it is added
+                self.reaction_repeats += 1
+            else:
+                self._reacted.add(reaction)
+                self.reactions.append(Reaction(*reaction, time.perf_counter()))
             return web.Response(status=204, headers={"Via": "1.1 google"})
         return self._json({"message": "404: Not Found", "code": 0}, status=404)
 

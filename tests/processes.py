@@ -22,6 +22,12 @@ def clean_env(**variables):
     return env
 
 
+def as_root(*command):
+    """Run a system command (service NAME stop) as root, through sudo when the tests are not root."""
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
+
+
 def manage(*args, input=None, timeout=60, **variables):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -45,6 +51,8 @@ class Process:
         self.popen = None
 
     def start(self):
+        # Restarted under the same name, a process appends to its log; waits look at the new part.
+        self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "a") as log:
             self.popen = subprocess.Popen(
                 self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -57,7 +65,10 @@ class Process:
     def wait_for_log(self, pattern, timeout=60, count=1):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if len(re.findall(pattern, self.log())) >= count:
+            with open(self.log_path, "rb") as log:
+                log.seek(self.log_offset)
+                recent = log.read().decode(errors="replace")
+            if len(re.findall(pattern, recent)) >= count:
                 return
             if self.popen.poll() is not None:
                 raise AssertionError(f"{self.name} exited with {self.popen.returncode}:\n{self.log()[-3000:]}")

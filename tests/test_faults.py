@@ -1,0 +1,268 @@
+"""Nothing lost, nothing counted twice: faults injected into a stream of 2,000 karma messages.
+
+Each case runs the whole distributed path (fake Discord, gateway, RabbitMQ, two Celery workers,
+MariaDB, Redis), breaks one part while messages flow, and counts what was sent, applied and
+replied. The figures go to docs/reliability.md.
+"""
+
+import random
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from django.db.models import Count
+
+from karma.models import Karma, LedgerEntry
+from karma.replies import CHECK
+from tests.processes import ROOT, as_root
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
+
+MESSAGES = 2000
+RATE = 100  # messages per second: about half of what two workers apply on this machine
+SERVERS = 8
+SUBJECTS = ["alpha", "beta", "gamma", "(the build server)", "café", "🎉"]
+COMMAND_EVERY = 50  # every 50th message is a command answered with a reaction
+REPORT = ROOT / "docs" / "reliability.md"
+
+_results = []
+
+
+@dataclass
+class Stream:
+    """Karma messages from many users over several servers, at a steady rate, from a thread."""
+
+    fake: object
+    stack: object
+    guilds: list
+    users: list
+    manager: int
+    expected: Counter = field(default_factory=Counter)  # (guild id, subject) -> karma
+    karma_messages: dict = field(default_factory=dict)  # message id -> number of subjects
+    command_messages: list = field(default_factory=list)
+    running: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self):
+        self.running.set()
+        self.thread = threading.Thread(target=self._send_all, daemon=True)
+        self.rng = random.Random(2026)
+
+    def start(self):
+        self.started = time.monotonic()
+        self.repeats_before = self.repeats()
+        self.thread.start()
+        return self
+
+    def pause(self):
+        self.running.clear()
+
+    def resume(self):
+        self.running.set()
+
+    def _send_all(self):
+        for n in range(MESSAGES):
+            self.running.wait()
+            time.sleep(max(0.0, self.started + n / RATE - time.monotonic()))
+            guild = self.rng.choice(self.guilds)
+            if n % COMMAND_EVERY == COMMAND_EVERY - 1:
+                self.command_messages.append(self.fake.send(guild, self.manager, "@Popple announce on"))
+                continue
+            changes = {s: self.rng.choice((1, -1)) for s in self.rng.sample(SUBJECTS, self.rng.randint(1, 3))}
+            content = " ".join(f"{subject}{'++' if delta > 0 else '--'}" for subject, delta in changes.items())
+            message_id = self.fake.send(guild, self.rng.choice(self.users), content)
+            self.karma_messages[message_id] = len(changes)
+            for subject, delta in changes.items():
+                self.expected[(guild.id, subject.strip("()"))] += delta
+
+    def repeats(self):
+        """Redeliveries made harmless so far: by the ledger, and by Discord (nonce, existing reaction)."""
+        replays = sum(process.log().count("was applied before") for process in self.stack.processes.values())
+        return replays + self.fake.nonce_replays + self.fake.reaction_repeats
+
+    def join(self, timeout=300):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the stream did not finish sending"
+
+    def settled(self):
+        fake = self.fake
+        return all(fake.replies_to(m) for m in self.karma_messages) and all(
+            fake.reactions_to(m) for m in self.command_messages
+        )
+
+
+@pytest.fixture(scope="module")
+def world(fake_discord):
+    users = [fake_discord.add_user(f"member{i}") for i in range(40)]
+    manager = fake_discord.add_user("manager")
+    cases = {}
+    for case in ("worker", "broker", "database", "discord", "websocket"):
+        guilds = [fake_discord.add_guild(f"{case}-{i}") for i in range(SERVERS)]
+        for guild in guilds:
+            for user in users:
+                fake_discord.add_member(guild, user)
+            fake_discord.add_member(guild, manager, manager=True)
+        cases[case] = guilds
+    return cases, users, manager
+
+
+@pytest.fixture(scope="module")
+def stack(stack_factory, world):
+    stack = stack_factory()
+    stack.worker("worker1")
+    stack.worker("worker2")
+    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    yield stack
+    write_report()
+
+
+@pytest.fixture
+def stream(world, fake_discord, stack, request):
+    cases, users, manager = world
+    return Stream(fake_discord, stack, cases[request.param], users, manager)
+
+
+def service(name, action):
+    as_root("service", name, action)
+
+
+def settle_and_count(stack, stream, fault, started):
+    fake = stream.fake
+    stream.join()
+    assert fake.wait_until(stream.settled, timeout=300, interval=0.2), "some messages were never answered"
+    stack.wait_idle(timeout=120)
+
+    guild_ids = {guild.id for guild in stream.guilds}
+    ledger = LedgerEntry.objects.using("mariadb").filter(guild_id__in=guild_ids)
+    rows = Counter(dict(ledger.values_list("message_id").annotate(n=Count("id"))))
+    applied = sum(1 for m, subjects in stream.karma_messages.items() if rows.get(m) == subjects)
+    over_applied = sum(max(0, rows.get(m, 0) - subjects) for m, subjects in stream.karma_messages.items())
+    karma = {
+        (row.guild_id, row.subject): row.karma
+        for row in Karma.objects.using("mariadb").filter(guild_id__in=guild_ids)
+    }
+    replies = {m: len(fake.replies_to(m)) for m in stream.karma_messages}
+    reactions = {m: fake.reactions_to(m) for m in stream.command_messages}
+    result = {
+        "fault": fault,
+        "sent": len(stream.karma_messages) + len(stream.command_messages),
+        "karma messages": len(stream.karma_messages),
+        "applied": applied,
+        "lost": len(stream.karma_messages) - applied,
+        "duplicated": over_applied + sum(max(0, n - 1) for n in replies.values()),
+        "replies posted": sum(replies.values()),
+        "reactions posted": sum(len(r) for r in reactions.values()),
+        "karma exact": all(karma.get(key, 0) == value for key, value in stream.expected.items()),
+        "repeats absorbed": stream.repeats() - stream.repeats_before,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    _results.append(result)
+    assert result["lost"] == 0
+    assert result["duplicated"] == 0
+    assert result["karma exact"]
+    assert all(n == 1 for n in replies.values())
+    assert all(r == [CHECK] for r in reactions.values())
+    return result
+
+
+@pytest.mark.parametrize("stream", ["worker"], indirect=True)
+def test_worker_killed_three_times(stack, stream):
+    started = time.monotonic()
+    stream.start()
+    for moment in sorted(random.Random(7).uniform(2, MESSAGES / RATE - 2) for _ in range(3)):
+        time.sleep(max(0.0, started + moment - time.monotonic()))
+        stack.processes["worker1"].kill()  # SIGKILL, children included: no goodbye to RabbitMQ
+        stack.worker("worker1")
+    settle_and_count(stack, stream, "Worker SIGKILLed 3 times, restarted", started)
+
+
+@pytest.mark.parametrize("stream", ["broker"], indirect=True)
+def test_broker_stopped_for_ten_seconds(stack, stream):
+    started = time.monotonic()
+    gateway = stack.processes["gateway"]
+    stream.start()
+    time.sleep(4)
+    service("rabbitmq-server", "stop")
+    down = time.monotonic()
+    time.sleep(3)
+    # Kill the gateway while its outbox holds messages, and start another in its place.
+    stream.pause()
+    time.sleep(0.5)
+    gateway.kill()
+    gateway = stack.gateway("gateway")
+    gateway.wait_for_log("outbox: .* messages stored by an earlier run will be published")
+    gateway.wait_for_log("connected to Discord as Popple")
+    stream.resume()
+    time.sleep(max(0.0, down + 10 - time.monotonic()))
+    service("rabbitmq-server", "start")
+    settle_and_count(stack, stream, "RabbitMQ stopped 10 s; gateway SIGKILLed and restarted meanwhile", started)
+    assert "outbox: broker reachable again" in gateway.log()
+
+
+@pytest.mark.parametrize("stream", ["database"], indirect=True)
+def test_database_stopped_for_twenty_seconds(stack, stream):
+    started = time.monotonic()
+    stream.start()
+    time.sleep(4)
+    service("mariadb", "stop")
+    time.sleep(20)
+    service("mariadb", "start")
+    settle_and_count(stack, stream, "MariaDB stopped 20 s", started)
+
+
+@pytest.mark.parametrize("stream", ["discord"], indirect=True)
+def test_discord_rate_limits_and_errors_for_ten_seconds(stack, stream):
+    started = time.monotonic()
+    stream.start()
+    time.sleep(4)
+    stream.fake.fail_rest((429, 502), seconds=10, retry_after=1.0)
+    time.sleep(5)
+    stream.fake.fail_rest(429, seconds=5, retry_after=2.0, is_global=True)
+    settle_and_count(stack, stream, "Discord answers 429 and 502 for 10 s (global 429 half of it)", started)
+    assert any(status == 429 for _, _, status in stream.fake.rest_log)
+    assert any(status == 502 for _, _, status in stream.fake.rest_log)
+
+
+@pytest.mark.parametrize("stream", ["websocket"], indirect=True)
+def test_gateway_connection_dropped(stack, stream):
+    started = time.monotonic()
+    gateway = stack.processes["gateway"]
+    resumed_before = gateway.log().count("resumed its session")
+    stream.start()
+    for moment in (4, 9, 14):
+        time.sleep(max(0.0, started + moment - time.monotonic()))
+        stream.fake.drop_connections()
+    settle_and_count(stack, stream, "Gateway websocket dropped 3 times mid-stream", started)
+    assert gateway.log().count("resumed its session") == resumed_before + 3
+
+
+def write_report():
+    if not _results:
+        return
+    columns = ["sent", "applied", "lost", "duplicated", "replies posted", "reactions posted", "karma exact",
+               "repeats absorbed", "seconds"]  # fmt: skip
+    lines = [
+        "# Reliability report",
+        "",
+        "Written by `tests/test_faults.py` (run it with `scripts/test tests/test_faults.py`): each row is",
+        f"a stream of {MESSAGES} messages at {RATE}/s over {SERVERS} servers through the real processes",
+        f"(fake Discord, gateway, RabbitMQ, two Celery workers, MariaDB, Redis); one in {COMMAND_EVERY}",
+        "is a command answered with a reaction, the others change one to three subjects' karma.",
+        "*Applied* counts karma messages whose every change is in the ledger; *duplicated* counts",
+        "changes applied twice and replies posted twice; *karma exact* compares each subject's final",
+        "karma with the sum of what was sent. *Repeats absorbed* counts redelivered tasks made",
+        "harmless: messages the ledger had already applied, and posts Discord answered as repeats",
+        "(same nonce, or a reaction already there).",
+        "",
+        f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        "| Fault | " + " | ".join(c.capitalize() for c in columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
+    ]
+    for result in _results:
+        cells = ["yes" if v is True else "no" if v is False else str(v) for v in (result[c] for c in columns)]
+        lines.append(f"| {result['fault']} | " + " | ".join(cells) + " |")
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text("\n".join(lines) + "\n")
