@@ -6,9 +6,8 @@ MariaDB side by side).
 
 import logging
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, transaction
-from django.db.models import F
-from django.db.models.functions import Now
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
+from django.utils import timezone
 
 from karma.models import GuildSettings, Karma, LedgerEntry
 
@@ -43,9 +42,7 @@ def apply_changes(message, changes, using=DEFAULT_DB_ALIAS):
 def _apply_once(message, changes, using):
     subjects = [subject for subject, _ in changes]
     with transaction.atomic(using=using):
-        # Every transaction locks rows in the same (sorted) order, so two cannot wait on each other.
-        for subject, delta in sorted(changes):
-            _increment(message.guild_id, subject, delta, using)
+        _add_karma(message.guild_id, changes, using)
         totals = dict(
             Karma.objects.using(using)
             .filter(guild_id=message.guild_id, subject__in=subjects)
@@ -68,16 +65,28 @@ def _apply_once(message, changes, using):
     return [(subject, totals[subject]) for subject in subjects]
 
 
-def _increment(guild_id, subject, delta, using):
-    """Add `delta` in the database (never read-modify-write here), creating the row if needed."""
-    row = Karma.objects.using(using).filter(guild_id=guild_id, subject=subject)
-    if row.update(karma=F("karma") + delta, updated_at=Now()):
-        return
-    try:
-        with transaction.atomic(using=using):
-            Karma.objects.using(using).create(guild_id=guild_id, subject=subject, karma=delta)
-    except IntegrityError:  # another worker created it in the meantime
-        row.update(karma=F("karma") + delta, updated_at=Now())
+# The ORM cannot add to a column in an upsert, hence this one statement per engine. A read, then
+# an INSERT or UPDATE, would deadlock between workers creating the same subject at once.
+_UPSERT_CONFLICT = {
+    "mysql": "ON DUPLICATE KEY UPDATE karma = karma + VALUES(karma), updated_at = VALUES(updated_at)",
+    "sqlite": "ON CONFLICT (guild_id, subject) DO UPDATE SET karma = karma + excluded.karma, updated_at = excluded.updated_at",
+}
+
+
+def _add_karma(guild_id, changes, using):
+    """Add each delta in the database, creating missing rows, in one statement."""
+    connection = connections[using]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = sorted(changes)  # every transaction locks rows in the same order: none waits on another
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    params = [value for subject, delta in rows for value in (guild_id, subject, delta, now)]
+    table = connection.ops.quote_name(Karma._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (guild_id, subject, karma, updated_at) VALUES {values} "
+            + _UPSERT_CONFLICT[connection.vendor],
+            params,
+        )
 
 
 def _replay(message, changes, using):

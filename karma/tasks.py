@@ -25,8 +25,11 @@ _RETRY = {"retry_backoff": 1, "retry_backoff_max": 30, "retry_jitter": True, "ma
 
 
 @shared_task(name="karma.handle_message", bind=True, autoretry_for=(OperationalError, InterfaceError), **_RETRY)
-def handle_message(self, payload):
+def handle_message(self, payload=None, *unexpected, **unknown):
+    # Whatever arrives, a malformed message costs one log line and is dropped, never retried.
     try:
+        if unexpected or unknown:
+            raise ValueError("the task takes exactly one argument, the message payload")
         message = IncomingMessage.from_payload(payload)
     except ValueError as exc:
         logger.error("rejected malformed message payload (task %s): %s", self.request.id, exc)
@@ -66,7 +69,9 @@ def close_sender(**kwargs):
 
 @task_prerun.connect
 @task_postrun.connect
-def recycle_database_connections(**kwargs):
+def recycle_database_connections(task, **kwargs):
     # As around a web request: drop connections that failed or outlived CONN_MAX_AGE, and have the
     # next query check that the server is still there (after a database restart, it is not).
-    close_old_connections()
+    # A task run inline belongs to its caller, whose connection is the caller's business.
+    if not task.request.is_eager:
+        close_old_connections()

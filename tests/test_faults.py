@@ -140,8 +140,7 @@ def settle_and_count(stack, stream, fault, started):
     applied = sum(1 for m, subjects in stream.karma_messages.items() if rows.get(m) == subjects)
     over_applied = sum(max(0, rows.get(m, 0) - subjects) for m, subjects in stream.karma_messages.items())
     karma = {
-        (row.guild_id, row.subject): row.karma
-        for row in Karma.objects.using("mariadb").filter(guild_id__in=guild_ids)
+        (row.guild_id, row.subject): row.karma for row in Karma.objects.using("mariadb").filter(guild_id__in=guild_ids)
     }
     replies = {m: len(fake.replies_to(m)) for m in stream.karma_messages}
     reactions = {m: fake.reactions_to(m) for m in stream.command_messages}

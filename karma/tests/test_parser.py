@@ -60,6 +60,7 @@ MENTIONS = {"42": "alice", "43": "bob the builder"}
         ("`unclosed a++", []),
         ("b++ `unclosed a++", [("b", 1)]),
         ("b++ ``` a++ ` c++", [("b", 1)]),
+        ("(a `code` b)++", [("b)", 1)]),  # code splits the text: "(a " is unclosed, then "b)++"
         # length
         ("x" * 128 + "++", [("x" * 128, 1)]),
         ("x" * 129 + "++", []),

@@ -66,6 +66,23 @@ def test_malformed_payload_is_rejected_with_one_log_line(sent, caplog):
     assert not Karma.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "args, kwargs, problem",
+    [
+        ((), {}, "payload must be an object, not NoneType"),
+        (({}, "extra"), {}, "the task takes exactly one argument"),
+        (({},), {"surprise": 1}, "the task takes exactly one argument"),
+        (("not a dict",), {}, "payload must be an object, not str"),
+    ],
+)
+def test_wrongly_called_task_is_rejected_too(sent, caplog, args, kwargs, problem):
+    with caplog.at_level(logging.ERROR):
+        result = handle_message.apply(args=args, kwargs=kwargs)
+    assert result.state == "REJECTED"
+    assert problem in caplog.text
+    assert sent.deliveries == []
+
+
 def test_transient_discord_errors_are_retried(sent):
     sent.failures = [discord_error(502), discord_error(429), OSError("connection reset")]
     result = send_reply.apply(args=(1, 2, ["hi"], None))
