@@ -69,7 +69,8 @@ def _apply_once(message, changes, using):
 # an INSERT or UPDATE, would deadlock between workers creating the same subject at once.
 _UPSERT_CONFLICT = {
     "mysql": "ON DUPLICATE KEY UPDATE karma = karma + VALUES(karma), updated_at = VALUES(updated_at)",
-    "sqlite": "ON CONFLICT (guild_id, subject) DO UPDATE SET karma = karma + excluded.karma, updated_at = excluded.updated_at",
+    "sqlite": "ON CONFLICT (guild_id, subject) DO UPDATE SET karma = karma + excluded.karma, "
+    "updated_at = excluded.updated_at",
 }
 
 
