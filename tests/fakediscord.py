@@ -30,6 +30,7 @@ DISCORD_EPOCH_MS = 1420070400000
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 # Intents Popple needs: guilds, guild messages, message content.
 REQUIRED_INTENTS = (1 << 0) | (1 << 9) | (1 << 15)
+ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
 IDENTIFY_INTERVAL = 5.0  # Discord allows one IDENTIFY per 5 s per max_concurrency bucket
 
@@ -65,6 +66,7 @@ class Guild:
     owner_id: int
     channel_ids: list
     manager_role_id: int
+    admin_role_id: int
     members: dict = field(default_factory=dict)  # user id -> role ids
 
 
@@ -231,14 +233,17 @@ class FakeDiscord:
             owner_id=owner_id,
             channel_ids=[self._snowflake() for _ in range(channels)],
             manager_role_id=self._snowflake(),
+            admin_role_id=self._snowflake(),
         )
         guild.members[int(self.bot["id"])] = []
         guild.members[owner_id] = []
         self.guilds[guild_id] = guild
         return guild
 
-    def add_member(self, guild, user_id, manager=False):
-        guild.members[user_id] = [str(guild.manager_role_id)] if manager else []
+    def add_member(self, guild, user_id, manager=False, admin=False):
+        """`manager`: a role with Manage Server; `admin`: a role with Administrator."""
+        roles = [(manager, guild.manager_role_id), (admin, guild.admin_role_id)]
+        guild.members[user_id] = [str(role_id) for wanted, role_id in roles if wanted]
 
     def _member(self, guild, user_id):
         return {
@@ -265,6 +270,13 @@ class FakeDiscord:
                     "name": "managers",
                     "position": 1,
                     "permissions": str(MANAGE_GUILD),
+                },
+                {
+                    **role,
+                    "id": str(guild.admin_role_id),
+                    "name": "admins",
+                    "position": 2,
+                    "permissions": str(ADMINISTRATOR),
                 },
             ],
             "channels": [

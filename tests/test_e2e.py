@@ -31,12 +31,14 @@ def world(fake_discord):
     }
     world["alice"] = fake.add_user("alice")
     world["manager"] = fake.add_user("manager")
+    world["admin"] = fake.add_user("admin")
     world["users"] = [fake.add_user(f"user{i}") for i in range(USERS)]
     world["a bot"] = fake.add_user("another bot", bot=True)
     for guild in [*world["rules"], world["main"], world["other"], world["load"]]:
         for user in [world["alice"], *world["users"], world["a bot"]]:
             fake.add_member(guild, user)
         fake.add_member(guild, world["manager"], manager=True)
+        fake.add_member(guild, world["admin"], admin=True)
     return world
 
 
@@ -104,6 +106,15 @@ def test_announce_and_boards(stack, world, fake_discord):
     assert fake.wait_until(lambda: fake.replies_to(loud))
     assert fake.replies_to(loud) == ["quiet has 3 karma."]
     assert fake.replies_to(silent) == []
+
+
+def test_announce_is_for_managers_administrators_and_the_owner(stack, world, fake_discord):
+    fake, guild = fake_discord, world["main"]
+    for user, allowed in [(world["alice"], False), (world["manager"], True), (world["admin"], True),
+                          (guild.owner_id, True)]:  # fmt: skip
+        message = fake.send(guild, user, "@Popple announce on")
+        assert fake.wait_until(lambda m=message: fake.reactions_to(m))
+        assert fake.reactions_to(message) == [CHECK if allowed else QUESTION]
 
 
 def test_direct_messages_and_bots_are_ignored(stack, world, fake_discord):
