@@ -55,12 +55,13 @@ class Stack:
         self.processes[name] = process.start()
         return process
 
-    def worker(self, name, concurrency=2, queues="karma,replies"):
+    def worker(self, name, concurrency=8, queues="karma,replies", pool="threads"):
+        """A Celery worker as the Procfile runs it (a pool of threads), unless told otherwise."""
         process = self.start(
             name,
             [
                 sys.executable, "-m", "celery", "-A", "poppleproject", "worker",
-                "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h",
+                "-Q", queues, "-c", str(concurrency), "-P", pool, "-n", f"{name}@%h",
                 "--without-gossip", "--without-mingle", "-l", "INFO",
             ],
         )  # fmt: skip

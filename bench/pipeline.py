@@ -1,0 +1,248 @@
+"""Throughput, latency and scaling of the distributed karma path, against the machine's ceilings.
+
+    python bench/pipeline.py            # everything (about 6 minutes)
+    python bench/pipeline.py --quick    # fewer messages and shorter loads, for a first look
+
+Real gateway, real Celery workers, RabbitMQ, MariaDB and Redis; the project's fake Discord plays
+Discord at both ends, in this process, so that both ends of every message share one clock:
+latency runs from the MESSAGE_CREATE the fake sends to the reply it receives. RabbitMQ, MariaDB
+and Redis must be running (scripts/test starts them). Results: a table on stdout, the same in
+bench/results/pipeline.md and pipeline.json, charts beside them, and bench/README.md updated.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import ceilings  # noqa: E402
+from bench.messages import karma_lines  # noqa: E402
+from bench.report import cpu_seconds, markdown_table, mysql_params, pids_of, update_readme  # noqa: E402
+from tests.fakediscord import FakeDiscord  # noqa: E402
+from tests.processes import manage  # noqa: E402
+from tests.stack import Stack, purge_queues  # noqa: E402
+
+DATABASE = os.environ.get("BENCH_DATABASE_URL", "mysql://popple:popple@127.0.0.1:3306/popple_bench")
+RESULTS = ROOT / "bench" / "results"
+SERVERS = 50
+USERS = 50
+
+
+def fresh_database():
+    import MySQLdb
+
+    params = mysql_params(DATABASE)
+    name = params.pop("database")
+    connection = MySQLdb.connect(**params)
+    connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+    connection.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    connection.close()
+    result = manage("migrate", DATABASE_URL=DATABASE)
+    if result.returncode:
+        raise SystemExit(f"migrate failed: {result.stderr}")
+
+
+class World:
+    def __init__(self):
+        self.fake = FakeDiscord().start()
+        self.guilds = [self.fake.add_guild(f"server-{i}") for i in range(SERVERS)]
+        self.users = [self.fake.add_user(f"user-{i}") for i in range(USERS)]
+        for guild in self.guilds:
+            for user in self.users:
+                self.fake.add_member(guild, user)
+        self.rng = random.Random(1)
+
+    def send(self, content):
+        return self.fake.send(self.rng.choice(self.guilds), self.rng.choice(self.users), content)
+
+    def latencies(self, message_ids):
+        """Seconds from MESSAGE_CREATE to the reply, per answered message."""
+        replied = {}
+        for message in self.fake.messages:
+            if message.nonce and message.nonce.endswith(".0"):
+                replied[int(message.nonce.split(".")[0])] = message.at
+        return [replied[m] - self.fake.sent_at[m] for m in message_ids if m in replied]
+
+
+class Deployment:
+    """Popple's processes for one configuration, with their CPU time accounted."""
+
+    def __init__(self, world, workers, pool, concurrency):
+        self.world = world
+        self.stack = Stack(world.fake, tempfile.mkdtemp(prefix="popple-bench-"), DATABASE)
+        self.workers, self.pool, self.concurrency = workers, pool, concurrency
+
+    def __enter__(self):
+        purge_queues()
+        for n in range(self.workers):
+            self.stack.worker(f"worker{n}", concurrency=self.concurrency, pool=self.pool)
+        self.stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+        # Warm up: the first replies of each worker open its connections (Discord, database).
+        warmup = [self.world.send(line) for line in karma_lines(100, seed=0)]
+        self.world.fake.wait_until(lambda: len(self.world.latencies(warmup)) == len(warmup), timeout=60)
+        self.stack.wait_idle()
+        return self
+
+    def __exit__(self, *exc):
+        self.stack.stop()
+
+    def cpu(self):
+        """CPU seconds used so far, per kind of process."""
+        groups = {
+            "gateway": [self.stack.processes["gateway"].popen.pid],
+            "workers": [p.popen.pid for name, p in self.stack.processes.items() if name.startswith("worker")],
+            "fake Discord": [os.getpid()],
+            "RabbitMQ": pids_of("beam.smp"),
+            "MariaDB": pids_of("mariadbd"),
+            "Redis": pids_of("redis-server"),
+        }
+        # This process started the others: its own CPU only, not its children's.
+        return {name: cpu_seconds(pids, descendants=name != "fake Discord") for name, pids in groups.items()}
+
+
+def saturate(world, deployment, count):
+    """Send `count` messages as fast as the fake can, and time first send to last reply."""
+    lines = karma_lines(count)
+    cpu_before = deployment.cpu()
+    sent = [world.send(line) for line in lines]
+    if not world.fake.wait_until(lambda: len(world.latencies(sent)) == count, timeout=600, interval=0.05):
+        raise SystemExit(f"only {len(world.latencies(sent))} of {count} messages were answered")
+    deployment.stack.wait_idle()
+    cpu_after = deployment.cpu()
+    first = min(world.fake.sent_at[m] for m in sent)
+    last = max(world.fake.sent_at[m] + latency for m, latency in zip(sent, world.latencies(sent), strict=True))
+    return {
+        "messages": count,
+        "seconds": round(last - first, 2),
+        "messages/s": round(count / (last - first)),
+        "cpu ms/message": {k: round((cpu_after[k] - cpu_before[k]) * 1000 / count, 2) for k in cpu_before},
+    }
+
+
+def open_loop(world, rate, seconds):
+    """Offer `rate` messages/s for `seconds`, whatever happens; latency percentiles of the replies."""
+    count = int(rate * seconds)
+    lines = karma_lines(count, seed=rate)
+    sent = []
+    start = time.perf_counter()
+    for n, line in enumerate(lines):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        sent.append(world.send(line))
+    world.fake.wait_until(lambda: len(world.latencies(sent)) == count, timeout=120, interval=0.05)
+    latencies = sorted(world.latencies(sent))
+    answered = len(latencies)
+
+    def pct(p):
+        return round(latencies[min(answered - 1, int(p / 100 * answered))] * 1000, 1)
+
+    # A growing backlog shows as latency that climbs through the run: compare its quarters.
+    by_order = world.latencies(sent)
+    quarter = max(1, len(by_order) // 4)
+    first, last = statistics.median(by_order[:quarter]), statistics.median(by_order[-quarter:])
+    return {
+        "offered/s": rate,
+        "answered": f"{answered}/{count}",
+        "p50 ms": pct(50),
+        "p95 ms": pct(95),
+        "p99 ms": pct(99),
+        "max ms": round(latencies[-1] * 1000, 1),
+        "backlog grows": "yes" if last > 2 * first + 0.05 else "no",
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer messages and shorter loads")
+    args = parser.parse_args()
+    saturation_count = 1500 if args.quick else 5000
+    load_seconds = 5 if args.quick else 20
+    # (workers, pool, concurrency); the Procfile runs threads x 8, one worker per core.
+    configurations = [(1, "prefork", 2), (2, "prefork", 2), (1, "threads", 8), (2, "threads", 4), (2, "threads", 8),
+                      (2, "threads", 16)]  # fmt: skip
+    deployed = (2, "threads", 8)
+
+    fresh_database()
+    world = World()
+    results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick}
+
+    print("ceilings ...", flush=True)
+    results["ceilings"] = ceilings.measure(saturation_count, deployed, DATABASE)
+    results["deployed"] = "{} workers, {} x {}".format(*deployed)
+
+    results["scaling"] = []
+    for workers, pool, concurrency in configurations:
+        print(f"saturation with {workers} worker(s), {pool} x {concurrency} ...", flush=True)
+        with Deployment(world, workers, pool, concurrency) as deployment:
+            row = {"workers": workers, "pool": pool, "concurrency": concurrency}
+            row.update(saturate(world, deployment, saturation_count))
+        results["scaling"].append(row)
+
+    results["latency"] = []
+    with Deployment(world, *deployed) as deployment:
+        for rate in (50, 100, 200, 400):
+            print(f"open loop at {rate} messages/s ...", flush=True)
+            results["latency"].append(open_loop(world, rate, load_seconds))
+            deployment.stack.wait_idle(timeout=300)
+    world.fake.stop()
+
+    best = max(results["scaling"], key=lambda row: row["messages/s"])
+    deployed_row = next(r for r in results["scaling"] if (r["workers"], r["pool"], r["concurrency"]) == deployed)
+    two_hop = results["ceilings"]["celery two-hop no-op, messages/s"]
+    results["ratios"] = {
+        "deployed pipeline / two-hop Celery no-op": round(deployed_row["messages/s"] / two_hop, 2),
+        "best pipeline / two-hop Celery no-op": round(best["messages/s"] / two_hop, 2),
+        "best pipeline / kombu publish+consume": round(
+            best["messages/s"] / results["ceilings"]["kombu publish+consume, messages/s"], 2
+        ),
+        "best pipeline / MariaDB single-row increments": round(
+            best["messages/s"] / results["ceilings"]["MariaDB single-row increments/s"], 2
+        ),
+    }
+    write(results)
+
+
+def write(results):
+    from bench import charts
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "pipeline.json").write_text(json.dumps(results, indent=2) + "\n")
+    cpu_kinds = list(results["scaling"][0]["cpu ms/message"])
+    scaling_rows = [
+        [r["workers"], f"{r['pool']} x {r['concurrency']}", r["messages"], r["seconds"], r["messages/s"],
+         *[r["cpu ms/message"][k] for k in cpu_kinds]]
+        for r in results["scaling"]
+    ]  # fmt: skip
+    text = "\n\n".join(
+        [
+            f"Run: {results['date']}" + (" (--quick)" if results["quick"] else ""),
+            "Ceilings, measured in the same run:\n\n"
+            + markdown_table(["ceiling", "value"], [[k, v] for k, v in results["ceilings"].items()]),
+            "Saturation and scaling (messages sent as fast as the fake Discord can; CPU ms per message "
+            "by process kind):\n\n"
+            + markdown_table(["workers", "pool", "messages", "seconds", "messages/s", *cpu_kinds], scaling_rows),
+            f"Latency, open loop (message to reply), {results['deployed']}, after a warm-up of 100 messages:\n\n"
+            + markdown_table(list(results["latency"][0]), [list(r.values()) for r in results["latency"]]),
+            "Ratios:\n\n" + markdown_table(["", "ratio"], [[k, v] for k, v in results["ratios"].items()]),
+            "![latency against offered load](results/pipeline-latency.png)\n"
+            "![throughput against workers](results/pipeline-throughput.png)",
+        ]
+    )
+    (RESULTS / "pipeline.md").write_text(text + "\n")
+    charts.latency(results["latency"], RESULTS / "pipeline-latency.png")
+    charts.throughput(results["scaling"], RESULTS / "pipeline-throughput.png")
+    update_readme("pipeline", "python bench/pipeline.py", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
