@@ -26,8 +26,8 @@ def respond(message):
     changes = parse_changes(message.content, mentions)
     if not changes:
         return Response()
-    totals = store.apply_changes(message, changes)
-    if not store.announce_enabled(message.guild_id):
+    totals, announce = store.apply_changes(message, changes)
+    if not announce:
         return Response()
     return Response(lines=tuple(has_karma(subject, total) for subject, total in totals))
 

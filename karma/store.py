@@ -17,12 +17,14 @@ _RETRYABLE_MYSQL_ERRORS = {1205, 1213}
 _ATTEMPTS = 5
 
 logger = logging.getLogger(__name__)
+_ANNOUNCE_DEFAULT = GuildSettings._meta.get_field("announce").default
 
 
 def apply_changes(message, changes, using=DEFAULT_DB_ALIAS):
     """Apply a message's karma changes once, in one transaction.
 
-    `changes` is [(subject, delta)]; returns [(subject, karma after the change)] in the same order.
+    `changes` is [(subject, delta)]. Returns ([(subject, karma after the change)] in the same
+    order, whether the server wants changes announced), the latter read in the same query.
     Applying the same Discord message again changes nothing and returns what the first
     application returned: the ledger's unique (message, subject) key refuses the second copy.
     """
@@ -33,61 +35,72 @@ def apply_changes(message, changes, using=DEFAULT_DB_ALIAS):
             replay = _replay(message, changes, using)
             if replay is None:
                 raise
-            return replay
+            return replay, announce_enabled(message.guild_id, using)
         except OperationalError as exc:
             if exc.args[0] not in _RETRYABLE_MYSQL_ERRORS or attempt == _ATTEMPTS - 1:
                 raise
 
 
 def _apply_once(message, changes, using):
-    subjects = [subject for subject, _ in changes]
-    with transaction.atomic(using=using):
-        _add_karma(message.guild_id, changes, using)
-        totals = dict(
-            Karma.objects.using(using)
-            .filter(guild_id=message.guild_id, subject__in=subjects)
-            .values_list("subject", "karma")
-        )
-        LedgerEntry.objects.using(using).bulk_create(
-            LedgerEntry(
-                guild_id=message.guild_id,
-                channel_id=message.channel_id,
-                message_id=message.message_id,
-                author_id=message.author_id,
-                author_name=message.author_name,
-                subject=subject,
-                delta=delta,
-                total=totals[subject],
-                source=LedgerEntry.Source.CHAT,
-            )
-            for subject, delta in changes
-        )
-    return [(subject, totals[subject]) for subject in subjects]
+    connection = connections[using]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        _add_karma(cursor, connection.vendor, message.guild_id, changes, now)
+        totals, announce = _totals(cursor, message.guild_id, [subject for subject, _ in changes])
+        _record(cursor, message, changes, totals, now)
+    return [(subject, totals[subject]) for subject, _ in changes], announce
 
 
-# The ORM cannot add to a column in an upsert, hence this one statement per engine. A read, then
-# an INSERT or UPDATE, would deadlock between workers creating the same subject at once.
+# Applying a message is the hot path: three statements, written out rather than built by the ORM
+# each time (building them cost more than running them: bench/README.md). Everything else uses
+# the ORM. The syntax is common to SQLite and MySQL/MariaDB but for the upsert's conflict clause.
+_KARMA, _SETTINGS, _LEDGER = (model._meta.db_table for model in (Karma, GuildSettings, LedgerEntry))
+
+# Adds in the database, creating missing rows. (Reading first, then inserting or updating, would
+# deadlock between workers creating the same subject at once.)
+_UPSERT = f"INSERT INTO {_KARMA} (guild_id, subject, karma, updated_at) VALUES {{rows}} "
 _UPSERT_CONFLICT = {
     "mysql": "ON DUPLICATE KEY UPDATE karma = karma + VALUES(karma), updated_at = VALUES(updated_at)",
     "sqlite": "ON CONFLICT (guild_id, subject) DO UPDATE SET karma = karma + excluded.karma, "
     "updated_at = excluded.updated_at",
 }
+_TOTALS = (
+    f"SELECT subject, karma, (SELECT announce FROM {_SETTINGS} WHERE guild_id = %s) FROM {_KARMA} "
+    "WHERE guild_id = %s AND subject IN ({subjects})"
+)
+_RECORD = (
+    f"INSERT INTO {_LEDGER} (guild_id, channel_id, message_id, author_id, author_name, subject, delta, total, "
+    "source, created_at) VALUES {rows}"
+)
 
 
-def _add_karma(guild_id, changes, using):
-    """Add each delta in the database, creating missing rows, in one statement."""
-    connection = connections[using]
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+def _add_karma(cursor, vendor, guild_id, changes, now):
     rows = sorted(changes)  # every transaction locks rows in the same order: none waits on another
-    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
-    params = [value for subject, delta in rows for value in (guild_id, subject, delta, now)]
-    table = connection.ops.quote_name(Karma._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (guild_id, subject, karma, updated_at) VALUES {values} "
-            + _UPSERT_CONFLICT[connection.vendor],
-            params,
-        )
+    cursor.execute(
+        _UPSERT.format(rows=", ".join(["(%s, %s, %s, %s)"] * len(rows))) + _UPSERT_CONFLICT[vendor],
+        [value for subject, delta in rows for value in (guild_id, subject, delta, now)],
+    )
+
+
+def _totals(cursor, guild_id, subjects):
+    """Each subject's karma, and whether the server wants changes announced, in one query."""
+    cursor.execute(_TOTALS.format(subjects=", ".join(["%s"] * len(subjects))), [guild_id, guild_id, *subjects])
+    rows = cursor.fetchall()
+    announce = rows[0][2]
+    return {subject: karma for subject, karma, _ in rows}, _ANNOUNCE_DEFAULT if announce is None else bool(announce)
+
+
+def _record(cursor, message, changes, totals, now):
+    """The ledger rows; their unique (message, subject) key refuses a message applied before."""
+    person = (message.guild_id, message.channel_id, message.message_id, message.author_id, message.author_name)
+    cursor.execute(
+        _RECORD.format(rows=", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(changes))),
+        [
+            value
+            for subject, delta in changes
+            for value in (*person, subject, delta, totals[subject], LedgerEntry.Source.CHAT.value, now)
+        ],
+    )
 
 
 def _replay(message, changes, using):
@@ -119,7 +132,7 @@ def board(guild_id, size, highest=True, using=DEFAULT_DB_ALIAS):
 
 def announce_enabled(guild_id, using=DEFAULT_DB_ALIAS):
     settings = GuildSettings.objects.using(using).filter(guild_id=guild_id).first()
-    return settings.announce if settings else GuildSettings._meta.get_field("announce").default
+    return settings.announce if settings else _ANNOUNCE_DEFAULT
 
 
 def set_announce(guild_id, announce, using=DEFAULT_DB_ALIAS):

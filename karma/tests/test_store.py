@@ -24,17 +24,18 @@ def karma_in(using, guild_id):
 @pytest.mark.django_db(databases=DATABASES)
 def test_apply_returns_totals_in_order(using):
     store.apply_changes(chat("", guild_id=1), [("b", 5)], using=using)
-    totals = store.apply_changes(chat("", guild_id=1), [("b", 1), ("a", -1)], using=using)
+    totals, announce = store.apply_changes(chat("", guild_id=1), [("b", 1), ("a", -1)], using=using)
     assert totals == [("b", 6), ("a", -1)]
+    assert announce is True
     assert karma_in(using, 1) == {"b": 6, "a": -1}
 
 
 @pytest.mark.django_db(databases=DATABASES)
 def test_same_message_applies_once_and_answers_the_same(using):
     first = chat("", guild_id=1)
-    assert store.apply_changes(first, [("x", 1), ("y", -1)], using=using) == [("x", 1), ("y", -1)]
+    assert store.apply_changes(first, [("x", 1), ("y", -1)], using=using) == ([("x", 1), ("y", -1)], True)
     store.apply_changes(chat("", guild_id=1), [("x", 1)], using=using)
-    assert store.apply_changes(first, [("x", 1), ("y", -1)], using=using) == [("x", 1), ("y", -1)]
+    assert store.apply_changes(first, [("x", 1), ("y", -1)], using=using) == ([("x", 1), ("y", -1)], True)
     assert karma_in(using, 1) == {"x": 2, "y": -1}
     assert LedgerEntry.objects.using(using).filter(message_id=first.message_id).count() == 2
 
@@ -83,6 +84,7 @@ def test_announce_setting_defaults_on(using):
     assert store.announce_enabled(5, using=using) is True
     store.set_announce(5, False, using=using)
     assert store.announce_enabled(5, using=using) is False
+    assert store.apply_changes(chat("", guild_id=5), [("x", 1)], using=using) == ([("x", 1)], False)
     store.set_announce(5, True, using=using)
     assert store.announce_enabled(5, using=using) is True
 
