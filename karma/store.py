@@ -57,7 +57,8 @@ def _apply_once(message, changes, using):
 _KARMA, _SETTINGS, _LEDGER = (model._meta.db_table for model in (Karma, GuildSettings, LedgerEntry))
 
 # Adds in the database, creating missing rows. (Reading first, then inserting or updating, would
-# deadlock between workers creating the same subject at once.)
+# deadlock between workers creating the same subject at once.) MySQL 8 deprecates VALUES() here
+# for an alias that MariaDB does not know; both still run VALUES().
 _UPSERT = f"INSERT INTO {_KARMA} (guild_id, subject, karma, updated_at) VALUES {{rows}} "
 _UPSERT_CONFLICT = {
     "mysql": "ON DUPLICATE KEY UPDATE karma = karma + VALUES(karma), updated_at = VALUES(updated_at)",
@@ -92,13 +93,13 @@ def _totals(cursor, guild_id, subjects):
 
 def _record(cursor, message, changes, totals, now):
     """The ledger rows; their unique (message, subject) key refuses a message applied before."""
-    person = (message.guild_id, message.channel_id, message.message_id, message.author_id, message.author_name)
+    origin = (message.guild_id, message.channel_id, message.message_id, message.author_id, message.author_name)
     cursor.execute(
         _RECORD.format(rows=", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(changes))),
         [
             value
             for subject, delta in changes
-            for value in (*person, subject, delta, totals[subject], LedgerEntry.Source.CHAT.value, now)
+            for value in (*origin, subject, delta, totals[subject], LedgerEntry.Source.CHAT.value, now)
         ],
     )
 
