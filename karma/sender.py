@@ -47,16 +47,18 @@ class DiscordSender:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 self._http = None
+                self._login_lock = asyncio.Lock()  # worker threads deliver at once; log in once
                 self._event_loop = asyncio.new_event_loop()
                 threading.Thread(target=self._event_loop.run_forever, name="discord-rest", daemon=True).start()
             return self._event_loop
 
     async def _client(self):
-        if self._http is None:
-            point_discordpy_at_configured_urls()
-            http = HTTPClient(asyncio.get_running_loop())
-            await http.static_login(require_token())
-            self._http = http
+        async with self._login_lock:
+            if self._http is None:
+                point_discordpy_at_configured_urls()
+                http = HTTPClient(asyncio.get_running_loop())
+                await http.static_login(require_token())
+                self._http = http
         return self._http
 
     async def _deliver(self, channel_id, message_id, chunks, reaction):

@@ -10,12 +10,13 @@ import aiohttp
 import discord
 from celery import shared_task
 from celery.exceptions import Reject
-from celery.signals import task_postrun, task_prerun, worker_process_shutdown
+from celery.signals import task_postrun, task_prerun, worker_init, worker_process_shutdown
 from django.db import InterfaceError, OperationalError, close_old_connections
 
 from karma.message import IncomingMessage
 from karma.router import respond
 from karma.sender import get_sender
+from poppleproject.discordurls import require_token
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,11 @@ def send_reply(self, channel_id, message_id, chunks, reaction=None):
         logger.warning(
             "reply to message %s in channel %s dropped: Discord answered %s", message_id, channel_id, exc.status
         )
+
+
+@worker_init.connect
+def check_token(**kwargs):
+    require_token()  # a worker that could not post replies stops at start, with one line
 
 
 @worker_process_shutdown.connect

@@ -1,11 +1,12 @@
 """The embedded default: `manage.py runbot` alone, on SQLite with tasks inline, against the fake Discord."""
 
+import subprocess
 import sys
 
 import pytest
 
 from tests.fakediscord import FakeDiscord
-from tests.processes import Process, clean_env, manage
+from tests.processes import ROOT, Process, clean_env, manage
 
 
 @pytest.fixture
@@ -73,3 +74,16 @@ def test_bad_shard_ids_stop_with_one_line(count, ids, problem):
     result = manage("rungateway", DISCORD_TOKEN="x", DISCORD_SHARD_COUNT=count, DISCORD_SHARD_IDS=ids)
     assert result.returncode == 1
     assert result.stderr == f"popple: configuration error: {problem}\n"
+
+
+def test_a_worker_needs_the_token_too():
+    result = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "poppleproject", "worker", "-P", "threads", "-c", "1"],
+        cwd=ROOT,
+        env=clean_env(CELERY_BROKER_URL="amqp://guest:guest@127.0.0.1:5672//"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == "popple: configuration error: DISCORD_TOKEN must be set to the bot's token"
