@@ -10,7 +10,8 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
-RUN useradd --create-home popple && mkdir -p var && chown popple var
+# The app folder is the popple user's: runbot's default SQLite file (db.sqlite3) goes there.
+RUN useradd --create-home popple && mkdir -p var && chown popple . var
 USER popple
 
 ENV PYTHONUNBUFFERED=1

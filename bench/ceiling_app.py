@@ -9,9 +9,7 @@ import os
 import redis
 from celery import Celery
 
-from poppleproject.celery import PoppleEvents
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
+from poppleproject.celery import PoppleEvents  # also names Popple's settings module
 
 app = Celery("ceiling", events=PoppleEvents)  # the same event dispatcher as Popple
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -13,6 +13,8 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
+from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +46,11 @@ class Outbox:
 
     def start(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        db = self._connect()
+        try:
             self.stored = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        finally:
+            db.close()
         if self.stored:
             logger.info("outbox: %d messages stored by an earlier run will be published", self.stored)
         for thread in self._threads:
@@ -67,6 +72,18 @@ class Outbox:
         db.execute(_SCHEMA)
         return db
 
+    @staticmethod
+    @contextmanager
+    def _transaction(db):
+        # The connection is in autocommit mode (isolation_level=None): transactions are explicit.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     # The writer -------------------------------------------------------------------------------
 
     def _write(self):
@@ -79,8 +96,16 @@ class Outbox:
                 except queue.Empty:
                     break
             payloads = [payload for payload in batch if payload is not None]
-            if payloads:
-                self._store(db, payloads)
+            failing = False
+            while payloads:
+                try:
+                    self._store(db, payloads)
+                    break
+                except sqlite3.Error as exc:  # a full or broken disk: keep them in memory meanwhile
+                    if not failing:
+                        logger.error("outbox: cannot write to %s (%s); retrying every second", self.path, exc)
+                        failing = True
+                    time.sleep(1)
             if None in batch:
                 break
         db.close()
@@ -93,7 +118,7 @@ class Outbox:
             if self.dropped:
                 logger.warning("outbox: accepting messages again after dropping %d while full", self.dropped)
                 self.dropped = 0
-            with db:
+            with self._transaction(db):
                 db.executemany("INSERT INTO outbox (payload) VALUES (?)", [(json.dumps(p),) for p in accepted])
             with self._lock:
                 self.stored += len(accepted)
@@ -115,10 +140,15 @@ class Outbox:
                 self._wake_publisher.wait()
             self._wake_publisher.clear()
             while not self._stop.is_set():
-                rows = db.execute("SELECT id, payload FROM outbox ORDER BY id LIMIT ?", (BATCH,)).fetchall()
-                if not rows:
-                    break
-                if not self._publish_rows(db, rows, failures):
+                try:
+                    rows = db.execute("SELECT id, payload FROM outbox ORDER BY id LIMIT ?", (BATCH,)).fetchall()
+                    if not rows:
+                        break
+                    published = self._publish_rows(db, rows, failures)
+                except sqlite3.Error as exc:
+                    logger.error("outbox: cannot read %s (%s); trying again", self.path, exc)
+                    published = False
+                if not published:
                     failures += 1
                     break
                 if failures:
@@ -138,7 +168,7 @@ class Outbox:
             return False
         finally:
             if published is not None:
-                with db:
+                with self._transaction(db):
                     deleted = db.execute("DELETE FROM outbox WHERE id <= ?", (published,)).rowcount
                 with self._lock:
                     self.stored -= deleted

@@ -1,8 +1,12 @@
 """Which shards this gateway process runs, and how processes take turns to IDENTIFY."""
 
 import asyncio
+import logging
 
 import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 IDENTIFY_INTERVAL = 5.0  # Discord: one IDENTIFY per 5 s per max_concurrency bucket
 
@@ -43,5 +47,11 @@ class IdentifyThrottle:
 
     async def wait_turn(self, shard_id):
         key = f"popple:identify:{shard_id % self.max_concurrency}"
-        while not await self.redis.set(key, shard_id, nx=True, px=int(self.interval * 1000)):
-            await asyncio.sleep(0.2)
+        try:
+            while not await self.redis.set(key, shard_id, nx=True, px=int(self.interval * 1000)):
+                await asyncio.sleep(0.2)
+        except RedisError as exc:
+            # Without Redis the turn cannot be shared: wait the whole interval, which keeps this
+            # process within Discord's limit, and connect rather than fail.
+            logger.warning("identify turn: Redis unreachable (%s); waiting %.0f s instead", exc, self.interval)
+            await asyncio.sleep(self.interval)

@@ -1,15 +1,18 @@
 """Delivers a Response: to Discord's REST API, or to the terminal for `manage.py chat`."""
 
 import asyncio
+import logging
 import os
 import threading
 
-from discord import AllowedMentions
+from discord import AllowedMentions, Forbidden, NotFound
 from discord.http import HTTPClient, handle_message_parameters
 
 from poppleproject.discordurls import point_discordpy_at_configured_urls, require_token
 
 DELIVERY_TIMEOUT = 120  # seconds; covers discord.py sleeping through a rate limit
+
+logger = logging.getLogger(__name__)
 
 
 def nonce(message_id, part):
@@ -57,19 +60,27 @@ class DiscordSender:
             if self._http is None:
                 point_discordpy_at_configured_urls()
                 http = HTTPClient(asyncio.get_running_loop())
-                await http.static_login(require_token())
+                try:
+                    await http.static_login(require_token())
+                except BaseException:
+                    await http.close()
+                    raise
                 self._http = http
         return self._http
 
     async def _deliver(self, channel_id, message_id, chunks, reaction):
         http = await self._client()
-        if reaction:
-            await http.add_reaction(channel_id, message_id, reaction)
         for part, chunk in enumerate(chunks):
             params = handle_message_parameters(
                 content=chunk, nonce=nonce(message_id, part), allowed_mentions=AllowedMentions.none()
             )
             await http.send_message(channel_id, params=params)
+        if reaction:
+            try:
+                await http.add_reaction(channel_id, message_id, reaction)
+            except (Forbidden, NotFound) as exc:
+                # Reactions need Add Reactions and Read Message History; the text went out anyway.
+                logger.warning("reaction to message %s not added: Discord answered %s", message_id, exc.status)
 
 
 class ConsoleSender:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from karma.models import GuildSettings, Karma, LedgerEntry
 
 # MySQL picks a victim when two transactions wait on each other (1213) and gives up after
-# innodb_lock_wait_timeout (1205); it has rolled our transaction back, so running it again is safe.
+# innodb_lock_wait_timeout (1205); atomic() rolls back what is left, so running it again is safe.
 _RETRYABLE_MYSQL_ERRORS = {1205, 1213}
 _ATTEMPTS = 5
 

@@ -197,13 +197,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 # second run is safe, while an early ack would lose the message with the worker.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# One message at a time per worker process: a slow task does not hold others hostage.
+# A worker takes one message per free thread (or process): a slow task holds nothing else back.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A worker started before RabbitMQ waits for it instead of exiting.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Acks of tasks running when the connection drops cannot be delivered; the broker redelivers
-# them, so stop the old copies rather than run them twice in parallel.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# Tasks running when the broker connection drops finish, but their acks cannot be delivered, so
+# the broker redelivers them; the idempotent tasks absorb the second run. (Cancelling them
+# instead needs a pool that can terminate a task, which the threads pool cannot.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Task events feed Flower. Workers report each task; a "sent" event from every publisher as well
 # would cost two more broker messages per chat message (measured: 211 -> 187 messages/s).
 CELERY_WORKER_SEND_TASK_EVENTS = True

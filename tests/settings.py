@@ -8,6 +8,7 @@ from poppleproject.settings import *  # noqa: F403
 from poppleproject.settings import BASE_DIR, DATABASES, database, env
 
 # A file, not SQLite's shared in-memory database: threads writing at once need real locking.
+(BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-default.sqlite3")}
 DATABASES["mariadb"] = database(
     "TEST_MARIADB_URL", env.str("TEST_MARIADB_URL", default="mysql://popple:popple@127.0.0.1:3306/popple")

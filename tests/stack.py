@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import kombu
+from celery import Celery
 
 from tests.processes import Process, clean_env
 
@@ -76,15 +77,20 @@ class Stack:
             process.stop()
 
     def wait_idle(self, timeout=60):
-        """Until no task is queued, reserved or running, twice in a row."""
-        from poppleproject.celery import app
-
+        """Until every worker answers that it runs and holds no task, and no task is queued, twice."""
+        # A Celery app of its own: this process's Popple app has no broker (tasks run inline here);
+        # a fresh connection each time: a pooled one may predate a broker restart.
+        control = Celery(broker=BROKER_URL).control
+        workers = sum(1 for name in self.processes if name.startswith("worker"))
         deadline = time.monotonic() + timeout
         quiet = 0
-        with app.connection_for_write(BROKER_URL) as connection:
+        with kombu.Connection(BROKER_URL) as connection:
             while time.monotonic() < deadline:
-                inspect = app.control.inspect(connection=connection, timeout=0.5)
-                busy = any((inspect.active() or {}).values()) or any((inspect.reserved() or {}).values())
+                inspect = control.inspect(connection=connection, timeout=0.5)
+                active, reserved = inspect.active() or {}, inspect.reserved() or {}
+                # A worker that does not answer is not idle: it may be too busy to.
+                busy = len(active) < workers or len(reserved) < workers
+                busy = busy or any(active.values()) or any(reserved.values())
                 queued = 0
                 for name in QUEUES:
                     queued += connection.default_channel.queue_declare(name, passive=True).message_count

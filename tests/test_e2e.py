@@ -91,7 +91,6 @@ def test_announce_and_boards(stack, world, fake_discord):
     assert fake.reactions_to(off) == [CHECK]
 
     silent = fake.send(guild, alice, "quiet++ quiet++ loud--")
-    board = None
     assert fake.wait_until(lambda: karma(guild, "quiet") == 2)
     board = fake.send(guild, alice, "@Popple top 2")
     assert fake.wait_until(lambda: fake.replies_to(board))
@@ -126,6 +125,7 @@ def test_direct_messages_and_bots_are_ignored(stack, world, fake_discord):
     stack.wait_idle()
     assert karma(guild, "botted") == 0
     assert not LedgerEntry.objects.using("mariadb").filter(subject__in=["botted", "dm"]).exists()
+    assert "Ignoring exception" not in stack.processes["gateway"].log()  # left alone, not crashed on
 
 
 def test_a_thousand_messages_at_once_count_exactly(stack, world, fake_discord):

@@ -97,3 +97,23 @@ def test_drops_new_messages_when_full_and_says_so_once(tmp_path, caplog):
         "outbox: full (10 messages waiting for the broker); dropping new messages"
     ]
     assert "outbox: accepting messages again after dropping 15 while full" in caplog.text
+
+
+def test_a_failure_in_the_middle_of_a_batch_publishes_nothing_twice(tmp_path):
+    broker = Broker()
+    calls = 0
+
+    def flaky(payload):
+        nonlocal calls
+        calls += 1
+        if calls == 7:
+            raise ConnectionResetError("connection reset")
+        broker.publish(payload)
+
+    outbox = Outbox(tmp_path / "outbox.sqlite3", 1000, flaky)
+    outbox.start()
+    for n in range(20):
+        outbox.put({"n": n})
+    assert wait_for(lambda: len(broker.taken) == 20)
+    outbox.stop()
+    assert broker.taken == [{"n": n} for n in range(20)]

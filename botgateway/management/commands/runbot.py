@@ -1,16 +1,22 @@
 from django.core.management import call_command
+from django.db import InterfaceError, OperationalError
 
 from botgateway.management.commands import rungateway
+from karma.tasks import handle_message
 from poppleproject.celery import app as celery_app
-from poppleproject.discordurls import require_token
 
 
 class Command(rungateway.Command):
     help = "Run all of Popple in this one process: the gateway, with karma tasks executed inline."
 
-    def handle(self, **options):
-        require_token()
+    def prepare(self):
         call_command("migrate", verbosity=0)
         # One process, whatever is configured: the tasks run here, on the same code path.
         celery_app.conf.task_always_eager = True
-        super().handle(**options)
+
+    def publish(self, payload):
+        result = handle_message.apply(args=(payload,))
+        # A database that is away keeps the message in the outbox, to be tried again; any other
+        # failure was logged by Celery, and the message is dropped rather than retried forever.
+        if result.failed() and isinstance(result.result, (OperationalError, InterfaceError)):
+            raise result.result

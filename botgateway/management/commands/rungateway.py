@@ -10,17 +10,20 @@ from botgateway.client import Gateway
 from botgateway.outbox import Outbox
 from botgateway.shards import IdentifyThrottle, shard_ids
 from karma.sender import get_sender
-from karma.tasks import handle_message
+from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_message
 from poppleproject.discordurls import point_discordpy_at_configured_urls, require_token
-
-
-def publish(payload):
-    # No retries inside the publish: the outbox keeps the message and tries again itself.
-    handle_message.apply_async(args=(payload,), retry=False)
 
 
 class Command(BaseCommand):
     help = "Connect to Discord and hand every server message to the karma workers."
+
+    def prepare(self):
+        """Runs once the configuration is checked, before connecting (runbot migrates here)."""
+
+    def publish(self, payload):
+        """Hand one message over; raising keeps it in the outbox, to be tried again."""
+        # No retries inside the publish: the outbox keeps the message and tries again itself.
+        handle_message.apply_async(args=(payload,), retry=False, confirm_timeout=PUBLISH_CONFIRM_TIMEOUT)
 
     def handle(self, **options):
         token = require_token()
@@ -28,9 +31,12 @@ class Command(BaseCommand):
             ids = shard_ids(settings.DISCORD_SHARD_IDS, settings.DISCORD_SHARD_COUNT)
         except ValueError as exc:
             raise SystemExit(f"popple: configuration error: {exc}") from None
+        self.prepare()
         point_discordpy_at_configured_urls()
         label = "-".join(map(str, ids)) if ids else "all"
-        outbox = Outbox(Path(settings.GATEWAY_OUTBOX_PATH.format(shards=label)), settings.GATEWAY_OUTBOX_MAX, publish)
+        outbox = Outbox(
+            Path(settings.GATEWAY_OUTBOX_PATH.format(shards=label)), settings.GATEWAY_OUTBOX_MAX, self.publish
+        )
         client = Gateway(
             outbox.put,
             shard_count=settings.DISCORD_SHARD_COUNT or None,
