@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connections
 from django.db.models import Count
 
 from karma.models import Karma, LedgerEntry
@@ -227,6 +228,7 @@ def test_database_stopped_for_twenty_seconds(stack, stream):
     time.sleep(20)
     up_at = time.perf_counter()
     service("mariadb", "start")
+    connections["mariadb"].close()  # this process's own connection did not survive the restart
     settle_and_count(stack, stream, "MariaDB stopped 20 s", started)
     stream.answered_only_after(down_at, up_at)
 

@@ -2,11 +2,14 @@
 
 import subprocess
 import sys
+import time
 
 import pytest
+from django.db import connections
 
+from tests.conftest import mariadb_test_url
 from tests.fakediscord import FakeDiscord
-from tests.processes import ROOT, Process, clean_env, manage
+from tests.processes import ROOT, Process, as_root, clean_env, manage
 
 
 @pytest.fixture
@@ -87,3 +90,32 @@ def test_a_worker_needs_the_token_too():
     )
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == "popple: configuration error: DISCORD_TOKEN must be set to the bot's token"
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True, databases=["mariadb"])
+def test_runbot_keeps_messages_while_its_database_is_away(fake, tmp_path, services):
+    """One process on MariaDB: a message that arrives while the database is down waits, then counts."""
+    guild = fake.add_guild("home")
+    alice = fake.add_user("alice")
+    fake.add_member(guild, alice)
+    env = clean_env(
+        DATABASE_URL=mariadb_test_url(), GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3", **fake.environment()
+    )
+    bot = Process("runbot", [sys.executable, "manage.py", "runbot"], env, tmp_path).start()
+    try:
+        bot.wait_for_log("connected to Discord as Popple")
+        before = fake.send(guild, alice, "patient++")
+        assert fake.wait_until(lambda: fake.replies_to(before))
+        as_root("service", "mariadb", "stop")
+        try:
+            during = fake.send(guild, alice, "patient++")
+            time.sleep(3)
+            assert fake.replies_to(during) == []
+        finally:
+            as_root("service", "mariadb", "start")
+            connections["mariadb"].close()  # this process's own connection did not survive the restart
+        assert fake.wait_until(lambda: fake.replies_to(during), timeout=60)
+    finally:
+        bot.stop()
+    assert fake.replies_to(during) == ["patient has 2 karma."]
