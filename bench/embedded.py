@@ -31,7 +31,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 
 from bench.messages import karma_lines  # noqa: E402
-from bench.report import markdown_table, update_readme  # noqa: E402
+from bench.report import markdown_table, publish  # noqa: E402
 from botgateway.outbox import Outbox  # noqa: E402
 from karma.message import IncomingMessage  # noqa: E402
 from karma.models import LedgerEntry  # noqa: E402
@@ -104,10 +104,7 @@ def main():
             + markdown_table(["path", "messages/s"], [[path, f"{rate:,.0f}"] for path, rate in rates.items()]),
         ]
     )
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "embedded.md").write_text(text + "\n")
-    update_readme("embedded", "python bench/embedded.py", text)
-    print(text)
+    publish("embedded", text)
 
 
 if __name__ == "__main__":

@@ -25,13 +25,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench import ceilings  # noqa: E402
 from bench.messages import karma_lines  # noqa: E402
-from bench.report import cpu_seconds, markdown_table, mysql_params, pids_of, update_readme  # noqa: E402
+from bench.report import RESULTS, cpu_seconds, markdown_table, mysql_params, pids_of, publish  # noqa: E402
 from tests.fakediscord import FakeDiscord  # noqa: E402
 from tests.processes import manage  # noqa: E402
 from tests.stack import Stack, purge_queues  # noqa: E402
 
 DATABASE = os.environ.get("BENCH_DATABASE_URL", "mysql://popple:popple@127.0.0.1:3306/popple_bench")
-RESULTS = ROOT / "bench" / "results"
 SERVERS = 50
 USERS = 50
 
@@ -237,11 +236,9 @@ def write(results):
             "![throughput against workers](results/pipeline-throughput.png)",
         ]
     )
-    (RESULTS / "pipeline.md").write_text(text + "\n")
     charts.latency(results["latency"], RESULTS / "pipeline-latency.png")
     charts.throughput(results["scaling"], RESULTS / "pipeline-throughput.png")
-    update_readme("pipeline", "python bench/pipeline.py", text)
-    print(text)
+    publish("pipeline", text)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 README = Path(__file__).resolve().parent / "README.md"
+RESULTS = README.parent / "results"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -65,6 +66,14 @@ def markdown_table(headers, rows):
     lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def publish(name, text):
+    """Print a benchmark's results, keep them in bench/results/NAME.md and in bench/README.md."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.md").write_text(text + "\n")
+    update_readme(name, f"python bench/{name}.py", text)
+    print(text)
 
 
 def update_readme(section, command, text):

@@ -39,6 +39,28 @@ def _iso(timestamp):
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
+def _message_object(message_id, channel_id, author, content):
+    """Discord's message object, as a plain text message."""
+    return {
+        "id": str(message_id),
+        "channel_id": str(channel_id),
+        "author": author,
+        "content": content,
+        "timestamp": _iso(time.time()),
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": False,
+        "type": 0,
+        "flags": 0,
+        "components": [],
+    }
+
+
 @dataclass
 class Message:
     """A message the bot posted."""
@@ -324,25 +346,8 @@ class FakeDiscord:
     def send(self, guild, author_id, content, channel_id=None, mentions=(), dm=False):
         """A user posts `content`; returns the message id. `mentions` are user ids."""
         message_id = self._snowflake()
-        author = self.users[str(author_id)]
-        data = {
-            "id": str(message_id),
-            "channel_id": str(channel_id or guild.channel_ids[0]),
-            "author": author,
-            "content": content,
-            "timestamp": _iso(time.time()),
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [{**self.users[str(user_id)], "member": self._member(guild, user_id)} for user_id in mentions],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
-            "pinned": False,
-            "type": 0,
-            "flags": 0,
-            "components": [],
-        }
+        data = _message_object(message_id, channel_id or guild.channel_ids[0], self.users[str(author_id)], content)
+        data["mentions"] = [{**self.users[str(user)], "member": self._member(guild, user)} for user in mentions]
         if not dm:
             data["guild_id"] = str(guild.id)
             data["member"] = self._member(guild, author_id)
@@ -501,24 +506,7 @@ class FakeDiscord:
         return self._json(self._message_json(message), bucket="messages")
 
     def _message_json(self, message):
-        return {
-            "id": str(message.id),
-            "channel_id": str(message.channel_id),
-            "author": self.bot,
-            "content": message.content,
-            "nonce": message.nonce,
-            "timestamp": _iso(time.time()),
-            "edited_timestamp": None,
-            "tts": False,
-            "mention_everyone": False,
-            "mentions": [],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
-            "pinned": False,
-            "type": 0,
-            "flags": 0,
-        }
+        return {**_message_object(message.id, message.channel_id, self.bot, message.content), "nonce": message.nonce}
 
     # -- Gateway -----------------------------------------------------------------------------------
 
