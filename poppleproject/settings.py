@@ -136,6 +136,9 @@ def database(name, url):
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }
+        # A local file: keep the connection (Django's default reopens it, and reapplies the
+        # pragmas above, around every request and task).
+        config["CONN_MAX_AGE"] = None
     elif config["ENGINE"].endswith("mysql"):
         config["OPTIONS"] = {
             "charset": "utf8mb4",  # names may hold emoji
