@@ -9,9 +9,9 @@ import os
 import redis
 from celery import Celery
 
-from poppleproject.celery import PoppleEvents  # also names Popple's settings module
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
 
-app = Celery("ceiling", events=PoppleEvents)  # the same event dispatcher as Popple
+app = Celery("ceiling")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_routes = {"ceiling.hop1": {"queue": "bench-hop1"}, "ceiling.hop2": {"queue": "bench-hop2"}}
 COUNTER = "popple:bench:hop2"

@@ -166,8 +166,8 @@ def main():
     saturation_count = 1500 if args.quick else 5000
     load_seconds = 5 if args.quick else 20
     # (workers, pool, concurrency); the Procfile runs threads x 8, one worker per core.
-    configurations = [(1, "prefork", 2), (2, "prefork", 2), (1, "threads", 8), (2, "threads", 4), (2, "threads", 8),
-                      (2, "threads", 16)]  # fmt: skip
+    # 16 threads per worker is left out: Celery's event dispatcher lock collapses it (bench/README.md).
+    configurations = [(1, "prefork", 2), (2, "prefork", 2), (1, "threads", 8), (2, "threads", 4), (2, "threads", 8)]
     deployed = (2, "threads", 8)
 
     fresh_database()

@@ -204,6 +204,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A worker started before RabbitMQ waits for it instead of exiting.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Heartbeats every 10 s (Celery's default is 120): a connection that died silently, or a worker
+# loop stuck after a broker restart, is cut and re-established within half a minute, not minutes.
+CELERY_BROKER_HEARTBEAT = 10
 # Tasks running when the broker connection drops finish, but their acks cannot be delivered, so
 # the broker redelivers them; the idempotent tasks absorb the second run. (Cancelling them
 # instead needs a pool that can terminate a task, which the threads pool cannot.)
@@ -274,5 +277,6 @@ LOGGING = {
         # One "Task ... succeeded" line per task is noise at hundreds of messages a second, and
         # costs CPU on the hot path; failures still log, and Flower shows every task.
         "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},  # "Task ... received", likewise
     },
 }
