@@ -204,9 +204,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A worker started before RabbitMQ waits for it instead of exiting.
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Heartbeats every 10 s (Celery's default is 120): a connection that died silently, or a worker
-# loop stuck after a broker restart, is cut and re-established within half a minute, not minutes.
+# Heartbeats every 10 s (Celery's default is 120): a connection that died silently is cut and
+# re-established within half a minute, not minutes.
 CELERY_BROKER_HEARTBEAT = 10
+# After a reconnect Celery lowers the prefetch count and raises it again one basic.qos at a time;
+# on the threads pool the worker loop sometimes waited forever for one of those answers (py-spy:
+# Channel.basic_qos), until missed heartbeats cut the connection 30 s later. With a prefetch of
+# one task per thread there is little to protect, so the full count is set at once.
+CELERY_WORKER_ENABLE_PREFETCH_COUNT_REDUCTION = False
 # Tasks running when the broker connection drops finish, but their acks cannot be delivered, so
 # the broker redelivers them; the idempotent tasks absorb the second run. (Cancelling them
 # instead needs a pool that can terminate a task, which the threads pool cannot.)
