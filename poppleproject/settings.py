@@ -210,7 +210,8 @@ CELERY_BROKER_HEARTBEAT = 10
 # After a reconnect Celery lowers the prefetch count and raises it again one basic.qos at a time;
 # on the threads pool the worker loop sometimes waited forever for one of those answers (py-spy:
 # Channel.basic_qos), until missed heartbeats cut the connection 30 s later. With a prefetch of
-# one task per thread there is little to protect, so the full count is set at once.
+# one task per thread there is little to protect, so the full count is set at once. (The wait
+# itself is Celery's: a later prefetch change, from retries with a countdown, can still hit it.)
 CELERY_WORKER_ENABLE_PREFETCH_COUNT_REDUCTION = False
 # Tasks running when the broker connection drops finish, but their acks cannot be delivered, so
 # the broker redelivers them; the idempotent tasks absorb the second run. (Cancelling them
