@@ -277,8 +277,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # discord.py logs every gateway event at DEBUG; keep it at INFO unless asked for.
-        # discord.py's own INFO lines repeat ours (ready, resumed); its warnings and errors stay.
+        # discord.py logs every gateway event at DEBUG, and its INFO lines repeat ours (ready,
+        # resumed): WARNING unless DISCORD_LOG_LEVEL asks for more; its warnings and errors stay.
         "discord": {"level": DISCORD_LOG_LEVEL},
         # One "Task ... succeeded" line per task is noise at hundreds of messages a second, and
         # costs CPU on the hot path; failures still log, and Flower shows every task.

@@ -8,15 +8,22 @@ from botgateway.outbox import Outbox
 class Broker:
     """Takes messages while up; raises like an unreachable broker while down."""
 
-    def __init__(self):
+    def __init__(self, up=True):
         self.up = threading.Event()
-        self.up.set()
+        if up:
+            self.up.set()
         self.taken = []
 
     def publish(self, payload):
         if not self.up.is_set():
             raise ConnectionRefusedError("broker down")
         self.taken.append(payload)
+
+
+def started_outbox(tmp_path, publish, capacity=1000):
+    outbox = Outbox(tmp_path / "outbox.sqlite3", capacity, publish)
+    outbox.start()
+    return outbox
 
 
 def wait_for(condition, timeout=10):
@@ -28,8 +35,7 @@ def wait_for(condition, timeout=10):
 
 def test_publishes_in_order(tmp_path):
     broker = Broker()
-    outbox = Outbox(tmp_path / "outbox.sqlite3", 1000, broker.publish)
-    outbox.start()
+    outbox = started_outbox(tmp_path, broker.publish)
     for n in range(500):
         outbox.put({"n": n})
     assert wait_for(lambda: len(broker.taken) == 500)
@@ -39,10 +45,8 @@ def test_publishes_in_order(tmp_path):
 
 
 def test_keeps_messages_while_the_broker_is_down(tmp_path, caplog):
-    broker = Broker()
-    broker.up.clear()
-    outbox = Outbox(tmp_path / "outbox.sqlite3", 1000, broker.publish)
-    outbox.start()
+    broker = Broker(up=False)
+    outbox = started_outbox(tmp_path, broker.publish)
     with caplog.at_level(logging.INFO):
         for n in range(100):
             outbox.put({"n": n})
@@ -59,18 +63,15 @@ def test_keeps_messages_while_the_broker_is_down(tmp_path, caplog):
 
 
 def test_a_new_process_publishes_what_an_earlier_one_stored(tmp_path):
-    down = Broker()
-    down.up.clear()
-    first = Outbox(tmp_path / "outbox.sqlite3", 1000, down.publish)
-    first.start()
+    down = Broker(up=False)
+    first = started_outbox(tmp_path, down.publish)
     for n in range(50):
         first.put({"n": n})
     assert wait_for(lambda: first.stored == 50)
     first.stop()  # (a killed process leaves the same file: rows are written as they arrive)
 
     broker = Broker()
-    second = Outbox(tmp_path / "outbox.sqlite3", 1000, broker.publish)
-    second.start()
+    second = started_outbox(tmp_path, broker.publish)
     second.put({"n": 50})
     assert wait_for(lambda: len(broker.taken) == 51)
     second.stop()
@@ -78,10 +79,8 @@ def test_a_new_process_publishes_what_an_earlier_one_stored(tmp_path):
 
 
 def test_drops_new_messages_when_full_and_says_so_once(tmp_path, caplog):
-    broker = Broker()
-    broker.up.clear()
-    outbox = Outbox(tmp_path / "outbox.sqlite3", 10, broker.publish)
-    outbox.start()
+    broker = Broker(up=False)
+    outbox = started_outbox(tmp_path, broker.publish, capacity=10)
     with caplog.at_level(logging.WARNING):
         for n in range(25):
             outbox.put({"n": n})
@@ -111,8 +110,7 @@ def test_a_failure_in_the_middle_of_a_batch_publishes_nothing_twice(tmp_path):
             raise ConnectionResetError("connection reset")
         broker.publish(payload)
 
-    outbox = Outbox(tmp_path / "outbox.sqlite3", 1000, flaky)
-    outbox.start()
+    outbox = started_outbox(tmp_path, flaky)
     for n in range(20):
         outbox.put({"n": n})
     assert wait_for(lambda: len(broker.taken) == 20)
