@@ -32,6 +32,7 @@ from django.core.management import call_command  # noqa: E402
 
 from bench.messages import karma_lines  # noqa: E402
 from bench.report import markdown_table, publish  # noqa: E402
+from botgateway.management.commands.runbot import Command as RunBot  # noqa: E402
 from botgateway.outbox import Outbox  # noqa: E402
 from karma.message import IncomingMessage  # noqa: E402
 from karma.models import LedgerEntry  # noqa: E402
@@ -70,7 +71,7 @@ def payloads(first_id):
     ]
 
 
-def inline(sender):
+def inline():
     start = time.perf_counter()
     for payload in payloads(10_000_000):
         handle_message.delay(payload)
@@ -79,7 +80,7 @@ def inline(sender):
 
 def through_outbox(sender):
     before = sender.replies
-    outbox = Outbox(WORKDIR / "outbox.sqlite3", 100_000, lambda p: handle_message.apply_async(args=(p,)))
+    outbox = Outbox(WORKDIR / "outbox.sqlite3", 100_000, RunBot().publish)  # what runbot hands it
     outbox.start()
     start = time.perf_counter()
     for payload in payloads(20_000_000):
@@ -95,7 +96,7 @@ def main():
     call_command("migrate", verbosity=0)
     sender = CountingSender()
     use_sender(sender)
-    rates = {"karma task inline": inline(sender), "runbot's path: outbox, then the task inline": through_outbox(sender)}
+    rates = {"karma task inline": inline(), "runbot's path: outbox, then the task inline": through_outbox(sender)}
     assert sender.replies == 2 * COUNT and LedgerEntry.objects.filter(message_id__gte=10_000_000).exists()
     text = "\n\n".join(
         [
