@@ -11,8 +11,8 @@ import redis
 
 from bench.ceiling_app import COUNTER
 from bench.report import mysql_params
-from tests.processes import Process, clean_env
-from tests.stack import BROKER_URL, REDIS_URL
+from testkit.processes import Process, clean_env
+from testkit.stack import BROKER_URL, REDIS_URL
 
 PAYLOAD = {
     "guild_id": 1575957012741619715,

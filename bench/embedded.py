@@ -34,9 +34,9 @@ from bench.messages import karma_lines  # noqa: E402
 from bench.report import markdown_table, publish  # noqa: E402
 from botgateway.management.commands.runbot import Command as RunBot  # noqa: E402
 from botgateway.outbox import Outbox  # noqa: E402
+from botgateway.rest import use_sender  # noqa: E402
 from karma.message import IncomingMessage  # noqa: E402
 from karma.models import LedgerEntry  # noqa: E402
-from karma.sender import use_sender  # noqa: E402
 from karma.tasks import handle_message  # noqa: E402
 
 COUNT = 5000

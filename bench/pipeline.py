@@ -26,9 +26,9 @@ sys.path.insert(0, str(ROOT))
 from bench import ceilings  # noqa: E402
 from bench.messages import karma_lines  # noqa: E402
 from bench.report import RESULTS, cpu_seconds, markdown_table, mysql_params, pids_of, publish  # noqa: E402
-from tests.fakediscord import FakeDiscord  # noqa: E402
-from tests.processes import manage  # noqa: E402
-from tests.stack import Stack, purge_queues  # noqa: E402
+from testkit.fakediscord import FakeDiscord  # noqa: E402
+from testkit.processes import manage  # noqa: E402
+from testkit.stack import Stack, purge_queues  # noqa: E402
 
 DATABASE = os.environ.get("BENCH_DATABASE_URL", "mysql://popple:popple@127.0.0.1:3306/popple_bench")
 SERVERS = 50

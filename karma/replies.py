@@ -1,15 +1,25 @@
 """What Popple says: sentences about karma, how names are shown, and Discord-sized pieces."""
 
+import re
 import unicodedata
 from dataclasses import dataclass
-
-from discord.utils import escape_markdown
 
 DISCORD_MESSAGE_LIMIT = 2000
 QUESTION = "\N{BLACK QUESTION MARK ORNAMENT}"
 CHECK = "\N{WHITE HEAVY CHECK MARK}"
 
 _RIGHT_TO_LEFT = {"R", "AL", "RLE", "RLO", "LRE", "LRO", "RLI", "LRI", "FSI", "PDF", "PDI"}
+
+# Discord's markdown, escaped as discord.py's escape_markdown does it (links are left alone). The
+# two expressions are discord.py's; they are repeated here so that the domain does not depend on a
+# Discord library (karma/tests/test_replies.py checks that both escape alike).
+_URL = r"(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
+_MARKDOWN = r"(?P<markdown>[_\\~|\*`]|^>(?:>>)?\s|\[.+\]\(.+\)|^#{1,3}|^\s*-)"
+_MARKDOWN_OR_URL = re.compile(f"(?:{_URL}|{_MARKDOWN})", re.MULTILINE)
+
+
+def escape_markdown(text: str) -> str:
+    return _MARKDOWN_OR_URL.sub(lambda match: match.group("url") or "\\" + match.group("markdown"), text)
 
 
 @dataclass(frozen=True)

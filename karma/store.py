@@ -1,12 +1,12 @@
 """Reading and changing karma in the database.
 
-`using` names the database; callers leave it alone (the tests run the same code on SQLite and
-MariaDB side by side).
+Every function works on the database Django's routers pick for the karma models: the default one
+in production (the tests route them to SQLite or MariaDB in turn, testkit/databases.py).
 """
 
 import logging
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, OperationalError, connections, transaction
+from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.utils import timezone
 
 from karma.models import GuildSettings, Karma, LedgerEntry
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 _ANNOUNCE_DEFAULT = GuildSettings._meta.get_field("announce").default
 
 
-def apply_changes(message, changes, using=DEFAULT_DB_ALIAS):
+def apply_changes(message, changes):
     """Apply a message's karma changes once, in one transaction.
 
     `changes` is [(subject, delta)]. Returns ([(subject, karma after the change)] in the same
@@ -30,18 +30,19 @@ def apply_changes(message, changes, using=DEFAULT_DB_ALIAS):
     """
     for attempt in range(_ATTEMPTS):
         try:
-            return _apply_once(message, changes, using)
+            return _apply_once(message, changes)
         except IntegrityError:
-            replay = _replay(message, changes, using)
+            replay = _replay(message, changes)
             if replay is None:
                 raise
-            return replay, announce_enabled(message.guild_id, using)
+            return replay, announce_enabled(message.guild_id)
         except OperationalError as exc:
             if exc.args[0] not in _RETRYABLE_MYSQL_ERRORS or attempt == _ATTEMPTS - 1:
                 raise
 
 
-def _apply_once(message, changes, using):
+def _apply_once(message, changes):
+    using = router.db_for_write(Karma)
     connection = connections[using]
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with transaction.atomic(using=using), connection.cursor() as cursor:
@@ -104,11 +105,11 @@ def _record(cursor, message, changes, totals, now):
     )
 
 
-def _replay(message, changes, using):
+def _replay(message, changes):
     applied = dict(
-        LedgerEntry.objects.using(using)
-        .filter(message_id=message.message_id, source=LedgerEntry.Source.CHAT)
-        .values_list("subject", "total")
+        LedgerEntry.objects.filter(message_id=message.message_id, source=LedgerEntry.Source.CHAT).values_list(
+            "subject", "total"
+        )
     )
     if not applied:
         return None
@@ -116,56 +117,52 @@ def _replay(message, changes, using):
     return [(subject, applied[subject]) for subject, _ in changes if subject in applied]
 
 
-def karma_of(guild_id, names, using=DEFAULT_DB_ALIAS):
+def karma_of(guild_id, names):
     """[(name, karma)] for each name, 0 for names never seen."""
-    known = dict(
-        Karma.objects.using(using).filter(guild_id=guild_id, subject__in=names).values_list("subject", "karma")
-    )
+    known = dict(Karma.objects.filter(guild_id=guild_id, subject__in=names).values_list("subject", "karma"))
     return [(name, known.get(name, 0)) for name in names]
 
 
-def board(guild_id, size, highest=True, using=DEFAULT_DB_ALIAS):
+def board(guild_id, size, highest=True):
     """The `size` subjects with the most (or least) karma, ties by name; zeros are left out."""
     order = ("-karma" if highest else "karma", "subject")
-    rows = Karma.objects.using(using).filter(guild_id=guild_id).exclude(karma=0).order_by(*order)
+    rows = Karma.objects.filter(guild_id=guild_id).exclude(karma=0).order_by(*order)
     return list(rows.values_list("subject", "karma")[:size])
 
 
-def announce_enabled(guild_id, using=DEFAULT_DB_ALIAS):
-    settings = GuildSettings.objects.using(using).filter(guild_id=guild_id).first()
+def announce_enabled(guild_id):
+    settings = GuildSettings.objects.filter(guild_id=guild_id).first()
     return settings.announce if settings else _ANNOUNCE_DEFAULT
 
 
-def set_announce(guild_id, announce, using=DEFAULT_DB_ALIAS):
-    GuildSettings.objects.using(using).update_or_create(guild_id=guild_id, defaults={"announce": announce})
+def set_announce(guild_id, announce):
+    GuildSettings.objects.update_or_create(guild_id=guild_id, defaults={"announce": announce})
 
 
-def admin_set_karma(guild_id, subject, karma, user, using=DEFAULT_DB_ALIAS):
+def admin_set_karma(guild_id, subject, karma, user):
     """Set a subject's karma from the admin, recording who did it in the ledger."""
-    with transaction.atomic(using=using):
+    with transaction.atomic(using=router.db_for_write(Karma)):
         # The row is locked, so the recorded delta is exact even while chat changes it.
-        row, created = (
-            Karma.objects.using(using)
-            .select_for_update()
-            .get_or_create(guild_id=guild_id, subject=subject, defaults={"karma": karma})
+        row, created = Karma.objects.select_for_update().get_or_create(
+            guild_id=guild_id, subject=subject, defaults={"karma": karma}
         )
         delta = karma if created else karma - row.karma
         row.karma = karma
-        row.save(using=using)
+        row.save()
         if delta:
-            _admin_ledger(guild_id, subject, delta, karma, user, using)
+            _admin_ledger(guild_id, subject, delta, karma, user)
     return row
 
 
-def admin_delete(rows, user, using=DEFAULT_DB_ALIAS):
-    with transaction.atomic(using=using):
+def admin_delete(rows, user):
+    with transaction.atomic(using=router.db_for_write(Karma)):
         for row in rows.select_for_update():
             if row.karma:
-                _admin_ledger(row.guild_id, row.subject, -row.karma, 0, user, using)
+                _admin_ledger(row.guild_id, row.subject, -row.karma, 0, user)
             row.delete()
 
 
-def _admin_ledger(guild_id, subject, delta, total, user, using):
-    LedgerEntry.objects.using(using).create(
+def _admin_ledger(guild_id, subject, delta, total, user):
+    LedgerEntry.objects.create(
         guild_id=guild_id, subject=subject, delta=delta, total=total, source=LedgerEntry.Source.ADMIN, admin_user=user
     )

@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "karma",
     "botgateway",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -222,7 +223,7 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = False
 # Celery closes the database connection around every task unless told to reuse it; reconnecting
-# costs more than the task. karma/tasks.py applies Django's own rules per task instead
+# costs more than the task. poppleproject/celery.py applies Django's own rules per task instead
 # (CONN_MAX_AGE, health checks), as Django does per request.
 CELERY_DB_REUSE_MAX = 1_000_000_000
 # Django's LOGGING (with its token filter) stays in charge of the worker's logs.

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from poppleproject.health import healthz
+from monitoring.health import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -7,10 +7,9 @@ one fails the tests that need it, it never skips them.
 import kombu
 import pytest
 import redis
-from django.conf import settings
 
-from tests.fakediscord import FakeDiscord
-from tests.stack import BROKER_URL, REDIS_URL, Stack, purge_queues
+from testkit.fakediscord import FakeDiscord
+from testkit.stack import BROKER_URL, REDIS_URL, Stack, mariadb_test_url, purge_queues
 
 
 @pytest.fixture(scope="session")
@@ -31,12 +30,6 @@ def services():
         )
     redis.Redis.from_url(REDIS_URL).flushdb()
     purge_queues()
-
-
-def mariadb_test_url():
-    """The MariaDB test database that pytest-django created, as a URL for other processes."""
-    db = settings.DATABASES["mariadb"]
-    return f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['TEST']['NAME']}"
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import re
 import pytest
 import yaml
 
-from tests.processes import ROOT
+from testkit.processes import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

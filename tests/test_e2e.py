@@ -12,8 +12,8 @@ import pytest
 
 from karma.models import Karma, LedgerEntry
 from karma.replies import CHECK, QUESTION
-from karma.tests.rules import RULES
-from tests.stack import free_port
+from testkit.rules import RULES
+from testkit.stack import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 

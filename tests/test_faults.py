@@ -19,7 +19,7 @@ from django.db.models import Count
 
 from karma.models import Karma, LedgerEntry
 from karma.replies import CHECK
-from tests.processes import ROOT, as_root
+from testkit.processes import ROOT, as_root
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 

@@ -15,7 +15,7 @@ import pytest
 from celery import Celery
 
 from karma.models import Karma
-from tests.stack import BROKER_URL, free_port
+from testkit.stack import BROKER_URL, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 

@@ -7,9 +7,9 @@ import time
 import pytest
 from django.db import connections
 
-from tests.conftest import mariadb_test_url
-from tests.fakediscord import FakeDiscord
-from tests.processes import ROOT, Process, as_root, clean_env, manage
+from testkit.fakediscord import FakeDiscord
+from testkit.processes import ROOT, Process, as_root, clean_env, manage
+from testkit.stack import mariadb_test_url
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import mariadb_test_url
-from tests.processes import ROOT, Process, clean_env
-from tests.stack import BROKER_URL, free_port
+from testkit.processes import ROOT, Process, clean_env
+from testkit.stack import BROKER_URL, free_port, mariadb_test_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 

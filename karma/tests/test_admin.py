@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from karma import store
 from karma.models import GuildSettings, Karma, LedgerEntry
-from karma.tests.messages import chat
+from testkit.messages import chat
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from playwright.sync_api import sync_playwright
 
 from karma import store
 from karma.models import Karma, LedgerEntry
-from karma.tests.messages import chat
+from testkit.messages import chat
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without these, Chromium keeps trying to reach Google's services, which this network refuses.

@@ -3,19 +3,11 @@ import io
 import pytest
 from django.core.management import call_command
 
-from karma import sender
-from tests.processes import manage
-
-
-@pytest.fixture
-def restore_sender():
-    previous = sender._sender
-    yield
-    sender.use_sender(previous)
+from testkit.processes import manage
 
 
 @pytest.mark.django_db
-def test_chat_runs_lines_through_the_pipeline(monkeypatch, restore_sender):
+def test_chat_runs_lines_through_the_router(monkeypatch):
     lines = ["popple++", "popple++ tea--", "@Popple top", "@Popple announce nope", "@Popple karma"]
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
     out = io.StringIO()

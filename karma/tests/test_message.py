@@ -1,7 +1,7 @@
 import pytest
 
 from karma.message import IncomingMessage
-from karma.tests.messages import chat
+from testkit.messages import chat
 
 
 def test_payload_round_trip():

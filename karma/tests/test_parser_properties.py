@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from karma.parser import parse_changes, parse_names
 from karma.router import respond, split_command
-from karma.tests.messages import BOT_ID, chat
+from testkit.messages import BOT_ID, chat
 
 # Text that stresses the parser: its own syntax, mentions, whitespace of all kinds, and anything.
 SYNTAX = st.sampled_from(["(", ")", "`", "```", "++", "--", "+", "-", "@", "<@42>", "<@!42>", "<@&1>", " ", "\n", "\t",

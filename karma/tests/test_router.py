@@ -8,8 +8,8 @@ from karma import store
 from karma.models import Karma
 from karma.replies import CHECK, QUESTION
 from karma.router import respond
-from karma.tests.messages import BOT_ID, chat
-from karma.tests.rules import RULES
+from testkit.messages import BOT_ID, chat
+from testkit.rules import RULES
 
 pytestmark = pytest.mark.django_db
 

@@ -7,44 +7,47 @@ from django.db import connections
 
 from karma import store
 from karma.models import Karma, LedgerEntry
-from karma.tests.messages import chat
+from testkit.databases import pinned
+from testkit.messages import chat
 
 DATABASES = ["default", "mariadb"]
 
 
 @pytest.fixture(params=DATABASES)
-def using(request):
-    return request.param
+def database(request):
+    """The database the store works on in this test: the test settings route the models to it."""
+    with pinned(request.param):
+        yield request.param
 
 
-def karma_in(using, guild_id):
-    return dict(Karma.objects.using(using).filter(guild_id=guild_id).values_list("subject", "karma"))
+def karma_in(database, guild_id):
+    return dict(Karma.objects.using(database).filter(guild_id=guild_id).values_list("subject", "karma"))
 
 
 @pytest.mark.django_db(databases=DATABASES)
-def test_apply_returns_totals_in_order(using):
-    store.apply_changes(chat("", guild_id=1), [("b", 5)], using=using)
-    totals, announce = store.apply_changes(chat("", guild_id=1), [("b", 1), ("a", -1)], using=using)
+def test_apply_returns_totals_in_order(database):
+    store.apply_changes(chat("", guild_id=1), [("b", 5)])
+    totals, announce = store.apply_changes(chat("", guild_id=1), [("b", 1), ("a", -1)])
     assert totals == [("b", 6), ("a", -1)]
     assert announce is True
-    assert karma_in(using, 1) == {"b": 6, "a": -1}
+    assert karma_in(database, 1) == {"b": 6, "a": -1}
 
 
 @pytest.mark.django_db(databases=DATABASES)
-def test_same_message_applies_once_and_answers_the_same(using):
+def test_same_message_applies_once_and_answers_the_same(database):
     first = chat("", guild_id=1)
-    assert store.apply_changes(first, [("x", 1), ("y", -1)], using=using) == ([("x", 1), ("y", -1)], True)
-    store.apply_changes(chat("", guild_id=1), [("x", 1)], using=using)
-    assert store.apply_changes(first, [("x", 1), ("y", -1)], using=using) == ([("x", 1), ("y", -1)], True)
-    assert karma_in(using, 1) == {"x": 2, "y": -1}
-    assert LedgerEntry.objects.using(using).filter(message_id=first.message_id).count() == 2
+    assert store.apply_changes(first, [("x", 1), ("y", -1)]) == ([("x", 1), ("y", -1)], True)
+    store.apply_changes(chat("", guild_id=1), [("x", 1)])
+    assert store.apply_changes(first, [("x", 1), ("y", -1)]) == ([("x", 1), ("y", -1)], True)
+    assert karma_in(database, 1) == {"x": 2, "y": -1}
+    assert LedgerEntry.objects.using(database).filter(message_id=first.message_id).count() == 2
 
 
 @pytest.mark.django_db(databases=DATABASES)
-def test_ledger_records_each_change(using):
+def test_ledger_records_each_change(database):
     message = chat("", guild_id=3, author_id=77)
-    store.apply_changes(message, [("x", 2), ("y", -1)], using=using)
-    rows = LedgerEntry.objects.using(using).order_by("subject")
+    store.apply_changes(message, [("x", 2), ("y", -1)])
+    rows = LedgerEntry.objects.using(database).order_by("subject")
     assert [
         (r.guild_id, r.channel_id, r.message_id, r.author_id, r.subject, r.delta, r.total, r.source) for r in rows
     ] == [
@@ -54,43 +57,43 @@ def test_ledger_records_each_change(using):
 
 
 @pytest.mark.django_db(databases=DATABASES)
-def test_names_compare_exactly(using):
+def test_names_compare_exactly(database):
     names = ["Popple", "popple", "POPPLE", "café", "cafe\u0301", "cafe", "a", "a ", " a", "🎉", "🎊", "ß", "ss"]
-    store.apply_changes(chat("", guild_id=1), [(name, 1) for name in names], using=using)
-    assert karma_in(using, 1) == dict.fromkeys(names, 1)
-    assert store.karma_of(1, ["popple", "a ", "nobody"], using=using) == [("popple", 1), ("a ", 1), ("nobody", 0)]
+    store.apply_changes(chat("", guild_id=1), [(name, 1) for name in names])
+    assert karma_in(database, 1) == dict.fromkeys(names, 1)
+    assert store.karma_of(1, ["popple", "a ", "nobody"]) == [("popple", 1), ("a ", 1), ("nobody", 0)]
 
 
 @pytest.mark.django_db(databases=DATABASES)
-def test_servers_are_separate(using):
-    store.apply_changes(chat("", guild_id=1), [("x", 1)], using=using)
-    store.apply_changes(chat("", guild_id=2), [("x", -1)], using=using)
-    assert store.karma_of(1, ["x"], using=using) == [("x", 1)]
-    assert store.karma_of(2, ["x"], using=using) == [("x", -1)]
+def test_servers_are_separate(database):
+    store.apply_changes(chat("", guild_id=1), [("x", 1)])
+    store.apply_changes(chat("", guild_id=2), [("x", -1)])
+    assert store.karma_of(1, ["x"]) == [("x", 1)]
+    assert store.karma_of(2, ["x"]) == [("x", -1)]
 
 
 @pytest.mark.django_db(databases=DATABASES)
-def test_board_orders_by_karma_then_name_and_skips_zero(using):
+def test_board_orders_by_karma_then_name_and_skips_zero(database):
     changes = [("b", 2), ("B", 2), ("a", 2), ("á", 2), ("low", -3), ("zero", 1)]
-    store.apply_changes(chat("", guild_id=1), changes, using=using)
-    store.apply_changes(chat("", guild_id=1), [("zero", -1)], using=using)
-    assert store.board(1, 10, using=using) == [("B", 2), ("a", 2), ("b", 2), ("á", 2), ("low", -3)]
-    assert store.board(1, 2, highest=False, using=using) == [("low", -3), ("B", 2)]
-    assert store.board(2, 10, using=using) == []
+    store.apply_changes(chat("", guild_id=1), changes)
+    store.apply_changes(chat("", guild_id=1), [("zero", -1)])
+    assert store.board(1, 10) == [("B", 2), ("a", 2), ("b", 2), ("á", 2), ("low", -3)]
+    assert store.board(1, 2, highest=False) == [("low", -3), ("B", 2)]
+    assert store.board(2, 10) == []
 
 
 @pytest.mark.django_db(databases=DATABASES)
-def test_announce_setting_defaults_on(using):
-    assert store.announce_enabled(5, using=using) is True
-    store.set_announce(5, False, using=using)
-    assert store.announce_enabled(5, using=using) is False
-    assert store.apply_changes(chat("", guild_id=5), [("x", 1)], using=using) == ([("x", 1)], False)
-    store.set_announce(5, True, using=using)
-    assert store.announce_enabled(5, using=using) is True
+def test_announce_setting_defaults_on(database):
+    assert store.announce_enabled(5) is True
+    store.set_announce(5, False)
+    assert store.announce_enabled(5) is False
+    assert store.apply_changes(chat("", guild_id=5), [("x", 1)]) == ([("x", 1)], False)
+    store.set_announce(5, True)
+    assert store.announce_enabled(5) is True
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
-def test_concurrent_application_is_exact(using):
+def test_concurrent_application_is_exact(database):
     """Eight threads apply 40 messages each, every message also delivered by a second thread."""
     threads_count, per_thread = 8, 40
     messages = [
@@ -105,7 +108,7 @@ def test_concurrent_application_is_exact(using):
             for i, message in enumerate(mine):
                 # Different subject orders per message, and new subjects created concurrently.
                 changes = [("hot", 1), ("cold", -1), (f"new{message.message_id % 7}", 1)]
-                store.apply_changes(message, changes[i % 3 :] + changes[: i % 3], using=using)
+                store.apply_changes(message, changes[i % 3 :] + changes[: i % 3])
         except Exception as exc:  # reported below; a thread's exception would otherwise vanish
             errors.append(exc)
         finally:
@@ -119,8 +122,8 @@ def test_concurrent_application_is_exact(using):
 
     assert errors == []
     total = threads_count * per_thread
-    karma = karma_in(using, 9)
+    karma = karma_in(database, 9)
     assert karma["hot"] == total
     assert karma["cold"] == -total
     assert sum(v for k, v in karma.items() if k.startswith("new")) == total
-    assert LedgerEntry.objects.using(using).filter(guild_id=9).count() == 3 * total
+    assert LedgerEntry.objects.using(database).filter(guild_id=9).count() == 3 * total

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from poppleproject.secretkey import secret_key_problem
-from tests.processes import ROOT, clean_env, manage
+from testkit.processes import ROOT, clean_env, manage
 
 
 @pytest.mark.parametrize(

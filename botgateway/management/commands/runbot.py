@@ -3,7 +3,7 @@ from django.db import InterfaceError, OperationalError
 
 from botgateway.management.commands import rungateway
 from karma.tasks import handle_message
-from poppleproject.celery import app as celery_app
+from poppleproject.celery import run_tasks_inline
 
 
 class Command(rungateway.Command):
@@ -12,7 +12,7 @@ class Command(rungateway.Command):
     def prepare(self):
         call_command("migrate", verbosity=0)
         # One process, whatever is configured: the tasks run here, on the same code path.
-        celery_app.conf.task_always_eager = True
+        run_tasks_inline()
 
     def publish(self, payload):
         result = handle_message.apply(args=(payload,))

@@ -6,12 +6,12 @@ import discord
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from botgateway.client import Gateway
+from botgateway.discordapi import point_discordpy_at_configured_urls, require_token
+from botgateway.gateway import Gateway
 from botgateway.outbox import Outbox
+from botgateway.rest import get_sender
 from botgateway.shards import IdentifyThrottle, shard_ids
-from karma.sender import get_sender
 from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_message
-from poppleproject.discordurls import point_discordpy_at_configured_urls, require_token
 
 
 class Command(BaseCommand):

@@ -1,22 +1,31 @@
-"""A local console: each line you type is a chat message from you, in one local server."""
+"""A local console: each line you type is a chat message from you, in one local server.
+
+No Discord and no broker: each line goes through the same router the karma task runs, on this
+process's database, and the answer is printed as Discord would show it.
+"""
 
 import itertools
 import sys
+import time
 
-from discord.utils import time_snowflake, utcnow
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from karma.message import IncomingMessage
-from karma.sender import ConsoleSender, use_sender
-from karma.tasks import handle_message
-from poppleproject.celery import app as celery_app
+from karma.router import respond
 
 LOCAL_GUILD_ID = 1
 LOCAL_CHANNEL_ID = 2
 BOT_ID = 3
 BOT_NAME = "Popple"
 USER_ID = 4
+DISCORD_EPOCH_MS = 1420070400000
+
+
+def message_ids():
+    """Unique and growing across runs, like Discord's snowflakes: the ledger keys on them."""
+    first = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+    return itertools.count(first)
 
 
 class Command(BaseCommand):
@@ -27,23 +36,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, user, **options):
         call_command("migrate", verbosity=0)
-        # Whatever is configured, the console stays local: tasks inline, replies printed.
-        celery_app.conf.task_always_eager = True
-        use_sender(ConsoleSender(write=self.stdout.write))
         interactive = sys.stdin.isatty()
         if interactive:
             self.stdout.write(f"Chatting as {user} with {BOT_NAME} (mention it as @{BOT_NAME}). Ctrl-D quits.")
-        counter = itertools.count()
+        ids = message_ids()
         while True:
             try:
                 line = input("> " if interactive else "")
             except EOFError:
                 return
-            # Ids only have to be unique and growing, like Discord's: the ledger keys on them.
             message = IncomingMessage(
                 guild_id=LOCAL_GUILD_ID,
                 channel_id=LOCAL_CHANNEL_ID,
-                message_id=time_snowflake(utcnow()) + next(counter) % 4096,
+                message_id=next(ids),
                 author_id=USER_ID,
                 author_name=user,
                 content=line,
@@ -52,4 +57,8 @@ class Command(BaseCommand):
                 mentions={},
                 can_manage=True,
             )
-            handle_message.delay(message.to_payload())
+            response = respond(message)
+            if response.reaction:
+                self.stdout.write(f"[reacts {response.reaction}]")
+            for chunk in response.chunks():
+                self.stdout.write(chunk)

@@ -1,7 +1,7 @@
 """Test settings: Popple's own, plus a MariaDB database beside the default one.
 
-The data layer's tests run the same code on both (parametrized over the alias); the end-to-end
-tests give the MariaDB one to real workers. Its URL comes from TEST_MARIADB_URL.
+The data layer's tests run the same code on both (a fixture pins the models to each in turn); the
+end-to-end tests give the MariaDB one to real workers. Its URL comes from TEST_MARIADB_URL.
 """
 
 from poppleproject.settings import *  # noqa: F403
@@ -14,6 +14,9 @@ DATABASES["mariadb"] = database(
     "TEST_MARIADB_URL", env.str("TEST_MARIADB_URL", default="mysql://popple:popple@127.0.0.1:3306/popple")
 )
 DATABASES["mariadb"]["TEST"]["NAME"] = env.str("TEST_MARIADB_NAME", default="test_popple")
+
+# The store's tests run on both databases in turn (testkit/databases.py).
+DATABASE_ROUTERS = ["testkit.databases.PinnedDatabase"]
 
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-0123456789"
 # Created on its own when only the end-to-end tests run (Django assumes it depends on default).

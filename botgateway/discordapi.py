@@ -1,4 +1,4 @@
-"""Points discord.py at DISCORD_API_BASE_URL and DISCORD_GATEWAY_URL (a REST proxy or a test double).
+"""Where Discord is (DISCORD_API_BASE_URL, DISCORD_GATEWAY_URL) and who Popple is to it (DISCORD_TOKEN).
 
 discord.py asks REST for the gateway's address only when it picks the shard count itself, so the
 default gateway URL is replaced too.
@@ -16,6 +16,7 @@ def point_discordpy_at_configured_urls():
 
 
 def require_token():
+    """The bot's token; a process that needs it and has none stops with one line."""
     if not settings.DISCORD_TOKEN or any(char.isspace() for char in settings.DISCORD_TOKEN):
         raise SystemExit("popple: configuration error: DISCORD_TOKEN must be set to the bot's token")
     return settings.DISCORD_TOKEN

@@ -1,10 +1,10 @@
 """GET /healthz: can this deployment reach its database and its broker?"""
 
-from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
 from poppleproject.celery import app as celery_app
+from poppleproject.celery import tasks_run_inline
 
 
 def _database():
@@ -19,7 +19,7 @@ def _broker():
 
 def healthz(request):
     checks = {"database": _database}
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
+    if not tasks_run_inline():
         checks["broker"] = _broker
     report = {}
     for name, check in checks.items():

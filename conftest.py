@@ -1,9 +1,13 @@
+"""Fixtures for every test folder."""
+
 import pytest
 
-from karma import sender
+from botgateway.rest import use_sender
 
 
 class RecordingSender:
+    """Keeps the replies this process would have posted to Discord."""
+
     def __init__(self):
         self.deliveries = []
         self.failures = []  # exceptions to raise, one per delivery attempt, before succeeding
@@ -19,8 +23,7 @@ class RecordingSender:
 
 @pytest.fixture
 def sent():
-    previous = sender._sender
     recorder = RecordingSender()
-    sender.use_sender(recorder)
+    previous = use_sender(recorder)
     yield recorder
-    sender.use_sender(previous)
+    use_sender(previous)

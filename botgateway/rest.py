@@ -1,4 +1,4 @@
-"""Delivers a Response: to Discord's REST API, or to the terminal for `manage.py chat`."""
+"""Posts replies through Discord's REST API."""
 
 import asyncio
 import logging
@@ -8,7 +8,7 @@ import threading
 from discord import AllowedMentions, Forbidden, NotFound
 from discord.http import HTTPClient, handle_message_parameters
 
-from poppleproject.discordurls import point_discordpy_at_configured_urls, require_token
+from botgateway.discordapi import point_discordpy_at_configured_urls, require_token
 
 DELIVERY_TIMEOUT = 120  # seconds; covers discord.py sleeping through a rate limit
 
@@ -83,20 +83,6 @@ class DiscordSender:
                 logger.warning("reaction to message %s not added: Discord answered %s", message_id, exc.status)
 
 
-class ConsoleSender:
-    def __init__(self, write=print):
-        self.write = write
-
-    def close(self):
-        pass
-
-    def deliver(self, channel_id, message_id, chunks, reaction):
-        if reaction:
-            self.write(f"[reacts {reaction}]")
-        for chunk in chunks:
-            self.write(chunk)
-
-
 _sender = None
 
 
@@ -108,6 +94,7 @@ def get_sender():
 
 
 def use_sender(sender):
-    """Replace where replies go, for this process (`manage.py chat`, benchmarks)."""
+    """Replace where this process's replies go (tests and benchmarks); returns the one it replaces."""
     global _sender
-    _sender = sender
+    previous, _sender = _sender, sender
+    return previous

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import kombu
 from celery import Celery
+from django.conf import settings
 
-from tests.processes import Process, clean_env
+from testkit.processes import Process, clean_env
 
 BROKER_URL = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -26,6 +27,12 @@ def purge_queues():
                 pass  # not declared yet: nothing to purge
             finally:
                 channel.close()
+
+
+def mariadb_test_url():
+    """The MariaDB test database that pytest-django created, as a URL for other processes."""
+    db = settings.DATABASES["mariadb"]
+    return f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['TEST']['NAME']}"
 
 
 def free_port():

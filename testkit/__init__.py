@@ -1,0 +1,1 @@
+"""What the tests and the benchmarks share: the fake Discord, Popple processes, test data and settings."""
