@@ -31,7 +31,7 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 
 from bench.messages import karma_lines  # noqa: E402
-from bench.report import markdown_table, publish  # noqa: E402
+from bench.report import markdown_table, report  # noqa: E402
 from botgateway.management.commands.runbot import Command as RunBot  # noqa: E402
 from botgateway.outbox import Outbox  # noqa: E402
 from botgateway.rest import use_sender  # noqa: E402
@@ -105,7 +105,7 @@ def main():
             + markdown_table(["path", "messages/s"], [[path, f"{rate:,.0f}"] for path, rate in rates.items()]),
         ]
     )
-    publish("embedded", text)
+    report("embedded", text)
 
 
 if __name__ == "__main__":

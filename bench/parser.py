@@ -21,7 +21,7 @@ import django  # noqa: E402
 django.setup()  # karma.parser takes the name limit from the models; no database is touched
 
 from bench.messages import typical_lines  # noqa: E402
-from bench.report import markdown_table, publish  # noqa: E402
+from bench.report import markdown_table, report  # noqa: E402
 from karma.parser import parse_changes, parse_names  # noqa: E402
 from karma.router import split_command  # noqa: E402
 
@@ -89,7 +89,7 @@ def main():
             ),
         ]
     )
-    publish("parser", text)
+    report("parser", text)
 
 
 if __name__ == "__main__":

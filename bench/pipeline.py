@@ -7,7 +7,8 @@ Real gateway, real Celery workers, RabbitMQ, MariaDB and Redis; the project's fa
 Discord at both ends, in this process, so that both ends of every message share one clock:
 latency runs from the MESSAGE_CREATE the fake sends to the reply it receives. RabbitMQ, MariaDB
 and Redis must be running (scripts/test starts them). Results: a table on stdout, the same in
-bench/results/pipeline.md and pipeline.json, charts beside them, and bench/README.md updated.
+var/bench/pipeline.md and pipeline.json, charts beside them (scripts/publish-reports copies them into
+bench/README.md and bench/results/).
 """
 
 import argparse
@@ -25,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import ceilings  # noqa: E402
 from bench.messages import karma_lines  # noqa: E402
-from bench.report import RESULTS, cpu_seconds, markdown_table, mysql_params, pids_of, publish  # noqa: E402
+from bench.report import RESULTS, cpu_seconds, markdown_table, mysql_params, pids_of, report  # noqa: E402
 from testkit.fakediscord import FakeDiscord  # noqa: E402
 from testkit.processes import manage  # noqa: E402
 from testkit.stack import Stack, purge_queues  # noqa: E402
@@ -238,7 +239,7 @@ def write(results):
     )
     charts.latency(results["latency"], RESULTS / "pipeline-latency.png")
     charts.throughput(results["scaling"], RESULTS / "pipeline-throughput.png")
-    publish("pipeline", text)
+    report("pipeline", text)
 
 
 if __name__ == "__main__":

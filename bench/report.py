@@ -1,11 +1,19 @@
-"""Shared by the benchmarks: CPU accounting, tables, and bench/README.md's sections."""
+"""Shared by the benchmarks: CPU accounting, tables, and where results go.
+
+A run writes its results under var/bench/ (ignored by git) and prints them; it never touches a
+tracked file. `scripts/publish-reports` copies the latest ones into bench/README.md and
+bench/results/ when someone means to update them.
+"""
 
 import os
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parent / "README.md"
-RESULTS = README.parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "var" / "bench"  # this machine's latest runs
+PUBLISHED = ROOT / "bench" / "results"  # the committed copies, with bench/README.md
+README = ROOT / "bench" / "README.md"
+CHARTS = ("pipeline-latency.png", "pipeline-throughput.png")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -68,12 +76,27 @@ def markdown_table(headers, rows):
     return "\n".join(lines)
 
 
-def publish(name, text):
-    """Print a benchmark's results, keep them in bench/results/NAME.md and in bench/README.md."""
-    RESULTS.mkdir(exist_ok=True)
+def report(name, text):
+    """Print a benchmark's results and keep them in var/bench/NAME.md."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.md").write_text(text + "\n")
-    update_readme(name, f"python bench/{name}.py", text)
     print(text)
+
+
+def publish():
+    """Copy the latest results into bench/README.md's sections and bench/results/; returns their names."""
+    published = []
+    PUBLISHED.mkdir(exist_ok=True)
+    for result in sorted(RESULTS.glob("*.md")):
+        text = result.read_text().rstrip("\n")
+        (PUBLISHED / result.name).write_text(text + "\n")
+        update_readme(result.stem, f"python bench/{result.stem}.py", text)
+        published.append(result.name)
+    for name in (*CHARTS, "pipeline.json"):
+        if (RESULTS / name).exists():
+            (PUBLISHED / name).write_bytes((RESULTS / name).read_bytes())
+            published.append(name)
+    return published
 
 
 def update_readme(section, command, text):

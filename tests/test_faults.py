@@ -2,7 +2,7 @@
 
 Each case runs the whole distributed path (fake Discord, gateway, RabbitMQ, two Celery workers,
 MariaDB, Redis), breaks one part while messages flow, and counts what was sent, applied and
-replied. The figures go to docs/reliability.md.
+replied. The figures go to var/reports/reliability.md (scripts/publish-reports publishes them).
 """
 
 import random
@@ -28,7 +28,8 @@ RATE = 100  # messages per second: about half of what two workers apply on this 
 SERVERS = 8
 SUBJECTS = ["alpha", "beta", "gamma", "(the build server)", "café", "🎉"]
 COMMAND_EVERY = 50  # every 50th message is a command answered with a reaction
-REPORT = ROOT / "docs" / "reliability.md"
+# A run writes its report here (ignored by git); scripts/publish-reports copies it to docs/reliability.md.
+REPORT = ROOT / "var" / "reports" / "reliability.md"
 
 _results = []
 
@@ -273,7 +274,8 @@ def write_report():
     lines = [
         "# Reliability report",
         "",
-        "Written by `tests/test_faults.py` (run it with `scripts/test tests/test_faults.py`): each row is",
+        "Written by `tests/test_faults.py` (run it with `scripts/test tests/test_faults.py`, then",
+        "`scripts/publish-reports` to copy it here): each row is",
         f"a stream of {MESSAGES} messages at {RATE}/s over {SERVERS} servers through the real processes",
         f"(fake Discord, gateway, RabbitMQ, two Celery workers, MariaDB, Redis); one in {COMMAND_EVERY}",
         "is a command answered with a reaction, the others change one to three subjects' karma.",
@@ -292,5 +294,5 @@ def write_report():
     for result in _results:
         cells = ["yes" if v is True else "no" if v is False else str(v) for v in (result[c] for c in columns)]
         lines.append(f"| {result['fault']} | " + " | ".join(cells) + " |")
-    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text("\n".join(lines) + "\n")
