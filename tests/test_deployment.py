@@ -7,6 +7,7 @@ import re
 
 import pytest
 import yaml
+from django.db import connections
 
 from testkit.processes import ROOT
 
@@ -19,7 +20,7 @@ POPPLE_SERVICES = ["migrate", "web", "worker", "gateway", "flower"]
 
 
 def test_every_process_has_a_service():
-    assert set(SERVICES) == {"rabbitmq", "mysql", "redis", *POPPLE_SERVICES}
+    assert set(SERVICES) == {"rabbitmq", "mariadb", "redis", *POPPLE_SERVICES}
     assert set(PROCFILE) == {"release", "web", "worker", "gateway", "flower"}
 
 
@@ -34,7 +35,7 @@ def test_popple_services_read_dot_env_and_reach_the_services(service):
     config = SERVICES[service]
     assert config["env_file"] == ".env"
     assert set(config["environment"]) == {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"}
-    assert "mysql:3306" in config["environment"]["DATABASE_URL"]
+    assert "@mariadb:3306" in config["environment"]["DATABASE_URL"]
     assert "rabbitmq:5672" in config["environment"]["CELERY_BROKER_URL"]
 
 
@@ -51,7 +52,7 @@ def test_start_order_waits_for_health_and_migrations():
                 assert "healthcheck" in SERVICES[dependency], f"{name} waits for {dependency}'s health"
     for name in ["web", "worker", "gateway", "flower"]:
         assert SERVICES[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
-    assert SERVICES["migrate"]["depends_on"]["mysql"] == {"condition": "service_healthy"}
+    assert SERVICES["migrate"]["depends_on"]["mariadb"] == {"condition": "service_healthy"}
     assert "/healthz" in " ".join(SERVICES["web"]["healthcheck"]["test"])
 
 
@@ -63,3 +64,14 @@ def test_every_variable_is_documented_and_used():
     assert settings_variables <= documented
     # Each documented variable is read by Popple or by the compose file.
     assert documented <= settings_variables | compose_variables
+
+
+@pytest.mark.django_db(databases=["mariadb"])
+def test_compose_runs_the_database_the_tests_run():
+    image, _, tag = SERVICES["mariadb"]["image"].partition(":")
+    with connections["mariadb"].cursor() as cursor:
+        cursor.execute("SELECT VERSION()")
+        [version] = cursor.fetchone()
+    assert image == "mariadb"
+    assert "MariaDB" in version
+    assert version.startswith(tag + "."), f"compose runs {tag}, the tests ran {version}"
