@@ -5,6 +5,7 @@ tracked file. `scripts/publish-reports` copies the latest ones into bench/README
 bench/results/ when someone means to update them.
 """
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -41,10 +42,8 @@ def cpu_seconds(pids, descendants=True):
     parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            try:
+            with contextlib.suppress(OSError, IndexError):
                 parents[int(entry)] = _stat(entry)[0]
-            except (OSError, IndexError):
-                pass
     family, frontier = set(pids), list(pids) if descendants else []
     while frontier:
         pid = frontier.pop()

@@ -1,6 +1,7 @@
 """The message a gateway hands to the workers: everything needed to answer it, nothing more."""
 
 from dataclasses import asdict, dataclass, fields
+from typing import Any, Self
 
 
 @dataclass(frozen=True)
@@ -16,11 +17,11 @@ class IncomingMessage:
     mentions: dict  # user id (str) -> username, for every user the message mentions
     can_manage: bool  # the author has Manage Server or Administrator
 
-    def to_payload(self):
+    def to_payload(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_payload(cls, payload):
+    def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
         if not isinstance(payload, dict):
             raise ValueError(f"payload must be an object, not {type(payload).__name__}")

@@ -12,6 +12,7 @@ of chat, whatever it holds. Rules, in order of application:
 """
 
 import re
+from collections.abc import Iterator
 
 from karma.models import MAX_NAME_LENGTH
 
@@ -23,7 +24,7 @@ _SENTENCE_END = ".,!?;:"
 _SIGNS = {"++": 1, "--": -1}
 
 
-def prose(text):
+def prose(text: str) -> Iterator[str]:
     """The parts of `text` outside code spans, in order."""
     runs = list(_BACKTICKS.finditer(text))
     start = 0
@@ -40,7 +41,7 @@ def prose(text):
     yield text[start:]
 
 
-def _matching_parens(segment):
+def _matching_parens(segment: str) -> dict[int, int]:
     """Map each `(` that is closed to the index of its `)`."""
     matches, open_at = {}, []
     for index, char in enumerate(segment):
@@ -51,7 +52,7 @@ def _matching_parens(segment):
     return matches
 
 
-def tokens(text):
+def tokens(text: str) -> Iterator[tuple[bool, str, str]]:
     """Yield (in_parens, name, suffix) for each token outside code.
 
     For a parenthesised token `name` is what the parentheses hold and `suffix` what follows the
@@ -81,7 +82,7 @@ def tokens(text):
                 pos = word.end()
 
 
-def _sign(token):
+def _sign(token: str) -> tuple[str, int] | None:
     """Split `token` into (name, +1/-1), or return None when it carries no sign at its end."""
     stripped = token.rstrip(_SENTENCE_END)
     delta = _SIGNS.get(stripped[-2:])
@@ -90,7 +91,7 @@ def _sign(token):
     return stripped[:-2], delta
 
 
-def plain_name(word, mentions):
+def plain_name(word: str, mentions: dict[str, str]) -> str | None:
     """A plain (unparenthesised) name as users mean it: `@hi` is `hi`, `<@id>` is that user."""
     mention = _MENTION.fullmatch(word)
     if mention:
@@ -98,16 +99,16 @@ def plain_name(word, mentions):
     return word[1:] if word.startswith("@") else word
 
 
-def paren_name(inner):
+def paren_name(inner: str) -> str:
     # Kept as typed, inner whitespace included; only the edges are trimmed.
     return inner.strip()
 
 
-def _valid(name):
+def _valid(name: str) -> bool:
     return bool(name) and len(name) <= MAX_NAME_LENGTH
 
 
-def parse_changes(text, mentions):
+def parse_changes(text: str, mentions: dict[str, str]) -> list[tuple[str, int]]:
     """Net karma change per name, in the order names first appear, without those that cancel out.
 
     `mentions` maps user ids (as strings) to usernames, for `<@id>++`.
@@ -128,7 +129,7 @@ def parse_changes(text, mentions):
     return [(subject, delta) for subject, delta in totals.items() if delta]
 
 
-def parse_names(text, mentions):
+def parse_names(text: str, mentions: dict[str, str]) -> list[str]:
     """Names given as command arguments (`karma A <@id> (C D)`), each once, in order."""
     names = {}
     for in_parens, name, suffix in tokens(text):

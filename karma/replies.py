@@ -30,10 +30,10 @@ class Response:
     joiner: str = " "
     reaction: str | None = None
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self.lines or self.reaction)
 
-    def chunks(self, limit=DISCORD_MESSAGE_LIMIT):
+    def chunks(self, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
         """The text as messages of at most `limit` characters, split only between units."""
         chunks, current = [], ""
         for line in self.lines:
@@ -49,7 +49,7 @@ class Response:
         return chunks
 
 
-def shown(name):
+def shown(name: str) -> str:
     """A name as it appears in a reply: no markdown effects, no line breaks, no text reordering.
 
     Mentions need nothing here: every reply goes out with allowed mentions disabled.
@@ -62,5 +62,5 @@ def shown(name):
     return name
 
 
-def has_karma(name, karma):
+def has_karma(name: str, karma: int) -> str:
     return f"{shown(name)} has {karma} karma."

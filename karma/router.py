@@ -1,8 +1,10 @@
 """Turns one chat message into a Response: a command's answer, or karma changes and their echo."""
 
 import re
+from collections.abc import Callable
 
 from karma import store
+from karma.message import IncomingMessage
 from karma.parser import parse_changes, parse_names
 from karma.replies import CHECK, QUESTION, Response, has_karma
 
@@ -16,8 +18,11 @@ ANNOUNCE_VALUES = {"on": True, "yes": True, "off": False, "no": False}
 
 _COMMAND_WORD = re.compile(r"\s+(\S+)(?=\s|$)")
 
+# A command: (the message, the text after the command word, the mentions it resolves) -> the answer.
+Command = Callable[[IncomingMessage, str, dict[str, str]], Response]
 
-def respond(message):
+
+def respond(message: IncomingMessage) -> Response:
     mentions = {**message.mentions, str(message.bot_id): message.bot_name}
     command = split_command(message.content, message.bot_id, message.bot_name)
     if command:
@@ -32,7 +37,7 @@ def respond(message):
     return Response(lines=tuple(has_karma(subject, total) for subject, total in totals))
 
 
-def split_command(content, bot_id, bot_name):
+def split_command(content: str, bot_id: int, bot_name: str) -> tuple[str, str] | None:
     """(command word, the text after it) when the message is addressed to the bot, else None.
 
     Addressed means: it starts with a mention of the bot (or `@BotName` typed out), then
@@ -48,7 +53,7 @@ def split_command(content, bot_id, bot_name):
     return None
 
 
-def karma(message, arguments, mentions):
+def karma(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Response:
     names = parse_names(arguments, mentions)
     if not names:
         return Response(reaction=QUESTION)
@@ -56,8 +61,8 @@ def karma(message, arguments, mentions):
     return Response(lines=tuple(has_karma(name, value) for name, value in values))
 
 
-def _board(highest):
-    def command(message, arguments, mentions):
+def _board(highest: bool) -> Command:
+    def command(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Response:
         words = arguments.split(maxsplit=1)
         size = DEFAULT_BOARD_SIZE
         if words:
@@ -74,7 +79,7 @@ def _board(highest):
     return command
 
 
-def announce(message, arguments, mentions):
+def announce(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Response:
     if not message.can_manage:
         return Response(lines=(ANNOUNCE_FORBIDDEN,), reaction=QUESTION)
     words = arguments.split(maxsplit=1)
@@ -85,4 +90,9 @@ def announce(message, arguments, mentions):
     return Response(reaction=CHECK)
 
 
-COMMANDS = {"karma": karma, "top": _board(highest=True), "bot": _board(highest=False), "announce": announce}
+COMMANDS: dict[str, Command] = {
+    "karma": karma,
+    "top": _board(highest=True),
+    "bot": _board(highest=False),
+    "announce": announce,
+}

@@ -6,7 +6,7 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
 
-from poppleproject.secretkey import require_real_secret_key  # noqa: E402  (after the settings module is named)
+from poppleproject.secretkey import require_real_secret_key
 
 require_real_secret_key()
 

@@ -19,9 +19,9 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _fail(name, problem):
+def _config_error(name, problem):
     # One line naming the variable, no traceback: this is the operator's mistake, not a bug.
-    raise SystemExit(f"popple: configuration error: {name} {problem}")
+    return SystemExit(f"popple: configuration error: {name} {problem}")
 
 
 def _raw(name):
@@ -37,7 +37,7 @@ def _bool(name, default):
         return True
     if raw.lower() in _FALSE:
         return False
-    _fail(name, f"must be one of true/false/yes/no/on/off/1/0, not {raw!r}")
+    raise _config_error(name, f"must be one of true/false/yes/no/on/off/1/0, not {raw!r}")
 
 
 def _int(name, default, minimum=0):
@@ -47,9 +47,9 @@ def _int(name, default, minimum=0):
     try:
         value = int(raw)
     except ValueError:
-        _fail(name, f"must be a whole number, not {raw!r}")
+        raise _config_error(name, f"must be a whole number, not {raw!r}") from None
     if value < minimum:
-        _fail(name, f"must be at least {minimum}")
+        raise _config_error(name, f"must be at least {minimum}")
     return value
 
 
@@ -60,7 +60,7 @@ def _url(name, default=None, schemes=None):
     scheme, sep, rest = raw.partition("://")
     if not sep or not rest or (schemes and scheme not in schemes):
         allowed = f" ({', '.join(sorted(schemes))})" if schemes else ""
-        _fail(name, f"must be a URL of the form scheme://...{allowed}")
+        raise _config_error(name, f"must be a URL of the form scheme://...{allowed}")
     return raw
 
 
@@ -74,7 +74,7 @@ DEBUG = _bool("DJANGO_DEBUG", False)
 # run on a guessable key; the bot processes never sign anything and do not need one.
 SECRET_KEY = _str("DJANGO_SECRET_KEY")
 if not SECRET_KEY and DEBUG:
-    SECRET_KEY = "django-insecure-development-only-key-set-DJANGO_SECRET_KEY-in-production"
+    SECRET_KEY = "django-insecure-development-only-key-set-DJANGO_SECRET_KEY-in-production"  # noqa: S105 (DEBUG only)
 
 ALLOWED_HOSTS = _str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 
@@ -127,7 +127,7 @@ def database(name, url):
     try:
         config = env.db_url_config(url)
     except (ImproperlyConfigured, KeyError, ValueError) as exc:
-        _fail(name, f"is not a database URL Django knows ({exc})")
+        raise _config_error(name, f"is not a database URL Django knows ({exc})") from None
     if config["ENGINE"].endswith("sqlite3"):
         config["OPTIONS"] = {
             # WAL lets readers (the admin) run while the bot writes; NORMAL syncs at checkpoints,
@@ -267,7 +267,7 @@ LOG_LEVEL = _str("LOG_LEVEL", "INFO").upper()
 DISCORD_LOG_LEVEL = _str("DISCORD_LOG_LEVEL", "WARNING").upper()
 for _name, _level in (("LOG_LEVEL", LOG_LEVEL), ("DISCORD_LOG_LEVEL", DISCORD_LOG_LEVEL)):
     if _level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-        _fail(_name, "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        raise _config_error(_name, "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -41,7 +41,8 @@ def test_popple_services_read_dot_env_and_reach_the_services(service):
 
 def test_workers_scale_freely():
     worker = SERVICES["worker"]
-    assert "ports" not in worker and "container_name" not in worker
+    assert "ports" not in worker
+    assert "container_name" not in worker
 
 
 def test_start_order_waits_for_health_and_migrations():
