@@ -6,7 +6,10 @@ timestamp is taken here, so both ends of a message's trip share one clock.
 
 Implemented: login (`/users/@me`, `/oauth2/applications/@me`), `/gateway` and `/gateway/bot`, create
 message (with `nonce` + `enforce_nonce`, allowed mentions recorded, the 2,000-character limit),
-add reaction, rate-limit headers, injected 429s (per route or global) and 5xx; the gateway's HELLO,
+add reaction; Discord's rate limits, enforced: a fixed-window bucket per route and channel for messages
+and reactions, and a global limit per second over all routes, with Discord's `X-RateLimit-*` headers on
+every answer and its 429 bodies (`retry_after`, `global`, `X-RateLimit-Scope`); `DISCORD_LIMITS` sets
+the real numbers. Injected faults on top: 429s (shared or global), 5xx, 403 and 404. The gateway's HELLO,
 IDENTIFY (token, intents and shard checked; the session start rate recorded), READY, GUILD_CREATE,
 MESSAGE_CREATE, heartbeats, RESUME with replay of missed events, and shard routing by
 `(guild_id >> 22) % shard_count`. It runs in a thread of the test process, on its own event loop.
@@ -14,8 +17,10 @@ MESSAGE_CREATE, heartbeats, RESUME with replay of missed events, and shard routi
 
 import asyncio
 import collections
+import hashlib
 import itertools
 import json
+import math
 import random
 import threading
 import time
@@ -23,6 +28,7 @@ import uuid
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 from aiohttp import WSMsgType, web
 
@@ -33,6 +39,13 @@ REQUIRED_INTENTS = (1 << 0) | (1 << 9) | (1 << 15)
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
 IDENTIFY_INTERVAL = 5.0  # Discord allows one IDENTIFY per 5 s per max_concurrency bucket
+GLOBAL_WINDOW = 1.0  # the global limit counts requests per second
+# What injected 403s and 404s say, by route bucket.
+FORBIDDEN = {"message": "Missing Permissions", "code": 50013}
+NOT_FOUND = {
+    "messages": {"message": "Unknown Channel", "code": 10003},
+    "reactions": {"message": "Unknown Message", "code": 10008},
+}
 
 
 def _iso(timestamp):
@@ -59,6 +72,67 @@ def _message_object(message_id, channel_id, author, content):
         "flags": 0,
         "components": [],
     }
+
+
+def _ceil_ms(seconds):
+    """Round up to the millisecond, so a client that waits what a header says never comes back early."""
+    return math.ceil(seconds * 1000) / 1000
+
+
+def _bucket_hash(name):
+    """An opaque, stable id for a route shape. Like Discord's, it does not depend on the channel."""
+    return hashlib.sha256(f"popple-fake-discord:{name}".encode()).hexdigest()[:32]
+
+
+class _FixedWindow:
+    """A Discord route bucket for one channel: `limit` requests from the first one until `seconds` later.
+
+    The window opens at the first request that finds none open, so an idle bucket is full again.
+    """
+
+    def __init__(self, limit, seconds):
+        self.limit = limit
+        self.seconds = seconds
+        self.start = -math.inf
+        self.count = 0
+
+    def _open(self, now):
+        return now < self.start + self.seconds
+
+    def remaining(self, now):
+        return self.limit - self.count if self._open(now) else self.limit
+
+    def reset_after(self, now):
+        return self.start + self.seconds - now if self._open(now) else self.seconds
+
+    def take(self, now):
+        """Count one request if the window has room; False if it has none."""
+        if not self._open(now):
+            self.start, self.count = now, 0
+        if self.count >= self.limit:
+            return False
+        self.count += 1
+        return True
+
+
+class _SlidingWindow:
+    """The global limit: at most `limit` accepted requests in any `seconds`-long span."""
+
+    def __init__(self, limit, seconds=GLOBAL_WINDOW):
+        self.limit = limit
+        self.seconds = seconds
+        self.accepted = collections.deque()
+
+    def retry_after(self, now):
+        """0 if a request may go now, else how long until the oldest counted one leaves the window."""
+        while self.accepted and self.accepted[0] <= now - self.seconds:
+            self.accepted.popleft()
+        if len(self.accepted) < self.limit:
+            return 0.0
+        return self.accepted[0] + self.seconds - now
+
+    def take(self, now):
+        self.accepted.append(now)
 
 
 @dataclass
@@ -143,7 +217,22 @@ class _Session:
 
 
 class FakeDiscord:
-    def __init__(self, token="fake-bot-token.popple.test", bot_name="Popple", recommended_shards=1):
+    # Discord's real limits for a bot: 5 messages per 5 s and 1 reaction per 0.25 s in a channel,
+    # 50 requests per second in all. Use as `FakeDiscord(**FakeDiscord.DISCORD_LIMITS)`.
+    # Read-only, so no test can change the preset for the others.
+    DISCORD_LIMITS = MappingProxyType({"message_limit": (5, 5.0), "reaction_limit": (1, 0.25), "global_limit": 50})
+
+    def __init__(
+        self,
+        token="fake-bot-token.popple.test",
+        bot_name="Popple",
+        recommended_shards=1,
+        *,
+        message_limit=(10_000, 1.0),
+        reaction_limit=(10_000, 1.0),
+        global_limit=10_000,
+    ):
+        """The default limits are so generous that no pipeline test reaches them."""
         self.token = token
         self.recommended_shards = recommended_shards
         self._ids = itertools.count(1)
@@ -159,11 +248,18 @@ class FakeDiscord:
         self.sent_at = {}  # message id -> when MESSAGE_CREATE was dispatched
         self.identifies = []  # (time, shard_id, shard_count)
         self.rest_log = []  # (method, path, status)
+        self.rest_times = []  # (time.perf_counter() at arrival, method, path, status)
+        self.limit_hits = []  # 429s from the enforced limits: (arrival, method, path, scope)
         self.nonce_replays = 0  # creates answered with the earlier message, by nonce
         self.reaction_repeats = 0  # PUTs of a reaction that was already there
         self._by_nonce = {}
         self._reacted = set()
-        self._failure = None  # (until, status, retry_after, is_global)
+        self._failure = None  # (until, statuses, retry_after, is_global)
+        # Rate limits: (limit, seconds) per route bucket, one window per (bucket, channel id).
+        self.route_limits = {"messages": tuple(message_limit), "reactions": tuple(reaction_limit)}
+        self.global_limit = global_limit
+        self._windows = {}
+        self._global = _SlidingWindow(global_limit)
         self.loop = None
         self.port = None
 
@@ -219,6 +315,8 @@ class FakeDiscord:
             "DISCORD_TOKEN": self.token,
             "DISCORD_API_BASE_URL": self.api_url,
             "DISCORD_GATEWAY_URL": self.gateway_url,
+            # So Popple's own limiter knows what this Discord grants.
+            "DISCORD_GLOBAL_RATE_LIMIT": str(self.global_limit),
         }
 
     # -- the world: users, servers, members --------------------------------------------------
@@ -381,10 +479,22 @@ class FakeDiscord:
     def connected_shards(self):
         return sorted(s.shard_id for s in self.sessions.values() if s.connection is not None)
 
+    def too_many_requests(self):
+        """How many 429s were answered, injected ones included."""
+        return sum(1 for _, _, status in self.rest_log if status == 429)
+
+    def rate_limit_violations(self):
+        """How many requests broke the enforced limits (route buckets or global); injected 429s not included."""
+        return len(self.limit_hits)
+
     # -- faults ----------------------------------------------------------------------------------
 
     def fail_rest(self, statuses, seconds, retry_after=1.0, is_global=False):
-        """For `seconds`, answer every message and reaction request with one of `statuses` (429, 5xx)."""
+        """For `seconds`, answer every message and reaction request with one of `statuses` (429, 5xx, 403, 404).
+
+        An injected 429 stands for another client on the same token: scope "shared", or "global" with
+        `is_global`. Injected answers count towards no limit.
+        """
         statuses = (statuses,) if isinstance(statuses, int) else tuple(statuses)
         self._failure = (time.monotonic() + seconds, statuses, retry_after, is_global)
 
@@ -395,13 +505,71 @@ class FakeDiscord:
     # -- REST --------------------------------------------------------------------------------------
 
     async def _rest(self, request):
+        arrival = time.perf_counter()
         path = "/" + request.match_info["path"]
-        response = await self._route(request, path)
+        response = await self._answer(request, path, arrival)
         self.rest_log.append((request.method, path, response.status))
+        self.rest_times.append((arrival, request.method, path, response.status))
         return response
 
-    def _json(self, data, status=200, bucket="default"):
-        reset_after = 1.0
+    async def _answer(self, request, path, now):
+        """Discord's order: authentication, injected faults, the global limit, the route's bucket, the route."""
+        if request.headers.get("Authorization") != f"Bot {self.token}":
+            return self._unlimited(self._json({"message": "401: Unauthorized", "code": 0}, status=401))
+        bucket = self._bucket_of(request.method, path)
+        if bucket:
+            failure = self._injected_failure(bucket, now)
+            if failure:
+                return failure
+        refusal = self._enforce_limits(bucket, now)
+        if refusal:
+            scope = refusal.headers["X-RateLimit-Scope"]
+            self.limit_hits.append((now, request.method, path, scope))
+            return refusal
+        # The bucket's state right after this request, before another one can change it during the route.
+        headers = self._bucket_headers(bucket, now) if bucket else None
+        response = await self._route(request, path)
+        if headers:
+            response.headers.update(headers)
+            return response
+        return self._unlimited(response)
+
+    def _bucket_of(self, method, path):
+        """(route bucket, channel id) for the rate-limited routes, else None."""
+        parts = path.strip("/").split("/")
+        if len(parts) < 3 or parts[0] != "channels" or not parts[1].isdigit():
+            return None
+        if method == "POST" and len(parts) == 3 and parts[2] == "messages":
+            return "messages", int(parts[1])
+        is_reaction = len(parts) == 7 and parts[2] == "messages" and parts[3].isdigit() and parts[4] == "reactions"
+        if method == "PUT" and is_reaction:
+            return "reactions", int(parts[1])
+        return None
+
+    def _window(self, bucket):
+        if bucket not in self._windows:
+            name, _ = bucket
+            self._windows[bucket] = _FixedWindow(*self.route_limits[name])
+        return self._windows[bucket]
+
+    def _enforce_limits(self, bucket, now):
+        """A 429 if this request breaks a limit, else None with the request counted.
+
+        The global limit goes first; a request it refuses takes nothing from the route's bucket, and no
+        429 counts towards any window.
+        """
+        name = bucket[0] if bucket else "default"
+        window = self._window(bucket) if bucket else None
+        limit = window.limit if window else self.global_limit
+        retry_after = self._global.retry_after(now)
+        if retry_after > 0:
+            return self._too_many(name, limit, retry_after, scope="global")
+        if window and not window.take(now):
+            return self._too_many(name, limit, window.reset_after(now), scope="user")
+        self._global.take(now)
+        return None
+
+    def _json(self, data, status=200):
         # Exactly "application/json", as Discord sends it: discord.py compares the header verbatim.
         return web.Response(
             body=json.dumps(data).encode(),
@@ -409,39 +577,63 @@ class FakeDiscord:
             headers={
                 "Content-Type": "application/json",
                 "Via": "1.1 google",  # discord.py only retries 429s that came through Discord's edge
-                "X-RateLimit-Limit": "50",
-                "X-RateLimit-Remaining": "49",
-                "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
-                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-                "X-RateLimit-Bucket": bucket,
             },
         )
 
-    def _injected_failure(self, bucket):
+    def _limit_headers(self, name, limit, remaining, reset_after):
+        reset_after = _ceil_ms(max(reset_after, 0.0))
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": f"{_ceil_ms(time.time() + reset_after):.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+            "X-RateLimit-Bucket": _bucket_hash(name),
+        }
+
+    def _bucket_headers(self, bucket, now):
+        name, _ = bucket
+        window = self._window(bucket)
+        return self._limit_headers(name, window.limit, window.remaining(now), window.reset_after(now))
+
+    def _unlimited(self, response):
+        """Plausible headers for the routes no bucket limits here: login, the gateway URL, 404s."""
+        response.headers.update(self._limit_headers("default", 50, 49, 1.0))
+        return response
+
+    def _too_many(self, name, limit, retry_after, scope):
+        """Discord's 429: `scope` is "user" (a route bucket), "global" or "shared" (another client's use)."""
+        retry_after = _ceil_ms(max(retry_after, 0.001))
+        is_global = scope == "global"
+        response = self._json(
+            {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global}, status=429
+        )
+        response.headers.update(self._limit_headers(name, limit, 0, retry_after))
+        response.headers["Retry-After"] = str(math.ceil(retry_after))  # whole seconds in the header, as Discord
+        response.headers["X-RateLimit-Scope"] = scope
+        if is_global:
+            response.headers["X-RateLimit-Global"] = "true"
+        return response
+
+    def _injected_failure(self, bucket, now):
         if not self._failure:
             return None
         until, statuses, retry_after, is_global = self._failure
         if time.monotonic() >= until:
             self._failure = None
             return None
+        name, _ = bucket
         status = random.choice(statuses)
         if status == 429:
-            response = self._json(
-                {"message": "You are being rate limited.", "retry_after": retry_after, "global": is_global},
-                status=429,
-                bucket=bucket,
-            )
-            response.headers["Retry-After"] = str(retry_after)
-            response.headers["X-RateLimit-Remaining"] = "0"
-            response.headers["X-RateLimit-Scope"] = "global" if is_global else "user"
-            if is_global:
-                response.headers["X-RateLimit-Global"] = "true"
+            limit = self._window(bucket).limit
+            return self._too_many(name, limit, retry_after, scope="global" if is_global else "shared")
+        if status in (403, 404):
+            response = self._json(FORBIDDEN if status == 403 else NOT_FOUND[name], status=status)
+            response.headers.update(self._bucket_headers(bucket, now))
             return response
+        # An error from Discord's edge, before any limit: HTML, and no rate-limit headers.
         return web.Response(status=status, text="<html>upstream error</html>", headers={"Via": "1.1 google"})
 
     async def _route(self, request, path):
-        if request.headers.get("Authorization") != f"Bot {self.token}":
-            return self._json({"message": "401: Unauthorized", "code": 0}, status=401)
         parts = path.strip("/").split("/")
         if request.method == "GET" and path == "/users/@me":
             return self._json(self.bot)
@@ -453,12 +645,10 @@ class FakeDiscord:
                 limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
                 data.update(shards=self.recommended_shards, session_start_limit=limit)
             return self._json(data)
-        if request.method == "POST" and len(parts) == 3 and parts[0] == "channels" and parts[2] == "messages":
-            return self._injected_failure("messages") or await self._create_message(request, int(parts[1]))
-        if request.method == "PUT" and len(parts) == 7 and parts[0] == "channels" and parts[4] == "reactions":
-            failure = self._injected_failure("reactions")
-            if failure:
-                return failure
+        bucket = self._bucket_of(request.method, path)
+        if bucket and bucket[0] == "messages":
+            return await self._create_message(request, int(parts[1]))
+        if bucket and bucket[0] == "reactions":
             reaction = (int(parts[1]), int(parts[3]), parts[5])
             if reaction in self._reacted:  # a reaction exists once, however often it is added
                 self.reaction_repeats += 1
@@ -496,14 +686,14 @@ class FakeDiscord:
             earlier = self._by_nonce.get((channel_id, nonce))
             if earlier:
                 self.nonce_replays += 1
-                return self._json(self._message_json(earlier), bucket="messages")
+                return self._json(self._message_json(earlier))
         message = Message(
             self._snowflake(), channel_id, content, nonce, body.get("allowed_mentions"), time.perf_counter()
         )
         self.messages.append(message)
         if nonce is not None:
             self._by_nonce[(channel_id, nonce)] = message
-        return self._json(self._message_json(message), bucket="messages")
+        return self._json(self._message_json(message))
 
     def _message_json(self, message):
         return {**_message_object(message.id, message.channel_id, self.bot, message.content), "nonce": message.nonce}
@@ -548,12 +738,15 @@ class FakeDiscord:
 
     async def _identify(self, connection, data):
         if data.get("token") != self.token:
-            return await self._close(connection, 4004, "Authentication failed.")
+            await self._close(connection, 4004, "Authentication failed.")
+            return
         if (data.get("intents", 0) & REQUIRED_INTENTS) != REQUIRED_INTENTS:
-            return await self._close(connection, 4013, "Invalid intent(s).")
+            await self._close(connection, 4013, "Invalid intent(s).")
+            return
         shard_id, shard_count = data.get("shard", [0, 1])
         if not 0 <= shard_id < shard_count:
-            return await self._close(connection, 4010, "Invalid shard.")
+            await self._close(connection, 4010, "Invalid shard.")
+            return
         self.identifies.append((time.monotonic(), shard_id, shard_count))
         session = _Session(shard_id, shard_count)
         self.sessions[session.id] = session
@@ -578,7 +771,8 @@ class FakeDiscord:
 
     async def _resume(self, connection, data):
         if data.get("token") != self.token:
-            return await self._close(connection, 4004, "Authentication failed.")
+            await self._close(connection, 4004, "Authentication failed.")
+            return
         session = self.sessions.get(data.get("session_id"))
         if session is None:
             connection.send({"op": 9, "d": False})
