@@ -1,7 +1,48 @@
-"""The message a gateway hands to the workers: everything needed to answer it, nothing more."""
+"""What crosses the queues between Discord and the domain, in both directions.
 
+IncomingMessage: a chat message, from a gateway to the karma task (queue `karma`).
+Reply: the answer to one, from the karma task to the reply task (queue `replies`), in lines that
+a message is split between and that answers to one channel can be merged by.
+"""
+
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Self
+
+DISCORD_MESSAGE_LIMIT = 2000  # characters in one Discord message
+
+
+def bot_prefixes(bot_id: int, bot_name: str) -> tuple[str, ...]:
+    """How a message that addresses the bot starts: a mention of it, or `@Name` typed out."""
+    return (f"<@{bot_id}>", f"<@!{bot_id}>", f"@{bot_name}")
+
+
+def may_matter(content: str, bot_id: int, bot_name: str) -> bool:
+    """Whether Popple could do anything with `content`: it holds a karma sign or addresses the bot.
+
+    Anything else is chat Popple ignores; the gateway drops it before it costs the outbox, the
+    broker and a worker. It may say yes to more than matters, never less.
+    """
+    return "++" in content or "--" in content or content.lstrip().startswith(bot_prefixes(bot_id, bot_name))
+
+
+def _check_fields(cls: type, payload: Any) -> dict[str, Any]:
+    """The payload's values for the dataclass's int, str and bool fields, checked by type."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"payload must be an object, not {type(payload).__name__}")
+    values = {}
+    for field in fields(cls):
+        if field.name not in payload:
+            raise ValueError(f"payload has no {field.name}")
+        value = payload[field.name]
+        expected = field.type
+        # bool is an int in Python; an id must not be True.
+        if (expected is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0)) or (
+            isinstance(expected, type) and expected is not int and not isinstance(value, expected)
+        ):
+            raise ValueError(f"payload field {field.name} is not a valid {expected.__name__}")
+        values[field.name] = value
+    return values
 
 
 @dataclass(frozen=True)
@@ -23,20 +64,100 @@ class IncomingMessage:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        if not isinstance(payload, dict):
-            raise ValueError(f"payload must be an object, not {type(payload).__name__}")
-        values = {}
-        for field in fields(cls):
-            if field.name not in payload:
-                raise ValueError(f"payload has no {field.name}")
-            value = payload[field.name]
-            expected = field.type
-            # bool is an int in Python; an id must not be True.
-            if (expected is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0)) or (
-                expected is not int and not isinstance(value, expected)
-            ):
-                raise ValueError(f"payload field {field.name} is not a valid {expected.__name__}")
-            values[field.name] = value
+        values = _check_fields(cls, payload)
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["mentions"].items()):
             raise ValueError("payload field mentions must map user ids to names")
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One sentence or board line of an answer: messages are split between lines, never inside one.
+
+    `subject` and `version` say whose karma the line reports, as of which of its changes: when
+    answers to one channel are merged, only the line with the highest version of a subject is said.
+    Lines without a subject are always said.
+    """
+
+    text: str
+    subject: str | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one chat message: text in lines, and/or a reaction to the message."""
+
+    channel_id: int
+    message_id: int
+    lines: tuple[Line, ...] = ()
+    joiner: str = " "  # between lines: a space for sentences, a line break for a board
+    reaction: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.reaction)
+
+    def text(self) -> str:
+        return self.joiner.join(line.text for line in self.lines)
+
+    def messages(self, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
+        """The text as Discord messages of at most `limit` characters, split only between lines."""
+        pieces = [(self.joiner, line.text) for line in self.lines]
+        messages = []
+        while pieces:
+            count = fit(pieces, limit)
+            messages.append(joined(pieces[:count]))
+            pieces = pieces[count:]
+        return messages
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "channel_id": self.channel_id,
+            "message_id": self.message_id,
+            "lines": [[line.text, line.subject, line.version] for line in self.lines],
+            "joiner": self.joiner,
+            "reaction": self.reaction,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Self:
+        """Build from a task payload; ValueError names the first field that is missing or wrong."""
+        values = _check_fields(cls, payload)
+        if values["joiner"] not in (" ", "\n"):
+            raise ValueError("payload field joiner must be a space or a line break")
+        if values["reaction"] is not None and not (isinstance(values["reaction"], str) and values["reaction"]):
+            raise ValueError("payload field reaction must be an emoji or null")
+        lines = values["lines"]
+        if not isinstance(lines, list) or not all(_is_line(line) for line in lines):
+            raise ValueError("payload field lines must be a list of [text, subject or null, version]")
+        values["lines"] = tuple(Line(*line) for line in lines)
+        return cls(**values)
+
+
+def _is_line(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and 0 < len(value[0]) <= DISCORD_MESSAGE_LIMIT
+        and (value[1] is None or isinstance(value[1], str))
+        and isinstance(value[2], int)
+        and not isinstance(value[2], bool)
+    )
+
+
+def fit(pieces: Sequence[tuple[str, str]], limit: int = DISCORD_MESSAGE_LIMIT) -> int:
+    """How many of `pieces` fit in one message of at most `limit` characters (at least one).
+
+    A piece is (separator, text); the separator goes before the text unless it starts the message.
+    """
+    length = 0
+    for count, (separator, text) in enumerate(pieces):
+        length += len(text) + (len(separator) if count else 0)
+        if length > limit and count:
+            return count
+    return len(pieces)
+
+
+def joined(pieces: Sequence[tuple[str, str]]) -> str:
+    return "".join(text if index == 0 else separator + text for index, (separator, text) in enumerate(pieces))

@@ -23,6 +23,9 @@ class Karma(models.Model):
     guild_id = models.BigIntegerField("server", db_index=False)
     subject = ExactCharField(max_length=MAX_NAME_LENGTH)
     karma = models.BigIntegerField(default=0)
+    # How many changes the subject has had: of two replies about it, the one with the higher
+    # version is the newer, whatever order they are delivered in.
+    version = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -62,8 +65,10 @@ class LedgerEntry(models.Model):
     admin_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     subject = ExactCharField(max_length=MAX_NAME_LENGTH)
     delta = models.BigIntegerField()
-    # The subject's karma right after this change: a replayed message answers what it first said.
+    # The subject's karma and version right after this change: a replayed message answers what it
+    # first said.
     total = models.BigIntegerField()
+    version = models.BigIntegerField(default=0)
     source = models.CharField(max_length=5, choices=Source.choices, default=Source.CHAT)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -1,10 +1,12 @@
-"""What Popple says: sentences about karma, how names are shown, and Discord-sized pieces."""
+"""What Popple says: sentences about karma, how names are shown, and how long an answer may be."""
 
 import re
 import unicodedata
-from dataclasses import dataclass
 
-DISCORD_MESSAGE_LIMIT = 2000
+from karma.message import DISCORD_MESSAGE_LIMIT, Line, fit
+
+MAX_MESSAGES_PER_ANSWER = 2  # a command of a few characters never makes Popple flood a channel
+BOARD_NAME_WIDTH = 40  # boards shorten longer names; the database and the admin keep them whole
 QUESTION = "\N{BLACK QUESTION MARK ORNAMENT}"
 CHECK = "\N{WHITE HEAVY CHECK MARK}"
 
@@ -22,33 +24,6 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN_OR_URL.sub(lambda match: match.group("url") or "\\" + match.group("markdown"), text)
 
 
-@dataclass(frozen=True)
-class Response:
-    """A reply in units (sentences or lines) that are never split, and/or a reaction."""
-
-    lines: tuple = ()
-    joiner: str = " "
-    reaction: str | None = None
-
-    def __bool__(self) -> bool:
-        return bool(self.lines or self.reaction)
-
-    def chunks(self, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
-        """The text as messages of at most `limit` characters, split only between units."""
-        chunks, current = [], ""
-        for line in self.lines:
-            candidate = f"{current}{self.joiner}{line}" if current else line
-            if len(candidate) <= limit:
-                current = candidate
-            else:
-                if current:
-                    chunks.append(current)
-                current = line
-        if current:
-            chunks.append(current)
-        return chunks
-
-
 def shown(name: str) -> str:
     """A name as it appears in a reply: no markdown effects, no line breaks, no text reordering.
 
@@ -64,3 +39,40 @@ def shown(name: str) -> str:
 
 def has_karma(name: str, karma: int) -> str:
     return f"{shown(name)} has {karma} karma."
+
+
+def on_board(name: str, karma: int) -> str:
+    if len(name) > BOARD_NAME_WIDTH:
+        name = name[: BOARD_NAME_WIDTH - 1] + "\N{HORIZONTAL ELLIPSIS}"
+    return f"* {has_karma(name, karma)}"
+
+
+def left_out(count: int) -> str:
+    return f"\N{HORIZONTAL ELLIPSIS}and {count} more."
+
+
+def too_many_subjects(limit: int) -> str:
+    return f"(Only the first {limit} names in a message count.)"
+
+
+def capped(lines: tuple[Line, ...], joiner: str, limit: int = DISCORD_MESSAGE_LIMIT) -> tuple[Line, ...]:
+    """`lines`, or as many of them as fit in MAX_MESSAGES_PER_ANSWER messages with a last line
+    saying how many more were left out."""
+    if _messages_needed([line.text for line in lines], joiner, limit) <= MAX_MESSAGES_PER_ANSWER:
+        return lines
+    kept = len(lines) - 1
+    while (
+        kept
+        and _messages_needed([line.text for line in lines[:kept]] + [left_out(len(lines) - kept)], joiner, limit)
+        > MAX_MESSAGES_PER_ANSWER
+    ):
+        kept -= 1
+    return (*lines[:kept], Line(left_out(len(lines) - kept)))
+
+
+def _messages_needed(texts: list[str], joiner: str, limit: int) -> int:
+    pieces, count = [(joiner, text) for text in texts], 0
+    while pieces:
+        pieces = pieces[fit(pieces, limit) :]
+        count += 1
+    return count

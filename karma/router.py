@@ -1,12 +1,14 @@
-"""Turns one chat message into a Response: a command's answer, or karma changes and their echo."""
+"""Turns one chat message into its Reply: a command's answer, or karma changes and their echo."""
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
 
 from karma import store
-from karma.message import IncomingMessage
+from karma.message import IncomingMessage, Line, Reply, bot_prefixes
 from karma.parser import parse_changes, parse_names
-from karma.replies import CHECK, QUESTION, Response, has_karma
+from karma.replies import CHECK, QUESTION, capped, has_karma, on_board, too_many_subjects
 
 DEFAULT_BOARD_SIZE = 10
 MAX_BOARD_SIZE = 100  # beyond this a board is spam, not an answer
@@ -19,10 +21,10 @@ ANNOUNCE_VALUES = {"on": True, "yes": True, "off": False, "no": False}
 _COMMAND_WORD = re.compile(r"\s+(\S+)(?=\s|$)")
 
 # A command: (the message, the text after the command word, the mentions it resolves) -> the answer.
-Command = Callable[[IncomingMessage, str, dict[str, str]], Response]
+Command = Callable[[IncomingMessage, str, dict[str, str]], Reply]
 
 
-def respond(message: IncomingMessage) -> Response:
+def respond(message: IncomingMessage) -> Reply:
     mentions = {**message.mentions, str(message.bot_id): message.bot_name}
     command = split_command(message.content, message.bot_id, message.bot_name)
     if command:
@@ -30,11 +32,23 @@ def respond(message: IncomingMessage) -> Response:
         return COMMANDS[word](message, arguments, mentions)
     changes = parse_changes(message.content, mentions)
     if not changes:
-        return Response()
-    totals, announce = store.apply_changes(message, changes)
+        return answer(message)
+    limit = settings.MAX_SUBJECTS_PER_MESSAGE
+    totals, announce = store.apply_changes(message, changes[:limit])
     if not announce:
-        return Response()
-    return Response(lines=tuple(has_karma(subject, total) for subject, total in totals))
+        return answer(message)
+    lines = [Line(has_karma(subject, total), subject, version) for subject, total, version in totals]
+    if len(changes) > limit:
+        lines.append(Line(too_many_subjects(limit)))
+    return answer(message, lines)
+
+
+def answer(
+    message: IncomingMessage, lines: Iterable[Line | str] = (), joiner: str = " ", reaction: str | None = None
+) -> Reply:
+    """The reply to `message`, no longer than MAX_MESSAGES_PER_ANSWER Discord messages."""
+    lines = tuple(line if isinstance(line, Line) else Line(line) for line in lines)
+    return Reply(message.channel_id, message.message_id, capped(lines, joiner), joiner, reaction)
 
 
 def split_command(content: str, bot_id: int, bot_name: str) -> tuple[str, str] | None:
@@ -44,7 +58,7 @@ def split_command(content: str, bot_id: int, bot_name: str) -> tuple[str, str] |
     whitespace, then a known command word followed by whitespace or the end.
     """
     text = content.lstrip()
-    for prefix in (f"<@{bot_id}>", f"<@!{bot_id}>", f"@{bot_name}"):
+    for prefix in bot_prefixes(bot_id, bot_name):
         if text.startswith(prefix):
             word = _COMMAND_WORD.match(text, len(prefix))
             if word and word.group(1).lower() in COMMANDS:
@@ -53,41 +67,41 @@ def split_command(content: str, bot_id: int, bot_name: str) -> tuple[str, str] |
     return None
 
 
-def karma(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Response:
+def karma(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
     names = parse_names(arguments, mentions)
     if not names:
-        return Response(reaction=QUESTION)
+        return answer(message, reaction=QUESTION)
     values = store.karma_of(message.guild_id, names)
-    return Response(lines=tuple(has_karma(name, value) for name, value in values))
+    return answer(message, [has_karma(name, value) for name, value in values])
 
 
 def _board(highest: bool) -> Command:
-    def command(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Response:
+    def command(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
         words = arguments.split(maxsplit=1)
         size = DEFAULT_BOARD_SIZE
         if words:
             digits = words[0].lstrip("0")
             if not (words[0].isascii() and words[0].isdigit()) or not digits:
-                return Response(lines=(BOARD_SIZE_ERROR,))
+                return answer(message, [BOARD_SIZE_ERROR])
             # Checked by length first: int() refuses numbers of thousands of digits.
             size = MAX_BOARD_SIZE if len(digits) > 3 else min(int(digits), MAX_BOARD_SIZE)
         rows = store.board(message.guild_id, size, highest=highest)
         if not rows:
-            return Response(lines=(NO_KARMA,))
-        return Response(lines=tuple(f"* {has_karma(subject, value)}" for subject, value in rows), joiner="\n")
+            return answer(message, [NO_KARMA])
+        return answer(message, [on_board(subject, value) for subject, value in rows], joiner="\n")
 
     return command
 
 
-def announce(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Response:
+def announce(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
     if not message.can_manage:
-        return Response(lines=(ANNOUNCE_FORBIDDEN,), reaction=QUESTION)
+        return answer(message, [ANNOUNCE_FORBIDDEN], reaction=QUESTION)
     words = arguments.split(maxsplit=1)
     setting = ANNOUNCE_VALUES.get(words[0].lower()) if words else None
     if setting is None:
-        return Response(lines=(ANNOUNCE_ERROR,), reaction=QUESTION)
+        return answer(message, [ANNOUNCE_ERROR], reaction=QUESTION)
     store.set_announce(message.guild_id, setting)
-    return Response(reaction=CHECK)
+    return answer(message, reaction=CHECK)
 
 
 COMMANDS: dict[str, Command] = {

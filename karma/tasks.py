@@ -47,12 +47,9 @@ def handle_message(self, payload=None, *unexpected, **unknown):
         raise Reject(str(exc), requeue=False) from None
     if (self.request.delivery_info or {}).get("redelivered"):
         logger.info("message %s redelivered by the broker", message.message_id)
-    response = respond(message)
-    if response:
+    reply = respond(message)
+    if reply:
         # The karma transaction has committed by now: a reply never announces a rolled-back change.
         # Looked up rather than sent by name, so that a missing reply task fails loudly instead of
         # being published to a broker no one reads.
-        current_app.tasks[REPLY_TASK].apply_async(
-            args=(message.channel_id, message.message_id, response.chunks(), response.reaction),
-            confirm_timeout=PUBLISH_CONFIRM_TIMEOUT,
-        )
+        current_app.tasks[REPLY_TASK].apply_async(args=(reply.to_payload(),), confirm_timeout=PUBLISH_CONFIRM_TIMEOUT)

@@ -229,6 +229,11 @@ CELERY_DB_REUSE_MAX = 1_000_000_000
 # Django's LOGGING (with its token filter) stays in charge of the worker's logs.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# Karma -----------------------------------------------------------------------------------------
+
+# A message changes at most this many distinct subjects; the rest are ignored and the reply says so.
+MAX_SUBJECTS_PER_MESSAGE = _int("MAX_SUBJECTS_PER_MESSAGE", 20, minimum=1)
+
 # Discord -------------------------------------------------------------------------------------
 
 # Checked by the processes that talk to Discord, when they start; `chat` and the admin need none.
@@ -237,6 +242,9 @@ DISCORD_API_BASE_URL = _url("DISCORD_API_BASE_URL", default="https://discord.com
 DISCORD_GATEWAY_URL = _url("DISCORD_GATEWAY_URL", default="wss://gateway.discord.gg/", schemes={"ws", "wss"})
 DISCORD_SHARD_COUNT = _int("DISCORD_SHARD_COUNT", 0)  # 0: let Discord recommend
 DISCORD_SHARD_IDS = _str("DISCORD_SHARD_IDS")  # "0,2" or "0-3"; parsed by the gateway
+# Requests per second the bot may make, all processes together (Discord's default is 50; Discord
+# raises it for large bots on request).
+DISCORD_GLOBAL_RATE_LIMIT = _int("DISCORD_GLOBAL_RATE_LIMIT", 50, minimum=1)
 
 # "{shards}" becomes the shard ids this process runs, so that gateways sharing a disk keep apart.
 GATEWAY_OUTBOX_PATH = _str("GATEWAY_OUTBOX_PATH", str(BASE_DIR / "var" / "outbox-{shards}.sqlite3"))

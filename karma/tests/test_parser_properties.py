@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
+from karma.message import may_matter
 from karma.parser import parse_changes, parse_names
 from karma.router import respond, split_command
 from testkit.messages import BOT_ID, chat
@@ -61,9 +62,18 @@ MANY_NAMES = st.lists(LONG_NAME.map(lambda name: f"({name})++"), min_size=30, ma
 )
 @given(st.one_of(ANY_TEXT, MANY_NAMES), st.sampled_from(["", f"<@{BOT_ID}> ", "@Popple ", "@Popple karma "]))
 def test_any_message_gets_an_answer_that_fits_discord(text, prefix):
-    response = respond(chat(prefix + text, mentions=MENTIONS))
-    chunks = response.chunks()
-    target(float(len(chunks)))  # steer hypothesis towards replies that must be split
-    assert all(0 < len(chunk) <= 2000 for chunk in chunks)
+    reply = respond(chat(prefix + text, mentions=MENTIONS))
+    messages = reply.messages()
+    target(float(len(messages)))  # steer hypothesis towards replies that must be split
+    assert len(messages) <= 2
+    assert all(0 < len(message) <= 2000 for message in messages)
     # Nothing is lost in the split: the pieces are the reply's lines, in order.
-    assert response.joiner.join(chunks) == response.joiner.join(response.lines)
+    assert reply.joiner.join(messages) == reply.text()
+
+
+@given(ANY_TEXT)
+def test_what_the_gateway_drops_would_get_no_answer(text):
+    # may_matter may say yes to more than matters, never less: a dropped message changes nothing.
+    if not may_matter(text, BOT_ID, "Popple"):
+        assert parse_changes(text, MENTIONS) == []
+        assert split_command(text, BOT_ID, "Popple") is None

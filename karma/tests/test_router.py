@@ -17,9 +17,8 @@ _guilds = itertools.count(100)
 
 
 def say(guild, content, **kwargs):
-    response = respond(chat(content, guild_id=guild, **kwargs))
-    text = response.joiner.join(response.lines) if response.lines else None
-    return text, response.reaction
+    reply = respond(chat(content, guild_id=guild, **kwargs))
+    return reply.text() or None, reply.reaction
 
 
 @pytest.fixture
@@ -114,9 +113,33 @@ def test_board_size_must_be_positive(guild, size):
 
 
 def test_board_size_is_capped(guild):
-    say(guild, " ".join(f"s{i:03}++" for i in range(150)))
+    for first in range(0, 150, 15):
+        say(guild, " ".join(f"s{i:03}++" for i in range(first, first + 15)))
     text, _ = say(guild, "@Popple top 99999999999999999999999999999")
     assert len(text.splitlines()) == 100
+
+
+def test_a_message_changes_at_most_twenty_subjects(guild, settings):
+    assert settings.MAX_SUBJECTS_PER_MESSAGE == 20
+    text, _ = say(guild, " ".join(f"s{i:02}++" for i in range(30)) + " s00++")
+    assert text == " ".join(f"s{i:02} has {2 if i == 0 else 1} karma." for i in range(20)) + (
+        " (Only the first 20 names in a message count.)"
+    )
+    assert Karma.objects.filter(guild_id=guild).count() == 20
+
+
+def test_a_board_of_long_names_fits_in_two_messages(guild):
+    names = [f"{'_' * 120}{i:03}" for i in range(100)]
+    for first in range(0, 100, 20):
+        say(guild, " ".join(f"({name})++" for name in names[first : first + 20]))
+    reply = respond(chat("@Popple bot 100", guild_id=guild))
+    messages = reply.messages()
+    assert len(messages) == 2
+    lines = "\n".join(messages).splitlines()
+    shortened = "\\_" * 39 + "\N{HORIZONTAL ELLIPSIS}"
+    assert lines[0] == f"* {shortened} has 1 karma."
+    assert lines[-1] == f"\N{HORIZONTAL ELLIPSIS}and {100 - (len(lines) - 1)} more."
+    assert Karma.objects.get(guild_id=guild, subject=names[0]).subject == names[0]  # kept whole
 
 
 @pytest.mark.parametrize(

@@ -28,7 +28,7 @@ def karma_in(database, guild_id):
 def test_apply_returns_totals_in_order(database):
     store.apply_changes(chat("", guild_id=1), [("b", 5)])
     totals, announce = store.apply_changes(chat("", guild_id=1), [("b", 1), ("a", -1)])
-    assert totals == [("b", 6), ("a", -1)]
+    assert totals == [("b", 6, 2), ("a", -1, 1)]  # (subject, karma, version)
     assert announce is True
     assert karma_in(database, 1) == {"b": 6, "a": -1}
 
@@ -36,9 +36,9 @@ def test_apply_returns_totals_in_order(database):
 @pytest.mark.django_db(databases=DATABASES)
 def test_same_message_applies_once_and_answers_the_same(database):
     first = chat("", guild_id=1)
-    assert store.apply_changes(first, [("x", 1), ("y", -1)]) == ([("x", 1), ("y", -1)], True)
+    assert store.apply_changes(first, [("x", 1), ("y", -1)]) == ([("x", 1, 1), ("y", -1, 1)], True)
     store.apply_changes(chat("", guild_id=1), [("x", 1)])
-    assert store.apply_changes(first, [("x", 1), ("y", -1)]) == ([("x", 1), ("y", -1)], True)
+    assert store.apply_changes(first, [("x", 1), ("y", -1)]) == ([("x", 1, 1), ("y", -1, 1)], True)
     assert karma_in(database, 1) == {"x": 2, "y": -1}
     assert LedgerEntry.objects.using(database).filter(message_id=first.message_id).count() == 2
 
@@ -87,7 +87,7 @@ def test_announce_setting_defaults_on(database):
     assert store.announce_enabled(5) is True
     store.set_announce(5, False)
     assert store.announce_enabled(5) is False
-    assert store.apply_changes(chat("", guild_id=5), [("x", 1)]) == ([("x", 1)], False)
+    assert store.apply_changes(chat("", guild_id=5), [("x", 1)]) == ([("x", 1, 1)], False)
     store.set_announce(5, True)
     assert store.announce_enabled(5) is True
 
@@ -127,3 +127,6 @@ def test_concurrent_application_is_exact(database):
     assert karma["cold"] == -total
     assert sum(v for k, v in karma.items() if k.startswith("new")) == total
     assert LedgerEntry.objects.using(database).filter(guild_id=9).count() == 3 * total
+    # Each change of a subject has its own version, in the order the changes were applied.
+    hot = LedgerEntry.objects.using(database).filter(guild_id=9, subject="hot").order_by("version")
+    assert list(hot.values_list("version", "total")) == [(n, n) for n in range(1, total + 1)]

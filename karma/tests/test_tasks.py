@@ -1,4 +1,7 @@
-"""The tasks as the one-process default runs them: inline, the same code the workers run."""
+"""The karma task as the one-process default runs it: inline, the same code the workers run.
+
+Its answers go through the reply task and the courier to the fake Discord, over the wire.
+"""
 
 import logging
 
@@ -12,49 +15,54 @@ from testkit.messages import chat
 pytestmark = pytest.mark.django_db
 
 
-def test_message_is_applied_and_answered(sent):
+def test_message_is_applied_and_answered(discord):
     message = chat("x++ x++ y--", guild_id=7)
     handle_message.delay(message.to_payload())
-    assert sent.deliveries == [(70, message.message_id, ["x has 2 karma. y has -1 karma."], None)]
+    assert discord.replies_to(message.message_id) == ["x has 2 karma. y has -1 karma."]
+    assert [m.channel_id for m in discord.messages] == [70]
     assert Karma.objects.get(guild_id=7, subject="x").karma == 2
 
 
-def test_redelivered_message_changes_nothing_and_answers_the_same(sent):
-    message = chat("x++", guild_id=7)
-    handle_message.delay(message.to_payload())
-    handle_message.delay(chat("x++", guild_id=7).to_payload())
-    handle_message.delay(message.to_payload())
-    assert [d[2] for d in sent.deliveries] == [["x has 1 karma."], ["x has 2 karma."], ["x has 1 karma."]]
+def test_redelivered_message_changes_nothing_and_answers_the_same(discord):
+    message, second = chat("x++", guild_id=7), chat("x++", guild_id=7)
+    for payload in (message.to_payload(), second.to_payload(), message.to_payload()):
+        handle_message.delay(payload)
+    assert discord.replies_to(message.message_id) == ["x has 1 karma."]
+    assert discord.replies_to(second.message_id) == ["x has 2 karma."]
+    assert discord.nonce_replays == 1  # the redelivery's reply was posted again, and Discord knew it
     assert Karma.objects.get(guild_id=7, subject="x").karma == 2
 
 
-def test_no_change_no_reply(sent):
+def test_no_change_no_reply(discord):
     handle_message.delay(chat("nothing to see", guild_id=7).to_payload())
-    assert sent.deliveries == []
+    assert discord.rest_log == []
 
 
-def test_reaction_only(sent):
+def test_reaction_only(discord):
     message = chat("@Popple karma", guild_id=7)
     handle_message.delay(message.to_payload())
-    assert sent.deliveries == [(70, message.message_id, [], QUESTION)]
+    assert discord.reactions_to(message.message_id) == [QUESTION]
+    assert discord.messages == []
 
 
-def test_long_reply_is_split_for_discord(sent):
+def test_long_reply_is_split_for_discord_and_capped(discord):
     names = " ".join(f"({'n' * 100}{i:03})++" for i in range(40))
-    handle_message.delay(chat(names, guild_id=8).to_payload())
-    [(_, _, chunks, _)] = sent.deliveries
-    assert len(chunks) == 3
-    assert all(len(chunk) <= 2000 for chunk in chunks)
+    message = chat(names, guild_id=8)
+    handle_message.delay(message.to_payload())
+    parts = discord.replies_to(message.message_id)
+    assert len(parts) == 2
+    assert all(len(part) <= 2000 for part in parts)
+    assert parts[-1].endswith("(Only the first 20 names in a message count.)")
 
 
-def test_malformed_payload_is_rejected_with_one_log_line(sent, caplog):
+def test_malformed_payload_is_rejected_with_one_log_line(discord, caplog):
     with caplog.at_level(logging.ERROR):
         result = handle_message.apply(args=({"content": "x++"},))
     assert result.state == "REJECTED"
     assert [r.getMessage() for r in caplog.records if r.name == "karma.tasks"] == [
         f"rejected malformed message payload (task {result.id}): payload has no guild_id"
     ]
-    assert sent.deliveries == []
+    assert discord.rest_log == []
     assert not Karma.objects.exists()
 
 
@@ -67,9 +75,9 @@ def test_malformed_payload_is_rejected_with_one_log_line(sent, caplog):
         (("not a dict",), {}, "payload must be an object, not str"),
     ],
 )
-def test_wrongly_called_task_is_rejected_too(sent, caplog, args, kwargs, problem):
+def test_wrongly_called_task_is_rejected_too(discord, caplog, args, kwargs, problem):
     with caplog.at_level(logging.ERROR):
         result = handle_message.apply(args=args, kwargs=kwargs)
     assert result.state == "REJECTED"
     assert problem in caplog.text
-    assert sent.deliveries == []
+    assert discord.rest_log == []

@@ -57,8 +57,8 @@ class Command(BaseCommand):
                 mentions={},
                 can_manage=True,
             )
-            response = respond(message)
-            if response.reaction:
-                self.stdout.write(f"[reacts {response.reaction}]")
-            for chunk in response.chunks():
-                self.stdout.write(chunk)
+            reply = respond(message)
+            if reply.reaction:
+                self.stdout.write(f"[reacts {reply.reaction}]")
+            for text in reply.messages():
+                self.stdout.write(text)
