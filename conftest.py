@@ -2,28 +2,23 @@
 
 import pytest
 
-from botgateway.rest import use_sender
-
-
-class RecordingSender:
-    """Keeps the replies this process would have posted to Discord."""
-
-    def __init__(self):
-        self.deliveries = []
-        self.failures = []  # exceptions to raise, one per delivery attempt, before succeeding
-
-    def deliver(self, channel_id, message_id, chunks, reaction):
-        if self.failures:
-            raise self.failures.pop(0)
-        self.deliveries.append((channel_id, message_id, chunks, reaction))
-
-    def close(self):
-        pass
+from botgateway.delivery import courier
+from testkit.fakediscord import FakeDiscord
 
 
 @pytest.fixture
-def sent():
-    recorder = RecordingSender()
-    previous = use_sender(recorder)
-    yield recorder
-    use_sender(previous)
+def discord(settings):
+    """The fake Discord, and this process's replies pointed at it (no Redis: limits in memory).
+
+    Replies to tasks run inline go through the real courier and REST client to the fake, over the
+    wire; the courier's poller posts what had to be held.
+    """
+    fake = FakeDiscord().start()
+    settings.DISCORD_TOKEN = fake.token
+    settings.DISCORD_API_BASE_URL = fake.api_url
+    settings.DISCORD_GLOBAL_RATE_LIMIT = fake.global_limit
+    settings.REDIS_URL = None
+    courier().start()
+    yield fake
+    courier().stop()
+    fake.stop()

@@ -1,12 +1,19 @@
-"""The Discord presence: receives server messages and forwards each one; it never answers itself."""
+"""The Discord presence: receives server messages and forwards those that may matter.
+
+It never answers itself. Chat without a karma sign that does not address the bot (most of it) is
+dropped here, before it costs the outbox, the broker and a worker; the counts are logged.
+"""
 
 import logging
+import time
 
 import discord
 
-from karma.message import IncomingMessage
+from karma.message import IncomingMessage, may_matter
 
 logger = logging.getLogger(__name__)
+
+REPORT_SECONDS = 60  # how often the gateway logs what it forwarded and dropped
 
 
 def intents():
@@ -50,6 +57,8 @@ class Gateway(discord.AutoShardedClient):
         self.forward = forward
         self.throttle = throttle
         self._was_ready = False
+        self.forwarded = self.dropped = 0  # since the last report
+        self._reported_at = time.monotonic()
 
     async def setup_hook(self):
         if self.throttle:
@@ -84,4 +93,25 @@ class Gateway(discord.AutoShardedClient):
     async def on_message(self, message):
         if message.guild is None or message.author.bot or message.webhook_id:
             return  # direct messages, bots (this one included) and webhooks are not chat
-        self.forward(to_incoming(message, self.user).to_payload())
+        if may_matter(message.content, self.user.id, self.user.name):
+            self.forward(to_incoming(message, self.user).to_payload())
+            self.forwarded += 1
+        else:
+            self.dropped += 1
+        if time.monotonic() - self._reported_at >= REPORT_SECONDS:
+            self.report()
+
+    def report(self):
+        """Log what was forwarded and dropped since the last report."""
+        if self.forwarded or self.dropped:
+            logger.info(
+                "forwarded %d messages, dropped %d without karma or a command",
+                self.forwarded,
+                self.dropped,
+            )
+        self.forwarded = self.dropped = 0
+        self._reported_at = time.monotonic()
+
+    async def close(self):
+        self.report()
+        await super().close()

@@ -1,100 +1,73 @@
-"""Posts replies through Discord's REST API."""
+"""Discord's REST API as replies use it: post a message, add a reaction, and report the answer.
 
-import asyncio
-import logging
-import os
-import threading
+Written on urllib3 rather than discord.py's HTTP client on purpose: that client waits out rate
+limits by sleeping inside the request, and retries 429s itself, which holds a worker thread for as
+long as Discord says. Here a request is made only when the shared budget allows it
+(botgateway/ratelimits.py), and every answer goes back to the caller with its headers, to decide.
+"""
 
-from discord import AllowedMentions, Forbidden, NotFound
-from discord.http import HTTPClient, handle_message_parameters
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
-from botgateway.discordapi import point_discordpy_at_configured_urls, require_token
+import urllib3
 
-DELIVERY_TIMEOUT = 120  # seconds; covers discord.py sleeping through a rate limit
-
-logger = logging.getLogger(__name__)
-
-
-def nonce(message_id, part):
-    """The same for every attempt at the same reply, so Discord posts it once (max 25 chars)."""
-    return f"{message_id}.{part}"
+USER_AGENT = "DiscordBot (https://github.com/connorkuehl/popple, 2.0) Popple"
 
 
-class DiscordSender:
-    """Posts through discord.py's HTTP client, which does Discord's rate limiting and 5xx retries.
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: Any  # urllib3's case-insensitive header mapping
+    body: Any  # the JSON body, or None
 
-    The client lives on an event loop in a thread of its own, one per process (a forked worker
-    process starts its own), and keeps its connections between replies.
-    """
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
-    def __init__(self):
-        self._pid = None
-        self._lock = threading.Lock()
 
-    def deliver(self, channel_id, message_id, chunks, reaction):
-        future = asyncio.run_coroutine_threadsafe(self._deliver(channel_id, message_id, chunks, reaction), self._loop())
+class DiscordRest:
+    """A pool of keep-alive connections to Discord's REST API, shared by a process's threads."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/")
+        self._headers = {
+            "Authorization": f"Bot {token}",
+            "User-Agent": USER_AGENT,
+            "Content-Type": "application/json",
+        }
+        # No retries here: a failed request is the caller's to hold and try again later.
+        self._pool = urllib3.PoolManager(
+            maxsize=16, block=False, retries=False, timeout=urllib3.Timeout(connect=5.0, read=timeout)
+        )
+
+    def create_message(self, channel_id: int, content: str, nonce: str) -> Answer:
+        """Post `content`; the same nonce again returns the message posted before (Discord's dedup)."""
+        body = {
+            "content": content,
+            "nonce": nonce,
+            "enforce_nonce": True,
+            "allowed_mentions": {"parse": []},  # never ping anyone, whatever the names hold
+        }
+        return self._request("POST", f"/channels/{channel_id}/messages", body)
+
+    def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> Answer:
+        return self._request("PUT", f"/channels/{channel_id}/messages/{message_id}/reactions/{quote(emoji)}/@me")
+
+    def _request(self, method: str, path: str, body: dict | None = None) -> Answer:
+        """Raises urllib3.exceptions.HTTPError when Discord could not be reached or did not answer."""
+        response = self._pool.request(
+            method,
+            self.base_url + path,
+            body=json.dumps(body).encode() if body is not None else None,
+            headers=self._headers,
+        )
         try:
-            return future.result(DELIVERY_TIMEOUT)
-        except TimeoutError:
-            future.cancel()
-            raise
+            parsed = json.loads(response.data) if response.data else None
+        except ValueError:
+            parsed = None  # an HTML error page from Discord's edge
+        return Answer(response.status, response.headers, parsed)
 
-    def close(self):
-        """Close the HTTP session of this process's client, if it has one."""
-        if self._pid == os.getpid() and self._http is not None:
-            asyncio.run_coroutine_threadsafe(self._http.close(), self._event_loop).result(10)
-            self._http = None
-
-    def _loop(self):
-        with self._lock:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._http = None
-                self._login_lock = asyncio.Lock()  # worker threads deliver at once; log in once
-                self._event_loop = asyncio.new_event_loop()
-                threading.Thread(target=self._event_loop.run_forever, name="discord-rest", daemon=True).start()
-            return self._event_loop
-
-    async def _client(self):
-        async with self._login_lock:
-            if self._http is None:
-                point_discordpy_at_configured_urls()
-                http = HTTPClient(asyncio.get_running_loop())
-                try:
-                    await http.static_login(require_token())
-                except BaseException:
-                    await http.close()
-                    raise
-                self._http = http
-        return self._http
-
-    async def _deliver(self, channel_id, message_id, chunks, reaction):
-        http = await self._client()
-        for part, chunk in enumerate(chunks):
-            params = handle_message_parameters(
-                content=chunk, nonce=nonce(message_id, part), allowed_mentions=AllowedMentions.none()
-            )
-            await http.send_message(channel_id, params=params)
-        if reaction:
-            try:
-                await http.add_reaction(channel_id, message_id, reaction)
-            except (Forbidden, NotFound) as exc:
-                # Reactions need Add Reactions and Read Message History; the text went out anyway.
-                logger.warning("reaction to message %s not added: Discord answered %s", message_id, exc.status)
-
-
-_sender = None
-
-
-def get_sender():
-    global _sender
-    if _sender is None:
-        _sender = DiscordSender()
-    return _sender
-
-
-def use_sender(sender):
-    """Replace where this process's replies go (tests and benchmarks); returns the one it replaces."""
-    global _sender
-    previous, _sender = _sender, sender
-    return previous
+    def close(self) -> None:
+        self._pool.clear()

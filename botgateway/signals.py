@@ -1,9 +1,14 @@
 """What a Celery worker does about Discord when it starts and stops."""
 
-from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
+import logging
 
+from celery.signals import worker_init, worker_ready, worker_shutdown
+from django.conf import settings
+
+from botgateway.delivery import courier
 from botgateway.discordapi import require_token
-from botgateway.rest import get_sender
+
+logger = logging.getLogger(__name__)
 
 
 @worker_init.connect
@@ -11,7 +16,18 @@ def check_token(**kwargs):
     require_token()  # a worker that could not post replies stops at start, with one line
 
 
-@worker_shutdown.connect  # the threads pool: the sender lives in the worker's own process
-@worker_process_shutdown.connect  # the prefork pool: one sender per child process
-def close_sender(**kwargs):
-    get_sender().close()
+@worker_ready.connect
+def start_courier(sender, **kwargs):
+    # A worker that takes replies also posts for channels whose held replies are due.
+    if "replies" in sender.app.amqp.queues.consume_from:
+        if not settings.REDIS_URL:
+            logger.warning(
+                "replies: REDIS_URL is not set: this worker keeps Discord's limits and held replies to "
+                "itself; with more than one worker taking replies, set it"
+            )
+        courier().start()
+
+
+@worker_shutdown.connect
+def stop_courier(**kwargs):
+    courier().stop()

@@ -1,37 +1,35 @@
-"""The reply task (queue `replies`): post the answer to a chat message through Discord's REST API.
+"""The reply task (queue `replies`): hand the answer to a chat message to this process's courier.
 
-Idempotent: every attempt at the same reply carries the same nonce, so Discord posts it once.
+It never waits on Discord: the courier posts what the budget allows now and holds the rest
+(botgateway/delivery.py). Idempotent: a redelivered reply is held once, and every attempt at a
+post carries the same nonce, so Discord posts it once.
 """
 
 import logging
 
-import aiohttp
-import discord
 from celery import shared_task
+from celery.exceptions import Reject
+from redis.exceptions import RedisError
 
-from botgateway.rest import get_sender
+from botgateway.delivery import courier
+from karma.message import Reply
 from karma.tasks import RETRY_POLICY
 
 logger = logging.getLogger(__name__)
 
 
-class _TransientDiscordError(Exception):
-    pass
-
-
 @shared_task(
     name="karma.send_reply",  # the name the karma task sends it by (karma.tasks.REPLY_TASK)
     bind=True,
-    autoretry_for=(_TransientDiscordError, aiohttp.ClientError, OSError),  # OSError covers timeouts
+    autoretry_for=(RedisError,),  # held replies live in Redis when it is configured
     **RETRY_POLICY,
 )
-def send_reply(self, channel_id, message_id, chunks, reaction=None):
+def send_reply(self, payload=None, *unexpected, **unknown):
     try:
-        get_sender().deliver(channel_id, message_id, chunks, reaction)
-    except discord.HTTPException as exc:
-        if exc.status == 429 or exc.status >= 500:
-            raise _TransientDiscordError(f"Discord answered {exc.status}") from exc
-        # 403/404 and friends: the channel is gone or closed to us; retrying cannot help.
-        logger.warning(
-            "reply to message %s in channel %s dropped: Discord answered %s", message_id, channel_id, exc.status
-        )
+        if unexpected or unknown:
+            raise ValueError("the task takes exactly one argument, the reply payload")
+        reply = Reply.from_payload(payload)
+    except ValueError as exc:
+        logger.error("rejected malformed reply payload (task %s): %s", self.request.id, exc)
+        raise Reject(str(exc), requeue=False) from None
+    courier().deliver(reply)

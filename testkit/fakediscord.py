@@ -341,7 +341,11 @@ class FakeDiscord:
         return int(user["id"])
 
     def add_guild(self, name, shard=0, shard_count=1, channels=1, owner_id=None):
-        """A server whose id routes to `shard` of `shard_count`; the bot is a member."""
+        """A server whose id routes to `shard` of `shard_count`; the bot is a member.
+
+        A gateway already connected hears of it as Discord tells a bot that joined a server: a
+        GUILD_CREATE, before any message sent in it afterwards.
+        """
         while True:
             guild_id = self._snowflake()
             if (guild_id >> 22) % shard_count == shard:
@@ -358,7 +362,14 @@ class FakeDiscord:
         guild.members[int(self.bot["id"])] = []
         guild.members[owner_id] = []
         self.guilds[guild_id] = guild
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._dispatch_guild, guild)
         return guild
+
+    def _dispatch_guild(self, guild):
+        for session in self.sessions.values():
+            if session.owns(guild.id):
+                session.dispatch("GUILD_CREATE", self._guild_create(guild))
 
     def add_member(self, guild, user_id, manager=False, admin=False):
         """`manager`: a role with Manage Server; `admin`: a role with Administrator."""

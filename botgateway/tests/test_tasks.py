@@ -1,30 +1,56 @@
 """The reply task as the one-process default runs it: inline, the same code the workers run."""
 
 import logging
-from types import SimpleNamespace
 
-import discord
+import pytest
 
 from botgateway.tasks import send_reply
+from karma.message import Line, Reply
+
+CHANNEL, MESSAGE = 10, 20
 
 
-def discord_error(status):
-    response = SimpleNamespace(status=status, reason="test")
-    cls = discord.DiscordServerError if status >= 500 else discord.HTTPException
-    return cls(response, {"message": "test", "code": 0})
+def payload(text="hi", reaction=None):
+    return Reply(CHANNEL, MESSAGE, (Line(text),), reaction=reaction).to_payload()
 
 
-def test_transient_discord_errors_are_retried(sent):
-    sent.failures = [discord_error(502), discord_error(429), OSError("connection reset")]
-    result = send_reply.apply(args=(1, 2, ["hi"], None))
-    assert result.state == "SUCCESS"
-    assert sent.deliveries == [(1, 2, ["hi"], None)]
+def test_a_reply_is_posted_without_pinging_anyone(discord):
+    send_reply.apply(args=(payload("(@everyone) has 1 karma.", reaction="\N{WHITE HEAVY CHECK MARK}"),))
+    assert discord.replies_to(MESSAGE) == ["(@everyone) has 1 karma."]
+    assert discord.messages[0].allowed_mentions == {"parse": []}
+    assert discord.reactions_to(MESSAGE) == ["\N{WHITE HEAVY CHECK MARK}"]
 
 
-def test_permanent_discord_errors_drop_the_reply(sent, caplog):
-    sent.failures = [discord_error(403)]
+def test_server_errors_and_rate_limits_hold_the_reply_until_discord_takes_it(discord):
+    discord.fail_rest((502, 429), seconds=1.5, retry_after=0.5)
+    result = send_reply.apply(args=(payload(),))
+    assert result.state == "SUCCESS"  # the task is done: the reply is held, not waited for
+    assert discord.wait_until(lambda: discord.replies_to(MESSAGE), timeout=15)
+    assert discord.replies_to(MESSAGE) == ["hi"]
+    assert {status for _, _, status in discord.rest_log} >= {200}
+
+
+def test_permanent_discord_errors_drop_the_reply(discord, caplog):
+    discord.fail_rest(403, seconds=5)
     with caplog.at_level(logging.WARNING):
-        result = send_reply.apply(args=(1, 2, ["hi"], None))
+        result = send_reply.apply(args=(payload(),))
     assert result.state == "SUCCESS"
-    assert sent.deliveries == []
-    assert "reply to message 2 in channel 1 dropped: Discord answered 403" in caplog.text
+    assert discord.messages == []
+    assert f"reply to message {MESSAGE} in channel {CHANNEL} dropped: Discord answered 403" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, problem",
+    [
+        (("x has 1 karma.",), {}, "payload must be an object, not str"),
+        (({**payload(), "lines": "abc"},), {}, "lines must be a list"),
+        ((payload(), "extra"), {}, "the task takes exactly one argument"),
+        ((), {}, "payload must be an object, not NoneType"),
+    ],
+)
+def test_malformed_replies_are_rejected_with_one_line(discord, caplog, args, kwargs, problem):
+    with caplog.at_level(logging.ERROR):
+        result = send_reply.apply(args=args, kwargs=kwargs)
+    assert result.state == "REJECTED"
+    assert problem in caplog.text
+    assert discord.rest_log == []

@@ -1,6 +1,7 @@
 from django.core.management import call_command
 from django.db import InterfaceError, OperationalError
 
+from botgateway.delivery import courier
 from botgateway.management.commands import rungateway
 from karma.tasks import handle_message
 from poppleproject.celery import run_tasks_inline
@@ -11,8 +12,13 @@ class Command(rungateway.Command):
 
     def prepare(self):
         call_command("migrate", verbosity=0)
-        # One process, whatever is configured: the tasks run here, on the same code path.
+        # One process, whatever is configured: the tasks run here, on the same code path, and
+        # this process posts the replies its courier holds.
         run_tasks_inline()
+        courier().start()
+
+    def finish(self):
+        courier().stop()
 
     def publish(self, payload):
         result = handle_message.apply(args=(payload,))

@@ -9,7 +9,6 @@ from django.core.management.base import BaseCommand
 from botgateway.discordapi import point_discordpy_at_configured_urls, require_token
 from botgateway.gateway import Gateway
 from botgateway.outbox import Outbox
-from botgateway.rest import get_sender
 from botgateway.shards import IdentifyThrottle, shard_ids
 from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_message
 
@@ -19,6 +18,9 @@ class Command(BaseCommand):
 
     def prepare(self):
         """Runs once the configuration is checked, before connecting (runbot migrates here)."""
+
+    def finish(self):
+        """Runs once the gateway has stopped (runbot stops its courier here)."""
 
     def publish(self, payload):
         """Hand one message over; raising keeps it in the outbox, to be tried again."""
@@ -50,7 +52,7 @@ class Command(BaseCommand):
             raise SystemExit("popple: Discord refused DISCORD_TOKEN (401 Unauthorized)") from None
         finally:
             outbox.stop()
-            get_sender().close()  # replies are sent from here when tasks run inline
+            self.finish()
 
     async def _run(self, client, token):
         loop = asyncio.get_running_loop()

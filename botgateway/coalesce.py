@@ -1,0 +1,96 @@
+"""The next Discord request for a channel's held replies: one reply alone, or many merged.
+
+While the channel's bucket can carry every held reply, each goes out on its own, as it would have
+without holding. When it cannot (a burst in a busy channel), they are merged into as few messages
+as possible: in order, split only between lines, each reply starting on a line of its own, and a
+subject that several replies mention said once, with its latest value. A merged message remembers
+what it said, so that a reply delivered late never contradicts it with an older value. Reactions go
+out after the text, one request each.
+"""
+
+from botgateway.mailbox import Held
+from karma.message import DISCORD_MESSAGE_LIMIT, fit, joined
+
+TEXT, REACTION = "text", "reaction"
+
+
+def kind_of(held: list[Held]) -> str | None:
+    """Which kind of request comes next (text before reactions), or None when nothing is held."""
+    if any(entry.lines for entry in held):
+        return TEXT
+    if any(entry.reaction for entry in held):
+        return REACTION
+    return None
+
+
+def stale(held: list[Held], said: dict[str, int]) -> dict:
+    """The lines that report an older version of a subject than a merged message already said.
+
+    Returned as what a post would cover (`remaining` in botgateway/mailbox.py takes it), or {}.
+    """
+    covers = {}
+    for entry in held:
+        for index, line in entry.lines:
+            if line.subject is not None and line.version <= said.get(line.subject, 0):
+                covers.setdefault(str(entry.message_id), []).append(index)
+    return {"covers": covers, "reaction_of": None} if covers else {}
+
+
+def next_post(held: list[Held], spare: int, limit: int = DISCORD_MESSAGE_LIMIT) -> dict:
+    """The intent for the next request: what to send and which held lines or reaction it covers.
+
+    `spare` is how many more requests the bucket allows right now besides this one.
+    """
+    with_text = [entry for entry in held if entry.lines]
+    if not with_text:
+        entry = next(entry for entry in held if entry.reaction)
+        return {"kind": REACTION, "message_id": entry.message_id, "emoji": entry.reaction, "covers": {},
+                "reaction_of": entry.message_id}  # fmt: skip
+    merged = len(with_text) - 1 > spare
+    if merged:
+        candidates, superseded = _latest_only(with_text)
+    else:
+        candidates, superseded = with_text[:1], []
+    pieces, origins, said = [], [], {}
+    for entry in candidates:
+        for position, (index, line) in enumerate(entry.lines):
+            pieces.append(("\n" if position == 0 else entry.joiner, line.text))
+            origins.append((entry.message_id, index, line))
+    count = fit(pieces, limit)
+    sent = [(message_id, index) for message_id, index, _ in origins[:count]]
+    if merged:
+        said = {line.subject: line.version for _, _, line in origins[:count] if line.subject is not None}
+    covers = {}
+    for message_id, index in sent + superseded:
+        covers.setdefault(str(message_id), []).append(index)
+    first_message, first_index = sent[0]
+    return {
+        "kind": TEXT,
+        "content": joined(pieces[: len(sent)]),
+        "nonce": f"{first_message}.{first_index}",  # the same for every attempt at this message
+        "message_id": first_message,
+        "covers": covers,
+        "reaction_of": None,
+        "said": said,  # what a merged message said: later, older values are not said at all
+    }
+
+
+def _latest_only(held: list[Held]) -> tuple[list[Held], list[tuple[int, int]]]:
+    """The replies without the lines a later line about the same subject replaces, and those lines."""
+    latest = {}  # subject -> (version, message id, index) of the line that stays
+    for entry in held:
+        for index, line in entry.lines:
+            if line.subject is not None:
+                mark = (line.version, entry.message_id, index)
+                latest[line.subject] = max(latest.get(line.subject, mark), mark)
+    kept, superseded = [], []
+    for entry in held:
+        lines = []
+        for index, line in entry.lines:
+            if line.subject is None or latest[line.subject][1:] == (entry.message_id, index):
+                lines.append((index, line))
+            else:
+                superseded.append((entry.message_id, index))
+        if lines:
+            kept.append(Held(entry.message_id, tuple(lines), entry.joiner, entry.reaction))
+    return kept, superseded

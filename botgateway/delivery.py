@@ -1,0 +1,216 @@
+"""Delivers replies to Discord without ever waiting on Discord's clock.
+
+`Courier.deliver` holds a reply in its channel's mailbox and posts what the channel holds as far as
+the shared budget allows right now; what cannot go out yet stays held, and the channel is due
+again when its bucket refills. A poller thread in every delivering process claims due channels
+and posts for them. So a reply task takes milliseconds whatever Discord's limits say, a busy
+channel never slows the others, and replies that pile up in a channel go out merged
+(botgateway/coalesce.py).
+"""
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import urllib3
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from botgateway.coalesce import REACTION, TEXT, kind_of, next_post, stale
+from botgateway.discordapi import require_token
+from botgateway.mailbox import LEASE_SECONDS, mailbox_for
+from botgateway.ratelimits import Route, limits_for
+from botgateway.rest import DiscordRest
+from karma.message import Reply
+
+logger = logging.getLogger(__name__)
+
+ROUTES = {
+    TEXT: "POST /channels/{channel_id}/messages",
+    REACTION: "PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
+}
+POLL_SECONDS = 0.05  # how often a poller looks for due channels
+BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # between attempts at a post Discord did not answer properly
+TOKEN_REFUSED_PAUSE = 60  # a refused token: every request counts towards Discord's ban of the IP
+
+
+class Courier:
+    def __init__(self, mailbox, limits, rest: DiscordRest):
+        self.mailbox = mailbox
+        self.limits = limits
+        self.rest = rest
+        self._poller = None
+        self._stopping = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="courier")
+
+    def deliver(self, reply: Reply) -> None:
+        """Hold `reply` and post what its channel holds, as far as the budget allows now.
+
+        When someone else is posting for the channel, they go on with this reply too.
+        """
+        token = self.mailbox.add(reply)
+        if token is not None:
+            self._post_held(reply.channel_id, token)
+
+    def flush(self, channel_id: int) -> None:
+        """Post what the channel holds, unless someone else is posting for it already."""
+        token = self.mailbox.lease(channel_id)
+        if token is not None:
+            self._post_held(channel_id, token)
+
+    def _post_held(self, channel_id: int, token: str) -> None:
+        """With the channel's lease: post until it holds nothing or the budget is spent."""
+        # The lease runs out after LEASE_SECONDS: a long run of posts hands over well before.
+        hand_over_at = time.monotonic() + LEASE_SECONDS / 3
+        try:
+            while True:
+                wait = self._post_next(channel_id)
+                if wait is None:
+                    if self.mailbox.finish(channel_id, token):
+                        continue  # more arrived meanwhile
+                    token = None  # given back, with nothing left
+                    return
+                if wait == 0 and time.monotonic() > hand_over_at:
+                    wait = 0.001  # due again at once: a poller carries on
+                if wait:
+                    self.mailbox.schedule(channel_id, wait)
+                    return
+        finally:
+            if token is not None:
+                self.mailbox.release(channel_id, token)
+
+    def _post_next(self, channel_id: int) -> float | None:
+        """Make the channel's next request. None: nothing held; 0: go on; else seconds to wait."""
+        state = self.mailbox.state(channel_id)
+        intent = state.intent
+        if intent is None:
+            outdated = stale(state.held, state.said)
+            if outdated:
+                self.mailbox.done(channel_id, outdated, state)
+                return 0
+            kind = kind_of(state.held)
+            if kind is None:
+                return None
+        else:
+            kind = intent["kind"]
+        route = Route(ROUTES[kind], channel_id)
+        grant = self.limits.acquire(route)
+        if grant.wait:
+            return grant.wait
+        if intent is None:
+            intent = {**next_post(state.held, grant.spare), "attempts": 0}
+            if intent.get("said"):
+                # A merged message depends on what was held when it was made: written down first,
+                # so that whoever takes over after a crash makes the same one (same nonce).
+                self.mailbox.set_intent(channel_id, intent)
+        try:
+            if kind == TEXT:
+                answer = self.rest.create_message(channel_id, intent["content"], intent["nonce"])
+            else:
+                answer = self.rest.add_reaction(channel_id, intent["message_id"], intent["emoji"])
+        except urllib3.exceptions.HTTPError as exc:
+            return self._later(channel_id, intent, f"Discord unreachable ({type(exc).__name__})")
+        wait = self.limits.learn(route, answer)
+        if answer.ok:
+            self.mailbox.done(channel_id, intent, state)
+            return 0
+        if answer.status == 429:
+            return wait
+        if answer.status == 401:
+            logger.error("Discord refused DISCORD_TOKEN (401); no request for %d s", TOKEN_REFUSED_PAUSE)
+            self.limits.pause(TOKEN_REFUSED_PAUSE)
+            return TOKEN_REFUSED_PAUSE
+        if answer.status >= 500:
+            return self._later(channel_id, intent, f"Discord answered {answer.status}")
+        # 403/404 and friends: the channel is gone or closed to us; trying again cannot help.
+        what = "reply to" if kind == TEXT else "reaction to"
+        logger.warning(
+            "%s message %s in channel %s dropped: Discord answered %s",
+            what,
+            intent["message_id"],
+            channel_id,
+            answer.status,
+        )
+        self.mailbox.done(channel_id, intent, state)
+        return 0
+
+    def _later(self, channel_id: int, intent: dict, problem: str) -> float:
+        attempts = intent["attempts"]
+        wait = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS) - 1)]
+        if attempts == 0:
+            logger.warning("channel %s: %s; trying again with backoff", channel_id, problem)
+        self.mailbox.set_intent(channel_id, {**intent, "attempts": attempts + 1})
+        return wait
+
+    # The poller --------------------------------------------------------------------------------
+
+    def start(self) -> "Courier":
+        """Start this process's poller, which posts for due channels (once per process)."""
+        if self._poller is None:
+            self._poller = threading.Thread(target=self._poll, name="courier-poller", daemon=True)
+            self._poller.start()
+        return self
+
+    def _poll(self) -> None:
+        failing = False
+        while not self._stopping.wait(POLL_SECONDS):
+            try:
+                channels = self.mailbox.claim_due()
+            except RedisError as exc:
+                if not failing:
+                    logger.warning("replies: Redis unreachable (%s); held replies wait for it", exc)
+                    failing = True
+                self._stopping.wait(1)
+                continue
+            if failing:
+                logger.info("replies: Redis reachable again")
+                failing = False
+            for channel_id in channels:
+                self._pool.submit(self._flush_logged, channel_id)
+
+    def _flush_logged(self, channel_id: int) -> None:
+        try:
+            self.flush(channel_id)
+        except RedisError as exc:
+            logger.warning("replies: channel %s waits for Redis (%s)", channel_id, exc)
+        except Exception:
+            logger.exception("replies: posting for channel %s failed", channel_id)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._poller is not None:
+            self._poller.join(5)
+        self._pool.shutdown(wait=True)
+        self.rest.close()
+
+
+_courier = None
+_courier_key = None
+_lock = threading.Lock()
+
+
+def courier() -> Courier:
+    """This process's courier, for its settings (a forked worker process makes its own)."""
+    global _courier, _courier_key
+    key = (
+        os.getpid(),
+        settings.REDIS_URL,
+        settings.DISCORD_API_BASE_URL,
+        settings.DISCORD_TOKEN,
+        settings.DISCORD_GLOBAL_RATE_LIMIT,
+    )
+    with _lock:
+        if _courier is None or _courier_key != key or _courier.stopped:
+            _courier = Courier(
+                mailbox_for(settings.REDIS_URL),
+                limits_for(settings.REDIS_URL, settings.DISCORD_GLOBAL_RATE_LIMIT),
+                DiscordRest(settings.DISCORD_API_BASE_URL, require_token()),
+            )
+            _courier_key = key
+        return _courier
