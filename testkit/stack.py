@@ -1,20 +1,24 @@
 """Popple's processes, started against real services and the fake Discord (tests and benchmarks)."""
 
 import os
+import shlex
 import socket
 import sys
 import time
 from pathlib import Path
 
 import kombu
+import redis
 from celery import Celery
 from django.conf import settings
 
-from testkit.processes import Process, clean_env
+from botgateway.mailbox import RedisMailbox
+from testkit.processes import ROOT, Process, clean_env
 
 BROKER_URL = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 QUEUES = ("karma", "replies")
+PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 
 
 def purge_queues():
@@ -48,6 +52,7 @@ class Stack:
         self.fake = fake
         self.log_dir = Path(log_dir)
         self.processes = {}
+        self.workers = set()  # names of the Celery workers among the processes
         self.env = clean_env(
             DATABASE_URL=database_url,
             CELERY_BROKER_URL=BROKER_URL,
@@ -73,8 +78,19 @@ class Stack:
                 "--without-gossip", "--without-mingle", "-l", "INFO",
             ],
         )  # fmt: skip
+        self.workers.add(name)
         process.wait_for_log(r"ready\.")
         return process
+
+    def deployed(self, name, process):
+        """A worker as the Procfile starts it (`worker` applies karma, `replies` posts replies)."""
+        command = shlex.split(PROCFILE[process])
+        assert command[0] == "celery"
+        command[command.index("-n") + 1] = f"{name}@%h"  # several per machine here
+        started = self.start(name, [sys.executable, "-m", *command])
+        self.workers.add(name)
+        started.wait_for_log(r"ready\.")
+        return started
 
     def gateway(self, name, **variables):
         return self.start(name, [sys.executable, "manage.py", "rungateway"], **variables)
@@ -84,13 +100,15 @@ class Stack:
             process.stop()
 
     def wait_idle(self, timeout=60):
-        """Until every worker answers that it runs and holds no task, and no task is queued, twice."""
+        """Until every worker answers that it runs and holds no task, no task is queued and no reply
+        is held for Discord's rate limits, twice in a row."""
         # A Celery app of its own: this process's Popple app has no broker (tasks run inline here);
         # a fresh connection each time: a pooled one may predate a broker restart.
         control = Celery(broker=BROKER_URL).control
-        workers = sum(1 for name in self.processes if name.startswith("worker"))
+        workers = sum(1 for name in self.workers if self.processes[name].popen.poll() is None)
         deadline = time.monotonic() + timeout
         quiet = 0
+        shared = redis.Redis.from_url(REDIS_URL)
         with kombu.Connection(BROKER_URL) as connection:
             while time.monotonic() < deadline:
                 inspect = control.inspect(connection=connection, timeout=0.5)
@@ -101,6 +119,7 @@ class Stack:
                 queued = 0
                 for name in QUEUES:
                     queued += connection.default_channel.queue_declare(name, passive=True).message_count
+                queued += shared.zcard(RedisMailbox.PREFIX + "due")
                 quiet = quiet + 1 if not busy and not queued else 0
                 if quiet == 2:
                     return

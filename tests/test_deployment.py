@@ -16,16 +16,17 @@ SERVICES = COMPOSE["services"]
 PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 ENV_EXAMPLE = re.findall(r"^([A-Z_][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
 SETTINGS = (ROOT / "poppleproject" / "settings.py").read_text()
-POPPLE_SERVICES = ["migrate", "web", "worker", "gateway", "flower"]
+POPPLE_SERVICES = ["migrate", "web", "worker", "replies", "gateway", "flower"]
 
 
 def test_every_process_has_a_service():
     assert set(SERVICES) == {"rabbitmq", "mariadb", "redis", *POPPLE_SERVICES}
-    assert set(PROCFILE) == {"release", "web", "worker", "gateway", "flower"}
+    assert set(PROCFILE) == {"release", "web", "worker", "replies", "gateway", "flower"}
 
 
 @pytest.mark.parametrize("service, process", [("migrate", "release"), ("web", "web"), ("worker", "worker"),
-                                              ("gateway", "gateway"), ("flower", "flower")])  # fmt: skip
+                                              ("replies", "replies"), ("gateway", "gateway"),
+                                              ("flower", "flower")])  # fmt: skip
 def test_compose_runs_the_procfile_commands(service, process):
     assert SERVICES[service]["command"] == PROCFILE[process]
 
@@ -39,10 +40,16 @@ def test_popple_services_read_dot_env_and_reach_the_services(service):
     assert "rabbitmq:5672" in config["environment"]["CELERY_BROKER_URL"]
 
 
-def test_workers_scale_freely():
-    worker = SERVICES["worker"]
+@pytest.mark.parametrize("service", ["worker", "replies"])
+def test_workers_scale_freely(service):
+    worker = SERVICES[service]
     assert "ports" not in worker
     assert "container_name" not in worker
+
+
+def test_karma_and_replies_have_their_own_workers():
+    assert " -Q karma " in PROCFILE["worker"]
+    assert " -Q replies " in PROCFILE["replies"]
 
 
 def test_start_order_waits_for_health_and_migrations():
@@ -51,7 +58,7 @@ def test_start_order_waits_for_health_and_migrations():
             assert dependency in SERVICES
             if condition["condition"] == "service_healthy":
                 assert "healthcheck" in SERVICES[dependency], f"{name} waits for {dependency}'s health"
-    for name in ["web", "worker", "gateway", "flower"]:
+    for name in ["web", "worker", "replies", "gateway", "flower"]:
         assert SERVICES[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     assert SERVICES["migrate"]["depends_on"]["mariadb"] == {"condition": "service_healthy"}
     assert "/healthz" in " ".join(SERVICES["web"]["healthcheck"]["test"])

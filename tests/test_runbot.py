@@ -7,6 +7,7 @@ import time
 import pytest
 from django.db import connections
 
+from testkit.burst import Burst
 from testkit.fakediscord import FakeDiscord
 from testkit.processes import ROOT, Process, as_root, clean_env, manage
 from testkit.stack import mariadb_test_url
@@ -43,6 +44,31 @@ def test_runbot_answers_in_one_process(fake, tmp_path):
     assert fake.replies_to(command) == ["popple has 2 karma."]
     assert bot.popen.returncode == 0
     assert fake.token not in bot.log()
+
+
+def test_runbot_lives_within_discords_limits(tmp_path):
+    """The burst in the one-process mode: the same holding, merging and budget, in memory."""
+    fake = FakeDiscord(**FakeDiscord.DISCORD_LIMITS).start()
+    burst = Burst(fake)
+    env = clean_env(
+        DATABASE_URL=f"sqlite:///{tmp_path}/popple.sqlite3",
+        GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3",
+        **fake.environment(),
+    )
+    bot = Process("runbot", [sys.executable, "manage.py", "runbot"], env, tmp_path).start()
+    try:
+        bot.wait_for_log("connected to Discord as Popple")
+        burst.send()
+        assert burst.wait(timeout=60)
+        figures = burst.figures()
+    finally:
+        bot.stop()
+        fake.stop()
+    assert max(figures.cold_latencies) < 2.0
+    assert figures.busy_seconds < 10.0
+    assert burst.busy_channel()[-1].content == burst.expected
+    assert figures.too_many == 0
+    assert "forwarded 70 messages, dropped 0" in bot.log()
 
 
 @pytest.mark.parametrize("command", ["runbot", "rungateway"])
