@@ -39,14 +39,15 @@ def stale(held: list[Held], said: dict[str, int]) -> dict:
 def next_post(held: list[Held], spare: int, limit: int = DISCORD_MESSAGE_LIMIT) -> dict:
     """The intent for the next request: what to send and which held lines or reaction it covers.
 
-    `spare` is how many more requests the bucket allows right now besides this one.
+    `spare` is how many more requests the bucket allows right now besides this one (None while
+    the bucket is unknown: each reply alone, then).
     """
     with_text = [entry for entry in held if entry.lines]
     if not with_text:
         entry = next(entry for entry in held if entry.reaction)
         return {"kind": REACTION, "message_id": entry.message_id, "emoji": entry.reaction, "covers": {},
                 "reaction_of": entry.message_id}  # fmt: skip
-    merged = len(with_text) - 1 > spare
+    merged = spare is not None and len(with_text) - 1 > spare
     if merged:
         candidates, superseded = _latest_only(with_text)
     else:

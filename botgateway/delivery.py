@@ -36,20 +36,31 @@ BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # between attempts at a post Discord did no
 TOKEN_REFUSED_PAUSE = 60  # a refused token: every request counts towards Discord's ban of the IP
 
 
+class _LeaseLost(Exception):
+    """The channel's lease ran out while this process held it: someone else carries on."""
+
+
 class Courier:
-    def __init__(self, mailbox, limits, rest: DiscordRest):
+    def __init__(self, mailbox, limits, rest: DiscordRest, threads: int = 4):
         self.mailbox = mailbox
         self.limits = limits
         self.rest = rest
         self._poller = None
+        self._start_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="courier")
+        # The poller claims only as many due channels as it has threads free to post for them.
+        self._threads = threads
+        self._free = threading.Semaphore(threads)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="courier")
 
     def deliver(self, reply: Reply) -> None:
         """Hold `reply` and post what its channel holds, as far as the budget allows now.
 
         When someone else is posting for the channel, they go on with this reply too.
         """
+        if not reply:
+            return  # nothing to say
+        self.start()  # held replies need a poller in this process (a no-op once started)
         token = self.mailbox.add(reply)
         if token is not None:
             self._post_held(reply.channel_id, token)
@@ -62,11 +73,13 @@ class Courier:
 
     def _post_held(self, channel_id: int, token: str) -> None:
         """With the channel's lease: post until it holds nothing or the budget is spent."""
-        # The lease runs out after LEASE_SECONDS: a long run of posts hands over well before.
+        # The lease runs out after LEASE_SECONDS (each step renews it, and a request times out
+        # well before): a long run of posts hands over to a poller all the same.
         hand_over_at = time.monotonic() + LEASE_SECONDS / 3
+        due_in = None
         try:
             while True:
-                wait = self._post_next(channel_id)
+                wait = self._post_next(channel_id, token)
                 if wait is None:
                     if self.mailbox.finish(channel_id, token):
                         continue  # more arrived meanwhile
@@ -75,46 +88,49 @@ class Courier:
                 if wait == 0 and time.monotonic() > hand_over_at:
                     wait = 0.001  # due again at once: a poller carries on
                 if wait:
-                    self.mailbox.schedule(channel_id, wait)
+                    due_in = wait
                     return
+        except _LeaseLost:
+            token = None
         finally:
             if token is not None:
-                self.mailbox.release(channel_id, token)
+                self.mailbox.give_back(channel_id, token, due_in)
 
-    def _post_next(self, channel_id: int) -> float | None:
+    def _post_next(self, channel_id: int, token: str) -> float | None:
         """Make the channel's next request. None: nothing held; 0: go on; else seconds to wait."""
-        state = self.mailbox.state(channel_id)
+        state = self._checked(self.mailbox.state(channel_id, token))
         intent = state.intent
         if intent is None:
             outdated = stale(state.held, state.said)
             if outdated:
-                self.mailbox.done(channel_id, outdated, state)
+                self._checked(self.mailbox.commit(channel_id, token, outdated, state))
                 return 0
             kind = kind_of(state.held)
             if kind is None:
                 return None
         else:
             kind = intent["kind"]
+            if intent.get("not_before", 0) > time.time():  # backing off after errors
+                return intent["not_before"] - time.time()
         route = Route(ROUTES[kind], channel_id)
         grant = self.limits.acquire(route)
         if grant.wait:
             return grant.wait
         if intent is None:
+            # Written down before it is made: whoever takes over after a crash makes the same post
+            # (same content, same nonce), which Discord then recognises.
             intent = {**next_post(state.held, grant.spare), "attempts": 0}
-            if intent.get("said"):
-                # A merged message depends on what was held when it was made: written down first,
-                # so that whoever takes over after a crash makes the same one (same nonce).
-                self.mailbox.set_intent(channel_id, intent)
+            self._checked(self.mailbox.set_intent(channel_id, token, intent))
         try:
             if kind == TEXT:
                 answer = self.rest.create_message(channel_id, intent["content"], intent["nonce"])
             else:
                 answer = self.rest.add_reaction(channel_id, intent["message_id"], intent["emoji"])
         except urllib3.exceptions.HTTPError as exc:
-            return self._later(channel_id, intent, f"Discord unreachable ({type(exc).__name__})")
+            return self._later(channel_id, token, intent, f"Discord unreachable ({type(exc).__name__})")
         wait = self.limits.learn(route, answer)
         if answer.ok:
-            self.mailbox.done(channel_id, intent, state)
+            self._checked(self.mailbox.commit(channel_id, token, intent, state))
             return 0
         if answer.status == 429:
             return wait
@@ -123,7 +139,7 @@ class Courier:
             self.limits.pause(TOKEN_REFUSED_PAUSE)
             return TOKEN_REFUSED_PAUSE
         if answer.status >= 500:
-            return self._later(channel_id, intent, f"Discord answered {answer.status}")
+            return self._later(channel_id, token, intent, f"Discord answered {answer.status}")
         # 403/404 and friends: the channel is gone or closed to us; trying again cannot help.
         what = "reply to" if kind == TEXT else "reaction to"
         logger.warning(
@@ -133,42 +149,60 @@ class Courier:
             channel_id,
             answer.status,
         )
-        self.mailbox.done(channel_id, intent, state)
+        self._checked(self.mailbox.commit(channel_id, token, intent, state))
         return 0
 
-    def _later(self, channel_id: int, intent: dict, problem: str) -> float:
+    @staticmethod
+    def _checked(result):
+        if result is None or result is False:
+            raise _LeaseLost
+        return result
+
+    def _later(self, channel_id: int, token: str, intent: dict, problem: str) -> float:
+        """Try the same post again after a backoff, which replies arriving meanwhile respect."""
         attempts = intent["attempts"]
         wait = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS) - 1)]
         if attempts == 0:
             logger.warning("channel %s: %s; trying again with backoff", channel_id, problem)
-        self.mailbox.set_intent(channel_id, {**intent, "attempts": attempts + 1})
+        later = {**intent, "attempts": attempts + 1, "not_before": time.time() + wait}
+        self._checked(self.mailbox.set_intent(channel_id, token, later))
         return wait
 
     # The poller --------------------------------------------------------------------------------
 
     def start(self) -> "Courier":
         """Start this process's poller, which posts for due channels (once per process)."""
-        if self._poller is None:
-            self._poller = threading.Thread(target=self._poll, name="courier-poller", daemon=True)
-            self._poller.start()
+        with self._start_lock:
+            if self._poller is None and not self.stopped:
+                self._poller = threading.Thread(target=self._poll, name="courier-poller", daemon=True)
+                self._poller.start()
         return self
 
     def _poll(self) -> None:
         failing = False
         while not self._stopping.wait(POLL_SECONDS):
+            free = 0
+            while self._free.acquire(blocking=False):
+                free += 1
             try:
-                channels = self.mailbox.claim_due()
+                channels = self.mailbox.claim_due(free) if free else []
             except RedisError as exc:
+                channels = []
                 if not failing:
                     logger.warning("replies: Redis unreachable (%s); held replies wait for it", exc)
                     failing = True
                 self._stopping.wait(1)
-                continue
-            if failing:
-                logger.info("replies: Redis reachable again")
-                failing = False
+            except Exception:
+                channels = []
+                logger.exception("replies: looking for due channels failed")
+            else:
+                if failing:
+                    logger.info("replies: Redis reachable again")
+                    failing = False
             for channel_id in channels:
                 self._pool.submit(self._flush_logged, channel_id)
+            for _ in range(free - len(channels)):
+                self._free.release()
 
     def _flush_logged(self, channel_id: int) -> None:
         try:
@@ -177,6 +211,8 @@ class Courier:
             logger.warning("replies: channel %s waits for Redis (%s)", channel_id, exc)
         except Exception:
             logger.exception("replies: posting for channel %s failed", channel_id)
+        finally:
+            self._free.release()
 
     @property
     def stopped(self) -> bool:
@@ -214,3 +250,10 @@ def courier() -> Courier:
             )
             _courier_key = key
         return _courier
+
+
+def stop_courier() -> None:
+    """Stop this process's courier, if it has one (a worker that never posted has none)."""
+    with _lock:
+        if _courier is not None and _courier_key[0] == os.getpid():
+            _courier.stop()

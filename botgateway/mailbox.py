@@ -3,11 +3,13 @@
 A reply task puts its reply here and goes back to work; whoever holds a channel's lease posts what
 the channel holds (botgateway/delivery.py). A channel with held replies is *due* at a time: when
 its bucket refills, or now when a reply was just added; every delivering process looks for due
-channels and claims them.
+channels and claims them. Every change but adding a reply needs the lease, checked in the same
+step: a holder whose lease ran out (a stalled process) can no longer change anything.
 
-The post in progress is written down before it is made (the *intent*) and made again, unchanged,
-by whoever takes over after a crash: Discord's nonce then answers with the message posted the
-first time instead of posting it twice.
+Each post is written down before it is made (the *intent*) and made again, unchanged, by whoever
+takes over after a crash: Discord's nonce then answers with the message posted the first time
+instead of posting it twice. A reply that was posted is remembered for an hour, so that the same
+reply delivered again (a redelivered task) is not held a second time.
 
 Two stores with the same behaviour: RedisMailbox (every process that uses the same Redis shares
 the held replies, which survive a killed worker) and MemoryMailbox (one process alone).
@@ -24,8 +26,9 @@ import redis
 
 from karma.message import Line, Reply
 
-LEASE_SECONDS = 10  # a flusher that dies leaves the channel to others after this long
+LEASE_SECONDS = 10  # a holder that dies leaves the channel to others after this long
 SAID_SECONDS = 600  # how long a channel remembers what its merged messages said
+POSTED_SECONDS = 3600  # how long a channel remembers which replies it posted
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,15 @@ class State:
     said: dict[str, int]
 
 
+def _after(state: State, intent: dict) -> tuple[dict[str, int], dict[int, Held | None], list[int]]:
+    """What `intent` changes once made: what was said, the replies left (None: gone), those posted."""
+    said = {
+        subject: version for subject, version in intent.get("said", {}).items() if version > state.said.get(subject, 0)
+    }
+    left = remaining(state.held, intent)
+    return said, left, [message_id for message_id, entry in left.items() if entry is None]
+
+
 class MemoryMailbox:
     """Held replies of one process, in memory: lost if the process dies."""
 
@@ -87,52 +99,23 @@ class MemoryMailbox:
         self._intents = {}  # channel -> intent
         self._leases = {}  # channel -> (token, expires)
         self._due = {}  # channel -> when (monotonic seconds)
-        self._said = {}  # channel -> {subject -> version a merged message said}
+        self._said = {}  # channel -> ({subject -> version a merged message said}, expires)
+        self._posted = {}  # (channel, message id) -> expires
 
     def add(self, reply: Reply) -> str | None:
-        """Hold `reply` (once, however often it is added); returns the channel's lease if it was free."""
+        """Hold `reply` (once, however often it comes); returns the channel's lease if it was free."""
         with self._lock:
-            self._held.setdefault(reply.channel_id, {}).setdefault(reply.message_id, Held.of(reply))
-            self._due[reply.channel_id] = min(self._due.get(reply.channel_id, float("inf")), time.monotonic())
-            return self._take_lease(reply.channel_id)
-
-    def state(self, channel_id: int) -> State:
-        with self._lock:
-            held = sorted(self._held.get(channel_id, {}).values(), key=lambda entry: entry.message_id)
-            return State(self._intents.get(channel_id), held, dict(self._said.get(channel_id, {})))
-
-    def held(self, channel_id: int) -> list[Held]:
-        return self.state(channel_id).held
-
-    def set_intent(self, channel_id: int, intent: dict) -> None:
-        with self._lock:
-            self._intents[channel_id] = intent
-
-    def done(self, channel_id: int, intent: dict, state: State) -> None:
-        """Forget what `intent` covers (posted, or not to be posted), and note what it said.
-
-        `state` is the channel's state the intent was made from (only the lease holder changes it).
-        """
-        with self._lock:
-            said = self._said.setdefault(channel_id, {})
-            for subject, version in intent.get("said", {}).items():
-                said[subject] = max(said.get(subject, 0), version)
-            entries = self._held.get(channel_id, {})
-            for message_id, left in remaining(list(entries.values()), intent).items():
-                if left is None:
-                    entries.pop(message_id, None)
-                else:
-                    entries[message_id] = left
-            if not entries:
-                self._held.pop(channel_id, None)
-            self._intents.pop(channel_id, None)
+            now = time.monotonic()
+            if self._posted.get((reply.channel_id, reply.message_id), 0) <= now:
+                self._held.setdefault(reply.channel_id, {}).setdefault(reply.message_id, Held.of(reply))
+                self._due[reply.channel_id] = min(self._due.get(reply.channel_id, float("inf")), now)
+            return self._take_lease(reply.channel_id, now)
 
     def lease(self, channel_id: int) -> str | None:
         with self._lock:
-            return self._take_lease(channel_id)
+            return self._take_lease(channel_id, time.monotonic())
 
-    def _take_lease(self, channel_id: int) -> str | None:
-        now = time.monotonic()
+    def _take_lease(self, channel_id: int, now: float) -> str | None:
         current = self._leases.get(channel_id)
         if current and current[1] > now:
             return None
@@ -140,27 +123,80 @@ class MemoryMailbox:
         self._leases[channel_id] = (token, now + LEASE_SECONDS)
         return token
 
+    def _holds_lease(self, channel_id: int, token: str) -> bool:
+        current = self._leases.get(channel_id)
+        return current is not None and current[0] == token and current[1] > time.monotonic()
+
+    def state(self, channel_id: int, token: str) -> State | None:
+        """The channel's state, and the lease renewed; None when the lease is no longer ours."""
+        with self._lock:
+            if not self._holds_lease(channel_id, token):
+                return None
+            now = time.monotonic()
+            self._leases[channel_id] = (token, now + LEASE_SECONDS)
+            held = sorted(self._held.get(channel_id, {}).values(), key=lambda entry: entry.message_id)
+            said, expires = self._said.get(channel_id, ({}, 0))
+            return State(self._intents.get(channel_id), held, dict(said) if expires > now else {})
+
+    def held(self, channel_id: int) -> list[Held]:
+        with self._lock:
+            return sorted(self._held.get(channel_id, {}).values(), key=lambda entry: entry.message_id)
+
+    def set_intent(self, channel_id: int, token: str, intent: dict) -> bool:
+        with self._lock:
+            if not self._holds_lease(channel_id, token):
+                return False
+            self._intents[channel_id] = intent
+            return True
+
+    def commit(self, channel_id: int, token: str, intent: dict, state: State) -> bool:
+        """Note that `intent` was made (or will never be); False when the lease is no longer ours.
+
+        `state` is what the intent was made from: only the lease holder changes held replies.
+        """
+        with self._lock:
+            if not self._holds_lease(channel_id, token):
+                return False
+            now = time.monotonic()
+            said, left, posted = _after(state, intent)
+            if said:
+                known, expires = self._said.get(channel_id, ({}, 0))
+                self._said[channel_id] = ({**(known if expires > now else {}), **said}, now + SAID_SECONDS)
+            entries = self._held.get(channel_id, {})
+            for message_id, entry in left.items():
+                if entry is None:
+                    entries.pop(message_id, None)
+                else:
+                    entries[message_id] = entry
+            if not entries:
+                self._held.pop(channel_id, None)
+            self._posted = {key: expires for key, expires in self._posted.items() if expires > now}
+            for message_id in posted:
+                self._posted[(channel_id, message_id)] = now + POSTED_SECONDS
+            self._intents.pop(channel_id, None)
+            return True
+
     def finish(self, channel_id: int, token: str) -> bool:
         """Give the lease back if the channel holds nothing; else keep it and return True."""
         with self._lock:
+            ours = self._holds_lease(channel_id, token)
             if channel_id in self._held or channel_id in self._intents:
-                return True
-            self._due.pop(channel_id, None)
-            if self._leases.get(channel_id, (None,))[0] == token:
+                return ours
+            if ours:
                 del self._leases[channel_id]
+                self._due.pop(channel_id, None)
             return False
 
-    def release(self, channel_id: int, token: str) -> None:
-        """Give the lease back; the channel stays due if it holds anything."""
+    def give_back(self, channel_id: int, token: str, due_in: float | None = None) -> None:
+        """Give the lease back; a channel that holds replies is due again in `due_in` seconds."""
         with self._lock:
-            if self._leases.get(channel_id, (None,))[0] == token:
-                del self._leases[channel_id]
+            if not self._holds_lease(channel_id, token):
+                return
+            del self._leases[channel_id]
             if channel_id not in self._held and channel_id not in self._intents:
                 self._due.pop(channel_id, None)
-
-    def schedule(self, channel_id: int, seconds: float) -> None:
-        with self._lock:
-            self._due[channel_id] = time.monotonic() + seconds
+            elif due_in is not None:
+                self._due[channel_id] = time.monotonic() + due_in
 
     def claim_due(self, limit: int = 100) -> list[int]:
         """Channels due now; each is pushed LEASE_SECONDS ahead, so no one else claims it meanwhile."""
@@ -172,20 +208,70 @@ class MemoryMailbox:
             return [channel for _, channel in due]
 
 
+# The same steps in Lua, run inside Redis with its clock: one round trip each, atomic.
 _NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
-# KEYS: held hash, due set, lease. ARGV: channel, message id, held reply, lease token, lease ms.
+_HOLDS_LEASE = "redis.call('GET', KEYS[1]) == ARGV[1]"
+# KEYS: lease, held, due, posted. ARGV: token, lease ms, channel, message id, held reply.
 _ADD = (
     _NOW_MS
     + """
-redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[3])
-redis.call('ZADD', KEYS[2], 'LT', now, ARGV[1])
-if redis.call('SET', KEYS[3], ARGV[4], 'NX', 'PX', ARGV[5]) then return 1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+if not redis.call('ZSCORE', KEYS[4], ARGV[4]) then
+  redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])
+  redis.call('ZADD', KEYS[3], 'LT', now, ARGV[3])
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
 return 0
 """
 )
-# KEYS: due set. ARGV: channel, delay in ms.
-_SCHEDULE = _NOW_MS + "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])"
-# KEYS: due set. ARGV: how many, lease in ms.
+# KEYS: lease, intent, held, said. ARGV: token, lease ms.
+_STATE = f"""
+if not ({_HOLDS_LEASE}) then return false end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return {{redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[3]), redis.call('HGETALL', KEYS[4])}}
+"""
+# KEYS: lease, intent. ARGV: token, intent.
+_SET_INTENT = f"""
+if not ({_HOLDS_LEASE}) then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+"""
+# KEYS: lease, intent, held, said, posted. ARGV: token, said {{subject: version}}, held {{message id:
+# reply or ""}}, posted [message id], seconds said and posted are remembered.
+_COMMIT = (
+    _NOW_MS
+    + f"""
+if not ({_HOLDS_LEASE}) then return 0 end
+local said = cjson.decode(ARGV[2])
+for subject, version in pairs(said) do redis.call('HSET', KEYS[4], subject, version) end
+if next(said) then redis.call('EXPIRE', KEYS[4], ARGV[5]) end
+for message_id, entry in pairs(cjson.decode(ARGV[3])) do
+  if entry == '' then redis.call('HDEL', KEYS[3], message_id) else redis.call('HSET', KEYS[3], message_id, entry) end
+end
+for _, message_id in ipairs(cjson.decode(ARGV[4])) do
+  redis.call('ZADD', KEYS[5], now + tonumber(ARGV[6]) * 1000, message_id)
+end
+redis.call('EXPIRE', KEYS[5], ARGV[6])
+redis.call('DEL', KEYS[2])
+return 1
+"""
+)
+# KEYS: lease, held, intent, due. ARGV: token, channel, "finish" or "give back", due in ms or "".
+# finish: give the lease back only when the channel holds nothing (else return 1: go on).
+_RELEASE = (
+    _NOW_MS
+    + f"""
+local ours = {_HOLDS_LEASE}
+local holds = redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1
+if ARGV[3] == 'finish' and holds then return ours and 1 or 0 end
+if not ours then return 0 end
+redis.call('DEL', KEYS[1])
+if not holds then redis.call('ZREM', KEYS[4], ARGV[2])
+elseif ARGV[4] ~= '' then redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), ARGV[2]) end
+return 0
+"""
+)
+# KEYS: due. ARGV: how many, lease ms.
 _CLAIM = (
     _NOW_MS
     + """
@@ -194,16 +280,10 @@ for _, channel in ipairs(due) do redis.call('ZADD', KEYS[1], now + tonumber(ARGV
 return due
 """
 )
-# KEYS: lease, held hash, intent, due set. ARGV: token, channel, "finish" or "release".
-# finish: give the lease back only when the channel holds nothing (else return 1: go on).
-# release: give it back anyway; the channel stays due if it holds anything.
-_RELEASE = """
-local holds = redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1
-if holds and ARGV[3] == 'finish' then return 1 end
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-if not holds then redis.call('ZREM', KEYS[4], ARGV[2]) end
-return 0
-"""
+
+
+def _pairs(flat: list) -> dict:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 class RedisMailbox:
@@ -213,83 +293,89 @@ class RedisMailbox:
 
     def __init__(self, client: redis.Redis):
         self.redis = client
-        self._add = client.register_script(_ADD)
-        self._schedule = client.register_script(_SCHEDULE)
-        self._claim = client.register_script(_CLAIM)
-        self._release = client.register_script(_RELEASE)
+        self._scripts = {
+            name: client.register_script(script)
+            for name, script in (("add", _ADD), ("state", _STATE), ("set_intent", _SET_INTENT),
+                                 ("commit", _COMMIT), ("release", _RELEASE), ("claim", _CLAIM))
+        }  # fmt: skip
         self._due_key = self.PREFIX + "due"
 
-    def _key(self, kind: str, channel_id: int) -> str:
-        return f"{self.PREFIX}{kind}:{channel_id}"
+    def _keys(self, channel_id: int, *kinds: str) -> list[str]:
+        return [f"{self.PREFIX}{kind}:{channel_id}" for kind in kinds]
 
     def add(self, reply: Reply) -> str | None:
         token = uuid.uuid4().hex
-        leased = self._add(
-            keys=[self._key("held", reply.channel_id), self._due_key, self._key("lease", reply.channel_id)],
-            args=[reply.channel_id, reply.message_id, Held.of(reply).to_json(), token, LEASE_SECONDS * 1000],
+        leased = self._scripts["add"](
+            keys=[
+                *self._keys(reply.channel_id, "lease", "held"),
+                self._due_key,
+                *self._keys(reply.channel_id, "posted"),
+            ],
+            args=[token, LEASE_SECONDS * 1000, reply.channel_id, reply.message_id, Held.of(reply).to_json()],
         )
         return token if leased else None
 
-    def state(self, channel_id: int) -> State:
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(self._key("intent", channel_id))
-            pipe.hgetall(self._key("held", channel_id))
-            pipe.hgetall(self._key("said", channel_id))
-            intent, held, said = pipe.execute()
+    def lease(self, channel_id: int) -> str | None:
+        token = uuid.uuid4().hex
+        return (
+            token
+            if self.redis.set(self._keys(channel_id, "lease")[0], token, nx=True, px=LEASE_SECONDS * 1000)
+            else None
+        )
+
+    def state(self, channel_id: int, token: str) -> State | None:
+        """The channel's state, and the lease renewed; None when the lease is no longer ours."""
+        found = self._scripts["state"](
+            keys=self._keys(channel_id, "lease", "intent", "held", "said"), args=[token, LEASE_SECONDS * 1000]
+        )
+        if not found:
+            return None
+        intent, held, said = found
         return State(
             json.loads(intent) if intent else None,
-            sorted((Held.from_json(int(k), v) for k, v in held.items()), key=lambda entry: entry.message_id),
-            {subject.decode(): int(version) for subject, version in said.items()},
+            sorted((Held.from_json(int(k), v) for k, v in _pairs(held).items()), key=lambda entry: entry.message_id),
+            {subject.decode(): int(version) for subject, version in _pairs(said).items()},
         )
 
     def held(self, channel_id: int) -> list[Held]:
-        return self.state(channel_id).held
+        entries = self.redis.hgetall(self._keys(channel_id, "held")[0])
+        return sorted((Held.from_json(int(k), v) for k, v in entries.items()), key=lambda entry: entry.message_id)
 
-    def set_intent(self, channel_id: int, intent: dict) -> None:
-        self.redis.set(self._key("intent", channel_id), json.dumps(intent))
+    def set_intent(self, channel_id: int, token: str, intent: dict) -> bool:
+        return bool(
+            self._scripts["set_intent"](
+                keys=self._keys(channel_id, "lease", "intent"), args=[token, json.dumps(intent)]
+            )
+        )
 
-    def done(self, channel_id: int, intent: dict, state: State) -> None:
-        """Forget what `intent` covers (posted, or not to be posted), and note what it said.
+    def commit(self, channel_id: int, token: str, intent: dict, state: State) -> bool:
+        """Note that `intent` was made (or will never be); False when the lease is no longer ours.
 
-        `state` is the channel's state the intent was made from: only the lease holder changes the
-        held replies and what was said (a reply task only adds new replies), so writing what is
-        left of them in one transaction is safe.
+        `state` is what the intent was made from: only the lease holder changes held replies.
         """
-        with self.redis.pipeline(transaction=True) as pipe:
-            for subject, version in intent.get("said", {}).items():
-                pipe.hset(self._key("said", channel_id), subject, max(state.said.get(subject, 0), version))
-            if intent.get("said"):
-                pipe.expire(self._key("said", channel_id), SAID_SECONDS)
-            for message_id, entry in remaining(state.held, intent).items():
-                if entry is None:
-                    pipe.hdel(self._key("held", channel_id), message_id)
-                else:
-                    pipe.hset(self._key("held", channel_id), message_id, entry.to_json())
-            pipe.delete(self._key("intent", channel_id))
-            pipe.execute()
-
-    def lease(self, channel_id: int) -> str | None:
-        token = uuid.uuid4().hex
-        acquired = self.redis.set(self._key("lease", channel_id), token, nx=True, ex=LEASE_SECONDS)
-        return token if acquired else None
-
-    def _give_back(self, channel_id: int, token: str, how: str) -> int:
-        keys = [self._key(kind, channel_id) for kind in ("lease", "held", "intent")]
-        return self._release(keys=[*keys, self._due_key], args=[token, channel_id, how])
+        said, left, posted = _after(state, intent)
+        entries = {str(message_id): entry.to_json() if entry else "" for message_id, entry in left.items()}
+        return bool(
+            self._scripts["commit"](
+                keys=self._keys(channel_id, "lease", "intent", "held", "said", "posted"),
+                args=[token, json.dumps(said), json.dumps(entries), json.dumps(posted), SAID_SECONDS, POSTED_SECONDS],
+            )
+        )
 
     def finish(self, channel_id: int, token: str) -> bool:
         """Give the lease back if the channel holds nothing; else keep it and return True."""
-        return bool(self._give_back(channel_id, token, "finish"))
+        keys = [*self._keys(channel_id, "lease", "held", "intent"), self._due_key]
+        return bool(self._scripts["release"](keys=keys, args=[token, channel_id, "finish", ""]))
 
-    def release(self, channel_id: int, token: str) -> None:
-        """Give the lease back; the channel stays due if it holds anything."""
-        self._give_back(channel_id, token, "release")
-
-    def schedule(self, channel_id: int, seconds: float) -> None:
-        self._schedule(keys=[self._due_key], args=[channel_id, round(seconds * 1000)])
+    def give_back(self, channel_id: int, token: str, due_in: float | None = None) -> None:
+        """Give the lease back; a channel that holds replies is due again in `due_in` seconds."""
+        keys = [*self._keys(channel_id, "lease", "held", "intent"), self._due_key]
+        due = "" if due_in is None else round(due_in * 1000)
+        self._scripts["release"](keys=keys, args=[token, channel_id, "give back", due])
 
     def claim_due(self, limit: int = 100) -> list[int]:
-        return [int(channel) for channel in self._claim(keys=[self._due_key], args=[limit, LEASE_SECONDS * 1000])]
+        claimed = self._scripts["claim"](keys=[self._due_key], args=[limit, LEASE_SECONDS * 1000])
+        return [int(channel) for channel in claimed]
 
 
 def mailbox_for(redis_url: str | None) -> Any:

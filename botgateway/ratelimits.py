@@ -30,6 +30,7 @@ GLOBAL_WINDOW_MS = 1100
 # A bucket never seen: one request goes first and its answer tells the bucket's size; the others
 # wait for it, at most this long (should the request fail without an answer).
 PROBE_MS = 2000
+MIN_WAIT = 0.05  # seconds
 
 
 @dataclass(frozen=True)
@@ -43,15 +44,18 @@ class Route:
 @dataclass(frozen=True)
 class Grant:
     wait: float  # seconds until the route may be tried again; 0 when the request may go now
-    spare: int = 0  # further requests the route and the global budget allow right now
+    # Further requests the route and the global budget allow right now; None while the route's
+    # bucket is not known yet (this request goes first to find out).
+    spare: int | None = 0
 
 
 def _retry_after(answer: Answer) -> float:
     body = answer.body if isinstance(answer.body, dict) else {}
     try:
-        return float(body.get("retry_after") or answer.headers.get("Retry-After") or 1.0)
+        wait = float(body.get("retry_after") or answer.headers.get("Retry-After") or 1.0)
     except (TypeError, ValueError):
-        return 1.0
+        wait = 1.0
+    return max(wait, MIN_WAIT)  # a 429 never means "again at once"
 
 
 def _is_global(answer: Answer) -> bool:
@@ -101,8 +105,9 @@ class MemoryLimits:
             state = self._buckets.get(self._key(route))
             if state is None or (now >= state[1] and not state[2]):
                 self._buckets[self._key(route)] = [0, now + PROBE_MS, 0, 0]
-                spare = 0
-            elif now >= state[1]:  # a new window: Discord's answer will say exactly when it ends
+                self._granted.append(now)
+                return Grant(0, None)
+            if now >= state[1]:  # a new window: Discord's answer will say exactly when it ends
                 state[0], state[1] = state[2] - 1, now + state[3]
                 spare = state[0]
             elif state[0] > 0:
@@ -168,7 +173,7 @@ local remaining, reset_at = tonumber(state[1]), tonumber(state[2])
 local limit, period = tonumber(state[3]), tonumber(state[4])
 local spare
 if remaining == nil or (now >= reset_at and limit == 0) then
-  remaining, reset_at, limit, period, spare = 0, now + probe, 0, 0, 0
+  remaining, reset_at, limit, period, spare = 0, now + probe, 0, 0, -1
 elseif now >= reset_at then
   remaining, reset_at = limit - 1, now + period
   spare = remaining
@@ -182,6 +187,7 @@ redis.call('HSET', key, 'remaining', remaining, 'reset_at', reset_at, 'limit', l
 redis.call('PEXPIREAT', key, reset_at + 3600000)
 redis.call('ZADD', KEYS[2], now, now .. ':' .. ARGV[6])
 redis.call('PEXPIRE', KEYS[2], window)
+if spare < 0 then return {0, -1} end
 return {0, math.min(spare, global_limit - granted - 1)}
 """
 
@@ -221,6 +227,12 @@ redis.call('PEXPIRE', key, after + 3600000)
 """
 
 
+# KEYS: the blocked flag. ARGV: ms. Never shortens a longer block.
+_PAUSE = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+"""
+
+
 class RedisLimits:
     """The budget shared by every process that uses this Redis: workers, runbot, gateways."""
 
@@ -231,6 +243,7 @@ class RedisLimits:
         self.global_limit = global_limit
         self._acquire = client.register_script(_ACQUIRE)
         self._learn = client.register_script(_LEARN)
+        self._pause = client.register_script(_PAUSE)
         # Each grant is a distinct member of the global window: this process's id and a counter.
         self._member = uuid.uuid4().hex[:12]
         self._sequence = 0
@@ -247,7 +260,7 @@ class RedisLimits:
             keys=[*self._keys(route), self.PREFIX + "bucket:"],
             args=[self.global_limit, GLOBAL_WINDOW_MS, PROBE_MS, route.name, route.major, member],
         )
-        return Grant(wait / 1000, spare)
+        return Grant(wait / 1000, None if spare < 0 else spare)
 
     def learn(self, route: Route, answer: Answer) -> float:
         wait = _retry_after(answer) if answer.status == 429 else 0.0
@@ -267,9 +280,7 @@ class RedisLimits:
         return wait
 
     def pause(self, seconds: float) -> None:
-        key = self.PREFIX + "blocked"
-        if self.redis.pttl(key) < seconds * 1000:
-            self.redis.set(key, "1", px=round(seconds * 1000))
+        self._pause(keys=[self.PREFIX + "blocked"], args=[round(seconds * 1000)])
 
 
 def limits_for(redis_url: str | None, global_limit: int) -> Any:

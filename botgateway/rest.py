@@ -30,7 +30,8 @@ class Answer:
 class DiscordRest:
     """A pool of keep-alive connections to Discord's REST API, shared by a process's threads."""
 
-    def __init__(self, base_url: str, token: str, timeout: float = 10.0):
+    # Well within a channel's lease (botgateway/mailbox.py), which a request must not outlive.
+    def __init__(self, base_url: str, token: str, timeout: float = 6.0):
         self.base_url = base_url.rstrip("/")
         self._headers = {
             "Authorization": f"Bot {token}",
@@ -39,7 +40,7 @@ class DiscordRest:
         }
         # No retries here: a failed request is the caller's to hold and try again later.
         self._pool = urllib3.PoolManager(
-            maxsize=16, block=False, retries=False, timeout=urllib3.Timeout(connect=5.0, read=timeout)
+            maxsize=16, block=False, retries=False, timeout=urllib3.Timeout(total=timeout, connect=3.0)
         )
 
     def create_message(self, channel_id: int, content: str, nonce: str) -> Answer:

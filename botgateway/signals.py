@@ -5,7 +5,7 @@ import logging
 from celery.signals import worker_init, worker_ready, worker_shutdown
 from django.conf import settings
 
-from botgateway.delivery import courier
+from botgateway.delivery import courier, stop_courier
 from botgateway.discordapi import require_token
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,8 @@ def check_token(**kwargs):
 
 @worker_ready.connect
 def start_courier(sender, **kwargs):
-    # A worker that takes replies also posts for channels whose held replies are due.
+    # A worker that takes replies also posts for channels whose held replies are due, from the
+    # start: replies a killed worker held are taken over before any new one comes.
     if "replies" in sender.app.amqp.queues.consume_from:
         if not settings.REDIS_URL:
             logger.warning(
@@ -29,5 +30,5 @@ def start_courier(sender, **kwargs):
 
 
 @worker_shutdown.connect
-def stop_courier(**kwargs):
-    courier().stop()
+def stop_posting(**kwargs):
+    stop_courier()

@@ -131,6 +131,8 @@ class Reply:
         if not isinstance(lines, list) or not all(_is_line(line) for line in lines):
             raise ValueError("payload field lines must be a list of [text, subject or null, version]")
         values["lines"] = tuple(Line(*line) for line in lines)
+        if not values["lines"] and values["reaction"] is None:
+            raise ValueError("payload has neither lines nor a reaction")
         return cls(**values)
 
 

@@ -95,10 +95,11 @@ def test_held_replies_outlive_a_killed_worker(fake, shared_redis):
     def worker():
         return Courier(RedisMailbox(shared_redis), RedisLimits(shared_redis, 50), DiscordRest(fake.api_url, fake.token))
 
-    dying = worker()  # takes replies but never posts for due channels
+    dying = worker()
     channel = fake.add_guild("survivor").channel_ids[0]
     for n in range(1, 11):
         dying.deliver(karma_reply(channel, 5000 + n, f"s{n}", 1, 1))
+    dying.stop()  # as if killed: it will never post again
     assert len(fake.messages) == 5  # the bucket's worth went out; the rest is held in Redis
     survivor = worker().start()  # another worker, which finds them due once the bucket refills
     try:
@@ -114,12 +115,13 @@ def test_a_post_made_before_a_crash_is_not_made_twice(make_courier, fake):
     channel = fake.add_guild("crash").channel_ids[0]
     reply = karma_reply(channel, 6000, "x", 1, 1)
     # A worker held the reply, wrote down its post, made it, and died before it could note that
-    # it was made (its lease expired since).
-    courier.mailbox.release(channel, courier.mailbox.add(reply))
+    # it was made; its lease ran out since.
+    token = courier.mailbox.add(reply)
     intent = {"kind": "text", "content": "x has 1 karma.", "nonce": "6000.0", "message_id": 6000,
               "covers": {"6000": [0]}, "reaction_of": None, "attempts": 0}  # fmt: skip
-    courier.mailbox.set_intent(channel, intent)
+    assert courier.mailbox.set_intent(channel, token, intent)
     courier.rest.create_message(channel, intent["content"], intent["nonce"])
+    courier.mailbox.give_back(channel, token)
     courier.flush(channel)  # whoever takes over makes the same post again
     assert [m.content for m in fake.messages] == ["x has 1 karma."]
     assert fake.nonce_replays == 1
