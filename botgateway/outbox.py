@@ -25,10 +25,11 @@ _SCHEMA = "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREME
 
 
 class Outbox:
-    def __init__(self, path, capacity, publish):
+    def __init__(self, path, capacity, publish, destination="broker"):
         self.path = path
         self.capacity = capacity
         self.publish = publish  # raises when the broker did not take the message
+        self.destination = destination  # what `publish` hands over to, for the log ("database" in runbot)
         self.stored = 0  # rows in the file; the writer adds, the publisher removes
         self.dropped = 0
         self._incoming = queue.SimpleQueue()
@@ -125,7 +126,11 @@ class Outbox:
             self._wake_publisher.set()
         if refused:
             if not self.dropped:
-                logger.error("outbox: full (%d messages waiting for the broker); dropping new messages", self.stored)
+                logger.error(
+                    "outbox: full (%d messages waiting for the %s); dropping new messages",
+                    self.stored,
+                    self.destination,
+                )
             self.dropped += len(refused)
 
     # The publisher ----------------------------------------------------------------------------
@@ -152,7 +157,9 @@ class Outbox:
                     failures += 1
                     break
                 if failures:
-                    logger.info("outbox: broker reachable again, publishing %d stored messages", self.stored)
+                    logger.info(
+                        "outbox: %s reachable again, publishing %d stored messages", self.destination, self.stored
+                    )
                     failures = 0
         db.close()
 
@@ -164,7 +171,7 @@ class Outbox:
                 published = row_id
         except Exception as exc:  # the broker's client raises many kinds; each means "not taken"
             if not failures:
-                logger.warning("outbox: broker unreachable (%s); keeping messages on disk", exc)
+                logger.warning("outbox: %s unreachable (%s); keeping messages on disk", self.destination, exc)
             return False
         finally:
             if published is not None:

@@ -145,3 +145,8 @@ def test_runbot_keeps_messages_while_its_database_is_away(fake, tmp_path, servic
     finally:
         bot.stop()
     assert fake.replies_to(during) == ["patient has 2 karma."]
+    # An expected outage: the outbox says so once, and when it is over; no traceback per attempt.
+    log = bot.log()
+    assert "outbox: database unreachable" in log
+    assert "outbox: database reachable again" in log
+    assert "Traceback" not in log

@@ -1,7 +1,7 @@
 from django.core.management import call_command
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 
-from botgateway.delivery import courier
+from botgateway.delivery import courier, stop_courier
 from botgateway.management.commands import rungateway
 from karma.tasks import handle_message
 from poppleproject.celery import run_tasks_inline
@@ -9,6 +9,7 @@ from poppleproject.celery import run_tasks_inline
 
 class Command(rungateway.Command):
     help = "Run all of Popple in this one process: the gateway, with karma tasks executed inline."
+    destination = "database"
 
     def prepare(self):
         call_command("migrate", verbosity=0)
@@ -18,9 +19,14 @@ class Command(rungateway.Command):
         courier().start()
 
     def finish(self):
-        courier().stop()
+        stop_courier()
 
     def publish(self, payload):
+        # While the database is away, the message stays in the outbox, which says so once and tries
+        # again with backoff. Checked here first (the query also replaces a connection the server
+        # dropped), so that the task does not log a traceback for each attempt.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
         result = handle_message.apply(args=(payload,))
         # A database that is away keeps the message in the outbox, to be tried again; any other
         # failure was logged by Celery, and the message is dropped rather than retried forever.

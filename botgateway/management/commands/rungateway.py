@@ -14,7 +14,8 @@ from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_message
 
 
 class Command(BaseCommand):
-    help = "Connect to Discord and hand every server message to the karma workers."
+    help = "Connect to Discord and hand the server messages that may matter to the karma workers."
+    destination = "broker"  # where published messages go, as the outbox's log lines say
 
     def prepare(self):
         """Runs once the configuration is checked, before connecting (runbot migrates here)."""
@@ -37,7 +38,10 @@ class Command(BaseCommand):
         point_discordpy_at_configured_urls()
         label = "-".join(map(str, ids)) if ids else "all"
         outbox = Outbox(
-            Path(settings.GATEWAY_OUTBOX_PATH.format(shards=label)), settings.GATEWAY_OUTBOX_MAX, self.publish
+            Path(settings.GATEWAY_OUTBOX_PATH.format(shards=label)),
+            settings.GATEWAY_OUTBOX_MAX,
+            self.publish,
+            self.destination,
         )
         client = Gateway(
             outbox.put,
