@@ -34,18 +34,20 @@ from testkit.stack import Stack, purge_queues  # noqa: E402
 DATABASE = os.environ.get("BENCH_DATABASE_URL", "mysql://popple:popple@127.0.0.1:3306/popple_bench")
 SERVERS = 50
 USERS = 50
+SPLIT = "threads, split"  # one worker takes karma, the other replies
 
 
-def fresh_database():
+def fresh_database(url=DATABASE, root=ROOT):
+    """An empty database at `url`, migrated by the checkout at `root`."""
     import MySQLdb
 
-    params = mysql_params(DATABASE)
+    params = mysql_params(url)
     name = params.pop("database")
     connection = MySQLdb.connect(**params)
     connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
     connection.cursor().execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     connection.close()
-    result = manage("migrate", DATABASE_URL=DATABASE)
+    result = manage("migrate", DATABASE_URL=url, root=root)
     if result.returncode:
         raise SystemExit(f"migrate failed: {result.stderr}")
 
@@ -83,7 +85,11 @@ class Deployment:
     def __enter__(self):
         purge_queues()
         for n in range(self.workers):
-            self.stack.worker(f"worker{n}", concurrency=self.concurrency, pool=self.pool)
+            if self.pool == SPLIT:  # as the Procfile deploys: karma and replies on workers of their own
+                queues = "karma" if n % 2 == 0 else "replies"
+                self.stack.worker(f"worker{n}", concurrency=self.concurrency, pool="threads", queues=queues)
+            else:
+                self.stack.worker(f"worker{n}", concurrency=self.concurrency, pool=self.pool)
         self.stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
         # Warm up: the first replies of each worker open its connections (Discord, database).
         warmup = [self.world.send(line) for line in karma_lines(100, seed=0)]
@@ -166,17 +172,18 @@ def main():
     args = parser.parse_args()
     saturation_count = 1500 if args.quick else 5000
     load_seconds = 5 if args.quick else 20
-    # (workers, pool, concurrency); the Procfile runs threads x 8, one worker per core.
+    # (workers, pool, concurrency); the Procfile runs threads x 8, a karma worker and a reply worker.
     # 16 threads per worker is left out: Celery's event dispatcher lock collapses it (bench/README.md).
-    configurations = [(1, "prefork", 2), (2, "prefork", 2), (1, "threads", 8), (2, "threads", 4), (2, "threads", 8)]
-    deployed = (2, "threads", 8)
+    configurations = [(1, "prefork", 2), (2, "prefork", 2), (1, "threads", 8), (2, "threads", 4), (2, "threads", 8),
+                      (2, SPLIT, 8)]  # fmt: skip
+    deployed = (2, SPLIT, 8)
 
     fresh_database()
     world = World()
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick}
 
     print("ceilings ...", flush=True)
-    results["ceilings"] = ceilings.measure(saturation_count, deployed, DATABASE)
+    results["ceilings"] = ceilings.measure(saturation_count, (2, "threads", 8), DATABASE)
     results["deployed"] = "{} workers, {} x {}".format(*deployed)
 
     results["scaling"] = []

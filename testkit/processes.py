@@ -28,10 +28,10 @@ def as_root(*command):
     subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=120)
 
 
-def manage(*args, input=None, timeout=60, **variables):
+def manage(*args, input=None, timeout=60, root=ROOT, **variables):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
-        cwd=ROOT,
+        cwd=root,
         env=clean_env(**variables),
         input=input,
         capture_output=True,
@@ -43,11 +43,12 @@ def manage(*args, input=None, timeout=60, **variables):
 class Process:
     """A long-running Popple process whose output goes to a log file the test can read."""
 
-    def __init__(self, name, args, env, log_dir):
+    def __init__(self, name, args, env, log_dir, root=ROOT):
         self.name = name
         self.args = args
         self.env = env
         self.log_path = Path(log_dir) / f"{name}.log"
+        self.root = root  # the checkout it runs from (a benchmark may run an earlier one)
         self.popen = None
 
     def start(self):
@@ -55,7 +56,7 @@ class Process:
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "a") as log:
             self.popen = subprocess.Popen(
-                self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.args, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
         return self
 

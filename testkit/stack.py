@@ -48,9 +48,10 @@ def free_port():
 class Stack:
     """Popple's processes against the fake Discord and the real services."""
 
-    def __init__(self, fake, log_dir, database_url, **variables):
+    def __init__(self, fake, log_dir, database_url, root=ROOT, **variables):
         self.fake = fake
         self.log_dir = Path(log_dir)
+        self.root = root  # the checkout the processes run from
         self.processes = {}
         self.workers = set()  # names of the Celery workers among the processes
         self.env = clean_env(
@@ -64,7 +65,8 @@ class Stack:
         )
 
     def start(self, name, args, **variables):
-        process = Process(name, args, {**self.env, **{k: str(v) for k, v in variables.items()}}, self.log_dir)
+        env = {**self.env, **{k: str(v) for k, v in variables.items()}}
+        process = Process(name, args, env, self.log_dir, root=self.root)
         self.processes[name] = process.start()
         return process
 
