@@ -44,7 +44,9 @@ def celery_two_hops(count, workers, pool, concurrency):
     counter = redis.Redis.from_url(REDIS_URL)
     counter.delete(COUNTER)
     log_dir = tempfile.mkdtemp(prefix="popple-ceiling-")
-    env = clean_env(CELERY_BROKER_URL=BROKER_URL, REDIS_URL=REDIS_URL)
+    # Workers of a Django project check for a Discord token at start (botgateway/signals.py), as
+    # Popple's do; these never use it.
+    env = clean_env(CELERY_BROKER_URL=BROKER_URL, REDIS_URL=REDIS_URL, DISCORD_TOKEN="ceiling-workers-post-nothing")
     processes = [
         Process(
             f"ceiling{n}",

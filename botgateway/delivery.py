@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from botgateway.coalesce import REACTION, TEXT, kind_of, next_post, stale
 from botgateway.discordapi import require_token
-from botgateway.mailbox import LEASE_SECONDS, mailbox_for
+from botgateway.mailbox import LEASE_SECONDS, Held, mailbox_for, remaining
 from botgateway.ratelimits import Route, limits_for
 from botgateway.rest import DiscordRest
 from karma.message import Reply
@@ -61,9 +61,21 @@ class Courier:
         if not reply:
             return  # nothing to say
         self.start()  # held replies need a poller in this process (a no-op once started)
-        token = self.mailbox.add(reply)
-        if token is not None:
-            self._post_held(reply.channel_id, token)
+        token, held = self.mailbox.add(reply)
+        if token is None:
+            return  # someone else is posting for the channel; they post this reply too
+        channel_id = reply.channel_id
+        if not held:
+            try:
+                wait = self._post_directly(reply, token)
+            except _LeaseLost:
+                return
+            if wait:
+                self.mailbox.give_back(channel_id, token, wait)
+                return
+            if not self.mailbox.finish(channel_id, token):
+                return  # the usual case: one reply, posted, nothing else held meanwhile
+        self._post_held(channel_id, token)
 
     def flush(self, channel_id: int) -> None:
         """Post what the channel holds, unless someone else is posting for it already."""
@@ -96,6 +108,29 @@ class Courier:
             if token is not None:
                 self.mailbox.give_back(channel_id, token, due_in)
 
+    def _post_directly(self, reply: Reply, token: str) -> float:
+        """The channel held nothing: make the reply's first request without writing it down first.
+
+        Should this process die meanwhile, the broker delivers the reply task again, which is
+        enough: the same request is made, with the same nonce. What is left of the reply (all of it
+        when Discord did not take it) is held as usual. Returns the seconds to wait, or 0.
+        """
+        entry = Held.of(reply)
+        kind = kind_of([entry])
+        route = Route(ROUTES[kind], reply.channel_id)
+        grant = self.limits.acquire(route)
+        intent = {**next_post([entry], grant.spare), "attempts": 0}
+        left = entry
+
+        def posted():
+            nonlocal left
+            left = remaining([entry], intent)[entry.message_id]
+
+        wait = grant.wait or self._make(reply.channel_id, token, kind, route, intent, posted)
+        if left is not None:
+            self._checked(self.mailbox.hold(reply.channel_id, token, left))
+        return wait
+
     def _post_next(self, channel_id: int, token: str) -> float | None:
         """Make the channel's next request. None: nothing held; 0: go on; else seconds to wait."""
         state = self._checked(self.mailbox.state(channel_id, token))
@@ -121,6 +156,20 @@ class Courier:
             # (same content, same nonce), which Discord then recognises.
             intent = {**next_post(state.held, grant.spare), "attempts": 0}
             self._checked(self.mailbox.set_intent(channel_id, token, intent))
+        return self._make(
+            channel_id,
+            token,
+            kind,
+            route,
+            intent,
+            lambda: self._checked(self.mailbox.commit(channel_id, token, intent, state)),
+        )
+
+    def _make(self, channel_id: int, token: str, kind: str, route: Route, intent: dict, posted) -> float:
+        """Make the request `intent` describes; `posted()` notes that it need not be made again.
+
+        Returns 0 to go on, or the seconds to wait before the channel's next request.
+        """
         try:
             if kind == TEXT:
                 answer = self.rest.create_message(channel_id, intent["content"], intent["nonce"])
@@ -130,7 +179,7 @@ class Courier:
             return self._later(channel_id, token, intent, f"Discord unreachable ({type(exc).__name__})")
         wait = self.limits.learn(route, answer)
         if answer.ok:
-            self._checked(self.mailbox.commit(channel_id, token, intent, state))
+            posted()
             return 0
         if answer.status == 429:
             return wait
@@ -149,7 +198,7 @@ class Courier:
             channel_id,
             answer.status,
         )
-        self._checked(self.mailbox.commit(channel_id, token, intent, state))
+        posted()
         return 0
 
     @staticmethod

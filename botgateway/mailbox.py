@@ -102,14 +102,34 @@ class MemoryMailbox:
         self._said = {}  # channel -> ({subject -> version a merged message said}, expires)
         self._posted = {}  # (channel, message id) -> expires
 
-    def add(self, reply: Reply) -> str | None:
-        """Hold `reply` (once, however often it comes); returns the channel's lease if it was free."""
+    def add(self, reply: Reply) -> tuple[str | None, bool]:
+        """Take in `reply`: (the channel's lease if it was free, whether the reply was held).
+
+        A channel that holds nothing, whose lease is free and that merged no replies lately (a
+        late reply must not contradict a merged message) does not hold the reply: its new holder
+        posts it straight away, and holds what Discord did not take. Otherwise the reply is held,
+        once however often it comes, unless it was posted already.
+        """
         with self._lock:
             now = time.monotonic()
-            if self._posted.get((reply.channel_id, reply.message_id), 0) <= now:
-                self._held.setdefault(reply.channel_id, {}).setdefault(reply.message_id, Held.of(reply))
-                self._due[reply.channel_id] = min(self._due.get(reply.channel_id, float("inf")), now)
-            return self._take_lease(reply.channel_id, now)
+            channel = reply.channel_id
+            recently_merged = self._said.get(channel, ({}, 0))[1] > now
+            if channel not in self._held and channel not in self._intents and not recently_merged:
+                token = self._take_lease(channel, now)
+                if token is not None:
+                    return token, False
+            if self._posted.get((channel, reply.message_id), 0) <= now:
+                self._held.setdefault(channel, {}).setdefault(reply.message_id, Held.of(reply))
+                self._due[channel] = min(self._due.get(channel, float("inf")), now)
+            return self._take_lease(channel, now), True
+
+    def hold(self, channel_id: int, token: str, entry: Held) -> bool:
+        """Hold what is left of a reply its lease holder could not post at once."""
+        with self._lock:
+            if not self._holds_lease(channel_id, token):
+                return False
+            self._held.setdefault(channel_id, {})[entry.message_id] = entry
+            return True
 
     def lease(self, channel_id: int) -> str | None:
         with self._lock:
@@ -211,19 +231,29 @@ class MemoryMailbox:
 # The same steps in Lua, run inside Redis with its clock: one round trip each, atomic.
 _NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 _HOLDS_LEASE = "redis.call('GET', KEYS[1]) == ARGV[1]"
-# KEYS: lease, held, due, posted. ARGV: token, lease ms, channel, message id, held reply.
+# KEYS: lease, held, due, posted, intent, said. ARGV: token, lease ms, channel, message id, held
+# reply. Returns {leased, held}.
 _ADD = (
     _NOW_MS
     + """
+if redis.call('EXISTS', KEYS[2], KEYS[5], KEYS[6]) == 0 then
+  if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0} end
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 if not redis.call('ZSCORE', KEYS[4], ARGV[4]) then
   redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])
   redis.call('ZADD', KEYS[3], 'LT', now, ARGV[3])
 end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-return 0
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 1} end
+return {0, 1}
 """
 )
+# KEYS: lease, held. ARGV: token, message id, held reply.
+_HOLD = f"""
+if not ({_HOLDS_LEASE}) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
 # KEYS: lease, intent, held, said. ARGV: token, lease ms.
 _STATE = f"""
 if not ({_HOLDS_LEASE}) then return false end
@@ -295,7 +325,7 @@ class RedisMailbox:
         self.redis = client
         self._scripts = {
             name: client.register_script(script)
-            for name, script in (("add", _ADD), ("state", _STATE), ("set_intent", _SET_INTENT),
+            for name, script in (("add", _ADD), ("hold", _HOLD), ("state", _STATE), ("set_intent", _SET_INTENT),
                                  ("commit", _COMMIT), ("release", _RELEASE), ("claim", _CLAIM))
         }  # fmt: skip
         self._due_key = self.PREFIX + "due"
@@ -303,17 +333,30 @@ class RedisMailbox:
     def _keys(self, channel_id: int, *kinds: str) -> list[str]:
         return [f"{self.PREFIX}{kind}:{channel_id}" for kind in kinds]
 
-    def add(self, reply: Reply) -> str | None:
+    def add(self, reply: Reply) -> tuple[str | None, bool]:
+        """Take in `reply`: (the channel's lease if it was free, whether the reply was held).
+
+        A channel that holds nothing, whose lease is free and that merged no replies lately (a
+        late reply must not contradict a merged message) does not hold the reply: its new holder
+        posts it straight away, and holds what Discord did not take. Otherwise the reply is held,
+        once however often it comes, unless it was posted already.
+        """
         token = uuid.uuid4().hex
-        leased = self._scripts["add"](
+        channel = reply.channel_id
+        leased, held = self._scripts["add"](
             keys=[
-                *self._keys(reply.channel_id, "lease", "held"),
+                *self._keys(channel, "lease", "held"),
                 self._due_key,
-                *self._keys(reply.channel_id, "posted"),
+                *self._keys(channel, "posted", "intent", "said"),
             ],
-            args=[token, LEASE_SECONDS * 1000, reply.channel_id, reply.message_id, Held.of(reply).to_json()],
+            args=[token, LEASE_SECONDS * 1000, channel, reply.message_id, Held.of(reply).to_json()],
         )
-        return token if leased else None
+        return (token if leased else None), bool(held)
+
+    def hold(self, channel_id: int, token: str, entry: Held) -> bool:
+        """Hold what is left of a reply its lease holder could not post at once."""
+        keys = self._keys(channel_id, "lease", "held")
+        return bool(self._scripts["hold"](keys=keys, args=[token, entry.message_id, entry.to_json()]))
 
     def lease(self, channel_id: int) -> str | None:
         token = uuid.uuid4().hex

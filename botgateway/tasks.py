@@ -5,17 +5,13 @@ It never waits on Discord: the courier posts what the budget allows now and hold
 post carries the same nonce, so Discord posts it once.
 """
 
-import logging
-
 from celery import shared_task
-from celery.exceptions import Reject
 from redis.exceptions import RedisError
 
 from botgateway.delivery import courier
 from karma.message import Reply
 from karma.tasks import RETRY_POLICY
-
-logger = logging.getLogger(__name__)
+from poppleproject.celery import parsed
 
 
 @shared_task(
@@ -25,11 +21,4 @@ logger = logging.getLogger(__name__)
     **RETRY_POLICY,
 )
 def send_reply(self, payload=None, *unexpected, **unknown):
-    try:
-        if unexpected or unknown:
-            raise ValueError("the task takes exactly one argument, the reply payload")
-        reply = Reply.from_payload(payload)
-    except ValueError as exc:
-        logger.error("rejected malformed reply payload (task %s): %s", self.request.id, exc)
-        raise Reject(str(exc), requeue=False) from None
-    courier().deliver(reply)
+    courier().deliver(parsed(self, Reply.from_payload, payload, (*unexpected, *unknown), "reply"))

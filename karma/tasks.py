@@ -7,12 +7,12 @@ ledger's unique key), and a rerun answers as the first time.
 import logging
 
 from celery import current_app, shared_task
-from celery.exceptions import Reject
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from karma.message import IncomingMessage
 from karma.router import respond
+from poppleproject.celery import parsed
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +37,7 @@ PUBLISH_CONFIRM_TIMEOUT = 30
     **RETRY_POLICY,
 )
 def handle_message(self, payload=None, *unexpected, **unknown):
-    # Whatever arrives, a malformed message costs one log line and is dropped, never retried.
-    try:
-        if unexpected or unknown:
-            raise ValueError("the task takes exactly one argument, the message payload")
-        message = IncomingMessage.from_payload(payload)
-    except ValueError as exc:
-        logger.error("rejected malformed message payload (task %s): %s", self.request.id, exc)
-        raise Reject(str(exc), requeue=False) from None
+    message = parsed(self, IncomingMessage.from_payload, payload, (*unexpected, *unknown), "message")
     if (self.request.delivery_info or {}).get("redelivered"):
         logger.info("message %s redelivered by the broker", message.message_id)
     reply = respond(message)

@@ -5,9 +5,13 @@ the apps: each app's AppConfig.ready imports its tasks module, in every process,
 workers.
 """
 
+import logging
 import os
+from collections.abc import Callable
+from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
+from celery.exceptions import Reject
 from celery.signals import task_postrun, task_prerun
 from django.db import connections
 
@@ -29,6 +33,20 @@ def tasks_run_inline():
 def run_tasks_inline():
     """This process runs every task it calls itself: the one-process commands."""
     app.conf.task_always_eager = True
+
+
+def parsed(task: Task, parse: Callable[[Any], Any], payload: Any, extra: tuple, what: str) -> Any:
+    """`parse(payload)` for a task that takes one payload; a malformed one (or `extra` arguments)
+    costs one log line and the message is dropped, never retried: Reject, without requeue."""
+    try:
+        if extra:
+            raise ValueError(f"the task takes exactly one argument, the {what} payload")
+        return parse(payload)
+    except ValueError as exc:
+        logging.getLogger(task.__module__).error(
+            "rejected malformed %s payload (task %s): %s", what, task.request.id, exc
+        )
+        raise Reject(str(exc), requeue=False) from None
 
 
 @task_prerun.connect

@@ -20,18 +20,28 @@ def fake():
     fake.stop()
 
 
-def test_runbot_answers_in_one_process(fake, tmp_path):
-    guild = fake.add_guild("home")
-    alice = fake.add_user("alice")
-    fake.add_member(guild, alice)
+def runbot(fake, tmp_path, database_url=None):
+    """`manage.py runbot` against the fake, connected; on SQLite in tmp_path unless told otherwise."""
     env = clean_env(
-        DATABASE_URL=f"sqlite:///{tmp_path}/popple.sqlite3",
+        DATABASE_URL=database_url or f"sqlite:///{tmp_path}/popple.sqlite3",
         GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3",
         **fake.environment(),
     )
     bot = Process("runbot", [sys.executable, "manage.py", "runbot"], env, tmp_path).start()
     try:
         bot.wait_for_log("connected to Discord as Popple")
+    except AssertionError:
+        bot.stop()
+        raise
+    return bot
+
+
+def test_runbot_answers_in_one_process(fake, tmp_path):
+    guild = fake.add_guild("home")
+    alice = fake.add_user("alice")
+    fake.add_member(guild, alice)
+    bot = runbot(fake, tmp_path)
+    try:
         first = fake.send(guild, alice, "popple++")
         assert fake.wait_until(lambda: fake.replies_to(first))
         second = fake.send(guild, alice, f"popple++ <@{fake.bot['id']}> karma")
@@ -50,14 +60,8 @@ def test_runbot_lives_within_discords_limits(tmp_path):
     """The burst in the one-process mode: the same holding, merging and budget, in memory."""
     fake = FakeDiscord(**FakeDiscord.DISCORD_LIMITS).start()
     burst = Burst(fake)
-    env = clean_env(
-        DATABASE_URL=f"sqlite:///{tmp_path}/popple.sqlite3",
-        GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3",
-        **fake.environment(),
-    )
-    bot = Process("runbot", [sys.executable, "manage.py", "runbot"], env, tmp_path).start()
+    bot = runbot(fake, tmp_path)
     try:
-        bot.wait_for_log("connected to Discord as Popple")
         burst.send()
         assert burst.wait(timeout=60)
         figures = burst.figures()
@@ -125,12 +129,8 @@ def test_runbot_keeps_messages_while_its_database_is_away(fake, tmp_path, servic
     guild = fake.add_guild("home")
     alice = fake.add_user("alice")
     fake.add_member(guild, alice)
-    env = clean_env(
-        DATABASE_URL=mariadb_test_url(), GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3", **fake.environment()
-    )
-    bot = Process("runbot", [sys.executable, "manage.py", "runbot"], env, tmp_path).start()
+    bot = runbot(fake, tmp_path, database_url=mariadb_test_url())
     try:
-        bot.wait_for_log("connected to Discord as Popple")
         before = fake.send(guild, alice, "patient++")
         assert fake.wait_until(lambda: fake.replies_to(before))
         as_root("service", "mariadb", "stop")

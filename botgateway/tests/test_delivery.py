@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from botgateway.delivery import Courier
-from botgateway.mailbox import MemoryMailbox, RedisMailbox
+from botgateway.mailbox import Held, MemoryMailbox, RedisMailbox
 from botgateway.ratelimits import MemoryLimits, RedisLimits
 from botgateway.rest import DiscordRest
 from karma.message import Line, Reply
@@ -116,7 +116,8 @@ def test_a_post_made_before_a_crash_is_not_made_twice(make_courier, fake):
     reply = karma_reply(channel, 6000, "x", 1, 1)
     # A worker held the reply, wrote down its post, made it, and died before it could note that
     # it was made; its lease ran out since.
-    token = courier.mailbox.add(reply)
+    token, _ = courier.mailbox.add(reply)
+    assert courier.mailbox.hold(channel, token, Held.of(reply))
     intent = {"kind": "text", "content": "x has 1 karma.", "nonce": "6000.0", "message_id": 6000,
               "covers": {"6000": [0]}, "reaction_of": None, "attempts": 0}  # fmt: skip
     assert courier.mailbox.set_intent(channel, token, intent)

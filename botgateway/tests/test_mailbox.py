@@ -2,7 +2,7 @@
 
 import pytest
 
-from botgateway.mailbox import MemoryMailbox, RedisMailbox
+from botgateway.mailbox import Held, MemoryMailbox, RedisMailbox
 from karma.message import Line, Reply
 
 CHANNEL = 42
@@ -19,45 +19,73 @@ def reply(message_id, text="x has 1 karma."):
     return Reply(CHANNEL, message_id, (Line(text, "x", message_id),))
 
 
-def post_of(message_id):
+def post_of(message_id, said=None):
     return {"kind": "text", "content": "x", "nonce": f"{message_id}.0", "message_id": message_id,
-            "covers": {str(message_id): [0]}, "reaction_of": None}  # fmt: skip
+            "covers": {str(message_id): [0]}, "reaction_of": None, "said": said or {}}  # fmt: skip
 
 
-def test_a_reply_is_held_once_and_never_again_once_posted(mailbox):
-    token = mailbox.add(reply(1))
+def held_ids(mailbox, token):
+    return [entry.message_id for entry in mailbox.state(CHANNEL, token).held]
+
+
+def test_an_idle_channel_hands_its_reply_over_and_holds_those_that_come_meanwhile(mailbox):
+    token, held = mailbox.add(reply(1))
     assert token is not None
-    assert mailbox.add(reply(1)) is None  # the lease is taken; the reply is held once
+    assert held is False  # nothing held, lease free: the new holder posts it at once
+    assert mailbox.add(reply(2)) == (None, True)  # the holder is busy: held for it
+    assert mailbox.add(reply(2)) == (None, True)  # held once, however often it comes
+    assert held_ids(mailbox, token) == [2]
+
+
+def test_a_reply_posted_is_not_held_again(mailbox):
+    token, _ = mailbox.add(reply(1))
+    mailbox.add(reply(2))
     state = mailbox.state(CHANNEL, token)
-    assert [entry.message_id for entry in state.held] == [1]
-    assert mailbox.commit(CHANNEL, token, post_of(1), state)
+    assert mailbox.commit(CHANNEL, token, post_of(2), state)
     assert mailbox.finish(CHANNEL, token) is False  # nothing left: the lease is given back
-    token = mailbox.add(reply(1))  # the same reply delivered again (a redelivered task)
-    assert mailbox.state(CHANNEL, token).held == []
+    token, held = mailbox.add(reply(3))  # goes straight to a new holder
+    assert mailbox.add(reply(2)) == (None, True)  # the posted reply, delivered again (a redelivered task)
+    assert held_ids(mailbox, token) == []
+
+
+def test_after_a_merged_message_replies_are_held_not_handed_over(mailbox):
+    token, _ = mailbox.add(reply(1))
+    mailbox.add(reply(2))
+    state = mailbox.state(CHANNEL, token)
+    mailbox.commit(CHANNEL, token, post_of(2, said={"x": 2}), state)
+    assert mailbox.finish(CHANNEL, token) is False
+    # A late reply about x must go through the holder, who knows what the merged message said.
+    token, held = mailbox.add(reply(1))
+    assert held is True
+    assert mailbox.state(CHANNEL, token).said == {"x": 2}
 
 
 def test_a_holder_whose_lease_ran_out_changes_nothing(mailbox):
-    stalled = mailbox.add(reply(1))
+    stalled, _ = mailbox.add(reply(1))
+    assert mailbox.hold(CHANNEL, stalled, Held.of(reply(1)))
     state = mailbox.state(CHANNEL, stalled)
     mailbox.give_back(CHANNEL, stalled)  # as if its lease had run out
     other = mailbox.lease(CHANNEL)
     assert mailbox.state(CHANNEL, stalled) is None
     assert not mailbox.set_intent(CHANNEL, stalled, post_of(1))
     assert not mailbox.commit(CHANNEL, stalled, post_of(1), state)
-    assert [entry.message_id for entry in mailbox.state(CHANNEL, other).held] == [1]
+    assert not mailbox.hold(CHANNEL, stalled, Held.of(reply(5)))
+    assert held_ids(mailbox, other) == [1]
 
 
 def test_finish_keeps_the_lease_while_replies_remain(mailbox):
-    token = mailbox.add(reply(1))
+    token, _ = mailbox.add(reply(1))
     mailbox.add(reply(2))
+    mailbox.add(reply(3))
     state = mailbox.state(CHANNEL, token)
-    mailbox.commit(CHANNEL, token, post_of(1), state)
+    mailbox.commit(CHANNEL, token, post_of(2), state)
     assert mailbox.finish(CHANNEL, token) is True
-    assert [entry.message_id for entry in mailbox.state(CHANNEL, token).held] == [2]
+    assert held_ids(mailbox, token) == [3]
 
 
 def test_a_held_channel_is_due_until_claimed_and_again_when_given_back(mailbox):
-    token = mailbox.add(reply(1))
+    token, _ = mailbox.add(reply(1))
+    mailbox.add(reply(2))
     assert mailbox.claim_due() == [CHANNEL]
     assert mailbox.claim_due() == []  # claimed: pushed a lease's length ahead
     mailbox.give_back(CHANNEL, token, due_in=0)
