@@ -43,7 +43,8 @@ def test_a_reply_posted_is_not_held_again(mailbox):
     state = mailbox.state(CHANNEL, token)
     assert mailbox.commit(CHANNEL, token, post_of(2), state)
     assert mailbox.finish(CHANNEL, token) is False  # nothing left: the lease is given back
-    token, held = mailbox.add(reply(3))  # goes straight to a new holder
+    token, held = mailbox.add(reply(3))
+    assert held is False  # goes straight to a new holder
     assert mailbox.add(reply(2)) == (None, True)  # the posted reply, delivered again (a redelivered task)
     assert held_ids(mailbox, token) == []
 
