@@ -34,6 +34,7 @@ ROUTES = {
 POLL_SECONDS = 0.05  # how often a poller looks for due channels
 BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # between attempts at a post Discord did not answer properly
 TOKEN_REFUSED_PAUSE = 60  # a refused token: every request counts towards Discord's ban of the IP
+HANDOVER_LIMIT = 1000  # replies handed over (runbot) that may wait for a posting thread
 
 
 class _LeaseLost(Exception):
@@ -52,6 +53,7 @@ class Courier:
         self._threads = threads
         self._free = threading.Semaphore(threads)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="courier")
+        self._handover_slots = threading.Semaphore(HANDOVER_LIMIT)
 
     def deliver(self, reply: Reply) -> None:
         """Hold `reply` and post what its channel holds, as far as the budget allows now.
@@ -76,6 +78,25 @@ class Courier:
             if not self.mailbox.finish(channel_id, token):
                 return  # the usual case: one reply, posted, nothing else held meanwhile
         self._post_held(channel_id, token)
+
+    def hand_over(self, reply: Reply) -> None:
+        """Deliver `reply` from this process's posting threads; returns at once.
+
+        For one process that does everything (runbot): the thread that applies karma must not wait
+        for Discord. At most HANDOVER_LIMIT replies wait for a thread; beyond, this waits too (the
+        gateway's outbox keeps what arrives meanwhile).
+        """
+        self.start()
+        self._handover_slots.acquire()
+        self._pool.submit(self._deliver_handed_over, reply)
+
+    def _deliver_handed_over(self, reply: Reply) -> None:
+        try:
+            self.deliver(reply)
+        except Exception:
+            logger.exception("replies: posting the reply to message %s failed", reply.message_id)
+        finally:
+            self._handover_slots.release()
 
     def flush(self, channel_id: int) -> None:
         """Post what the channel holds, unless someone else is posting for it already."""

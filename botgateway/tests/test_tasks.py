@@ -1,4 +1,7 @@
-"""The reply task as the one-process default runs it: inline, the same code the workers run."""
+"""The reply task as the one-process default runs it: inline, the same code the workers run.
+
+Inline, the task hands the reply over to the courier's threads and returns; tests wait for the post.
+"""
 
 import logging
 
@@ -16,6 +19,7 @@ def payload(text="hi", reaction=None):
 
 def test_a_reply_is_posted_without_pinging_anyone(discord):
     send_reply.apply(args=(payload("(@everyone) has 1 karma.", reaction="\N{WHITE HEAVY CHECK MARK}"),))
+    assert discord.wait_until(lambda: discord.reactions_to(MESSAGE))
     assert discord.replies_to(MESSAGE) == ["(@everyone) has 1 karma."]
     assert discord.messages[0].allowed_mentions == {"parse": []}
     assert discord.reactions_to(MESSAGE) == ["\N{WHITE HEAVY CHECK MARK}"]
@@ -32,11 +36,12 @@ def test_server_errors_and_rate_limits_hold_the_reply_until_discord_takes_it(dis
 
 def test_permanent_discord_errors_drop_the_reply(discord, caplog):
     discord.fail_rest(403, seconds=5)
+    dropped = f"reply to message {MESSAGE} in channel {CHANNEL} dropped: Discord answered 403"
     with caplog.at_level(logging.WARNING):
         result = send_reply.apply(args=(payload(),))
+        assert discord.wait_until(lambda: dropped in caplog.text)
     assert result.state == "SUCCESS"
     assert discord.messages == []
-    assert f"reply to message {MESSAGE} in channel {CHANNEL} dropped: Discord answered 403" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """The karma task as the one-process default runs it: inline, the same code the workers run.
 
-Its answers go through the reply task and the courier to the fake Discord, over the wire.
+Its answers go through the reply task and the courier to the fake Discord, over the wire. Inline,
+the reply task hands a reply over to the courier's threads and returns: tests wait for the post.
 """
 
 import logging
@@ -18,18 +19,21 @@ pytestmark = pytest.mark.django_db
 def test_message_is_applied_and_answered(discord):
     message = chat("x++ x++ y--", guild_id=7)
     handle_message.delay(message.to_payload())
+    assert discord.wait_until(lambda: discord.replies_to(message.message_id))
     assert discord.replies_to(message.message_id) == ["x has 2 karma. y has -1 karma."]
     assert [m.channel_id for m in discord.messages] == [70]
     assert Karma.objects.get(guild_id=7, subject="x").karma == 2
 
 
 def test_redelivered_message_changes_nothing_and_answers_the_same(discord):
-    message, second = chat("x++", guild_id=7), chat("x++", guild_id=7)
-    for payload in (message.to_payload(), second.to_payload(), message.to_payload()):
-        handle_message.delay(payload)
-    assert discord.replies_to(message.message_id) == ["x has 1 karma."]
+    first, second = chat("x++", guild_id=7), chat("x++", guild_id=7)
+    for count, message in enumerate((first, second, first), start=1):
+        handle_message.delay(message.to_payload())
+        assert discord.wait_until(lambda count=count: len(discord.rest_log) == count)  # one post each, in order
+    assert discord.replies_to(first.message_id) == ["x has 1 karma."]
     assert discord.replies_to(second.message_id) == ["x has 2 karma."]
-    # The redelivery's reply is the one posted before: not posted again.
+    # The redelivery's reply went out again with the same nonce: Discord answered with the first.
+    assert discord.nonce_replays == 1
     assert len(discord.messages) == 2
     assert Karma.objects.get(guild_id=7, subject="x").karma == 2
 
@@ -42,6 +46,7 @@ def test_no_change_no_reply(discord):
 def test_reaction_only(discord):
     message = chat("@Popple karma", guild_id=7)
     handle_message.delay(message.to_payload())
+    assert discord.wait_until(lambda: discord.reactions_to(message.message_id))
     assert discord.reactions_to(message.message_id) == [QUESTION]
     assert discord.messages == []
 
@@ -50,6 +55,7 @@ def test_long_reply_is_split_for_discord_and_capped(discord):
     names = " ".join(f"({'n' * 100}{i:03})++" for i in range(40))
     message = chat(names, guild_id=8)
     handle_message.delay(message.to_payload())
+    assert discord.wait_until(lambda: len(discord.replies_to(message.message_id)) == 2)
     parts = discord.replies_to(message.message_id)
     assert len(parts) == 2
     assert all(len(part) <= 2000 for part in parts)
