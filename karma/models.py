@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 
 MAX_NAME_LENGTH = 128
@@ -38,8 +39,36 @@ class Karma(models.Model):
 
 
 class GuildSettings(models.Model):
+    """A server's settings: what Popple says, and the rules that keep its karma fair (karma/rules.py)."""
+
     guild_id = models.BigIntegerField("server", primary_key=True)
     announce = models.BooleanField(default=True, help_text="Reply with the new karma after each change.")
+    allow_self_karma = models.BooleanField(
+        "self-karma",
+        default=False,
+        help_text="Let people give themselves karma (++ to their own name). Taking it (--) is always allowed.",
+    )
+    cooldown = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(7 * 24 * 3600)],
+        help_text="Seconds before the same person can change the same name again (0: no cooldown).",
+    )
+    budget = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(10_000)],
+        help_text="Karma changes one person can make per hour, all names together (0: no limit).",
+    )
+    max_change = models.PositiveIntegerField(
+        "max change",
+        default=0,
+        validators=[MaxValueValidator(1_000)],
+        help_text="The most karma one message can give to or take from one name (0: no limit).",
+    )
+    ignored = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Names that never count, compared without case: a list such as ["c", "i", "g"].',
+    )
 
     class Meta:
         verbose_name = "server settings"
@@ -55,6 +84,7 @@ class LedgerEntry(models.Model):
     class Source(models.TextChoices):
         CHAT = "chat"
         ADMIN = "admin"
+        MERGE = "merge"  # names that became one (karma/names.py), by a migration
 
     guild_id = models.BigIntegerField("server")
     channel_id = models.BigIntegerField(null=True, blank=True)
@@ -77,7 +107,43 @@ class LedgerEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["message_id", "subject"], name="ledger_once_per_message"),
         ]
-        indexes = [models.Index(fields=["guild_id", "subject"], name="ledger_subject")]
+        indexes = [
+            models.Index(fields=["guild_id", "subject"], name="ledger_subject"),
+            # A person's recent changes, for the cooldown and budget rules.
+            models.Index(fields=["guild_id", "author_id", "created_at"], name="ledger_giver"),
+        ]
 
     def __str__(self):
         return f"{self.subject} {self.delta:+d}"
+
+
+class Giver(models.Model):
+    """Someone who changes karma in a server under the cooldown or budget rules.
+
+    Their row is locked while one of their messages is applied, so that two workers applying the
+    same person's messages at once count them one after the other (karma/store.py).
+    """
+
+    guild_id = models.BigIntegerField("server")
+    author_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["guild_id", "author_id"], name="giver_unique")]
+
+
+class SettingChange(models.Model):
+    """Who changed a server's setting, when, from what to what (in Discord or in the admin)."""
+
+    guild_id = models.BigIntegerField("server")
+    setting = models.CharField(max_length=32)
+    old = models.CharField(max_length=2000, blank=True)
+    new = models.CharField(max_length=2000, blank=True)
+    changed_by = models.CharField(max_length=200, help_text="The Discord member or the admin user.")
+    admin_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-changed_at"]
+
+    def __str__(self):
+        return f"{self.setting}: {self.old} -> {self.new}"

@@ -9,12 +9,15 @@ of chat, whatever it holds. Rules, in order of application:
   first (nested parentheses belong to the name); an unmatched `(` is dropped and the rest is
   read word by word.
 - A token counts when it ends with `++` or `--`, after trailing sentence punctuation.
+- Its name is cleaned (karma/names.py: NFC, no invisible characters) and counts when it is
+  neither empty nor longer than 128 characters.
 """
 
 import re
 from collections.abc import Iterator
 
 from karma.models import MAX_NAME_LENGTH
+from karma.names import clean
 
 _BACKTICKS = re.compile(r"`+")
 _WHITESPACE = re.compile(r"\s+")
@@ -104,8 +107,12 @@ def paren_name(inner: str) -> str:
     return inner.strip()
 
 
-def _valid(name: str) -> bool:
-    return bool(name) and len(name) <= MAX_NAME_LENGTH
+def _subject(name: str | None) -> str | None:
+    """The name as a subject (karma/names.py), or None when it cannot be one (empty, too long)."""
+    if name is None:
+        return None
+    name = clean(name)
+    return name if name and len(name) <= MAX_NAME_LENGTH else None
 
 
 def parse_changes(text: str, mentions: dict[str, str]) -> list[tuple[str, int]]:
@@ -124,7 +131,8 @@ def parse_changes(text: str, mentions: dict[str, str]) -> list[tuple[str, int]]:
             subject = paren_name(name)
         else:
             subject = plain_name(signed[0], mentions)
-        if subject is not None and _valid(subject):
+        subject = _subject(subject)
+        if subject is not None:
             totals[subject] = totals.get(subject, 0) + signed[1]
     return [(subject, delta) for subject, delta in totals.items() if delta]
 
@@ -137,6 +145,7 @@ def parse_names(text: str, mentions: dict[str, str]) -> list[str]:
             subject = paren_name(name) if not suffix else None
         else:
             subject = plain_name(name, mentions)
-        if subject is not None and _valid(subject):
+        subject = _subject(subject)
+        if subject is not None:
             names.setdefault(subject, None)
     return list(names)

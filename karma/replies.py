@@ -4,6 +4,7 @@ import re
 import unicodedata
 
 from karma.message import DISCORD_MESSAGE_LIMIT, Line, fit
+from karma.names import without_bidi_controls
 
 MAX_MESSAGES_PER_ANSWER = 2  # a command of a few characters never makes Popple flood a channel
 BOARD_NAME_WIDTH = 40  # boards shorten longer names; the database and the admin keep them whole
@@ -29,7 +30,9 @@ def shown(name: str) -> str:
 
     Mentions need nothing here: every reply goes out with allowed mentions disabled.
     """
-    name = " ".join(name.splitlines())
+    # Stored names hold no bidirectional controls (karma/names.py); should one come from elsewhere,
+    # it must not close the isolate below early.
+    name = without_bidi_controls(" ".join(name.splitlines()))
     name = escape_markdown(name)
     if any(unicodedata.bidirectional(char) in _RIGHT_TO_LEFT for char in name):
         # First-strong isolate: a right-to-left name cannot flip "has N karma." around it.

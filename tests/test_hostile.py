@@ -26,8 +26,9 @@ HOSTILE = [
     ("(<#987654321>)++", "<#987654321>"),
     ("(**bold** _it_ ~~gone~~ ||spoiler||)++", "**bold** _it_ ~~gone~~ ||spoiler||"),
     ("(# heading)++", "# heading"),
-    ("zero\u200bwidth++", "zero\u200bwidth"),
-    ("(\u202eevil name)++", "\u202eevil name"),
+    ("zero\u200bwidth++", "zerowidth"),  # invisible characters are not part of a name
+    ("(\u202eevil name)++", "evil name"),
+    ("(\u200b\u2067)++", None),  # nothing left of it
     ("שלום++", "שלום"),
     ("(" + "x" * 128 + ")++", "x" * 128),
     ("(" + "y" * 129 + ")++", None),

@@ -86,3 +86,19 @@ def test_parse_changes(text, expected):
 )
 def test_parse_names(text, expected):
     assert parse_names(text, MENTIONS) == expected
+
+
+@pytest.mark.parametrize(
+    "text, changes",
+    [
+        ("ad\u200bmin++", [("admin", 1)]),
+        ("cafe\u0301++ café++", [("café", 2)]),  # NFC: one name, however it was typed
+        ("(\u202eevil\u202c)++", [("evil", 1)]),
+        ("\u200b++ (\u2066\u2069)++", []),  # empty once cleaned: counts for nothing
+        ("(\u200b spaced \u200b)++", [("spaced", 1)]),
+        ("\U0001f468\u200d\U0001f469\u200d\U0001f467++", [("\U0001f468\u200d\U0001f469\u200d\U0001f467", 1)]),
+        ("a\u200db++", [("ab", 1)]),  # a joiner outside an emoji sequence hides nothing
+    ],
+)
+def test_names_cannot_masquerade(text, changes):
+    assert parse_changes(text, {}) == changes

@@ -75,7 +75,8 @@ def test_malformed_reply_payloads_are_refused(change, error):
         ("a\nb", "a b"),
         ("@everyone", "@everyone"),
         ("zero\u200bwidth", "zero\u200bwidth"),
-        ("\u202eevil", "\u2068\u202eevil\u2069"),
+        ("\u202eevil", "evil"),  # bidirectional controls are dropped, whatever the name held
+        ("\u2069\u202eevil", "evil"),  # a name cannot close the isolate early
         ("שלום", "\u2068שלום\u2069"),
     ],
 )

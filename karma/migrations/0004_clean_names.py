@@ -1,0 +1,67 @@
+"""Subjects stored before names were cleaned (karma/names.py) are cleaned now.
+
+A name that changes is renamed; names that become one are merged, their karma added up; a name
+with nothing left is removed. Every change is in the ledger, with the source "merge": the old
+name gives up its karma, the clean one receives it. Old ledger rows keep the names they had.
+
+The cleaning is copied here as it was when this migration was written, so that later changes to
+karma/names.py do not change what this migration did.
+"""
+
+import unicodedata
+from collections import defaultdict
+
+from django.db import migrations
+
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u00ad\u180e\u200b\u200c\u2060\ufeff\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+
+
+def _symbol(char):
+    return unicodedata.category(char) == "So"
+
+
+def clean(name):
+    name = unicodedata.normalize("NFC", name).translate(_INVISIBLE)
+    if "\u200d" in name:
+        name = "".join(
+            char
+            for index, char in enumerate(name)
+            if char != "\u200d" or (0 < index < len(name) - 1 and _symbol(name[index - 1]) and _symbol(name[index + 1]))
+        )
+    return name.strip()
+
+
+def clean_names(apps, schema_editor):
+    Karma = apps.get_model("karma", "Karma")
+    LedgerEntry = apps.get_model("karma", "LedgerEntry")
+    groups = defaultdict(list)
+    for row in Karma.objects.all().iterator():
+        cleaned = clean(row.subject)
+        if cleaned != row.subject:
+            groups[(row.guild_id, cleaned)].append(row)
+
+    def record(guild_id, subject, delta, total, version):
+        LedgerEntry.objects.create(
+            guild_id=guild_id, subject=subject, delta=delta, total=total, version=version, source="merge"
+        )
+
+    for (guild_id, cleaned), rows in groups.items():
+        for row in rows:
+            record(guild_id, row.subject, -row.karma, 0, row.version + 1)
+            row.delete()
+        if not cleaned:
+            continue
+        moved = sum(row.karma for row in rows)
+        target, _ = Karma.objects.get_or_create(guild_id=guild_id, subject=cleaned, defaults={"karma": 0})
+        target.karma += moved
+        target.version += 1
+        target.save()
+        record(guild_id, cleaned, moved, target.karma, target.version)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("karma", "0003_fair_karma")]
+
+    operations = [migrations.RunPython(clean_names, migrations.RunPython.noop)]
