@@ -33,8 +33,8 @@ def serve_discord(connection):
 
     fake = FakeDiscord().start()
     connection.send(fake.environment())
-    connection.recv()
-    connection.send(len(fake.messages))
+    while connection.recv():
+        connection.send(len(fake.messages))
 
 
 if __name__ == "__main__":
@@ -53,7 +53,7 @@ from bench.report import markdown_table, report  # noqa: E402
 from botgateway.management.commands.runbot import Command as RunBot  # noqa: E402
 from botgateway.outbox import Outbox  # noqa: E402
 from karma.message import IncomingMessage  # noqa: E402
-from karma.models import LedgerEntry  # noqa: E402
+from karma.models import GuildSettings, LedgerEntry  # noqa: E402
 from karma.tasks import handle_message  # noqa: E402
 
 COUNT = 5000
@@ -77,11 +77,21 @@ def payloads(first_id):
     ]
 
 
-def inline():
+def inline(first_id):
     start = time.perf_counter()
-    for payload in payloads(10_000_000):
+    for payload in payloads(first_id):
         handle_message.delay(payload)
     return COUNT / (time.perf_counter() - start)
+
+
+def rules(**values):
+    """Set the fair-karma rules of the 50 servers (karma/rules.py)."""
+    for guild_id in range(1, 51):
+        GuildSettings.objects.update_or_create(guild_id=guild_id, defaults=values)
+
+
+NO_RULES = {"allow_self_karma": True, "cooldown": 0, "budget": 0, "max_change": 0, "ignored": []}
+ALL_RULES = {"allow_self_karma": False, "cooldown": 1, "budget": 10_000, "max_change": 5, "ignored": ["c", "i", "g"]}
 
 
 def through_outbox():
@@ -98,11 +108,21 @@ def through_outbox():
     return rate
 
 
+def answered():
+    DISCORD.send("how many?")
+    return DISCORD.recv()
+
+
 def main():
     call_command("migrate", verbosity=0)
-    rates = {"karma task inline": inline(), "runbot's path: outbox, then the task inline": through_outbox()}
-    DISCORD.send("how many?")
-    assert DISCORD.recv() == 2 * COUNT  # every message answered
+    rates = {"karma task inline": inline(10_000_000), "runbot's path: outbox, then the task inline": through_outbox()}
+    rules(**NO_RULES)
+    rates["karma task inline, every fair-karma rule off"] = inline(30_000_000)
+    rules(**ALL_RULES)
+    rates["karma task inline, every rule on (cooldown 1 s, budget, max change, ignored names)"] = inline(40_000_000)
+    while answered() < 4 * COUNT:  # replies are posted by the courier's threads: wait for the last
+        time.sleep(0.1)
+    assert answered() == 4 * COUNT  # every message answered, once
     text = "\n\n".join(
         [
             f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",

@@ -34,6 +34,8 @@ def to_incoming(message, me):
         message_id=message.id,
         author_id=author.id,
         author_name=author.name,
+        author_global_name=author.global_name or "",
+        author_nick=(author.nick if isinstance(author, discord.Member) else None) or "",
         content=message.content,
         bot_id=me.id,
         bot_name=me.name,

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from karma import store
-from karma.models import GuildSettings, Karma, LedgerEntry
+from karma import config, store
+from karma.models import GuildSettings, Karma, LedgerEntry, SettingChange
 
 
 @admin.register(Karma)
@@ -29,9 +29,31 @@ class KarmaAdmin(admin.ModelAdmin):
 
 @admin.register(GuildSettings)
 class GuildSettingsAdmin(admin.ModelAdmin):
-    list_display = ("guild_id", "announce")
-    list_editable = ("announce",)
+    list_display = ("guild_id", "announce", "allow_self_karma", "cooldown", "budget", "max_change", "ignored")
     search_fields = ("=guild_id",)
+
+    def save_model(self, request, obj, form, change):
+        before = GuildSettings.objects.filter(pk=obj.pk).first() if change else None
+        super().save_model(request, obj, form, change)
+        config.record_admin_change(before, obj, request.user)
+
+
+@admin.register(SettingChange)
+class SettingChangeAdmin(admin.ModelAdmin):
+    """Who changed which setting of which server, and from what to what: read only."""
+
+    list_display = ("changed_at", "guild_id", "setting", "old", "new", "changed_by")
+    list_filter = ("setting", "guild_id")
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(LedgerEntry)

@@ -26,13 +26,18 @@ def may_matter(content: str, bot_id: int, bot_name: str) -> bool:
     return "++" in content or "--" in content or content.lstrip().startswith(bot_prefixes(bot_id, bot_name))
 
 
-def _check_fields(cls: type, payload: Any) -> dict[str, Any]:
-    """The payload's values for the dataclass's int, str and bool fields, checked by type."""
+def _check_fields(cls: type, payload: Any, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The payload's values for the dataclass's int, str and bool fields, checked by type.
+
+    `optional` fields were added later: a payload from before them gets their defaults.
+    """
     if not isinstance(payload, dict):
         raise ValueError(f"payload must be an object, not {type(payload).__name__}")
     values = {}
     for field in fields(cls):
         if field.name not in payload:
+            if field.name in optional:
+                continue
             raise ValueError(f"payload has no {field.name}")
         value = payload[field.name]
         expected = field.type
@@ -57,6 +62,9 @@ class IncomingMessage:
     bot_name: str
     mentions: dict  # user id (str) -> username, for every user the message mentions
     can_manage: bool  # the author has Manage Server or Administrator
+    # The other names the author goes by, "" when unknown: the self-karma rule refuses them all.
+    author_global_name: str = ""  # the display name of their Discord account
+    author_nick: str = ""  # their nickname in this server
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,7 +72,7 @@ class IncomingMessage:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = _check_fields(cls, payload)
+        values = _check_fields(cls, payload, optional=("author_global_name", "author_nick"))
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["mentions"].items()):
             raise ValueError("payload field mentions must map user ids to names")
         return cls(**values)

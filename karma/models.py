@@ -130,6 +130,9 @@ class Giver(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["guild_id", "author_id"], name="giver_unique")]
 
+    def __str__(self):
+        return f"user {self.author_id} in server {self.guild_id}"
+
 
 class SettingChange(models.Model):
     """Who changed a server's setting, when, from what to what (in Discord or in the admin)."""

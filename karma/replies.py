@@ -5,11 +5,13 @@ import unicodedata
 
 from karma.message import DISCORD_MESSAGE_LIMIT, Line, fit
 from karma.names import without_bidi_controls
+from karma.rules import BUDGET, COOLDOWN, MAX_CHANGE, SELF, Refusal
 
 MAX_MESSAGES_PER_ANSWER = 2  # a command of a few characters never makes Popple flood a channel
 BOARD_NAME_WIDTH = 40  # boards shorten longer names; the database and the admin keep them whole
 QUESTION = "\N{BLACK QUESTION MARK ORNAMENT}"
 CHECK = "\N{WHITE HEAVY CHECK MARK}"
+REFUSED = "\N{NO ENTRY SIGN}"  # a rule refused a change, and the server wants no announcements
 
 _RIGHT_TO_LEFT = {"R", "AL", "RLE", "RLO", "LRE", "LRO", "RLI", "LRI", "FSI", "PDF", "PDI"}
 
@@ -42,6 +44,38 @@ def shown(name: str) -> str:
 
 def has_karma(name: str, karma: int) -> str:
     return f"{shown(name)} has {karma} karma."
+
+
+def duration(seconds: float) -> str:
+    """42 s, 5 min, 1 h 5 min: how long, for people."""
+    seconds = max(round(seconds), 1)
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = (seconds + 59) // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def refused(refusals: list[Refusal]) -> list[str]:
+    """What the server's rules refused in one message: a line per rule, in the order they came."""
+    lines = {}
+    for rule in dict.fromkeys(refusal.rule for refusal in refusals):
+        theirs = [refusal for refusal in refusals if refusal.rule == rule]
+        first = theirs[0]
+        if rule == SELF:
+            lines[rule] = "You cannot give yourself karma."
+        elif rule == MAX_CHANGE:
+            lines[rule] = f"max change: at most {first.limit} karma per name in one message."
+        elif rule == COOLDOWN:
+            waits = ", ".join(f"{shown(r.subject)} in {duration(r.wait)}" for r in theirs[1:])
+            lines[rule] = f"cooldown: you can change {shown(first.subject)} again in {duration(first.wait)}" + (
+                f", {waits}." if waits else "."
+            )
+        elif rule == BUDGET:
+            lines[rule] = f"budget: {first.limit} changes per person per hour; your next one in {duration(first.wait)}."
+    return list(lines.values())
 
 
 def on_board(name: str, karma: int) -> str:

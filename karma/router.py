@@ -5,10 +5,10 @@ from collections.abc import Callable, Iterable
 
 from django.conf import settings
 
-from karma import store
+from karma import config, store
 from karma.message import IncomingMessage, Line, Reply, bot_prefixes
 from karma.parser import parse_changes, parse_names
-from karma.replies import CHECK, QUESTION, capped, has_karma, on_board, too_many_subjects
+from karma.replies import CHECK, QUESTION, REFUSED, capped, has_karma, on_board, refused, too_many_subjects
 
 DEFAULT_BOARD_SIZE = 10
 MAX_BOARD_SIZE = 100  # beyond this a board is spam, not an answer
@@ -16,7 +16,8 @@ BOARD_SIZE_ERROR = "Board size must be a positive, non-zero number"
 NO_KARMA = "No one has any karma yet."
 ANNOUNCE_ERROR = 'Valid announce settings are: "on", "off", "yes", "no"'
 ANNOUNCE_FORBIDDEN = "Only members who can manage this server can change announce."
-ANNOUNCE_VALUES = {"on": True, "yes": True, "off": False, "no": False}
+CONFIG_FORBIDDEN = "Only members who can manage this server can change settings."
+CONFIG_UNKNOWN = "Settings are: {names}. `@{bot} config` lists them."
 
 _COMMAND_WORD = re.compile(r"\s+(\S+)(?=\s|$)")
 
@@ -34,10 +35,12 @@ def respond(message: IncomingMessage) -> Reply:
     if not changes:
         return answer(message)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
-    totals, announce = store.apply_changes(message, changes[:limit])
-    if not announce:
-        return answer(message)
-    lines = [Line(has_karma(subject, total), subject, version) for subject, total, version in totals]
+    outcome = store.apply_changes(message, changes[:limit])
+    if not outcome.announce:
+        # Silent, but for a reaction when a rule refused something: the author learns it did.
+        return answer(message, reaction=REFUSED if outcome.refusals else None)
+    lines = [Line(has_karma(subject, total), subject, version) for subject, total, version in outcome.applied]
+    lines += refused(outcome.refusals)
     if len(changes) > limit:
         lines.append(Line(too_many_subjects(limit)))
     return answer(message, lines)
@@ -97,11 +100,32 @@ def announce(message: IncomingMessage, arguments: str, mentions: dict[str, str])
     if not message.can_manage:
         return answer(message, [ANNOUNCE_FORBIDDEN], reaction=QUESTION)
     words = arguments.split(maxsplit=1)
-    setting = ANNOUNCE_VALUES.get(words[0].lower()) if words else None
-    if setting is None:
+    try:
+        config.change(message.guild_id, "announce", words[0] if words else "", changed_by(message))
+    except ValueError:
         return answer(message, [ANNOUNCE_ERROR], reaction=QUESTION)
-    store.set_announce(message.guild_id, setting)
     return answer(message, reaction=CHECK)
+
+
+def configure(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
+    """`config` lists the server's settings; `config NAME VALUE` changes one (Manage Server)."""
+    name, _, value = arguments.strip().partition(" ")
+    if not name:
+        return answer(message, config.show(message.guild_id), joiner="\n")
+    if name.lower() not in config.SETTINGS:
+        names = ", ".join(config.SETTINGS)
+        return answer(message, [CONFIG_UNKNOWN.format(names=names, bot=message.bot_name)], reaction=QUESTION)
+    if not message.can_manage:
+        return answer(message, [CONFIG_FORBIDDEN], reaction=QUESTION)
+    try:
+        shown = config.change(message.guild_id, name.lower(), value, changed_by(message))
+    except ValueError as problem:
+        return answer(message, [str(problem)], reaction=QUESTION)
+    return answer(message, [f"{name.lower()}: {shown}"], reaction=CHECK)
+
+
+def changed_by(message: IncomingMessage) -> str:
+    return f"{message.author_name} ({message.author_id})"
 
 
 COMMANDS: dict[str, Command] = {
@@ -109,4 +133,5 @@ COMMANDS: dict[str, Command] = {
     "top": _board(highest=True),
     "bot": _board(highest=False),
     "announce": announce,
+    "config": configure,
 }

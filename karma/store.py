@@ -4,9 +4,12 @@ Every function works on the database Django's routers pick for the karma models:
 in production (the tests route them to SQLite or MariaDB in turn, testkit/databases.py).
 """
 
+import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, connections, router, transaction
@@ -15,7 +18,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from karma.message import IncomingMessage
-from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.models import Giver, GuildSettings, Karma, LedgerEntry
+from karma.rules import HOUR, Refusal, Rules, limit, screen
 
 # MySQL picks a victim when two transactions wait on each other (1213) and gives up after
 # innodb_lock_wait_timeout (1205); atomic() rolls back what is left, so running it again is safe.
@@ -30,13 +34,21 @@ logger = logging.getLogger(__name__)
 _ANNOUNCE_DEFAULT = GuildSettings._meta.get_field("announce").default
 
 
-def apply_changes(message: IncomingMessage, changes: Changes) -> tuple[Applied, bool]:
-    """Apply a message's karma changes once, in one transaction.
+@dataclass(frozen=True)
+class Outcome:
+    """What applying a message did."""
 
-    `changes` is [(subject, delta)]. Returns ([(subject, karma and version after the change)] in
-    the same order, whether the server wants changes announced), the latter read in the same query.
-    Applying the same Discord message again changes nothing and returns what the first
-    application returned: the ledger's unique (message, subject) key refuses the second copy.
+    applied: Applied  # in the order of the changes that counted
+    announce: bool  # whether the server wants changes announced
+    refusals: list[Refusal] = field(default_factory=list)  # what the server's rules refused
+
+
+def apply_changes(message: IncomingMessage, changes: Changes) -> Outcome:
+    """Apply a message's karma changes once, in one transaction, under the server's rules.
+
+    `changes` is [(subject, delta)]. Applying the same Discord message again changes nothing and
+    answers what the first application did: the ledger's unique (message, subject) key refuses
+    the second copy.
     """
     for _ in range(_ATTEMPTS - 1):
         try:
@@ -47,33 +59,108 @@ def apply_changes(message: IncomingMessage, changes: Changes) -> tuple[Applied, 
     return _apply_or_replay(message, changes)
 
 
-def _apply_or_replay(message: IncomingMessage, changes: Changes) -> tuple[Applied, bool]:
+def _apply_or_replay(message: IncomingMessage, changes: Changes) -> Outcome:
     try:
         return _apply_once(message, changes)
     except IntegrityError:
         replay = _replay(message, changes)
         if replay is None:
             raise
-        return replay, announce_enabled(message.guild_id)
+        return Outcome(replay, announce_enabled(message.guild_id))
 
 
-def _apply_once(message: IncomingMessage, changes: Changes) -> tuple[Applied, bool]:
+def _apply_once(message: IncomingMessage, changes: Changes) -> Outcome:
     using = router.db_for_write(Karma)
     connection = connections[using]
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    now = timezone.now()
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        _add_karma(cursor, connection.vendor, message.guild_id, changes, now)
-        totals, announce = _totals(cursor, message.guild_id, [subject for subject, _ in changes])
-        _record(cursor, message, changes, totals, now)
-    return [(subject, *totals[subject]) for subject, _ in changes], announce
+        cursor.execute(_RULES, [message.guild_id])
+        row = cursor.fetchone()
+        if row is None:  # a server that never changed a setting
+            announce, rules = _ANNOUNCE_DEFAULT, Rules()
+        else:
+            announce, rules = bool(row[0]), Rules.of(*row[1:5], json.loads(row[5] or "[]"))
+        kept, refusals = screen(changes, message, rules)
+        if kept and rules.counts_givers:
+            kept, more = _limit_giver(cursor, connection.vendor, message, kept, rules, now)
+            refusals += more
+        if not kept:
+            return Outcome([], announce, refusals)
+        stamp = connection.ops.adapt_datetimefield_value(now)
+        _add_karma(cursor, connection.vendor, message.guild_id, kept, stamp)
+        totals = _totals(cursor, message.guild_id, [subject for subject, _ in kept])
+        _record(cursor, message, kept, totals, stamp)
+    return Outcome([(subject, *totals[subject]) for subject, _ in kept], announce, refusals)
 
 
-# Applying a message is the hot path: three statements, written out rather than built by the ORM
+def _limit_giver(cursor: CursorWrapper, vendor: str, message: IncomingMessage, changes: Changes, rules: Rules,
+                 now: datetime) -> tuple[Changes, list[Refusal]]:  # fmt: skip
+    """The cooldown and the budget, from the person's changes in the ledger.
+
+    Their Giver row is locked first (the upsert locks it until the transaction ends): two workers
+    applying the same person's messages at once count them one after the other. A message
+    applied before (a redelivery) does not stand in its own way.
+    """
+    cursor.execute(_TOUCH_GIVER[vendor], [message.guild_id, message.author_id])
+    theirs = [message.guild_id, message.author_id, message.message_id]
+    since_last = {}
+    if rules.cooldown:
+        subjects = [subject for subject, _ in changes]
+        since = _stamp(cursor, now - timedelta(seconds=rules.cooldown))
+        cursor.execute(_LAST_CHANGES.format(subjects=", ".join(["%s"] * len(subjects))), [*theirs, since, *subjects])
+        since_last = {subject: (now - _moment(last)).total_seconds() for subject, last in cursor.fetchall()}
+    used, hour_ago = 0, _stamp(cursor, now - timedelta(seconds=HOUR))
+    if rules.budget:
+        cursor.execute(_HOUR_COUNT, [*theirs, hour_ago])
+        [(used,)] = cursor.fetchall()
+
+    def age_of(oldest: int) -> float:
+        """Seconds since the person's `oldest`-th change of the hour (0: the oldest of all)."""
+        cursor.execute(_HOUR_CHANGE, [*theirs, hour_ago, oldest])
+        [(moment,)] = cursor.fetchall()
+        return (now - _moment(moment)).total_seconds()
+
+    return limit(changes, since_last, used, age_of, rules)
+
+
+def _stamp(cursor: CursorWrapper, moment: datetime) -> Any:
+    return cursor.db.ops.adapt_datetimefield_value(moment)
+
+
+def _moment(value: Any) -> datetime:
+    """A datetime read by a raw query: SQLite gives its text, MariaDB a naive datetime (both UTC)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# Applying a message is the hot path: a few statements, written out rather than built by the ORM
 # each time (building them cost more than running them: bench/README.md). Everything else uses
-# the ORM. The syntax is common to SQLite and MySQL/MariaDB but for the upsert's conflict clause.
-# (S608: what is formatted into them is table names from the models and "%s" placeholders; the
-# values always travel as query parameters.)
+# the ORM, the rules that read the ledger included (they are off by default). The syntax is
+# common to SQLite and MySQL/MariaDB but for the upsert's conflict clause. (S608: what is
+# formatted into them is table names from the models and "%s" placeholders; the values always
+# travel as query parameters.)
 _KARMA, _SETTINGS, _LEDGER = (model._meta.db_table for model in (Karma, GuildSettings, LedgerEntry))
+
+_GIVER = Giver._meta.db_table
+# Creates the person's row or, when it exists, locks it until the transaction ends (the update
+# changes nothing, but takes the row's lock). SQLite's transactions take turns anyway.
+_TOUCH_GIVER = {
+    "mysql": f"INSERT INTO {_GIVER} (guild_id, author_id) VALUES (%s, %s) "  # noqa: S608
+    "ON DUPLICATE KEY UPDATE author_id = author_id",
+    "sqlite": f"INSERT INTO {_GIVER} (guild_id, author_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",  # noqa: S608
+}
+_THEIRS = "guild_id = %s AND author_id = %s AND message_id <> %s AND source = 'chat' AND created_at > %s"
+_LAST_CHANGES = (
+    f"SELECT subject, MAX(created_at) FROM {_LEDGER} WHERE {_THEIRS} AND subject IN ({{subjects}}) "  # noqa: S608
+    "GROUP BY subject"
+)
+_HOUR_COUNT = f"SELECT COUNT(*) FROM {_LEDGER} WHERE {_THEIRS}"  # noqa: S608
+_HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY created_at LIMIT 1 OFFSET %s"  # noqa: S608
+
+_RULES = (
+    f"SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored FROM {_SETTINGS} "  # noqa: S608
+    "WHERE guild_id = %s"
+)
 
 # Adds in the database, creating missing rows. (Reading first, then inserting or updating, would
 # deadlock between workers creating the same subject at once.) MySQL 8 deprecates VALUES() here
@@ -85,10 +172,7 @@ _UPSERT_CONFLICT = {
     "sqlite": "ON CONFLICT (guild_id, subject) DO UPDATE SET karma = karma + excluded.karma, "
     "version = version + 1, updated_at = excluded.updated_at",
 }
-_TOTALS = (
-    f"SELECT subject, karma, version, (SELECT announce FROM {_SETTINGS} WHERE guild_id = %s) FROM {_KARMA} "  # noqa: S608
-    "WHERE guild_id = %s AND subject IN ({subjects})"
-)
+_TOTALS = f"SELECT subject, karma, version FROM {_KARMA} WHERE guild_id = %s AND subject IN ({{subjects}})"  # noqa: S608
 _RECORD = (
     f"INSERT INTO {_LEDGER} (guild_id, channel_id, message_id, author_id, author_name, subject, delta, total, "  # noqa: S608
     "version, source, created_at) VALUES {rows}"
@@ -103,13 +187,10 @@ def _add_karma(cursor: CursorWrapper, vendor: str, guild_id: int, changes: Chang
     )
 
 
-def _totals(cursor: CursorWrapper, guild_id: int, subjects: list[str]) -> tuple[dict[str, tuple[int, int]], bool]:
-    """Each subject's karma and version, and whether the server wants changes announced, in one query."""
-    cursor.execute(_TOTALS.format(subjects=", ".join(["%s"] * len(subjects))), [guild_id, guild_id, *subjects])
-    rows = cursor.fetchall()
-    announce = rows[0][3]
-    totals = {subject: (karma, version) for subject, karma, version, _ in rows}
-    return totals, _ANNOUNCE_DEFAULT if announce is None else bool(announce)
+def _totals(cursor: CursorWrapper, guild_id: int, subjects: list[str]) -> dict[str, tuple[int, int]]:
+    """Each subject's karma and version."""
+    cursor.execute(_TOTALS.format(subjects=", ".join(["%s"] * len(subjects))), [guild_id, *subjects])
+    return {subject: (karma, version) for subject, karma, version in cursor.fetchall()}
 
 
 def _record(
@@ -152,10 +233,6 @@ def board(guild_id: int, size: int, highest: bool = True) -> Totals:
 def announce_enabled(guild_id: int) -> bool:
     settings = GuildSettings.objects.filter(guild_id=guild_id).first()
     return settings.announce if settings else _ANNOUNCE_DEFAULT
-
-
-def set_announce(guild_id: int, announce: bool) -> None:
-    GuildSettings.objects.update_or_create(guild_id=guild_id, defaults={"announce": announce})
 
 
 def admin_set_karma(guild_id: int, subject: str, karma: int, user: AbstractBaseUser) -> Karma:

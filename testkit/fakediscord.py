@@ -164,6 +164,7 @@ class Guild:
     manager_role_id: int
     admin_role_id: int
     members: dict = field(default_factory=dict)  # user id -> role ids
+    nicks: dict = field(default_factory=dict)  # user id -> nickname in this server
 
 
 class _Connection:
@@ -324,19 +325,20 @@ class FakeDiscord:
     def _snowflake(self):
         return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(self._ids) % (1 << 22))
 
-    def _user(self, name, bot=False):
+    def _user(self, name, bot=False, global_name=None):
         return {
             "id": str(self._snowflake()),
             "username": name,
             "discriminator": "0",
-            "global_name": None,
+            "global_name": global_name,
             "avatar": None,
             "bot": bot,
             "flags": 0,
         }
 
-    def add_user(self, name, bot=False):
-        user = self._user(name, bot=bot)
+    def add_user(self, name, bot=False, global_name=None):
+        """A Discord account: its username, and the display name it may have."""
+        user = self._user(name, bot=bot, global_name=global_name)
         self.users[user["id"]] = user
         return int(user["id"])
 
@@ -371,10 +373,11 @@ class FakeDiscord:
             if session.owns(guild.id):
                 session.dispatch("GUILD_CREATE", self._guild_create(guild))
 
-    def add_member(self, guild, user_id, manager=False, admin=False):
+    def add_member(self, guild, user_id, manager=False, admin=False, nick=None):
         """`manager`: a role with Manage Server; `admin`: a role with Administrator."""
         roles = [(manager, guild.manager_role_id), (admin, guild.admin_role_id)]
         guild.members[user_id] = [str(role_id) for wanted, role_id in roles if wanted]
+        guild.nicks[user_id] = nick
 
     def _member(self, guild, user_id):
         return {
@@ -383,7 +386,7 @@ class FakeDiscord:
             "deaf": False,
             "mute": False,
             "flags": 0,
-            "nick": None,
+            "nick": guild.nicks.get(user_id),
         }
 
     def _guild_create(self, guild):

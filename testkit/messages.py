@@ -9,16 +9,19 @@ BOT_NAME = "Popple"
 _ids = itertools.count(10_000)
 
 
-def chat(content, guild_id=1, author_id=500, can_manage=True, mentions=None, message_id=None):
+def chat(content, guild_id=1, author_id=500, can_manage=True, mentions=None, message_id=None, author_name=None,
+         author_global_name="", author_nick=""):  # fmt: skip
     return IncomingMessage(
         guild_id=guild_id,
         channel_id=guild_id * 10,
         message_id=message_id or next(_ids),
         author_id=author_id,
-        author_name=f"user{author_id}",
+        author_name=author_name or f"user{author_id}",
         content=content,
         bot_id=BOT_ID,
         bot_name=BOT_NAME,
         mentions=mentions or {},
         can_manage=can_manage,
+        author_global_name=author_global_name,
+        author_nick=author_nick,
     )

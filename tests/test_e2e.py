@@ -62,7 +62,9 @@ def test_rules_table(stack, world, fake_discord):
     expected = []
     for guild, (content, reply) in zip(world["rules"], RULES, strict=True):
         mentions = [world["alice"]] if "{alice}" in content else []
-        message_id = fake.send(guild, world["alice"], content.format(alice=world["alice"], bot=bot), mentions=mentions)
+        # Sent by someone else than alice: `<@alice>++` from alice herself would be self-karma.
+        author = world["users"][0]
+        message_id = fake.send(guild, author, content.format(alice=world["alice"], bot=bot), mentions=mentions)
         expected.append((message_id, [reply] if reply else []))
     assert fake.wait_until(lambda: all(len(fake.replies_to(m)) == len(r) for m, r in expected), timeout=60)
     stack.wait_idle()

@@ -34,30 +34,31 @@ def clean(name):
 
 
 def clean_names(apps, schema_editor):
+    db = schema_editor.connection.alias  # the database being migrated, whatever the routers say
     Karma = apps.get_model("karma", "Karma")
     LedgerEntry = apps.get_model("karma", "LedgerEntry")
     groups = defaultdict(list)
-    for row in Karma.objects.all().iterator():
+    for row in Karma.objects.using(db).iterator():
         cleaned = clean(row.subject)
         if cleaned != row.subject:
             groups[(row.guild_id, cleaned)].append(row)
 
     def record(guild_id, subject, delta, total, version):
-        LedgerEntry.objects.create(
+        LedgerEntry.objects.using(db).create(
             guild_id=guild_id, subject=subject, delta=delta, total=total, version=version, source="merge"
         )
 
     for (guild_id, cleaned), rows in groups.items():
         for row in rows:
             record(guild_id, row.subject, -row.karma, 0, row.version + 1)
-            row.delete()
+            row.delete(using=db)
         if not cleaned:
             continue
         moved = sum(row.karma for row in rows)
-        target, _ = Karma.objects.get_or_create(guild_id=guild_id, subject=cleaned, defaults={"karma": 0})
+        target, _ = Karma.objects.using(db).get_or_create(guild_id=guild_id, subject=cleaned, defaults={"karma": 0})
         target.karma += moved
         target.version += 1
-        target.save()
+        target.save(using=db)
         record(guild_id, cleaned, moved, target.karma, target.version)
 
 

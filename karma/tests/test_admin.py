@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from karma import store
-from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.models import GuildSettings, Karma, LedgerEntry, SettingChange
 from testkit.messages import chat
 
 pytestmark = pytest.mark.django_db
@@ -80,10 +80,27 @@ def test_ledger_is_read_only_and_filterable(admin_client, karma_rows):
     assert [e.subject for e in response.context["cl"].result_list] == ["popple"]
 
 
-def test_server_settings_are_editable(admin_client):
+def test_server_settings_are_editable_and_each_change_is_recorded(admin_client, admin_user):
     GuildSettings.objects.create(guild_id=3, announce=True)
-    response = admin_client.post(
-        reverse("admin:karma_guildsettings_change", args=[3]), {"guild_id": "3", "announce": ""}
-    )
+    form = {"guild_id": "3", "announce": "", "cooldown": "60", "budget": "0", "max_change": "0", "ignored": '["c"]'}
+    response = admin_client.post(reverse("admin:karma_guildsettings_change", args=[3]), form)
     assert response.status_code == 302
     assert store.announce_enabled(3) is False
+    changes = SettingChange.objects.order_by("setting").values_list("setting", "old", "new", "changed_by", "admin_user")
+    assert list(changes) == [
+        ("announce", "on", "off", "admin admin", admin_user.pk),
+        ("cooldown", "off", "60 s", "admin admin", admin_user.pk),
+        ("ignore", "(none)", "c", "admin admin", admin_user.pk),
+    ]
+    listed = admin_client.get(reverse("admin:karma_settingchange_changelist"))
+    assert b"60 s" in listed.content
+    assert admin_client.get(reverse("admin:karma_settingchange_add")).status_code == 403
+
+
+def test_a_bad_setting_is_refused_with_its_reason(admin_client):
+    GuildSettings.objects.create(guild_id=4)
+    form = {"guild_id": "4", "announce": "on", "cooldown": "-5", "budget": "0", "max_change": "0", "ignored": "[]"}
+    response = admin_client.post(reverse("admin:karma_guildsettings_change", args=[4]), form)
+    assert response.status_code == 200  # the form again, with the error
+    assert b"Ensure this value is greater than or equal to 0." in response.content
+    assert GuildSettings.objects.get(guild_id=4).cooldown == 0

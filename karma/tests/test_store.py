@@ -5,7 +5,7 @@ import threading
 import pytest
 from django.db import connections
 
-from karma import store
+from karma import config, store
 from karma.models import Karma, LedgerEntry
 from testkit.databases import pinned
 from testkit.messages import chat
@@ -20,6 +20,10 @@ def database(request):
         yield request.param
 
 
+def said(outcome):
+    return outcome.applied, outcome.announce
+
+
 def karma_in(database, guild_id):
     return dict(Karma.objects.using(database).filter(guild_id=guild_id).values_list("subject", "karma"))
 
@@ -27,7 +31,8 @@ def karma_in(database, guild_id):
 @pytest.mark.django_db(databases=DATABASES)
 def test_apply_returns_totals_in_order(database):
     store.apply_changes(chat("", guild_id=1), [("b", 5)])
-    totals, announce = store.apply_changes(chat("", guild_id=1), [("b", 1), ("a", -1)])
+    outcome = store.apply_changes(chat("", guild_id=1), [("b", 1), ("a", -1)])
+    totals, announce = outcome.applied, outcome.announce
     assert totals == [("b", 6, 2), ("a", -1, 1)]  # (subject, karma, version)
     assert announce is True
     assert karma_in(database, 1) == {"b": 6, "a": -1}
@@ -36,9 +41,9 @@ def test_apply_returns_totals_in_order(database):
 @pytest.mark.django_db(databases=DATABASES)
 def test_same_message_applies_once_and_answers_the_same(database):
     first = chat("", guild_id=1)
-    assert store.apply_changes(first, [("x", 1), ("y", -1)]) == ([("x", 1, 1), ("y", -1, 1)], True)
+    assert said(store.apply_changes(first, [("x", 1), ("y", -1)])) == ([("x", 1, 1), ("y", -1, 1)], True)
     store.apply_changes(chat("", guild_id=1), [("x", 1)])
-    assert store.apply_changes(first, [("x", 1), ("y", -1)]) == ([("x", 1, 1), ("y", -1, 1)], True)
+    assert said(store.apply_changes(first, [("x", 1), ("y", -1)])) == ([("x", 1, 1), ("y", -1, 1)], True)
     assert karma_in(database, 1) == {"x": 2, "y": -1}
     assert LedgerEntry.objects.using(database).filter(message_id=first.message_id).count() == 2
 
@@ -85,10 +90,10 @@ def test_board_orders_by_karma_then_name_and_skips_zero(database):
 @pytest.mark.django_db(databases=DATABASES)
 def test_announce_setting_defaults_on(database):
     assert store.announce_enabled(5) is True
-    store.set_announce(5, False)
+    config.change(5, "announce", "off", "test")
     assert store.announce_enabled(5) is False
-    assert store.apply_changes(chat("", guild_id=5), [("x", 1)]) == ([("x", 1, 1)], False)
-    store.set_announce(5, True)
+    assert said(store.apply_changes(chat("", guild_id=5), [("x", 1)])) == ([("x", 1, 1)], False)
+    config.change(5, "announce", "on", "test")
     assert store.announce_enabled(5) is True
 
 

@@ -1,0 +1,136 @@
+"""A server's settings as people change them: `@Popple config` in Discord, and the admin.
+
+Each setting has a name people type, a way to read what they typed (a clear answer when it is
+not a valid value, and nothing changes), and a way to show it. Every change is recorded: who,
+when, the old and the new value (karma/models.py, SettingChange).
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import router, transaction
+
+from karma.models import MAX_NAME_LENGTH, GuildSettings, SettingChange
+from karma.names import clean
+from karma.replies import duration
+
+MAX_IGNORED = 100
+_DURATION = re.compile(r"(\d{1,7})\s*(s|sec|m|min|h)?", re.IGNORECASE)
+_UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+ON_OFF = {"on": True, "yes": True, "off": False, "no": False}
+
+
+def _off_or_number(text: str, maximum: int, unit_parser: Callable[[str], int | None] | None = None) -> int | None:
+    word = text.strip().lower()
+    if word in ("off", "0", "none"):
+        return 0
+    number = unit_parser(word) if unit_parser else (int(word) if word.isascii() and word.isdigit() else None)
+    return number if number is not None and 0 < number <= maximum else None
+
+
+def _seconds(word: str) -> int | None:
+    match = _DURATION.fullmatch(word)
+    return int(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "").lower() or None] if match else None
+
+
+@dataclass(frozen=True)
+class Setting:
+    field: str  # GuildSettings' field
+    help: str  # what a valid value looks like: the answer to a bad one
+    parse: Callable[[str, Any], Any]  # (what was typed, the current value) -> the new value, or None
+    show: Callable[[Any], str]
+
+
+def _parse_ignore(text: str, current: list[str]) -> list[str] | None:
+    action, _, rest = text.strip().partition(" ")
+    action = action.lower()
+    if action == "clear":
+        return [] if not rest.strip() else None
+    names = [name for name in (clean(part) for part in rest.split(",")) if name]
+    if action not in ("add", "remove") or not names or any(len(name) > MAX_NAME_LENGTH for name in names):
+        return None
+    if action == "remove":
+        gone = {name.casefold() for name in names}
+        return [name for name in current if name.casefold() not in gone]
+    known = {name.casefold() for name in current}
+    added = current + [name for name in dict.fromkeys(names) if name.casefold() not in known]
+    return added if len(added) <= MAX_IGNORED else None
+
+
+SETTINGS = {
+    "announce": Setting(
+        "announce", 'announce must be "on" or "off"', lambda text, _: ON_OFF.get(text.strip().lower()),
+        lambda value: "on" if value else "off",
+    ),
+    "selfkarma": Setting(
+        "allow_self_karma", 'selfkarma must be "allow" or "deny"',
+        lambda text, _: {"allow": True, "deny": False}.get(text.strip().lower()),
+        lambda value: "allow" if value else "deny",
+    ),
+    "cooldown": Setting(
+        "cooldown", 'cooldown must be a time (60, 90s, 5m or 1h; at most 7 days) or "off"',
+        lambda text, _: _off_or_number(text, 7 * 24 * 3600, _seconds),
+        lambda value: duration(value) if value else "off",
+    ),
+    "budget": Setting(
+        "budget", 'budget must be a number of changes per person per hour (at most 10000) or "off"',
+        lambda text, _: _off_or_number(text, 10_000),
+        lambda value: f"{value} changes per person per hour" if value else "off",
+    ),
+    "maxchange": Setting(
+        "max_change", 'maxchange must be the most karma one message may give a name (at most 1000) or "off"',
+        lambda text, _: _off_or_number(text, 1_000),
+        lambda value: f"{value} per name per message" if value else "off",
+    ),
+    "ignore": Setting(
+        "ignored", 'Use "ignore add NAME", "ignore remove NAME" (several: separate them with commas) or "ignore clear"',
+        _parse_ignore,
+        lambda value: ", ".join(value) if value else "(none)",
+    ),
+}  # fmt: skip
+
+
+def show(guild_id: int) -> list[str]:
+    """Every setting of the server, one line each: `name: value`."""
+    settings = GuildSettings.objects.filter(guild_id=guild_id).first() or GuildSettings(guild_id=guild_id)
+    return [f"{name}: {setting.show(getattr(settings, setting.field))}" for name, setting in SETTINGS.items()]
+
+
+def change(guild_id: int, name: str, text: str, changed_by: str) -> str:
+    """Set the server's setting `name` from what was typed; returns its new value, shown.
+
+    ValueError says what a valid value looks like; then nothing changed.
+    """
+    setting = SETTINGS[name]
+    with transaction.atomic(using=router.db_for_write(GuildSettings)):
+        settings, _ = GuildSettings.objects.select_for_update().get_or_create(guild_id=guild_id)
+        old = getattr(settings, setting.field)
+        new = setting.parse(text, old)
+        if new is None:
+            raise ValueError(setting.help)
+        if new != old:
+            setattr(settings, setting.field, new)
+            settings.save(update_fields=[setting.field])
+            SettingChange.objects.create(
+                guild_id=guild_id, setting=name, old=setting.show(old), new=setting.show(new), changed_by=changed_by
+            )
+    return setting.show(new)
+
+
+def record_admin_change(old: GuildSettings | None, new: GuildSettings, user: AbstractBaseUser) -> None:
+    """Record what an admin changed in a server's settings (karma/admin.py)."""
+    for name, setting in SETTINGS.items():
+        before = getattr(old, setting.field) if old else GuildSettings._meta.get_field(setting.field).get_default()
+        after = getattr(new, setting.field)
+        if before != after:
+            SettingChange.objects.create(
+                guild_id=new.guild_id,
+                setting=name,
+                old=setting.show(before),
+                new=setting.show(after),
+                changed_by=f"admin {user.get_username()}",
+                admin_user=user,
+            )
