@@ -80,3 +80,15 @@ def test_a_budget_holds_when_two_workers_apply_one_persons_burst(stack, world, f
     assert list(changes.values_list("setting", "new", "changed_by")) == [
         ("budget", "10 changes per person per hour", f"manager ({manager})")
     ]
+
+
+def test_ignored_names_and_the_cap_per_message(stack, world, fake_discord):
+    fake, (guilds, alice, manager) = fake_discord, world
+    guild = guilds["self"]
+    configure(fake, guild, manager, "ignore add c, go")
+    configure(fake, guild, manager, "maxchange 2")
+    message = fake.send(guild, alice, "C++ is nice, go++ too, and rust++ rust++ rust++ rust++")
+    assert fake.wait_until(lambda: fake.replies_to(message))
+    assert fake.replies_to(message) == ["rust has 2 karma. max change: at most 2 karma per name in one message."]
+    assert "c" not in karma(guild)
+    assert "go" not in karma(guild)

@@ -220,9 +220,12 @@ def test_broker_stopped_for_ten_seconds(stack, stream):
     assert "outbox: broker reachable again" in gateway.log()
     stream.answered_only_after(down_at, up_at)
     for name, worker in workers.items():
-        # Lost once, at the stop; a second loss means the worker hung after reconnecting until
-        # missed heartbeats cut it (Celery's prefetch restoration did that on the threads pool).
-        assert worker.log()[seen[name] :].count("Connection to broker lost") == 1, name
+        # Lost at the stop (and possibly again at once, when RabbitMQ drops a connection it took
+        # while still starting); never cut later for missed heartbeats, which is how a worker that
+        # hung after reconnecting shows (Celery's prefetch restoration did that on the threads pool).
+        since = worker.log()[seen[name] :]
+        assert "Connection to broker lost" in since, name
+        assert "Too many heartbeats missed" not in since, name
 
 
 @pytest.mark.parametrize("stream", ["database"], indirect=True)
