@@ -32,6 +32,9 @@ class GuildSettingsAdmin(admin.ModelAdmin):
     list_display = ("guild_id", "announce", "allow_self_karma", "cooldown", "budget", "max_change", "ignored")
     search_fields = ("=guild_id",)
 
+    def get_readonly_fields(self, request, obj=None):
+        return ("guild_id",) if obj else ()  # settings belong to their server
+
     def save_model(self, request, obj, form, change):
         before = GuildSettings.objects.filter(pk=obj.pk).first() if change else None
         super().save_model(request, obj, form, change)

@@ -14,21 +14,22 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router, transaction
 
 from karma.models import MAX_NAME_LENGTH, GuildSettings, SettingChange
-from karma.names import clean
-from karma.replies import duration
+from karma.names import clean, folded
+from karma.replies import duration, shorten
 
 MAX_IGNORED = 100
 _DURATION = re.compile(r"(\d{1,7})\s*(s|sec|m|min|h)?", re.IGNORECASE)
+SHOWN_NAMES = 20  # ignored names listed in a reply
 _UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
 ON_OFF = {"on": True, "yes": True, "off": False, "no": False}
 
 
 def _off_or_number(text: str, maximum: int, unit_parser: Callable[[str], int | None] | None = None) -> int | None:
     word = text.strip().lower()
-    if word in ("off", "0", "none"):
+    if word in ("off", "none"):
         return 0
     number = unit_parser(word) if unit_parser else (int(word) if word.isascii() and word.isdigit() else None)
-    return number if number is not None and 0 < number <= maximum else None
+    return number if number is not None and 0 <= number <= maximum else None
 
 
 def _seconds(word: str) -> int | None:
@@ -53,11 +54,20 @@ def _parse_ignore(text: str, current: list[str]) -> list[str] | None:
     if action not in ("add", "remove") or not names or any(len(name) > MAX_NAME_LENGTH for name in names):
         return None
     if action == "remove":
-        gone = {name.casefold() for name in names}
-        return [name for name in current if name.casefold() not in gone]
-    known = {name.casefold() for name in current}
-    added = current + [name for name in dict.fromkeys(names) if name.casefold() not in known]
+        gone = {folded(name) for name in names}
+        return [name for name in current if folded(name) not in gone]
+    known = {folded(name) for name in current}
+    added = current + [name for name in dict.fromkeys(names) if folded(name) not in known]
     return added if len(added) <= MAX_IGNORED else None
+
+
+def _show_names(names: list[str]) -> str:
+    """The ignored names, within one line of a reply (the admin shows them all)."""
+    if not names:
+        return "(none)"
+    shown = [shorten(name) for name in names[:SHOWN_NAMES]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
 SETTINGS = {
@@ -88,7 +98,7 @@ SETTINGS = {
     "ignore": Setting(
         "ignored", 'Use "ignore add NAME", "ignore remove NAME" (several: separate them with commas) or "ignore clear"',
         _parse_ignore,
-        lambda value: ", ".join(value) if value else "(none)",
+        _show_names,
     ),
 }  # fmt: skip
 

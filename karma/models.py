@@ -1,6 +1,9 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
+
+from karma.names import clean
 
 MAX_NAME_LENGTH = 128
 
@@ -38,6 +41,15 @@ class Karma(models.Model):
         return f"{self.subject} has {self.karma} karma"
 
 
+def validate_names(value):
+    """A list of at most 100 names, each a name karma could count (karma/names.py)."""
+    if not isinstance(value, list) or len(value) > 100:
+        raise ValidationError('Give a list of at most 100 names, such as ["c", "i", "g"].')
+    for name in value:
+        if not isinstance(name, str) or not clean(name) or len(clean(name)) > MAX_NAME_LENGTH:
+            raise ValidationError(f"{name!r} is not a name karma could count (1 to {MAX_NAME_LENGTH} characters).")
+
+
 class GuildSettings(models.Model):
     """A server's settings: what Popple says, and the rules that keep its karma fair (karma/rules.py)."""
 
@@ -67,6 +79,7 @@ class GuildSettings(models.Model):
     ignored = models.JSONField(
         default=list,
         blank=True,
+        validators=[validate_names],
         help_text='Names that never count, compared without case: a list such as ["c", "i", "g"].',
     )
 
@@ -76,6 +89,10 @@ class GuildSettings(models.Model):
 
     def __str__(self):
         return f"server {self.guild_id}"
+
+    def save(self, *args, **kwargs):
+        self.ignored = [clean(name) for name in self.ignored]  # as karma compares them
+        super().save(*args, **kwargs)
 
 
 class LedgerEntry(models.Model):
@@ -139,8 +156,8 @@ class SettingChange(models.Model):
 
     guild_id = models.BigIntegerField("server")
     setting = models.CharField(max_length=32)
-    old = models.CharField(max_length=2000, blank=True)
-    new = models.CharField(max_length=2000, blank=True)
+    old = models.TextField(blank=True)
+    new = models.TextField(blank=True)
     changed_by = models.CharField(max_length=200, help_text="The Discord member or the admin user.")
     admin_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     changed_at = models.DateTimeField(auto_now_add=True, db_index=True)

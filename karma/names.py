@@ -2,33 +2,49 @@
 
 Names are stored in Unicode NFC, so that `café` typed with one code point or with two is one
 name, and without the characters that show nothing but change what a name compares as or how
-the text around it is ordered: zero-width characters and bidirectional controls. `ad\u200bmin++`
-is `admin`; a name that is empty afterwards counts for nothing. The zero-width joiner stays
-between two symbols, where it joins an emoji sequence (👨‍👩‍👧) rather than hides anything.
+the text around it is ordered: format characters (zero-width spaces and joiners, bidirectional
+controls, invisible operators...) and the few other invisible ones (fillers, the combining
+grapheme joiner). `ad\u200bmin++` is `admin`; a name that is empty afterwards counts for
+nothing. Two format characters stay where they build an emoji rather than hide anything: the
+zero-width joiner inside an emoji sequence (👨‍👩‍👧, 🏳️‍🌈, 🧑🏽‍💻) and the tags of a
+subdivision flag (🏴󠁧󠁢󠁳󠁣󠁴󠁿).
 """
 
 import unicodedata
 
-ZERO_WIDTH = "\u00ad\u180e\u200b\u200c\u2060\ufeff"  # soft hyphen, Mongolian vowel separator, ZW*
 JOINER = "\u200d"
 BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_INVISIBLE = dict.fromkeys(map(ord, ZERO_WIDTH + BIDI_CONTROLS))
+# Invisible, but not format characters: Hangul fillers, Khmer inherent vowels, Mongolian
+# variation selectors and vowel separator, the combining grapheme joiner.
+_OTHER_INVISIBLE = set("\u115f\u1160\u3164\uffa0\u17b4\u17b5\u180b\u180c\u180d\u180e\u034f")
+_TAGS = range(0xE0020, 0xE0080)
+_EMOJI_PARTS = {"So", "Sk", "Mn"}  # a symbol, a skin tone, a variation selector
 
 
 def clean(name: str) -> str:
     """`name` in NFC, without invisible characters, and with its edges trimmed."""
-    name = unicodedata.normalize("NFC", name).translate(_INVISIBLE)
-    if JOINER in name:
-        name = "".join(
-            char
-            for index, char in enumerate(name)
-            if char != JOINER or (0 < index < len(name) - 1 and _symbol(name[index - 1]) and _symbol(name[index + 1]))
-        )
-    return name.strip()
+    if name.isascii():
+        return name.strip()  # the usual case: nothing to normalize, nothing invisible
+    name = unicodedata.normalize("NFC", name)
+    kept = []
+    for index, char in enumerate(name):
+        if char == JOINER:
+            if 0 < index < len(name) - 1 and _emoji_part(name[index - 1]) and _emoji_part(name[index + 1]):
+                kept.append(char)
+        elif char in _OTHER_INVISIBLE:
+            continue
+        elif unicodedata.category(char) != "Cf" or ord(char) in _TAGS:
+            kept.append(char)
+    return "".join(kept).strip()
 
 
-def _symbol(char: str) -> bool:
-    return unicodedata.category(char) == "So"
+def folded(name: str) -> str:
+    """The form in which names compare without case (self-karma, ignored names)."""
+    return unicodedata.normalize("NFC", clean(name).casefold())
+
+
+def _emoji_part(char: str) -> bool:
+    return unicodedata.category(char) in _EMOJI_PARTS
 
 
 def without_bidi_controls(text: str) -> str:

@@ -9,6 +9,7 @@ from karma.rules import BUDGET, COOLDOWN, MAX_CHANGE, SELF, Refusal
 
 MAX_MESSAGES_PER_ANSWER = 2  # a command of a few characters never makes Popple flood a channel
 BOARD_NAME_WIDTH = 40  # boards shorten longer names; the database and the admin keep them whole
+EXPLAINED = 3  # names a refusal line names at most
 QUESTION = "\N{BLACK QUESTION MARK ORNAMENT}"
 CHECK = "\N{WHITE HEAVY CHECK MARK}"
 REFUSED = "\N{NO ENTRY SIGN}"  # a rule refused a change, and the server wants no announcements
@@ -69,19 +70,23 @@ def refused(refusals: list[Refusal]) -> list[str]:
         elif rule == MAX_CHANGE:
             lines[rule] = f"max change: at most {first.limit} karma per name in one message."
         elif rule == COOLDOWN:
-            waits = ", ".join(f"{shown(r.subject)} in {duration(r.wait)}" for r in theirs[1:])
-            lines[rule] = f"cooldown: you can change {shown(first.subject)} again in {duration(first.wait)}" + (
-                f", {waits}." if waits else "."
-            )
+            # A few names at most, shortened: the line stays well within one Discord message.
+            waits = [f"{shown(shorten(r.subject))} in {duration(r.wait)}" for r in theirs[:EXPLAINED]]
+            more = f" and {len(theirs) - EXPLAINED} more" if len(theirs) > EXPLAINED else ""
+            lines[rule] = f"cooldown: you can change {waits[0].replace(' in ', ' again in ', 1)}"
+            lines[rule] += "".join(f", {wait}" for wait in waits[1:]) + more + "."
         elif rule == BUDGET:
             lines[rule] = f"budget: {first.limit} changes per person per hour; your next one in {duration(first.wait)}."
     return list(lines.values())
 
 
+def shorten(name: str) -> str:
+    """A name cut to BOARD_NAME_WIDTH characters, for lines that list many names."""
+    return name if len(name) <= BOARD_NAME_WIDTH else name[: BOARD_NAME_WIDTH - 1] + "\N{HORIZONTAL ELLIPSIS}"
+
+
 def on_board(name: str, karma: int) -> str:
-    if len(name) > BOARD_NAME_WIDTH:
-        name = name[: BOARD_NAME_WIDTH - 1] + "\N{HORIZONTAL ELLIPSIS}"
-    return f"* {has_karma(name, karma)}"
+    return f"* {has_karma(shorten(name), karma)}"
 
 
 def left_out(count: int) -> str:

@@ -109,7 +109,7 @@ def announce(message: IncomingMessage, arguments: str, mentions: dict[str, str])
 
 def configure(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
     """`config` lists the server's settings; `config NAME VALUE` changes one (Manage Server)."""
-    name, _, value = arguments.strip().partition(" ")
+    name, value = ([*arguments.split(maxsplit=1), "", ""])[:2]
     if not name:
         return answer(message, config.show(message.guild_id), joiner="\n")
     if name.lower() not in config.SETTINGS:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from karma.message import IncomingMessage
+from karma.names import folded
 
 HOUR = 3600  # seconds: the budget's window
 
@@ -30,11 +31,11 @@ class Rules:
     cooldown: int = 0  # seconds; 0 is off
     budget: int = 0  # changes per hour; 0 is off
     max_change: int = 0  # per name per message; 0 is off
-    ignored: frozenset[str] = frozenset()  # casefolded names
+    ignored: frozenset[str] = frozenset()  # names as they compare without case (karma/names.py)
 
     @classmethod
     def of(cls, allow_self_karma: bool, cooldown: int, budget: int, max_change: int, ignored: Sequence[str]) -> "Rules":
-        return cls(bool(allow_self_karma), cooldown, budget, max_change, frozenset(n.casefold() for n in ignored))
+        return cls(bool(allow_self_karma), cooldown, budget, max_change, frozenset(folded(n) for n in ignored))
 
     @property
     def counts_givers(self) -> bool:
@@ -56,9 +57,9 @@ SELF, MAX_CHANGE, COOLDOWN, BUDGET = "self-karma", "max change", "cooldown", "bu
 
 
 def yourself(message: IncomingMessage) -> set[str]:
-    """The names the author goes by, casefolded (a mention of the author resolves to their username)."""
+    """The names the author goes by, as they compare without case (a mention resolves to the username)."""
     names = (message.author_name, message.author_global_name, message.author_nick)
-    return {name.casefold() for name in names if name}
+    return {folded(name) for name in names if name}
 
 
 def screen(changes: Changes, message: IncomingMessage, rules: Rules) -> tuple[Changes, list[Refusal]]:
@@ -66,7 +67,7 @@ def screen(changes: Changes, message: IncomingMessage, rules: Rules) -> tuple[Ch
     kept, refusals = [], []
     mine = yourself(message)
     for subject, delta in changes:
-        name = subject.casefold()
+        name = folded(subject)
         if name in rules.ignored:
             continue
         if delta > 0 and not rules.allow_self_karma and name in mine:

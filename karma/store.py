@@ -80,6 +80,12 @@ def _apply_once(message: IncomingMessage, changes: Changes) -> Outcome:
             announce, rules = _ANNOUNCE_DEFAULT, Rules()
         else:
             announce, rules = bool(row[0]), Rules.of(*row[1:5], json.loads(row[5] or "[]"))
+        if rules.counts_givers:
+            # A message applied before answers as the first time, before the rules that count a
+            # person's changes see its own (or later ones) and refuse it.
+            replay = _replay(message, changes)
+            if replay is not None:
+                return Outcome(replay, announce)
         kept, refusals = screen(changes, message, rules)
         if kept and rules.counts_givers:
             kept, more = _limit_giver(cursor, connection.vendor, message, kept, rules, now)

@@ -3,6 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 from django.conf import settings
+import karma.models
 from django.db import migrations, models
 
 
@@ -28,8 +29,8 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('guild_id', models.BigIntegerField(verbose_name='server')),
                 ('setting', models.CharField(max_length=32)),
-                ('old', models.CharField(blank=True, max_length=2000)),
-                ('new', models.CharField(blank=True, max_length=2000)),
+                ('old', models.TextField(blank=True)),
+                ('new', models.TextField(blank=True)),
                 ('changed_by', models.CharField(help_text='The Discord member or the admin user.', max_length=200)),
                 ('changed_at', models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
@@ -55,7 +56,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='guildsettings',
             name='ignored',
-            field=models.JSONField(blank=True, default=list, help_text='Names that never count, compared without case: a list such as ["c", "i", "g"].'),
+            field=models.JSONField(blank=True, default=list, help_text='Names that never count, compared without case: a list such as ["c", "i", "g"].', validators=[karma.models.validate_names]),
         ),
         migrations.AddField(
             model_name='guildsettings',

@@ -13,24 +13,30 @@ from collections import defaultdict
 
 from django.db import migrations
 
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u00ad\u180e\u200b\u200c\u2060\ufeff\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-)
+_OTHER_INVISIBLE = set("\u115f\u1160\u3164\uffa0\u17b4\u17b5\u180b\u180c\u180d\u180e\u034f")
+_TAGS = range(0xE0020, 0xE0080)
+_EMOJI_PARTS = {"So", "Sk", "Mn"}
+MAX_NAME_LENGTH = 128
 
 
-def _symbol(char):
-    return unicodedata.category(char) == "So"
+def _emoji_part(char):
+    return unicodedata.category(char) in _EMOJI_PARTS
 
 
 def clean(name):
-    name = unicodedata.normalize("NFC", name).translate(_INVISIBLE)
-    if "\u200d" in name:
-        name = "".join(
-            char
-            for index, char in enumerate(name)
-            if char != "\u200d" or (0 < index < len(name) - 1 and _symbol(name[index - 1]) and _symbol(name[index + 1]))
-        )
-    return name.strip()
+    if name.isascii():
+        return name.strip()
+    name = unicodedata.normalize("NFC", name)
+    kept = []
+    for index, char in enumerate(name):
+        if char == "\u200d":
+            if 0 < index < len(name) - 1 and _emoji_part(name[index - 1]) and _emoji_part(name[index + 1]):
+                kept.append(char)
+        elif char in _OTHER_INVISIBLE:
+            continue
+        elif unicodedata.category(char) != "Cf" or ord(char) in _TAGS:
+            kept.append(char)
+    return "".join(kept).strip()
 
 
 def clean_names(apps, schema_editor):
@@ -40,7 +46,7 @@ def clean_names(apps, schema_editor):
     groups = defaultdict(list)
     for row in Karma.objects.using(db).iterator():
         cleaned = clean(row.subject)
-        if cleaned != row.subject:
+        if cleaned != row.subject and len(cleaned) <= MAX_NAME_LENGTH:  # (NFC may lengthen a name)
             groups[(row.guild_id, cleaned)].append(row)
 
     def record(guild_id, subject, delta, total, version):

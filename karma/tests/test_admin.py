@@ -104,3 +104,16 @@ def test_a_bad_setting_is_refused_with_its_reason(admin_client):
     assert response.status_code == 200  # the form again, with the error
     assert b"Ensure this value is greater than or equal to 0." in response.content
     assert GuildSettings.objects.get(guild_id=4).cooldown == 0
+
+
+def test_ignored_names_must_be_names_and_a_server_stays_its_own(admin_client):
+    GuildSettings.objects.create(guild_id=6)
+    url = reverse("admin:karma_guildsettings_change", args=[6])
+    form = {"announce": "on", "cooldown": "0", "budget": "0", "max_change": "0", "ignored": "[1]"}
+    response = admin_client.post(url, form)
+    assert response.status_code == 200
+    assert b"is not a name karma could count" in response.content
+    response = admin_client.post(url, {**form, "ignored": '["c", "x\\u200b"]', "guild_id": "7"})
+    assert response.status_code == 302
+    assert GuildSettings.objects.get(guild_id=6).ignored == ["c", "x"]  # cleaned, as karma compares them
+    assert not GuildSettings.objects.filter(guild_id=7).exists()

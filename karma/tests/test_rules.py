@@ -206,3 +206,33 @@ def test_the_rules_never_raise_nor_touch_a_name_the_message_does_not_change(guil
     respond(chat(text, guild_id=guild, author_id=ALICE, author_name="alice"))
     named = {subject for subject, _ in parse_changes(text, {str(BOT_ID): "Popple"})}
     assert set(Karma.objects.filter(guild_id=guild).values_list("subject", flat=True)) <= named
+
+
+def test_the_author_cannot_slip_past_self_karma_with_invisible_or_decomposed_names(guild):
+    kinds = {"author_global_name": "Ch\u200barlie", "author_nick": "Cafe\u0301"}
+    assert say(guild, "charlie++ (CAFÉ)++", **kinds) == ("You cannot give yourself karma.", None)
+
+
+def test_a_cooldown_line_stays_short_whatever_the_names(guild):
+    setting(guild, "cooldown", "60")
+    names = [f"({'_' * 120}{n:02})++" for n in range(20)]
+    say(guild, " ".join(names))
+    text, _ = say(guild, " ".join(names))
+    assert text.startswith("cooldown: you can change ")
+    assert text.endswith(" and 17 more.")
+    assert len(text) < 1000
+
+
+def test_a_long_ignore_list_is_listed_in_one_line(guild):
+    for first in range(0, 100, 10):
+        setting(guild, "ignore", "add " + ", ".join(f"{'w' * 120}{n:03}" for n in range(first, first + 10)))
+    listing = say(guild, "@Popple config")[0].splitlines()
+    assert listing[-1].startswith("ignore: ")
+    assert listing[-1].endswith(" and 80 more")
+    assert len(listing[-1]) < 2000
+
+
+def test_zero_and_off_both_turn_a_rule_off(guild):
+    for value in ("0", "00", "0s", "off"):
+        setting(guild, "cooldown", "60")
+        assert say(guild, f"@Popple config cooldown {value}") == ("cooldown: off", CHECK)
