@@ -160,6 +160,8 @@ _LAST_CHANGES = (
     f"SELECT subject, MAX(created_at) FROM {_LEDGER} WHERE {_THEIRS} AND subject IN ({{subjects}}) "  # noqa: S608
     "GROUP BY subject"
 )
+# (On the ledger's unique (message, subject) key.)
+_APPLIED = f"SELECT subject, total, version FROM {_LEDGER} WHERE message_id = %s AND source = 'chat'"  # noqa: S608
 _HOUR_COUNT = f"SELECT COUNT(*) FROM {_LEDGER} WHERE {_THEIRS}"  # noqa: S608
 _HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY created_at LIMIT 1 OFFSET %s"  # noqa: S608
 
@@ -215,8 +217,11 @@ def _record(
 
 
 def _replay(message: IncomingMessage, changes: Changes) -> Applied | None:
-    rows = LedgerEntry.objects.filter(message_id=message.message_id, source=LedgerEntry.Source.CHAT)
-    applied = {subject: (total, version) for subject, total, version in rows.values_list("subject", "total", "version")}
+    """What the message did when it was applied before, or None when it was not."""
+    connection = connections[router.db_for_read(LedgerEntry)]
+    with connection.cursor() as cursor:
+        cursor.execute(_APPLIED, [message.message_id])
+        applied = {subject: (total, version) for subject, total, version in cursor.fetchall()}
     if not applied:
         return None
     logger.info("message %s was applied before (redelivered); answering as the first time", message.message_id)

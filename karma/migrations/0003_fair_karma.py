@@ -70,7 +70,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='ledgerentry',
-            index=models.Index(fields=['guild_id', 'author_id', 'created_at'], name='ledger_giver'),
+            index=models.Index(fields=['guild_id', 'author_id', 'source', 'created_at', 'message_id'], name='ledger_giver'),
         ),
         migrations.AddConstraint(
             model_name='giver',
