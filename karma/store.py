@@ -80,15 +80,14 @@ def _apply_once(message: IncomingMessage, changes: Changes) -> Outcome:
             announce, rules = _ANNOUNCE_DEFAULT, Rules()
         else:
             announce, rules = bool(row[0]), Rules.of(*row[1:5], json.loads(row[5] or "[]"))
-        if rules.counts_givers:
-            # A message applied before answers as the first time, before the rules that count a
-            # person's changes see its own (or later ones) and refuse it.
-            replay = _replay(message, changes)
-            if replay is not None:
-                return Outcome(replay, announce)
         kept, refusals = screen(changes, message, rules)
         if kept and rules.counts_givers:
             kept, more = _limit_giver(cursor, connection.vendor, message, kept, rules, now)
+            # A message applied before (a redelivery) answers as the first time, even when later
+            # changes of the same person would make the rules refuse it now.
+            replay = _replay(message, changes) if more else None
+            if replay is not None:
+                return Outcome(replay, announce)
             refusals += more
         if not kept:
             return Outcome([], announce, refusals)

@@ -2,9 +2,11 @@
 
 import itertools
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connections
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -236,3 +238,15 @@ def test_zero_and_off_both_turn_a_rule_off(guild):
     for value in ("0", "00", "0s", "off"):
         setting(guild, "cooldown", "60")
         assert say(guild, f"@Popple config cooldown {value}") == ("cooldown: off", CHECK)
+
+
+def test_a_message_redelivered_after_later_changes_still_answers_as_the_first_time(guild):
+    setting(guild, "budget", "1")
+    first = chat("x++", guild_id=guild, author_id=ALICE, author_name="alice")
+    assert respond(first).text() == "x has 1 karma."
+    # An hour later the person changes something else, which uses up the budget again...
+    LedgerEntry.objects.filter(message_id=first.message_id).update(created_at=timezone.now() - timedelta(hours=2))
+    assert say(guild, "y++") == ("y has 1 karma.", None)
+    # ...and then the first message is delivered again: it was applied, so it is not refused.
+    assert respond(first).text() == "x has 1 karma."
+    assert karma(guild, "x") == 1
