@@ -12,8 +12,11 @@ logger = logging.getLogger(__name__)
 
 
 @worker_init.connect
-def check_token(**kwargs):
-    require_token()  # a worker that could not post replies stops at start, with one line
+def check_token(sender, **kwargs):
+    # A worker that could not post replies stops at start, with one line; one that only applies
+    # karma never speaks to Discord and is not given the token.
+    if "replies" in sender.app.amqp.queues.consume_from:
+        require_token()
 
 
 @worker_ready.connect

@@ -6,6 +6,7 @@ ledger's unique key), and a rerun answers as the first time.
 
 import logging
 
+from amqp.exceptions import MessageNacked
 from celery import current_app, shared_task
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
@@ -28,12 +29,13 @@ RETRY_POLICY = {"retry_backoff": 1, "retry_backoff_max": 30, "retry_jitter": Tru
 PUBLISH_CONFIRM_TIMEOUT = 30
 
 
-# BrokerError: the reply could not be queued; the message is applied already, and a rerun
-# answers as the first time.
+# BrokerError: the reply could not be queued; MessageNacked: RabbitMQ refused it (the replies
+# queue is full, poppleproject/rabbitmq.py). The message is applied already, and a rerun answers
+# as the first time.
 @shared_task(
     name="karma.handle_message",
     bind=True,
-    autoretry_for=(OperationalError, InterfaceError, BrokerError),
+    autoretry_for=(OperationalError, InterfaceError, BrokerError, MessageNacked),
     **RETRY_POLICY,
 )
 def handle_message(self, payload=None, *unexpected, **unknown):

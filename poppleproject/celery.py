@@ -12,7 +12,8 @@ from typing import Any
 
 from celery import Celery, Task
 from celery.exceptions import Reject
-from celery.signals import task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun, task_received
+from django.conf import settings
 from django.db import connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
@@ -58,3 +59,34 @@ def recycle_database_connections(**kwargs):
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:
             connection.close_if_unusable_or_obsolete()
+
+
+@before_task_publish.connect
+def label_arguments(headers, body, **kwargs):
+    # Flower and the workers' logs show a task's arguments as this label, not the chat message (its
+    # contents, its author) or the reply's text: which message and channel is enough to follow it.
+    args, task_kwargs = body[0], body[1]
+    payload = args[0] if args else None
+    if isinstance(payload, dict):
+        ids = {key: payload.get(key) for key in ("message_id", "channel_id")}
+        headers["argsrepr"] = " ".join(f"{key}={value}" for key, value in ids.items() if isinstance(value, int))
+    elif args:
+        headers["argsrepr"] = f"({len(args)} arguments)"
+    headers["kwargsrepr"] = "{...}" if task_kwargs else "{}"
+
+
+@task_received.connect
+def warn_of_the_last_delivery(request, **kwargs):
+    # RabbitMQ counts the deliveries of a message whose worker died before acknowledging it; at
+    # RABBITMQ_DELIVERY_LIMIT it moves the message to the dead-letter queue instead of killing
+    # workers forever (poppleproject/rabbitmq.py). This is the line that says so, before the try.
+    earlier = (request.message.headers or {}).get("x-delivery-count") or 0
+    if earlier and earlier >= settings.RABBITMQ_DELIVERY_LIMIT:
+        logging.getLogger(__name__).error(
+            "task %s[%s] delivered %d times already (each time without an acknowledgement, as when its "
+            "worker dies): if this attempt fails the same way, RabbitMQ moves it to the queue %s",
+            request.name,
+            request.id,
+            earlier,
+            "dead-letters",
+        )

@@ -8,6 +8,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from poppleproject import rabbitmq
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -187,6 +189,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 # Karma changes and Discord replies have their own queues so that each can get its own workers.
+# The queues exist on RabbitMQ before any Popple process starts (manage.py setup_rabbitmq): quorum
+# queues with a delivery limit and a length limit; no process declares them.
+CELERY_TASK_QUEUES = rabbitmq.task_queues()
 CELERY_TASK_ROUTES = {
     "karma.handle_message": {"queue": "karma"},
     "karma.send_reply": {"queue": "replies"},
@@ -229,6 +234,12 @@ CELERY_DB_REUSE_MAX = 1_000_000_000
 # Django's LOGGING (with its token filter) stays in charge of the worker's logs.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# The limits `manage.py setup_rabbitmq` puts on the task queues: deliveries of a message that
+# kills its worker before it goes to the dead-letter queue, and messages a queue holds before it
+# refuses new ones (the gateway keeps them in its outbox meanwhile).
+RABBITMQ_DELIVERY_LIMIT = _int("RABBITMQ_DELIVERY_LIMIT", 5, minimum=1)
+RABBITMQ_MAX_QUEUE_LENGTH = _int("RABBITMQ_MAX_QUEUE_LENGTH", 100_000, minimum=1)
+
 # Karma -----------------------------------------------------------------------------------------
 
 # A message changes at most this many distinct subjects; the rest are ignored and the reply says so.
@@ -252,6 +263,8 @@ GATEWAY_OUTBOX_MAX = _int("GATEWAY_OUTBOX_MAX", 100_000, minimum=1)
 
 # Flower reads it too (FLOWER_ variables are its own); `runflower` refuses to start without it.
 FLOWER_BASIC_AUTH = _str("FLOWER_BASIC_AUTH")
+# Where Flower listens: this machine only, unless a proxy or a container's port mapping needs more.
+FLOWER_ADDRESS = _str("FLOWER_ADDRESS", "127.0.0.1")
 
 # Web -----------------------------------------------------------------------------------------
 

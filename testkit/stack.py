@@ -13,11 +13,22 @@ from celery import Celery
 from django.conf import settings
 
 from botgateway.mailbox import RedisMailbox
+from poppleproject import rabbitmq
 from testkit.processes import ROOT, Process, clean_env
 
-BROKER_URL = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# RabbitMQ's administrator on Popple's vhost: the tests purge, inspect and publish what they like.
+BROKER_URL = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/popple")
+
+
+def broker_url(role):
+    """The account of a Popple process on the tests' RabbitMQ, as scripts/test sets it up
+    (manage.py setup_rabbitmq, with the password test-<role>-password)."""
+    host = BROKER_URL.rpartition("@")[2]
+    return f"amqp://popple-{role}:test-{role}-password@{host}"
+
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-QUEUES = ("karma", "replies")
+QUEUES = (*rabbitmq.TASK_QUEUES, rabbitmq.DEAD_LETTERS)  # what purge_queues empties
 PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 
 
@@ -56,7 +67,7 @@ class Stack:
         self.workers = set()  # names of the Celery workers among the processes
         self.env = clean_env(
             DATABASE_URL=database_url,
-            CELERY_BROKER_URL=BROKER_URL,
+            CELERY_BROKER_URL=broker_url("worker"),  # the gateway and Flower get their own below
             REDIS_URL=REDIS_URL,
             DJANGO_SECRET_KEY="end-to-end-tests-secret-key-0123456789abcdef",
             GATEWAY_OUTBOX_PATH=str(self.log_dir / "outbox-{shards}.sqlite3"),
@@ -95,7 +106,18 @@ class Stack:
         return started
 
     def gateway(self, name, **variables):
+        variables.setdefault("CELERY_BROKER_URL", broker_url("gateway"))
         return self.start(name, [sys.executable, "manage.py", "rungateway"], **variables)
+
+    def flower(self, port, **variables):
+        process = self.start(
+            "flower",
+            [sys.executable, "manage.py", "runflower", "--port", str(port)],
+            CELERY_BROKER_URL=broker_url("flower"),
+            **variables,
+        )
+        process.wait_for_log("Connected to amqp")  # its event consumer is listening from here
+        return process
 
     def stop(self):
         for process in self.processes.values():
@@ -119,7 +141,7 @@ class Stack:
                 busy = len(active) < workers or len(reserved) < workers
                 busy = busy or any(active.values()) or any(reserved.values())
                 queued = 0
-                for name in QUEUES:
+                for name in rabbitmq.TASK_QUEUES:
                     queued += connection.default_channel.queue_declare(name, passive=True).message_count
                 queued += shared.zcard(RedisMailbox.PREFIX + "due")
                 quiet = quiet + 1 if not busy and not queued else 0

@@ -3,12 +3,14 @@
 There is no Docker engine here, so the compose file is read, not run.
 """
 
+import json
 import re
 
 import pytest
 import yaml
 from django.db import connections
 
+from poppleproject import rabbitmq
 from testkit.processes import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -16,11 +18,18 @@ SERVICES = COMPOSE["services"]
 PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 ENV_EXAMPLE = re.findall(r"^([A-Z_][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
 SETTINGS = (ROOT / "poppleproject" / "settings.py").read_text()
+SETUP_RABBITMQ = (ROOT / "monitoring" / "management" / "commands" / "setup_rabbitmq.py").read_text()
 POPPLE_SERVICES = ["migrate", "web", "worker", "replies", "gateway", "flower"]
+# Which RabbitMQ account each process uses (poppleproject/rabbitmq.py).
+BROKER_ACCOUNTS = {"web": "web", "worker": "worker", "replies": "worker", "gateway": "gateway", "flower": "flower"}
+
+
+def environment(service):
+    return SERVICES[service].get("environment", {})
 
 
 def test_every_process_has_a_service():
-    assert set(SERVICES) == {"rabbitmq", "mariadb", "redis", *POPPLE_SERVICES}
+    assert set(SERVICES) == {"rabbitmq", "rabbitmq-setup", "mariadb", "redis", *POPPLE_SERVICES}
     assert set(PROCFILE) == {"release", "web", "worker", "replies", "gateway", "flower"}
 
 
@@ -31,13 +40,40 @@ def test_compose_runs_the_procfile_commands(service, process):
     assert SERVICES[service]["command"] == PROCFILE[process]
 
 
-@pytest.mark.parametrize("service", POPPLE_SERVICES)
-def test_popple_services_read_dot_env_and_reach_the_services(service):
-    config = SERVICES[service]
-    assert config["env_file"] == ".env"
-    assert set(config["environment"]) == {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"}
-    assert "@mariadb:3306" in config["environment"]["DATABASE_URL"]
-    assert "rabbitmq:5672" in config["environment"]["CELERY_BROKER_URL"]
+def test_no_service_gets_the_whole_dot_env():
+    assert not [name for name, config in SERVICES.items() if "env_file" in config]
+
+
+@pytest.mark.parametrize("service, role", BROKER_ACCOUNTS.items())
+def test_each_process_uses_its_own_broker_account(service, role):
+    url = environment(service)["CELERY_BROKER_URL"]
+    assert url.startswith(f"amqp://popple-{role}:${{RABBITMQ_{role.upper()}_PASSWORD:?")
+    assert url.endswith("@rabbitmq:5672/popple")
+    assert role in rabbitmq.PERMISSIONS
+
+
+@pytest.mark.parametrize(
+    "variable, services",
+    [
+        ("MARIADB_ROOT_PASSWORD", {"mariadb"}),
+        ("RABBITMQ_ADMIN_PASSWORD", {"rabbitmq", "rabbitmq-setup"}),
+        ("DISCORD_TOKEN", {"gateway", "replies"}),
+        ("DJANGO_SECRET_KEY", {"web"}),
+        ("FLOWER_BASIC_AUTH", {"flower"}),
+        ("DATABASE_URL", {"migrate", "web", "worker"}),
+    ],
+)
+def test_secrets_reach_only_the_services_that_use_them(variable, services):
+    holders = {name for name in SERVICES if variable in json.dumps(SERVICES[name].get("environment", {}))}
+    assert holders == services
+
+
+def test_only_loopback_ports_are_published():
+    published = [port for config in SERVICES.values() for port in config.get("ports", [])]
+    assert published
+    assert all(port.startswith("127.0.0.1:") for port in published), published
+    assert "127.0.0.1:8000:8000" in SERVICES["web"]["ports"]
+    assert "127.0.0.1:5555:5555" in SERVICES["flower"]["ports"]
 
 
 @pytest.mark.parametrize("service", ["worker", "replies"])
@@ -60,6 +96,8 @@ def test_start_order_waits_for_health_and_migrations():
                 assert "healthcheck" in SERVICES[dependency], f"{name} waits for {dependency}'s health"
     for name in ["web", "worker", "replies", "gateway", "flower"]:
         assert SERVICES[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+        assert SERVICES[name]["depends_on"]["rabbitmq-setup"] == {"condition": "service_completed_successfully"}
+    assert SERVICES["rabbitmq-setup"]["command"] == "python manage.py setup_rabbitmq"
     assert SERVICES["migrate"]["depends_on"]["mariadb"] == {"condition": "service_healthy"}
     assert "/healthz" in " ".join(SERVICES["web"]["healthcheck"]["test"])
 
@@ -67,6 +105,7 @@ def test_start_order_waits_for_health_and_migrations():
 def test_every_variable_is_documented_and_used():
     compose_variables = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
     settings_variables = set(re.findall(r'_(?:str|url|int|bool)\(\s*"([A-Z_]+)"', SETTINGS))
+    settings_variables |= set(re.findall(r'environ\.get\("([A-Z_]+)"', SETUP_RABBITMQ))
     documented = set(ENV_EXAMPLE)
     assert compose_variables <= documented
     assert settings_variables <= documented

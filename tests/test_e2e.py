@@ -4,7 +4,6 @@ MariaDB -> replies task -> fake Discord, every part a real process or server."""
 import base64
 import json
 import random
-import sys
 import urllib.error
 import urllib.request
 
@@ -12,8 +11,9 @@ import pytest
 
 from karma.models import Karma, LedgerEntry
 from karma.replies import CHECK, QUESTION
+from testkit.processes import manage
 from testkit.rules import RULES
-from testkit.stack import free_port
+from testkit.stack import broker_url, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 
@@ -162,10 +162,7 @@ def test_replies_wait_out_rate_limits_and_server_errors(stack, world, fake_disco
 
 def test_flower_shows_the_tasks_behind_basic_auth(stack, world, fake_discord):
     port = free_port()
-    flower = stack.start(
-        "flower", [sys.executable, "manage.py", "runflower", "--port", str(port)], FLOWER_BASIC_AUTH="ops:flower-pass"
-    )
-    flower.wait_for_log("Connected to amqp")  # its event consumer is listening from here
+    stack.flower(port, FLOWER_BASIC_AUTH="ops:flower-password")
     url = f"http://127.0.0.1:{port}/api/tasks"
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)
@@ -174,7 +171,7 @@ def test_flower_shows_the_tasks_behind_basic_auth(stack, world, fake_discord):
     message = fake_discord.send(world["main"], world["alice"], "monitored++")
     assert fake_discord.wait_until(lambda: fake_discord.replies_to(message))
     request = urllib.request.Request(
-        url, headers={"Authorization": "Basic " + base64.b64encode(b"ops:flower-pass").decode()}
+        url, headers={"Authorization": "Basic " + base64.b64encode(b"ops:flower-password").decode()}
     )
 
     def seen():
@@ -182,6 +179,33 @@ def test_flower_shows_the_tasks_behind_basic_auth(stack, world, fake_discord):
             return {task["name"] for task in json.load(response).values()}
 
     assert fake_discord.wait_until(lambda: {"karma.handle_message", "karma.send_reply"} <= seen(), timeout=30)
+    assert f"Visit me at http://127.0.0.1:{port}" in stack.processes["flower"].log()  # loopback only
+
+    # Tasks are shown by a label, not the chat message or the reply it carries.
+    with urllib.request.urlopen(request, timeout=10) as response:
+        tasks = json.load(response)
+    labels = {task["args"] for task in tasks.values() if task["name"] in {"karma.handle_message", "karma.send_reply"}}
+    assert f"message_id={message} channel_id={world['main'].channel_ids[0]}" in labels
+    assert "monitored" not in json.dumps(tasks)
+    assert str(world["alice"]) not in json.dumps(tasks)
+
+    # Flower's API cannot run a task (here: post to any channel) nor act on workers.
+    for path in ["/api/task/async-apply/karma.send_reply", "/api/task/send-task/karma.send_reply",
+                 "/api/worker/shutdown/worker1@localhost", "/api/task/revoke/" + next(iter(tasks))]:  # fmt: skip
+        action = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}", data=b"{}", method="POST", headers=request.headers
+        )
+        with pytest.raises(urllib.error.HTTPError) as blocked:
+            urllib.request.urlopen(action, timeout=10)
+        assert blocked.value.code == 404, path
+
+
+@pytest.mark.parametrize("credentials", ["", "ops:short-pass", "ops:a-long-password,ops2:short"])
+def test_flower_refuses_weak_credentials(credentials):
+    run = manage("runflower", FLOWER_BASIC_AUTH=credentials, CELERY_BROKER_URL=broker_url("flower"))
+    assert run.returncode != 0
+    assert run.stderr.strip().startswith("popple: configuration error: FLOWER_BASIC_AUTH must")
+    assert "Traceback" not in run.stderr
 
 
 def test_gateway_resumes_after_a_dropped_connection(stack, world, fake_discord):

@@ -6,7 +6,6 @@ covers everything they could say.
 
 import base64
 import json
-import sys
 import time
 import urllib.request
 
@@ -15,6 +14,7 @@ import pytest
 from celery import Celery
 
 from karma.models import Karma
+from poppleproject import rabbitmq
 from testkit.stack import BROKER_URL, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
@@ -49,9 +49,7 @@ def stack(stack_factory, world):
     stack.worker("worker")
     stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
     port = free_port()
-    stack.start(
-        "flower", [sys.executable, "manage.py", "runflower", "--port", str(port)], FLOWER_BASIC_AUTH="ops:flower-pass"
-    ).wait_for_log("Connected to amqp")
+    stack.flower(port, FLOWER_BASIC_AUTH="ops:flower-password")
     stack.flower_url = f"http://127.0.0.1:{port}"
     return stack
 
@@ -84,6 +82,7 @@ def test_long_replies_are_split_between_sentences_and_capped(stack, world, fake_
 def test_malformed_tasks_are_rejected_once_with_one_line(stack, world, fake_discord):
     worker = stack.processes["worker"]
     publisher = Celery(broker=BROKER_URL)
+    publisher.conf.task_queues = rabbitmq.task_queues()  # Popple's quorum queues, declared already
     publisher.send_task("karma.handle_message", args=[{"content": "x++"}], queue="karma")
     publisher.send_task("karma.handle_message", args=["just a string"], queue="karma")
     publisher.send_task("karma.handle_message", args=[], kwargs={"payload": {}, "extra": 1}, queue="karma")
@@ -111,7 +110,7 @@ def test_the_token_never_appears(stack, world, fake_discord):
     assert fake_discord.wait_until(lambda: fake_discord.replies_to(message))
     request = urllib.request.Request(
         stack.flower_url + "/api/tasks",
-        headers={"Authorization": "Basic " + base64.b64encode(b"ops:flower-pass").decode()},
+        headers={"Authorization": "Basic " + base64.b64encode(b"ops:flower-password").decode()},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         tasks = json.load(response)

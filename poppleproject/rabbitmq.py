@@ -1,0 +1,76 @@
+"""Popple's layout on RabbitMQ: its queues, their limits, and what each process's account may do.
+
+`manage.py setup_rabbitmq` creates all of it (compose and scripts/test run it). Celery's settings
+use the same queue definitions but never declare them: only the setup creates or changes a queue,
+so no Popple process needs the right to, and the accounts can be narrow.
+
+RabbitMQ grants per account three regular expressions over queue and exchange names: configure
+(declare, delete), write (publish to an exchange, bind to a queue) and read (consume from a queue,
+bind from an exchange). Each task queue has a topic exchange of the same name, as Celery's native
+delayed delivery (retries with a countdown on quorum queues) needs.
+"""
+
+from kombu import Exchange, Queue
+
+VHOST = "popple"
+TASK_QUEUES = ("karma", "replies")
+# Where RabbitMQ moves a message that killed its worker `delivery_limit` times (and nothing else).
+DEAD_LETTERS = "dead-letters"
+
+NOTHING = "^$"
+# What a Celery worker declares and uses besides the task queues: its remote-control queue
+# (<name>.celery.pidbox, answering `inspect`), the event exchange Flower reads, and the 28
+# queues of native delayed delivery (celery_delayed_0 ... 27 and celery_delayed_delivery).
+_PIDBOX = r"celery\.pidbox|reply\.celery\.pidbox|.+\.celery\.pidbox"
+_WORKER_OWN = rf"celeryev|{_PIDBOX}|celery_delayed_.*"
+
+# role: (configure, write, read)
+PERMISSIONS = {
+    # Publishes chat messages to `karma`; cannot read any queue nor publish anywhere else.
+    "gateway": (NOTHING, "^karma$", NOTHING),
+    # Both worker pools: consume `karma` and `replies`, publish replies and their own retries.
+    "worker": (f"^({_WORKER_OWN})$", f"^(karma|replies|{_WORKER_OWN})$", f"^(karma|replies|{_WORKER_OWN})$"),
+    # Celery beat: publishes the periodic housekeeping tasks to `karma`.
+    "beat": (NOTHING, "^karma$", NOTHING),
+    # Reads task events through its own celeryev.<uuid> queue, and asks workers for their state
+    # through celery.pidbox (its event capture wakes them that way; its Workers page inspects).
+    # It may not publish to the task queues; its API for running tasks or shutting workers down
+    # is removed (runflower).
+    "flower": (
+        r"^(celeryev|celeryev\..+|celery\.pidbox|reply\.celery\.pidbox|.+\.reply\.celery\.pidbox)$",
+        r"^(celeryev\..+|celery\.pidbox|.+\.reply\.celery\.pidbox)$",
+        r"^(celeryev|celeryev\..+|reply\.celery\.pidbox|.+\.reply\.celery\.pidbox)$",
+    ),
+    # /healthz only connects.
+    "web": (NOTHING, NOTHING, NOTHING),
+}
+
+
+def task_queues():
+    """The task queues as Celery's settings describe them: quorum queues, declared by the setup."""
+    return tuple(
+        Queue(
+            name,
+            Exchange(name, type="topic", no_declare=True),
+            routing_key=name,
+            queue_arguments={"x-queue-type": "quorum"},  # tells Celery: per-consumer prefetch
+            no_declare=True,
+        )
+        for name in TASK_QUEUES
+    )
+
+
+def queue_policy(delivery_limit, max_length):
+    """The limits on the task queues (a policy, so that the setup can change them in place)."""
+    return {
+        # A message delivered this many times without an ack (its worker died each time) goes to
+        # the dead-letter queue instead of killing workers forever.
+        "delivery-limit": delivery_limit,
+        "dead-letter-exchange": DEAD_LETTERS,
+        # Dead-lettered messages are confirmed by the dead-letter queue before they leave.
+        "dead-letter-strategy": "at-least-once",
+        # A full queue refuses new messages rather than dropping old ones: the gateway keeps a
+        # refused message in its outbox and publishes it again; a worker retries a refused reply.
+        "max-length": max_length,
+        "overflow": "reject-publish",
+    }

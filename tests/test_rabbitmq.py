@@ -1,0 +1,142 @@
+"""RabbitMQ as `manage.py setup_rabbitmq` leaves it (poppleproject/rabbitmq.py): an account per
+role that can do only its part, quorum queues that move a message killing its workers to the
+dead-letter queue, and a length limit that refuses new messages, which the gateway keeps."""
+
+import sys
+
+import kombu
+import pytest
+from amqp.exceptions import AccessRefused, MessageNacked
+from celery import Celery
+from django.conf import settings
+
+from karma.models import Karma
+from poppleproject import rabbitmq
+from testkit.processes import manage
+from testkit.stack import BROKER_URL, broker_url, purge_queues
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
+
+TASK = {"task": "karma.handle_message"}  # a body is never looked at here: no worker runs
+
+
+def publish(role, exchange, count=1):
+    with kombu.Connection(broker_url(role), transport_options={"confirm_publish": True}) as connection:
+        producer = connection.Producer()
+        for _ in range(count):
+            producer.publish(TASK, exchange=exchange, routing_key=exchange, serializer="json", timeout=10)
+
+
+def consume(role, queue):
+    with kombu.Connection(broker_url(role)) as connection:
+        channel = connection.channel()
+        channel.basic_consume(queue, callback=lambda message: None)
+        channel.close()
+
+
+def queued(name):
+    with kombu.Connection(BROKER_URL) as connection:
+        return connection.default_channel.queue_declare(name, passive=True).message_count
+
+
+@pytest.fixture
+def empty_queues(services):
+    purge_queues()
+    yield
+    purge_queues()
+
+
+def test_the_gateway_may_only_publish_to_karma(empty_queues):
+    publish("gateway", "karma")
+    assert queued("karma") == 1
+    with pytest.raises(AccessRefused):
+        consume("gateway", "karma")  # it cannot take (or read) the messages it sent
+    with pytest.raises(AccessRefused):
+        publish("gateway", "replies")  # nor post to Discord through the reply workers
+    assert queued("replies") == 0
+
+
+@pytest.mark.parametrize("role", ["flower", "web", "beat"])
+def test_monitors_and_the_web_cannot_queue_replies(empty_queues, role):
+    with pytest.raises(AccessRefused):
+        publish(role, "replies")
+    with pytest.raises(AccessRefused):
+        consume(role, "karma")
+    assert queued("replies") == 0
+
+
+def test_workers_consume_both_queues_and_publish_replies(empty_queues):
+    consume("worker", "karma")
+    consume("worker", "replies")
+    publish("worker", "replies")
+    assert queued("replies") == 1
+
+
+def test_a_full_queue_refuses_new_messages(empty_queues):
+    limited = manage("setup_rabbitmq", **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=3))
+    assert limited.returncode == 0, limited.stderr
+    try:
+        publish("gateway", "karma", count=3)
+        with pytest.raises(MessageNacked):
+            publish("gateway", "karma")
+        assert queued("karma") == 3  # what was taken stays; nothing older was dropped
+    finally:
+        restored = manage("setup_rabbitmq", **setup_environment())
+        assert restored.returncode == 0, restored.stderr
+
+
+def test_the_gateway_keeps_what_a_full_queue_refuses(stack_factory, fake_discord, empty_queues):
+    guild = fake_discord.add_guild("crowded")
+    user = fake_discord.add_user("carol")
+    fake_discord.add_member(guild, user)
+    stack = stack_factory()
+    assert manage("setup_rabbitmq", **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=2)).returncode == 0
+    try:
+        gateway = stack.gateway("gateway")
+        gateway.wait_for_log("connected to Discord as Popple")
+        for n in range(5):
+            fake_discord.send(guild, user, f"crowd{n}++")
+        gateway.wait_for_log("keeping messages on disk")
+        assert queued("karma") == 2
+    finally:
+        assert manage("setup_rabbitmq", **setup_environment()).returncode == 0
+    # Room again: the gateway publishes the three it kept, and the workers apply all five.
+    stack.worker("worker")
+    assert fake_discord.wait_until(lambda: Karma.objects.filter(guild_id=guild.id).count() == 5, timeout=60)
+
+
+def test_a_message_that_kills_its_worker_ends_in_the_dead_letter_queue(stack_factory, fake_discord, empty_queues):
+    guild = fake_discord.add_guild("poisoned")
+    user = fake_discord.add_user("dave")
+    fake_discord.add_member(guild, user)
+    stack = stack_factory()
+    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    publisher = Celery(broker=BROKER_URL)
+    publisher.conf.task_queues = rabbitmq.task_queues()
+    publisher.send_task("testkit.poison", queue="karma")
+    before = fake_discord.send(guild, user, "before++")
+
+    command = [sys.executable, "-m", "celery", "-A", "poppleproject", "worker", "-Q", "karma,replies"]
+    command += ["-P", "threads", "-c", "1", "-n", "poisoned@%h", "--without-gossip", "--without-mingle"]
+    command += ["--include", "testkit.poison"]
+    deaths = 0
+    while queued(rabbitmq.DEAD_LETTERS) == 0:
+        assert deaths <= settings.RABBITMQ_DELIVERY_LIMIT, "the poison is still delivered"
+        worker = stack.start("worker", command)
+        worker.popen.wait(timeout=120)  # the poison kills it
+        deaths += 1
+    assert deaths == settings.RABBITMQ_DELIVERY_LIMIT + 1
+    assert worker.log().count("if this attempt fails the same way, RabbitMQ moves it to the queue dead-letters") == 1
+
+    # Everything else flows: a worker now lives, and answers what was sent before and after.
+    stack.worker("survivor")
+    after = fake_discord.send(guild, user, "after++")
+    assert fake_discord.wait_until(lambda: fake_discord.replies_to(before) and fake_discord.replies_to(after))
+    assert queued(rabbitmq.DEAD_LETTERS) == 1
+
+
+def setup_environment(**variables):
+    environment = {"RABBITMQ_MANAGEMENT_URL": "http://guest:guest@127.0.0.1:15672"}
+    for role in rabbitmq.PERMISSIONS:
+        environment[f"RABBITMQ_{role.upper()}_PASSWORD"] = f"test-{role}-password"
+    return {**environment, **variables}
