@@ -3,7 +3,9 @@
 With nothing set, Popple runs as one process on a SQLite file with Celery tasks executed inline.
 """
 
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -66,6 +68,16 @@ def _url(name, default=None, schemes=None):
 
 def _str(name, default=""):
     return _raw(name) or default
+
+
+def _is_loopback(url):
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 DEBUG = _bool("DJANGO_DEBUG", False)
@@ -240,6 +252,16 @@ MAX_SUBJECTS_PER_MESSAGE = _int("MAX_SUBJECTS_PER_MESSAGE", 20, minimum=1)
 DISCORD_TOKEN = _str("DISCORD_TOKEN")
 DISCORD_API_BASE_URL = _url("DISCORD_API_BASE_URL", default="https://discord.com/api/v10", schemes={"http", "https"})
 DISCORD_GATEWAY_URL = _url("DISCORD_GATEWAY_URL", default="wss://gateway.discord.gg/", schemes={"ws", "wss"})
+# The token travels in every REST call's Authorization header and in the gateway's IDENTIFY: only
+# encrypted, unless to this machine (the tests' fake Discord, a local proxy).
+if not DISCORD_API_BASE_URL.startswith("https://") and not _is_loopback(DISCORD_API_BASE_URL):
+    raise _config_error(
+        "DISCORD_API_BASE_URL", "must use https:// unless its host is this machine (the token travels in it)"
+    )
+if not DISCORD_GATEWAY_URL.startswith("wss://") and not _is_loopback(DISCORD_GATEWAY_URL):
+    raise _config_error(
+        "DISCORD_GATEWAY_URL", "must use wss:// unless its host is this machine (the token travels in it)"
+    )
 DISCORD_SHARD_COUNT = _int("DISCORD_SHARD_COUNT", 0)  # 0: let Discord recommend
 DISCORD_SHARD_IDS = _str("DISCORD_SHARD_IDS")  # "0,2" or "0-3"; parsed by the gateway
 # Requests per second the bot may make, all processes together (Discord's default is 50; Discord

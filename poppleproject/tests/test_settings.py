@@ -69,3 +69,38 @@ def test_web_process_refuses_to_start_without_a_real_secret_key():
     assert result.stderr.strip() == (
         "popple: configuration error: DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off"
     )
+
+
+TOKEN_MUST_BE_ENCRYPTED = "must use {scheme}:// unless its host is this machine (the token travels in it)"
+
+
+@pytest.mark.parametrize(
+    "variable, value, fine",
+    [
+        ("DISCORD_API_BASE_URL", "https://discord.com/api/v10", True),
+        ("DISCORD_API_BASE_URL", "https://proxy.example.org:8443/api/v10", True),
+        ("DISCORD_API_BASE_URL", "http://127.0.0.1:8080/api/v10", True),  # the tests' fake Discord
+        ("DISCORD_API_BASE_URL", "http://127.8.9.10/api", True),
+        ("DISCORD_API_BASE_URL", "http://localhost:8080/api/v10", True),
+        ("DISCORD_API_BASE_URL", "http://[::1]:8080/api/v10", True),
+        ("DISCORD_API_BASE_URL", "http://discord.com/api/v10", False),
+        ("DISCORD_API_BASE_URL", "http://10.0.0.5:8080/api/v10", False),
+        ("DISCORD_API_BASE_URL", "http://localhost.example.org/api", False),
+        ("DISCORD_API_BASE_URL", "http://127.0.0.1.example.org/api", False),
+        ("DISCORD_GATEWAY_URL", "wss://gateway.discord.gg/", True),
+        ("DISCORD_GATEWAY_URL", "ws://127.0.0.1:9000/", True),
+        ("DISCORD_GATEWAY_URL", "ws://[::1]:9000/", True),
+        ("DISCORD_GATEWAY_URL", "ws://gateway.discord.gg/", False),
+        ("DISCORD_GATEWAY_URL", "ws://192.168.1.20:9000/", False),
+    ],
+)
+def test_the_token_travels_encrypted_unless_to_this_machine(variable, value, fine, tmp_path):
+    result = manage("check", DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", **{variable: value})
+    if fine:
+        assert result.returncode == 0, result.stderr
+    else:
+        scheme = "https" if variable == "DISCORD_API_BASE_URL" else "wss"
+        assert result.returncode != 0
+        assert result.stderr == (
+            f"popple: configuration error: {variable} {TOKEN_MUST_BE_ENCRYPTED.format(scheme=scheme)}\n"
+        )
