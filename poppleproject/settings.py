@@ -3,7 +3,10 @@
 With nothing set, Popple runs as one process on a SQLite file with Celery tasks executed inline.
 """
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -70,6 +73,16 @@ def _str(name, default=""):
     return _raw(name) or default
 
 
+def _is_loopback(url):
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 DEBUG = _bool("DJANGO_DEBUG", False)
 
 # An empty key makes Django refuse anything that signs data (sessions, CSRF), so the admin cannot
@@ -78,7 +91,32 @@ SECRET_KEY = _str("DJANGO_SECRET_KEY")
 if not SECRET_KEY and DEBUG:
     SECRET_KEY = "django-insecure-development-only-key-set-DJANGO_SECRET_KEY-in-production"  # noqa: S105 (DEBUG only)
 
-ALLOWED_HOSTS = _str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+# In production only the configured names pass: a default of localhost would let in any remote
+# client that sends "Host: localhost", and Django's host check is what stops a forged Host from
+# reaching links built from it (password-reset mails, redirects). Empty, the admin answers 400 to
+# everything (check --deploy says so); loopback health checks never need a name (see MIDDLEWARE).
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in _str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "").split(",")
+    if host.strip()
+]
+
+# Origins (scheme://host[:port]) that may POST to the admin besides its own address: needed when the
+# proxy in front does not pass the browser's Host on.
+CSRF_TRUSTED_ORIGINS = [origin.strip() for origin in _str("DJANGO_TRUSTED_ORIGINS").split(",") if origin.strip()]
+for _origin in CSRF_TRUSTED_ORIGINS:
+    _parts = urlsplit(_origin)
+    if _parts.scheme not in {"http", "https"} or not _parts.hostname or _parts.path or _parts.query:
+        raise _config_error(
+            "DJANGO_TRUSTED_ORIGINS", f"must hold origins such as https://popple.example.org, not {_origin!r}"
+        )
+
+# Where the admin lives; a path nobody guesses keeps the scanners that try /admin/ away from it.
+ADMIN_PATH = _str("DJANGO_ADMIN_PATH", "admin/")
+if ADMIN_PATH.startswith("/") or not ADMIN_PATH.endswith("/"):
+    raise _config_error(
+        "DJANGO_ADMIN_PATH", f"must not start with / and must end with /, such as admin/, not {ADMIN_PATH!r}"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -90,9 +128,14 @@ INSTALLED_APPS = [
     "karma",
     "botgateway",
     "monitoring",
+    "axes",
 ]
 
 MIDDLEWARE = [
+    # First: a health check from the machine itself (compose's and Kubernetes' probes call
+    # http://127.0.0.1:8000/healthz) is answered before the host check and the HTTPS redirect,
+    # which it could not pass: its Host is an address, and it speaks plain HTTP.
+    "monitoring.health.LoopbackHealthCheck",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -101,6 +144,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "poppleproject.urls"
@@ -251,6 +296,16 @@ MAX_SUBJECTS_PER_MESSAGE = _int("MAX_SUBJECTS_PER_MESSAGE", 20, minimum=1)
 DISCORD_TOKEN = _str("DISCORD_TOKEN")
 DISCORD_API_BASE_URL = _url("DISCORD_API_BASE_URL", default="https://discord.com/api/v10", schemes={"http", "https"})
 DISCORD_GATEWAY_URL = _url("DISCORD_GATEWAY_URL", default="wss://gateway.discord.gg/", schemes={"ws", "wss"})
+# The token travels in every REST call's Authorization header and in the gateway's IDENTIFY: only
+# encrypted, unless to this machine (the tests' fake Discord, a local proxy).
+if not DISCORD_API_BASE_URL.startswith("https://") and not _is_loopback(DISCORD_API_BASE_URL):
+    raise _config_error(
+        "DISCORD_API_BASE_URL", "must use https:// unless its host is this machine (the token travels in it)"
+    )
+if not DISCORD_GATEWAY_URL.startswith("wss://") and not _is_loopback(DISCORD_GATEWAY_URL):
+    raise _config_error(
+        "DISCORD_GATEWAY_URL", "must use wss:// unless its host is this machine (the token travels in it)"
+    )
 DISCORD_SHARD_COUNT = _int("DISCORD_SHARD_COUNT", 0)  # 0: let Discord recommend
 DISCORD_SHARD_IDS = _str("DISCORD_SHARD_IDS")  # "0,2" or "0-3"; parsed by the gateway
 # Requests per second the bot may make, all processes together (Discord's default is 50; Discord
@@ -277,10 +332,66 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# The proxy in front terminates TLS and says so in X-Forwarded-Proto. Django believes the header
+# only when told to: the proxy must set it on every request, overwriting what a client sent,
+# or a client could pass plain HTTP off as HTTPS.
+BEHIND_TLS_PROXY = _bool("DJANGO_BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 if not DEBUG:
+    # The admin is HTTPS only: plain HTTP is redirected, cookies never travel unencrypted, and
+    # browsers that saw it once refuse plain HTTP for a year (this host and its subdomains).
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SESSION_COOKIE_HTTPONLY = True
     CSRF_COOKIE_HTTPONLY = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+# HSTS "preload" asks browsers to ship the host in their built-in HTTPS-only list, which anyone may
+# then submit it to and which takes months to leave: the domain's owner decides that, not Popple,
+# so the header never carries it and check --deploy's reminder about it (W021) is silenced.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Even with DJANGO_DEBUG on, the error page shows no password: Django hides settings named like
+# KEY, SECRET, PASS, TOKEN or AUTH (FLOWER_BASIC_AUTH); URLs and cache locations hold them too
+# (CELERY_BROKER_URL, REDIS_URL, DATABASE_URL in the environment), and so does the result backend.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "poppleproject.errorreports.HideCredentials"
+
+# Logins to the admin (django-axes) --------------------------------------------------------------
+
+# Axes' backend goes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = _int("DJANGO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+# 0: locked until an admin deletes the access attempt in the admin.
+_cooloff = _int("DJANGO_LOGIN_COOLOFF_MINUTES", 60)
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff) if _cooloff else None
+# A username is locked from the address that failed, not everywhere: guessing from one place is
+# stopped, and nobody can lock the real admin out by failing on purpose from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a typo now and then never adds up to a lockout
+# Each failure and lockout is still logged; only the startup banner in every process is not.
+AXES_VERBOSE = False
+# The client's address: behind the proxy, the last X-Forwarded-For entry, the one the proxy itself
+# added (ipware counts only proxies listed in the header, and ours is in REMOTE_ADDR, hence 0;
+# not strict, so that entries a client made up before it are skipped rather than voiding the
+# header). Without a proxy the header is the client's own invention and is ignored.
+if BEHIND_TLS_PROXY:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = 0
+    IPWARE_STRICT = False
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 # Logging -------------------------------------------------------------------------------------
 

@@ -21,3 +21,9 @@ DATABASE_ROUTERS = ["testkit.databases.PinnedDatabase"]
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-0123456789"
 # Created on its own when only the end-to-end tests run (Django assumes it depends on default).
 DATABASES["mariadb"]["TEST"]["DEPENDENCIES"] = []
+
+# The in-process tests (Django's test client, pytest-django's live server) speak plain HTTP; the
+# web tests (tests/test_web.py) run gunicorn with the production settings, these included.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
