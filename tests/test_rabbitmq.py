@@ -76,10 +76,11 @@ def test_a_full_queue_refuses_new_messages(empty_queues):
     limited = manage("setup_rabbitmq", **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=3))
     assert limited.returncode == 0, limited.stderr
     try:
-        publish("gateway", "karma", count=3)
         with pytest.raises(MessageNacked):
-            publish("gateway", "karma")
-        assert queued("karma") == 3  # what was taken stays; nothing older was dropped
+            publish("gateway", "karma", count=10)
+        # What was taken stays, nothing older was dropped. (A quorum queue notices that it is full
+        # one message late: it may take a fourth.)
+        assert queued("karma") in {3, 4}
     finally:
         restored = manage("setup_rabbitmq", **setup_environment())
         assert restored.returncode == 0, restored.stderr
@@ -97,12 +98,14 @@ def test_the_gateway_keeps_what_a_full_queue_refuses(stack_factory, fake_discord
         for n in range(5):
             fake_discord.send(guild, user, f"crowd{n}++")
         gateway.wait_for_log("keeping messages on disk")
-        assert queued("karma") == 2
+        assert queued("karma") in {2, 3}
     finally:
         assert manage("setup_rabbitmq", **setup_environment()).returncode == 0
     # Room again: the gateway publishes the three it kept, and the workers apply all five.
     stack.worker("worker")
-    assert fake_discord.wait_until(lambda: Karma.objects.filter(guild_id=guild.id).count() == 5, timeout=60)
+    applied = Karma.objects.using("mariadb").filter(guild_id=guild.id)
+    assert fake_discord.wait_until(lambda: applied.count() == 5, timeout=60)
+    stack.stop()
 
 
 def test_a_message_that_kills_its_worker_ends_in_the_dead_letter_queue(stack_factory, fake_discord, empty_queues):
@@ -111,6 +114,8 @@ def test_a_message_that_kills_its_worker_ends_in_the_dead_letter_queue(stack_fac
     fake_discord.add_member(guild, user)
     stack = stack_factory()
     stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    with kombu.Connection(BROKER_URL) as connection:
+        assert connection.default_channel.queue_declare("karma", passive=True).consumer_count == 0
     publisher = Celery(broker=BROKER_URL)
     publisher.conf.task_queues = rabbitmq.task_queues()
     publisher.send_task("testkit.poison", queue="karma")
@@ -133,6 +138,7 @@ def test_a_message_that_kills_its_worker_ends_in_the_dead_letter_queue(stack_fac
     after = fake_discord.send(guild, user, "after++")
     assert fake_discord.wait_until(lambda: fake_discord.replies_to(before) and fake_discord.replies_to(after))
     assert queued(rabbitmq.DEAD_LETTERS) == 1
+    stack.stop()
 
 
 def setup_environment(**variables):

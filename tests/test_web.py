@@ -17,7 +17,7 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 
 from testkit.processes import ROOT, Process, clean_env, manage
-from testkit.stack import BROKER_URL, free_port, mariadb_test_url
+from testkit.stack import broker_url, free_port, mariadb_test_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 
@@ -57,9 +57,14 @@ def web(services, django_db_setup, tmp_path):
 
     def start(**variables):
         port = free_port()
-        env = clean_env(DJANGO_SECRET_KEY=SECRET, DATABASE_URL=mariadb_test_url(), CELERY_BROKER_URL=BROKER_URL)
-        command = shlex.split(WEB_COMMAND.replace("0.0.0.0:8000", f"127.0.0.1:{port}"))
-        process = Process(f"web-{len(started)}", command, {**env, **variables}, tmp_path).start()
+        env = clean_env(
+            DJANGO_SECRET_KEY=SECRET,
+            DATABASE_URL=mariadb_test_url(),
+            CELERY_BROKER_URL=broker_url("web"),
+            # As compose does, through gunicorn's own variable (the Procfile binds 127.0.0.1:8000).
+            GUNICORN_CMD_ARGS=f"--bind 127.0.0.1:{port}",
+        )
+        process = Process(f"web-{len(started)}", shlex.split(WEB_COMMAND), {**env, **variables}, tmp_path).start()
         started.append(process)
         process.wait_for_log(r"Listening at: http://127\.0\.0\.1")
         return f"http://127.0.0.1:{port}"
