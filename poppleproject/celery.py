@@ -49,6 +49,16 @@ def parsed(task: Task, parse: Callable[[Any], Any], payload: Any, extra: tuple, 
         raise Reject(str(exc), requeue=False) from None
 
 
+def no_arguments(task: Task, extra: tuple) -> None:
+    """For a task that takes no arguments (the periodic ones): any costs one log line and the
+    message is dropped, never retried."""
+    if extra:
+        logging.getLogger(task.__module__).error(
+            "rejected task %s (%s): it takes no arguments", task.name, task.request.id
+        )
+        raise Reject("the task takes no arguments", requeue=False)
+
+
 @task_prerun.connect
 @task_postrun.connect
 def recycle_database_connections(**kwargs):
