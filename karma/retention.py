@@ -71,23 +71,27 @@ def record(event: ServerEvent) -> int:
         # Sent for every server at each connect: only servers marked departed are written (Popple
         # was added back while no gateway was connected); the rest cost an index lookup each.
         departed = GuildSettings.objects.filter(guild_id__in=event.guild_ids, left_at__lt=at)
-        changed = departed.update(left_at=None, membership_changed_at=at)
-    else:
-        [guild_id] = event.guild_ids
-        # The row must exist for a join too: a leave seen earlier, arriving after it, must find
-        # the join's time there.
-        GuildSettings.objects.bulk_create([GuildSettings(guild_id=guild_id)], ignore_conflicts=True)
-        newer = Q(membership_changed_at=None) | Q(membership_changed_at__lt=at)
-        changed = GuildSettings.objects.filter(newer, guild_id=guild_id).update(
-            left_at=at if event.event == LEFT else None, membership_changed_at=at
-        )
+        back = list(departed.values_list("guild_id", flat=True))
+        changed = departed.filter(guild_id__in=back).update(left_at=None, membership_changed_at=at) if back else 0
+        if changed:
+            logger.info("Popple found itself back in %s, which it had left", _ids(back))
+        return changed
+    [guild_id] = event.guild_ids
+    # The row must exist for a join too: a leave seen earlier, arriving after it, must find
+    # the join's time there.
+    GuildSettings.objects.bulk_create([GuildSettings(guild_id=guild_id)], ignore_conflicts=True)
+    newer = Q(membership_changed_at=None) | Q(membership_changed_at__lt=at)
+    changed = GuildSettings.objects.filter(newer, guild_id=guild_id).update(
+        left_at=at if event.event == LEFT else None, membership_changed_at=at
+    )
     if changed:
-        logger.info("Popple %s server%s %s", event.event, "s" * (len(event.guild_ids) > 1), _ids(event.guild_ids))
+        logger.info("Popple %s server %s", event.event, guild_id)
     return changed
 
 
 def _ids(guild_ids: list[int]) -> str:
-    return ", ".join(map(str, guild_ids[:3])) + (f" and {len(guild_ids) - 3} more" if len(guild_ids) > 3 else "")
+    shown = ", ".join(map(str, guild_ids[:3])) + (f" and {len(guild_ids) - 3} more" if len(guild_ids) > 3 else "")
+    return f"server{'s' * (len(guild_ids) > 1)} {shown}"
 
 
 def delete_departed(days: int, now: datetime | None = None) -> list[int]:
