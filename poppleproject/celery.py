@@ -8,9 +8,11 @@ workers.
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
+from celery.beat import PersistentScheduler
 from celery.exceptions import Reject
 from celery.signals import task_postrun, task_prerun
 from django.db import connections
@@ -57,6 +59,15 @@ def no_arguments(task: Task, extra: tuple) -> None:
             "rejected task %s (%s): it takes no arguments", task.name, task.request.id
         )
         raise Reject("the task takes no arguments", requeue=False)
+
+
+class Scheduler(PersistentScheduler):
+    """Celery beat's scheduler (CELERY_BEAT_SCHEDULER), which also creates the folder its schedule
+    file goes in: var/ is not in the repository, and beat would not start without it."""
+
+    def setup_schedule(self):
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
 
 
 @task_prerun.connect

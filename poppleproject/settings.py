@@ -254,6 +254,7 @@ DEPARTED_SERVER_RETENTION_DAYS = _int("DEPARTED_SERVER_RETENTION_DAYS", 30)
 HOUSEKEEPING_INTERVAL = _int("HOUSEKEEPING_INTERVAL", 3600, minimum=1)
 # A run that waited longer than an interval for a worker (the workers were down) is dropped: the
 # next one does its work, instead of a backlog of copies running one after the other.
+CELERY_BEAT_SCHEDULER = "poppleproject.celery:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": HOUSEKEEPING_INTERVAL, "options": {"expires": HOUSEKEEPING_INTERVAL}}
     for name in ("karma.anonymise_ledger", "karma.delete_departed_servers")
