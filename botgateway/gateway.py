@@ -2,18 +2,25 @@
 
 It never answers itself. Chat without a karma sign that does not address the bot (most of it) is
 dropped here, before it costs the outbox, the broker and a worker; the counts are logged.
+
+It also forwards when Popple joins or leaves a server (ServerEvent), stamped with the time it saw
+it, so that the workers keep the latest (karma/retention.py). A server becoming unavailable is an
+outage, not a leave: it is not forwarded.
 """
 
+import asyncio
 import logging
 import time
 
 import discord
 
-from karma.message import IncomingMessage, may_matter
+from karma.message import JOINED, LEFT, MAX_SERVERS_PER_EVENT, PRESENT, IncomingMessage, ServerEvent, may_matter
 
 logger = logging.getLogger(__name__)
 
 REPORT_SECONDS = 60  # how often the gateway logs what it forwarded and dropped
+# Servers found available within this many seconds share one "present" event.
+PRESENT_SECONDS = 1.0
 
 
 def intents():
@@ -60,6 +67,8 @@ class Gateway(discord.AutoShardedClient):
         self.throttle = throttle
         self._was_ready = False
         self.forwarded = self.dropped = 0  # since the last report
+        self._available = []  # servers found available, not forwarded yet
+        self._available_since = None  # when the first of them was seen
         self._reported_at = time.monotonic()
 
     async def setup_hook(self):
@@ -102,6 +111,30 @@ class Gateway(discord.AutoShardedClient):
             self.dropped += 1
         if time.monotonic() - self._reported_at >= REPORT_SECONDS:
             self.report()
+
+    async def on_guild_join(self, guild):
+        self.forward(ServerEvent(JOINED, [guild.id], time.time()).to_payload())
+
+    async def on_guild_remove(self, guild):
+        # Removed, banned, or the server was deleted (discord.py reports an outage as
+        # on_guild_unavailable, which is not handled: the server comes back).
+        self.forward(ServerEvent(LEFT, [guild.id], time.time()).to_payload())
+
+    async def on_guild_available(self, guild):
+        # Every server becomes available at each connect, so a large bot finds thousands at once:
+        # they go as one "present" event per second and per thousand, and a worker writes only
+        # those marked departed (Popple was added back while no gateway was connected). The event
+        # carries the time the first of them was seen: never later than any of them was.
+        if not self._available:
+            self._available_since = time.time()
+            asyncio.get_running_loop().call_later(PRESENT_SECONDS, self._forward_available)
+        self._available.append(guild.id)
+
+    def _forward_available(self):
+        found, self._available = self._available, []
+        for start in range(0, len(found), MAX_SERVERS_PER_EVENT):
+            chunk = found[start : start + MAX_SERVERS_PER_EVENT]
+            self.forward(ServerEvent(PRESENT, chunk, self._available_since).to_payload())
 
     def report(self):
         """Log what was forwarded and dropped since the last report."""

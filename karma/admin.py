@@ -29,7 +29,16 @@ class KarmaAdmin(admin.ModelAdmin):
 
 @admin.register(GuildSettings)
 class GuildSettingsAdmin(admin.ModelAdmin):
-    list_display = ("guild_id", "announce", "allow_self_karma", "cooldown", "budget", "max_change", "ignored")
+    list_display = (
+        "guild_id",
+        "announce",
+        "allow_self_karma",
+        "cooldown",
+        "budget",
+        "max_change",
+        "ignored",
+        "left_at",
+    )
     search_fields = ("=guild_id",)
 
     def get_readonly_fields(self, request, obj=None):
@@ -37,7 +46,16 @@ class GuildSettingsAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         before = GuildSettings.objects.filter(pk=obj.pk).first() if change else None
-        super().save_model(request, obj, form, change)
+        if change:
+            # Only what the form edits: whether Popple is still in the server may have changed
+            # since the form was loaded (karma/retention.py), and is not the admin's to write.
+            obj.save(
+                update_fields=[
+                    field.name for field in obj._meta.concrete_fields if field.editable and not field.primary_key
+                ]
+            )
+        else:
+            super().save_model(request, obj, form, change)
         config.record_admin_change(before, obj, request.user)
 
 

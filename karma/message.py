@@ -1,10 +1,13 @@
 """What crosses the queues between Discord and the domain, in both directions.
 
 IncomingMessage: a chat message, from a gateway to the karma task (queue `karma`).
+ServerEvent: Popple joined, left or found servers, from a gateway to the server task (queue `karma`).
 Reply: the answer to one, from the karma task to the reply task (queue `replies`), in lines that
 a message is split between and that answers to one channel can be merged by.
 """
 
+import math
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Self
@@ -76,6 +79,52 @@ class IncomingMessage:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["mentions"].items()):
             raise ValueError("payload field mentions must map user ids to names")
         return cls(**values)
+
+
+JOINED, LEFT, PRESENT = "joined", "left", "present"
+MAX_SERVERS_PER_EVENT = 1000  # a "present" event names at most this many servers
+CLOCK_SKEW = 3600  # seconds a gateway's clock may be ahead of a worker's
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    """Popple joined a server, left it (removed, or the server was deleted; not an outage), or
+    found servers it is in (at connect): `at` is when the gateway saw it, in seconds since the
+    epoch, so that a worker can tell an event that arrives late from a newer one."""
+
+    event: str  # JOINED, LEFT or PRESENT
+    guild_ids: list  # one for JOINED and LEFT
+    at: float
+
+    def to_payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Self:
+        """Build from a task payload; ValueError names the first field that is missing or wrong."""
+        if not isinstance(payload, dict):
+            raise ValueError(f"payload must be an object, not {type(payload).__name__}")
+        if set(payload) != {"event", "guild_ids", "at"}:
+            raise ValueError("payload must have exactly the fields event, guild_ids and at")
+        event, guild_ids, at = payload["event"], payload["guild_ids"], payload["at"]
+        if event not in (JOINED, LEFT, PRESENT):
+            raise ValueError(f"payload field event must be {JOINED}, {LEFT} or {PRESENT}")
+        most = MAX_SERVERS_PER_EVENT if event == PRESENT else 1
+        if not isinstance(guild_ids, list) or not 0 < len(guild_ids) <= most:
+            raise ValueError(f"payload field guild_ids must list 1 to {most} servers")
+        if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in guild_ids):
+            raise ValueError("payload field guild_ids must hold server ids")
+        if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at) or at <= 0:
+            raise ValueError("payload field at must be a time in seconds since the epoch")
+        if at > time.time() + CLOCK_SKEW:  # it would outrank every later event of those servers
+            raise ValueError("payload field at is in the future")
+        return cls(event, guild_ids, float(at))
+
+    @staticmethod
+    def is_one(payload: Any) -> bool:
+        """Whether a gateway's payload is a server event rather than a chat message (they share the
+        gateway's outbox; a chat message never has an `event`)."""
+        return isinstance(payload, dict) and "event" in payload
 
 
 @dataclass(frozen=True)

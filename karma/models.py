@@ -82,6 +82,18 @@ class GuildSettings(models.Model):
         validators=[validate_names],
         help_text='Names that never count, compared without case: a list such as ["c", "i", "g"].',
     )
+    # Whether Popple is still in the server, as the gateways saw it (karma/retention.py): its data
+    # is deleted DEPARTED_SERVER_RETENTION_DAYS after it left, unless it comes back first.
+    left_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=True,
+        help_text="When Popple left the server (empty: it is in it).",
+    )
+    # When the gateway saw the join or leave recorded last: an event seen earlier than that arrived
+    # late (workers run in parallel, the broker redelivers) and is ignored.
+    membership_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = "server settings"

@@ -1,19 +1,23 @@
-"""The karma task: apply one chat message (queue `karma`) and hand its answer to the reply task.
+"""The karma tasks (queue `karma`): apply one chat message and hand its answer to the reply task;
+record that Popple joined or left servers; and the periodic housekeeping that Celery beat runs.
 
-Idempotent, which is what makes acks_late and redelivery safe: a message is applied once (the
-ledger's unique key), and a rerun answers as the first time.
+Each is idempotent, which is what makes acks_late and redelivery safe: a message is applied once
+(the ledger's unique key), and a rerun answers as the first time; a server event older than the
+one recorded changes nothing; housekeeping does nothing the second time.
 """
 
 import logging
 
 from amqp.exceptions import MessageNacked
 from celery import current_app, shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from karma.message import IncomingMessage
+from karma import retention
+from karma.message import IncomingMessage, ServerEvent
 from karma.router import respond
-from poppleproject.celery import parsed
+from poppleproject.celery import no_arguments, parsed
 
 logger = logging.getLogger(__name__)
 
@@ -48,3 +52,25 @@ def handle_message(self, payload=None, *unexpected, **unknown):
         # Looked up rather than sent by name, so that a missing reply task fails loudly instead of
         # being published to a broker no one reads.
         current_app.tasks[REPLY_TASK].apply_async(args=(reply.to_payload(),), confirm_timeout=PUBLISH_CONFIRM_TIMEOUT)
+
+
+@shared_task(name="karma.server_event", bind=True, autoretry_for=(OperationalError, InterfaceError), **RETRY_POLICY)
+def server_event(self, payload=None, *unexpected, **unknown):
+    """Popple joined or left a server, or found itself in servers (from a gateway, like messages)."""
+    retention.record(parsed(self, ServerEvent.from_payload, payload, (*unexpected, *unknown), "server event"))
+
+
+# Periodic (CELERY_BEAT_SCHEDULE; `runbot` runs them itself). Not retried: the next run catches up.
+@shared_task(name="karma.anonymise_ledger", bind=True)
+def anonymise_ledger(self, *unexpected, **unknown):
+    no_arguments(self, (*unexpected, *unknown))
+    retention.anonymise_ledger(settings.LEDGER_RETENTION_DAYS)
+
+
+@shared_task(name="karma.delete_departed_servers", bind=True)
+def delete_departed_servers(self, *unexpected, **unknown):
+    no_arguments(self, (*unexpected, *unknown))
+    retention.delete_departed(settings.DEPARTED_SERVER_RETENTION_DAYS)
+
+
+HOUSEKEEPING = (anonymise_ledger, delete_departed_servers)

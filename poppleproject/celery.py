@@ -8,9 +8,11 @@ workers.
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
+from celery.beat import PersistentScheduler
 from celery.exceptions import Reject
 from celery.signals import before_task_publish, task_postrun, task_prerun, task_received
 from django.conf import settings
@@ -48,6 +50,25 @@ def parsed(task: Task, parse: Callable[[Any], Any], payload: Any, extra: tuple, 
             "rejected malformed %s payload (task %s): %s", what, task.request.id, exc
         )
         raise Reject(str(exc), requeue=False) from None
+
+
+def no_arguments(task: Task, extra: tuple) -> None:
+    """For a task that takes no arguments (the periodic ones): any costs one log line and the
+    message is dropped, never retried."""
+    if extra:
+        logging.getLogger(task.__module__).error(
+            "rejected task %s (%s): it takes no arguments", task.name, task.request.id
+        )
+        raise Reject("the task takes no arguments", requeue=False)
+
+
+class Scheduler(PersistentScheduler):
+    """Celery beat's scheduler (CELERY_BEAT_SCHEDULER), which also creates the folder its schedule
+    file goes in: var/ is not in the repository, and beat would not start without it."""
+
+    def setup_schedule(self):
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
 
 
 @task_prerun.connect

@@ -240,6 +240,9 @@ CELERY_TASK_QUEUES = rabbitmq.task_queues()
 CELERY_TASK_ROUTES = {
     "karma.handle_message": {"queue": "karma"},
     "karma.send_reply": {"queue": "replies"},
+    "karma.server_event": {"queue": "karma"},
+    "karma.anonymise_ledger": {"queue": "karma"},
+    "karma.delete_departed_servers": {"queue": "karma"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "karma"
 # Queues survive a broker restart, and so do the messages in them.
@@ -289,6 +292,29 @@ RABBITMQ_MAX_QUEUE_LENGTH = _int("RABBITMQ_MAX_QUEUE_LENGTH", 100_000, minimum=1
 
 # A message changes at most this many distinct subjects; the rest are ignored and the reply says so.
 MAX_SUBJECTS_PER_MESSAGE = _int("MAX_SUBJECTS_PER_MESSAGE", 20, minimum=1)
+
+# Retention (karma/retention.py) ----------------------------------------------------------------
+
+# Ledger rows older than this many days forget who made the change (0: never). The cooldown (at
+# most 7 days) and the budget (an hour) count a person's recent changes by their id in the ledger:
+# a shorter retention would let people around them.
+LEDGER_RETENTION_DAYS = _int("LEDGER_RETENTION_DAYS", 365)
+if 0 < LEDGER_RETENTION_DAYS < 8:
+    raise _config_error(
+        "LEDGER_RETENTION_DAYS", "must be 0 (keep forever) or at least 8: the cooldown rule looks back up to 7 days"
+    )
+# A server's data is deleted this many days after Popple left it (removed, or the server deleted),
+# unless Popple is added back first. 0: at the next housekeeping run.
+DEPARTED_SERVER_RETENTION_DAYS = _int("DEPARTED_SERVER_RETENTION_DAYS", 30)
+# Seconds between housekeeping runs (Celery beat; `runbot` runs them itself).
+HOUSEKEEPING_INTERVAL = _int("HOUSEKEEPING_INTERVAL", 3600, minimum=1)
+# A run that waited longer than an interval for a worker (the workers were down) is dropped: the
+# next one does its work, instead of a backlog of copies running one after the other.
+CELERY_BEAT_SCHEDULER = "poppleproject.celery:Scheduler"
+CELERY_BEAT_SCHEDULE = {
+    name: {"task": name, "schedule": HOUSEKEEPING_INTERVAL, "options": {"expires": HOUSEKEEPING_INTERVAL}}
+    for name in ("karma.anonymise_ledger", "karma.delete_departed_servers")
+}
 
 # Discord -------------------------------------------------------------------------------------
 

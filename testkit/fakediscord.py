@@ -11,8 +11,9 @@ and reactions, and a global limit per second over all routes, with Discord's `X-
 every answer and its 429 bodies (`retry_after`, `global`, `X-RateLimit-Scope`); `DISCORD_LIMITS` sets
 the real numbers. Injected faults on top: 429s (shared or global), 5xx, 403 and 404. The gateway's HELLO,
 IDENTIFY (token, intents and shard checked; the session start rate recorded), READY, GUILD_CREATE,
-MESSAGE_CREATE, heartbeats, RESUME with replay of missed events, and shard routing by
-`(guild_id >> 22) % shard_count`. It runs in a thread of the test process, on its own event loop.
+GUILD_DELETE (the bot removed from a server), MESSAGE_CREATE, heartbeats, RESUME with replay of
+missed events, and shard routing by `(guild_id >> 22) % shard_count`. It runs in a thread of the
+test process, on its own event loop.
 """
 
 import asyncio
@@ -369,9 +370,28 @@ class FakeDiscord:
         return guild
 
     def _dispatch_guild(self, guild):
+        # A server the bot joins comes without `unavailable` (discord.py: on_guild_join); the
+        # servers a session starts with say `"unavailable": false` (on_guild_available).
+        data = self._guild_create(guild)
+        del data["unavailable"]
+        self._dispatch_to_owners(guild.id, "GUILD_CREATE", data)
+
+    def _dispatch_to_owners(self, guild_id, event, data):
         for session in self.sessions.values():
-            if session.owns(guild.id):
-                session.dispatch("GUILD_CREATE", self._guild_create(guild))
+            if session.owns(guild_id):
+                session.dispatch(event, data)
+
+    def remove_bot(self, guild):
+        """The bot is removed from the server (kicked, banned, or the server deleted): Discord sends
+        GUILD_DELETE without `unavailable` (with it, it means an outage), and the server is no
+        longer among those a session starts with."""
+        del self.guilds[guild.id]
+        self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "GUILD_DELETE", {"id": str(guild.id)})
+
+    def add_bot(self, guild):
+        """The bot is added back to a server it was removed from: a GUILD_CREATE, as for a join."""
+        self.guilds[guild.id] = guild
+        self.loop.call_soon_threadsafe(self._dispatch_guild, guild)
 
     def add_member(self, guild, user_id, manager=False, admin=False, nick=None):
         """`manager`: a role with Manage Server; `admin`: a role with Administrator."""

@@ -105,6 +105,14 @@ class Stack:
         started.wait_for_log(r"ready\.")
         return started
 
+    def beat(self, name="beat"):
+        """Celery beat as the Procfile starts it, keeping its schedule in the log folder."""
+        command = shlex.split(PROCFILE["beat"])
+        command[command.index("--schedule") + 1] = str(self.log_dir / f"{name}-schedule")
+        started = self.start(name, [sys.executable, "-m", *command], CELERY_BROKER_URL=broker_url("beat"))
+        started.wait_for_log(r"beat: Starting")
+        return started
+
     def gateway(self, name, **variables):
         variables.setdefault("CELERY_BROKER_URL", broker_url("gateway"))
         return self.start(name, [sys.executable, "manage.py", "rungateway"], **variables)

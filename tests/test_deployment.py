@@ -19,9 +19,10 @@ PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().
 ENV_EXAMPLE = re.findall(r"^([A-Z_][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
 SETTINGS = (ROOT / "poppleproject" / "settings.py").read_text()
 SETUP_RABBITMQ = (ROOT / "monitoring" / "management" / "commands" / "setup_rabbitmq.py").read_text()
-POPPLE_SERVICES = ["migrate", "web", "worker", "replies", "gateway", "flower"]
+POPPLE_SERVICES = ["migrate", "web", "worker", "replies", "beat", "gateway", "flower"]
 # Which RabbitMQ account each process uses (poppleproject/rabbitmq.py).
-BROKER_ACCOUNTS = {"web": "web", "worker": "worker", "replies": "worker", "gateway": "gateway", "flower": "flower"}
+BROKER_ACCOUNTS = {"web": "web", "worker": "worker", "replies": "worker", "beat": "beat", "gateway": "gateway",
+                   "flower": "flower"}  # fmt: skip
 
 
 def environment(service):
@@ -30,12 +31,12 @@ def environment(service):
 
 def test_every_process_has_a_service():
     assert set(SERVICES) == {"rabbitmq", "rabbitmq-setup", "mariadb", "redis", *POPPLE_SERVICES}
-    assert set(PROCFILE) == {"release", "web", "worker", "replies", "gateway", "flower"}
+    assert set(PROCFILE) == {"release", "web", "worker", "replies", "beat", "gateway", "flower"}
 
 
 @pytest.mark.parametrize("service, process", [("migrate", "release"), ("web", "web"), ("worker", "worker"),
-                                              ("replies", "replies"), ("gateway", "gateway"),
-                                              ("flower", "flower")])  # fmt: skip
+                                              ("replies", "replies"), ("beat", "beat"),
+                                              ("gateway", "gateway"), ("flower", "flower")])  # fmt: skip
 def test_compose_runs_the_procfile_commands(service, process):
     assert SERVICES[service]["command"] == PROCFILE[process]
 
@@ -88,13 +89,19 @@ def test_karma_and_replies_have_their_own_workers():
     assert " -Q replies " in PROCFILE["replies"]
 
 
+def test_beat_keeps_its_schedule_where_the_image_lets_it_write():
+    # The image's popple user can write var/ only (Dockerfile).
+    assert "--schedule var/" in PROCFILE["beat"]
+    assert "--schedule var/" in SERVICES["beat"]["command"]
+
+
 def test_start_order_waits_for_health_and_migrations():
     for name, config in SERVICES.items():
         for dependency, condition in config.get("depends_on", {}).items():
             assert dependency in SERVICES
             if condition["condition"] == "service_healthy":
                 assert "healthcheck" in SERVICES[dependency], f"{name} waits for {dependency}'s health"
-    for name in ["web", "worker", "replies", "gateway", "flower"]:
+    for name in ["web", "worker", "replies", "beat", "gateway", "flower"]:
         assert SERVICES[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
         assert SERVICES[name]["depends_on"]["rabbitmq-setup"] == {"condition": "service_completed_successfully"}
     assert SERVICES["rabbitmq-setup"]["command"] == "python manage.py setup_rabbitmq"

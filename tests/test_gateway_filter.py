@@ -31,6 +31,8 @@ def test_a_chat_stream_with_five_percent_karma_publishes_only_those(stack_factor
     stack = stack_factory()  # a gateway and no worker: what it publishes stays in the queue
     gateway = stack.gateway("gateway")
     gateway.wait_for_log("connected to Discord as Popple")
+    # At connect the gateway says which servers it is in (one "present" event): not chat.
+    assert fake.wait_until(lambda: queued("karma") >= 1, timeout=30)
     purge_queues()
 
     rng = random.Random(5)

@@ -10,7 +10,8 @@ from botgateway.discordapi import point_discordpy_at_configured_urls, require_to
 from botgateway.gateway import Gateway
 from botgateway.outbox import Outbox
 from botgateway.shards import IdentifyThrottle, shard_ids
-from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_message
+from karma.message import ServerEvent
+from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_message, server_event
 
 
 class Command(BaseCommand):
@@ -23,10 +24,15 @@ class Command(BaseCommand):
     def finish(self):
         """Runs once the gateway has stopped (runbot stops its courier here)."""
 
+    @staticmethod
+    def task_for(payload):
+        """The task a payload from the outbox goes to: chat messages and server events share it."""
+        return server_event if ServerEvent.is_one(payload) else handle_message
+
     def publish(self, payload):
         """Hand one message over; raising keeps it in the outbox, to be tried again."""
         # No retries inside the publish: the outbox keeps the message and tries again itself.
-        handle_message.apply_async(args=(payload,), retry=False, confirm_timeout=PUBLISH_CONFIRM_TIMEOUT)
+        self.task_for(payload).apply_async(args=(payload,), retry=False, confirm_timeout=PUBLISH_CONFIRM_TIMEOUT)
 
     def handle(self, **options):
         token = require_token()

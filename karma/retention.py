@@ -1,0 +1,120 @@
+"""How long Popple keeps people's data.
+
+- The ledger forgets who made a change once the change is older than LEDGER_RETENTION_DAYS: the
+  author's id and name are blanked. The subject, the change, the totals and the message id stay
+  (the message id is what keeps a redelivered message from counting twice). People who have no
+  row left in the ledger lose their Giver row too.
+- A server Popple left loses all its data DEPARTED_SERVER_RETENTION_DAYS later, unless Popple
+  came back meanwhile. The gateways say when Popple joins and leaves a server (ServerEvent); the
+  event the gateway saw last wins, whatever order the workers apply them in.
+
+The periodic tasks (karma/tasks.py) call these. Both work in batches of short statements, each in
+its own transaction, so that a server with millions of ledger rows is never locked for long.
+"""
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Exists, Max, Min, OuterRef, Q
+from django.utils import timezone
+
+from karma.message import LEFT, PRESENT, ServerEvent
+from karma.models import Giver, GuildSettings, Karma, LedgerEntry, SettingChange
+
+logger = logging.getLogger(__name__)
+
+ID_RANGE = 5000  # ledger ids one anonymising statement looks at
+BATCH = 1000  # rows one deleting statement deletes
+
+
+def anonymise_ledger(days: int, now: datetime | None = None) -> int:
+    """Blank the author of ledger rows older than `days` (0: keep them forever); how many rows."""
+    if not days:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    # Walked by ranges of ids, each a short statement on the primary key: a LIMIT-ed update of
+    # "the old rows that still have an author" would read every row anonymised before, each time.
+    bounds = LedgerEntry.objects.filter(created_at__lt=cutoff).aggregate(first=Min("id"), last=Max("id"))
+    changed = 0
+    if bounds["first"] is not None:
+        for start in range(bounds["first"], bounds["last"] + 1, ID_RANGE):
+            rows = LedgerEntry.objects.filter(id__gte=start, id__lt=start + ID_RANGE, created_at__lt=cutoff)
+            changed += rows.exclude(author_id=None).update(author_id=None, author_name="")
+    forgotten = _forget_givers()
+    logger.info(
+        "anonymised %d ledger rows older than %d days; forgot %d people with no ledger row left",
+        changed,
+        days,
+        forgotten,
+    )
+    return changed
+
+
+def _forget_givers() -> int:
+    """Delete the Giver rows of people the ledger no longer names: the cooldown and the budget
+    create them again if those people come back (karma/store.py)."""
+    named = LedgerEntry.objects.filter(guild_id=OuterRef("guild_id"), author_id=OuterRef("author_id"))
+    gone = Giver.objects.filter(~Exists(named))
+    forgotten = 0
+    while ids := list(gone.values_list("id", flat=True)[:BATCH]):
+        forgotten += Giver.objects.filter(id__in=ids).delete()[0]
+    return forgotten
+
+
+def record(event: ServerEvent) -> int:
+    """Record that Popple joined or left a server, or found itself in servers; how many changed.
+
+    An event older than the one recorded (a late or redelivered one) changes nothing.
+    """
+    at = datetime.fromtimestamp(event.at, UTC)
+    if event.event == PRESENT:
+        # Sent for every server at each connect: only servers marked departed are written (Popple
+        # was added back while no gateway was connected); the rest cost an index lookup each.
+        departed = GuildSettings.objects.filter(guild_id__in=event.guild_ids, left_at__lt=at)
+        back = list(departed.values_list("guild_id", flat=True))
+        changed = departed.filter(guild_id__in=back).update(left_at=None, membership_changed_at=at) if back else 0
+        if changed:
+            logger.info("Popple found itself back in %s, which it had left", _ids(back))
+        return changed
+    [guild_id] = event.guild_ids
+    # The row must exist for a join too: a leave seen earlier, arriving after it, must find
+    # the join's time there.
+    GuildSettings.objects.bulk_create([GuildSettings(guild_id=guild_id)], ignore_conflicts=True)
+    newer = Q(membership_changed_at=None) | Q(membership_changed_at__lt=at)
+    changed = GuildSettings.objects.filter(newer, guild_id=guild_id).update(
+        left_at=at if event.event == LEFT else None, membership_changed_at=at
+    )
+    if changed:
+        logger.info("Popple %s server %s", event.event, guild_id)
+    return changed
+
+
+def _ids(guild_ids: list[int]) -> str:
+    shown = ", ".join(map(str, guild_ids[:3])) + (f" and {len(guild_ids) - 3} more" if len(guild_ids) > 3 else "")
+    return f"server{'s' * (len(guild_ids) > 1)} {shown}"
+
+
+def delete_departed(days: int, now: datetime | None = None) -> list[int]:
+    """Delete everything of the servers Popple left more than `days` ago; which ones."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=days)
+    deleted = []
+    for guild_id, left_at in GuildSettings.objects.filter(left_at__lt=cutoff).values_list("guild_id", "left_at"):
+        if _delete_server(guild_id, cutoff):
+            logger.info("deleted data of server %s, left %d days ago", guild_id, (now - left_at).days)
+            deleted.append(guild_id)
+    return deleted
+
+
+def _delete_server(guild_id: int, cutoff: datetime) -> bool:
+    departed = GuildSettings.objects.filter(guild_id=guild_id, left_at__lt=cutoff)
+    for model in (LedgerEntry, Karma, Giver, SettingChange):
+        rows = model.objects.filter(guild_id=guild_id)
+        while ids := list(rows.values_list("id", flat=True)[:BATCH]):
+            # Popple may be added back while this runs: what is left of the server stays.
+            if not departed.exists():
+                logger.info("server %s came back: stopped deleting its data", guild_id)
+                return False
+            model.objects.filter(id__in=ids).delete()
+    # Last, so that a run cut short is finished by the next one.
+    return bool(departed.delete()[0])

@@ -1,0 +1,247 @@
+"""What Popple forgets, and when: on SQLite and on MariaDB alike (karma/retention.py)."""
+
+import itertools
+import logging
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from karma import config, retention
+from karma.message import JOINED, LEFT, PRESENT, ServerEvent
+from karma.models import Giver, GuildSettings, Karma, LedgerEntry, SettingChange
+from karma.router import respond
+from karma.tasks import anonymise_ledger, delete_departed_servers, server_event
+from testkit.databases import pinned
+from testkit.messages import chat
+from testkit.processes import manage
+
+DATABASES = ["default", "mariadb"]
+pytestmark = pytest.mark.django_db(databases=DATABASES)
+_guilds = itertools.count(9000)
+ALICE, BOB = 700, 701
+
+
+@pytest.fixture(params=DATABASES)
+def database(request):
+    with pinned(request.param):
+        yield request.param
+
+
+@pytest.fixture
+def guild(database):
+    return next(_guilds)
+
+
+@pytest.fixture(autouse=True)
+def small_batches(monkeypatch):
+    # A handful of rows go through several batches, as millions would.
+    monkeypatch.setattr(retention, "ID_RANGE", 2)
+    monkeypatch.setattr(retention, "BATCH", 2)
+
+
+def say(guild, content, author_id=ALICE, **kwargs):
+    message = chat(content, guild_id=guild, author_id=author_id, author_name=f"user{author_id}", **kwargs)
+    return respond(message).text() or None
+
+
+def age(rows, days):
+    """Backdate ledger rows by `days`."""
+    rows.update(created_at=timezone.now() - timedelta(days=days))
+
+
+def karma(guild):
+    return dict(Karma.objects.filter(guild_id=guild).values_list("subject", "karma"))
+
+
+def authors(guild):
+    rows = LedgerEntry.objects.filter(guild_id=guild).values_list("subject", "author_id", "author_name")
+    return sorted(rows, key=lambda row: (row[0], row[1] or 0))
+
+
+# The ledger --------------------------------------------------------------------------------------
+
+
+def test_old_ledger_rows_forget_their_author_and_keep_the_rest(guild, caplog):
+    for content in ("a++ b++", "a++", "c--"):
+        say(guild, content)
+    say(guild, "a++", author_id=BOB)
+    age(LedgerEntry.objects.filter(guild_id=guild, subject__in=["a", "b"], author_id=ALICE), 400)
+    age(LedgerEntry.objects.filter(guild_id=guild, subject="c"), 300)
+    before = sorted(LedgerEntry.objects.filter(guild_id=guild).values_list("subject", "delta", "total", "message_id"))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="karma.retention"):
+        assert retention.anonymise_ledger(365) == 3
+    assert authors(guild) == [
+        ("a", None, ""),
+        ("a", None, ""),
+        ("a", BOB, f"user{BOB}"),
+        ("b", None, ""),
+        ("c", ALICE, f"user{ALICE}"),
+    ]
+    after = sorted(LedgerEntry.objects.filter(guild_id=guild).values_list("subject", "delta", "total", "message_id"))
+    assert after == before
+    assert karma(guild) == {"a": 3, "b": 1, "c": -1}
+    assert [r.getMessage() for r in caplog.records] == [
+        "anonymised 3 ledger rows older than 365 days; forgot 0 people with no ledger row left"
+    ]
+    assert retention.anonymise_ledger(365) == 0  # nothing left to do
+
+
+def test_zero_keeps_the_ledger_forever(guild):
+    say(guild, "a++")
+    age(LedgerEntry.objects.filter(guild_id=guild), 10_000)
+    assert retention.anonymise_ledger(0) == 0
+    assert authors(guild) == [("a", ALICE, f"user{ALICE}")]
+
+
+def test_the_rules_still_work_after_anonymising(guild):
+    config.change(guild, "cooldown", "60", "test")
+    config.change(guild, "budget", "2", "test")
+    old = chat("x++", guild_id=guild, author_id=ALICE, author_name="alice")
+    assert respond(old).text() == "x has 1 karma."
+    assert Giver.objects.filter(guild_id=guild, author_id=ALICE).exists()
+    age(LedgerEntry.objects.filter(guild_id=guild), 30)
+    assert retention.anonymise_ledger(8) == 1
+    # Nobody's id is left in the ledger: their Giver row goes too, and comes back when needed.
+    assert not Giver.objects.filter(guild_id=guild).exists()
+    # A redelivery of the old message is still known by its id: it does not count twice.
+    assert respond(old).text() == "x has 1 karma."
+    assert say(guild, "x++") == "x has 2 karma."
+    assert say(guild, "x++ y++") == "y has 1 karma. cooldown: you can change x again in 60 s."
+    assert say(guild, "z++").startswith("budget: 2 changes per person per hour")
+    assert karma(guild) == {"x": 2, "y": 1}
+
+
+def test_a_retention_shorter_than_the_cooldown_is_a_configuration_error():
+    result = manage("check", LEDGER_RETENTION_DAYS="7")
+    assert result.returncode != 0
+    assert result.stderr.splitlines()[-1] == (
+        "popple: configuration error: LEDGER_RETENTION_DAYS must be 0 (keep forever) or at least 8: "
+        "the cooldown rule looks back up to 7 days"
+    )
+    assert manage("check", LEDGER_RETENTION_DAYS="8").returncode == 0
+    assert manage("check", LEDGER_RETENTION_DAYS="0").returncode == 0
+
+
+# Servers Popple left ---------------------------------------------------------------------------------
+
+
+def event(kind, guild_ids, at):
+    return ServerEvent(kind, guild_ids, at.timestamp())
+
+
+def a_server_with_data(guild):
+    config.change(guild, "budget", "5", "manager")
+    say(guild, "a++ b--")
+    say(guild, "a++", author_id=BOB)
+
+
+def everything_of(guild):
+    return {
+        model.__name__: model.objects.filter(guild_id=guild).count()
+        for model in (Karma, LedgerEntry, Giver, GuildSettings, SettingChange)
+    }
+
+
+def test_a_server_is_deleted_only_after_the_retention_and_alone(guild, caplog):
+    other = next(_guilds)
+    a_server_with_data(guild)
+    a_server_with_data(other)
+    left = timezone.now()
+    assert retention.record(event(LEFT, [guild], left)) == 1
+    assert GuildSettings.objects.get(guild_id=guild).left_at == left
+    assert retention.delete_departed(30) == []
+    assert retention.delete_departed(30, now=left + timedelta(days=29, hours=23)) == []
+    assert everything_of(guild) == {"Karma": 2, "LedgerEntry": 3, "Giver": 2, "GuildSettings": 1, "SettingChange": 1}
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="karma.retention"):
+        assert retention.delete_departed(30, now=left + timedelta(days=31)) == [guild]
+    assert everything_of(guild) == dict.fromkeys(everything_of(guild), 0)
+    assert everything_of(other) == {"Karma": 2, "LedgerEntry": 3, "Giver": 2, "GuildSettings": 1, "SettingChange": 1}
+    assert [r.getMessage() for r in caplog.records] == [f"deleted data of server {guild}, left 31 days ago"]
+
+
+def test_a_server_without_settings_is_marked_and_deleted_too(guild):
+    say(guild, "a++")
+    retention.record(event(LEFT, [guild], timezone.now() - timedelta(seconds=1)))
+    assert retention.delete_departed(0) == [guild]
+    assert not Karma.objects.filter(guild_id=guild).exists()
+    assert not LedgerEntry.objects.filter(guild_id=guild).exists()
+
+
+@pytest.mark.parametrize("back", [JOINED, PRESENT])
+def test_coming_back_cancels_the_deletion(guild, back):
+    a_server_with_data(guild)
+    left = timezone.now() - timedelta(days=40)
+    retention.record(event(LEFT, [guild], left))
+    assert retention.record(event(back, [guild], left + timedelta(days=1))) == 1
+    assert GuildSettings.objects.get(guild_id=guild).left_at is None
+    assert retention.delete_departed(30) == []
+    assert everything_of(guild)["Karma"] == 2
+
+
+def test_the_latest_event_wins_whatever_order_they_arrive_in(guild):
+    t = timezone.now() - timedelta(days=60)
+    # A leave seen before a join, arriving after it, changes nothing.
+    assert retention.record(event(JOINED, [guild], t + timedelta(seconds=2))) == 1
+    assert retention.record(event(LEFT, [guild], t + timedelta(seconds=1))) == 0
+    assert GuildSettings.objects.get(guild_id=guild).left_at is None
+    # And the other way round.
+    assert retention.record(event(LEFT, [guild], t + timedelta(seconds=4))) == 1
+    assert retention.record(event(JOINED, [guild], t + timedelta(seconds=3))) == 0
+    assert retention.record(event(PRESENT, [guild], t + timedelta(seconds=3))) == 0
+    # A redelivered event changes nothing either.
+    assert retention.record(event(LEFT, [guild], t + timedelta(seconds=4))) == 0
+    assert GuildSettings.objects.get(guild_id=guild).left_at == t + timedelta(seconds=4)
+    # Found present later: back.
+    assert retention.record(event(PRESENT, [guild, guild + 1000], t + timedelta(seconds=5))) == 1
+    assert GuildSettings.objects.get(guild_id=guild).left_at is None
+    assert not GuildSettings.objects.filter(guild_id=guild + 1000).exists()  # "present" writes only departed ones
+
+
+def test_the_tasks_record_and_delete(guild, settings):
+    settings.DEPARTED_SERVER_RETENTION_DAYS = 0
+    settings.LEDGER_RETENTION_DAYS = 10
+    a_server_with_data(guild)
+    age(LedgerEntry.objects.filter(guild_id=guild, author_id=BOB), 11)
+    assert server_event.apply(args=(event(LEFT, [guild], timezone.now()).to_payload(),)).state == "SUCCESS"
+    assert anonymise_ledger.apply().state == "SUCCESS"
+    assert LedgerEntry.objects.filter(guild_id=guild, author_id=None).count() == 1
+    assert delete_departed_servers.apply().state == "SUCCESS"
+    assert everything_of(guild) == dict.fromkeys(everything_of(guild), 0)
+
+
+@pytest.mark.parametrize(
+    "payload, problem",
+    [
+        (None, "payload must be an object, not NoneType"),
+        ({"event": "left", "guild_ids": [1]}, "payload must have exactly the fields event, guild_ids and at"),
+        ({"event": "kicked", "guild_ids": [1], "at": 1.0}, "payload field event must be joined, left or present"),
+        ({"event": "left", "guild_ids": [1, 2], "at": 1.0}, "payload field guild_ids must list 1 to 1 servers"),
+        ({"event": "present", "guild_ids": [], "at": 1.0}, "payload field guild_ids must list 1 to 1000 servers"),
+        ({"event": "joined", "guild_ids": ["1"], "at": 1.0}, "payload field guild_ids must hold server ids"),
+        ({"event": "joined", "guild_ids": [True], "at": 1.0}, "payload field guild_ids must hold server ids"),
+        ({"event": "joined", "guild_ids": [-5], "at": 1.0}, "payload field guild_ids must hold server ids"),
+        ({"event": "joined", "guild_ids": [1], "at": "now"}, "payload field at must be a time in seconds"),
+        ({"event": "joined", "guild_ids": [1], "at": float("nan")}, "payload field at must be a time in seconds"),
+        ({"event": "joined", "guild_ids": [1], "at": 1e12}, "payload field at is in the future"),
+    ],
+)
+def test_a_malformed_server_event_is_rejected_with_one_log_line(guild, caplog, payload, problem):
+    with caplog.at_level(logging.ERROR):
+        result = server_event.apply(args=(payload,))
+    assert result.state == "REJECTED"
+    [line] = [r.getMessage() for r in caplog.records if r.name == "karma.tasks"]
+    assert line.startswith(f"rejected malformed server event payload (task {result.id}): {problem}")
+    assert not GuildSettings.objects.exists()
+
+
+@pytest.mark.parametrize("task", [anonymise_ledger, delete_departed_servers])
+def test_a_periodic_task_called_with_arguments_is_rejected(guild, caplog, task):
+    with caplog.at_level(logging.ERROR):
+        result = task.apply(args=("surprise",))
+    assert result.state == "REJECTED"
+    assert [r.getMessage() for r in caplog.records if r.name == "karma.tasks"] == [
+        f"rejected task {task.name} ({result.id}): it takes no arguments"
+    ]
