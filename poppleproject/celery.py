@@ -18,6 +18,8 @@ from celery.signals import before_task_publish, task_postrun, task_prerun, task_
 from django.conf import settings
 from django.db import connections
 
+from poppleproject import rabbitmq
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
 
 app = Celery("poppleproject")
@@ -90,7 +92,10 @@ def label_arguments(headers, body, **kwargs):
     payload = args[0] if args else None
     if isinstance(payload, dict):
         ids = {key: payload.get(key) for key in ("message_id", "channel_id")}
-        headers["argsrepr"] = " ".join(f"{key}={value}" for key, value in ids.items() if isinstance(value, int))
+        label = [f"{key}={value}" for key, value in ids.items() if isinstance(value, int)]
+        if isinstance(payload.get("guild_ids"), list):  # a server event (karma.message.ServerEvent)
+            label.append(f"servers={len(payload['guild_ids'])}")
+        headers["argsrepr"] = " ".join(label) or "(hidden)"
     elif args:
         headers["argsrepr"] = f"({len(args)} arguments)"
     headers["kwargsrepr"] = "{...}" if task_kwargs else "{}"
@@ -109,5 +114,5 @@ def warn_of_the_last_delivery(request, **kwargs):
             request.name,
             request.id,
             earlier,
-            "dead-letters",
+            rabbitmq.DEAD_LETTERS,
         )

@@ -1,0 +1,24 @@
+from poppleproject.celery import label_arguments
+
+
+def labelled(args, kwargs=None):
+    headers = {"argsrepr": repr(args), "kwargsrepr": repr(kwargs or {})}
+    label_arguments(headers=headers, body=(args, kwargs or {}, {}))
+    return headers["argsrepr"], headers["kwargsrepr"]
+
+
+def test_a_chat_message_is_shown_by_its_ids_only():
+    payload = {"message_id": 11, "channel_id": 22, "guild_id": 33, "author_id": 44, "content": "secret++"}
+    assert labelled((payload,)) == ("message_id=11 channel_id=22", "{}")
+
+
+def test_a_reply_is_shown_by_its_ids_only():
+    payload = {"channel_id": 22, "message_id": 11, "lines": [["alice has 3 karma.", "alice", 3]]}
+    assert labelled((payload,)) == ("message_id=11 channel_id=22", "{}")
+
+
+def test_anything_else_is_hidden():
+    assert labelled(({"event": "left", "guild_ids": [1, 2], "at": 0},)) == ("servers=2", "{}")
+    assert labelled(({"content": "x++"},)) == ("(hidden)", "{}")
+    assert labelled(("just a string", 2)) == ("(2 arguments)", "{}")
+    assert labelled((), {"payload": {"content": "x++"}}) == ("()", "{...}")
