@@ -8,11 +8,18 @@ import os
 
 import redis
 from celery import Celery
+from kombu import Exchange, Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
 
 app = Celery("ceiling")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Quorum queues with a topic exchange each, as Popple's own (poppleproject/rabbitmq.py); declared
+# here, by the benchmark's administrator account.
+app.conf.task_queues = [
+    Queue(name, Exchange(name, type="topic"), routing_key=name, queue_arguments={"x-queue-type": "quorum"})
+    for name in ("bench-hop1", "bench-hop2")
+]
 app.conf.task_routes = {"ceiling.hop1": {"queue": "bench-hop1"}, "ceiling.hop2": {"queue": "bench-hop2"}}
 COUNTER = "popple:bench:hop2"
 _redis = None
