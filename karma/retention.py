@@ -15,6 +15,7 @@ its own transaction, so that a server with millions of ledger rows is never lock
 import logging
 from datetime import UTC, datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
@@ -25,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 ID_RANGE = 5000  # ledger ids one anonymising statement looks at
 BATCH = 1000  # rows one deleting statement deletes
+# The cutoff of the last complete anonymising run (Django's cache: Redis when configured).
+ANONYMISED_BEFORE = "popple:ledger-anonymised-before"
+MARGIN = timedelta(hours=1)
 
 
 def anonymise_ledger(days: int, now: datetime | None = None) -> int:
@@ -32,14 +36,23 @@ def anonymise_ledger(days: int, now: datetime | None = None) -> int:
     if not days:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
+    old = LedgerEntry.objects.filter(created_at__lt=cutoff)
+    # Rows older than the last complete run's cutoff are done: start there, less a margin for a
+    # row whose transaction committed late (on the created_at index: a big ledger's years of
+    # anonymised rows are not read again each hour). Without the mark (a fresh cache), from the
+    # start: slower once, never wrong.
+    done_before = cache.get(ANONYMISED_BEFORE)
+    if done_before is not None:
+        old = old.filter(created_at__gte=done_before - MARGIN)
     # Walked by ranges of ids, each a short statement on the primary key: a LIMIT-ed update of
     # "the old rows that still have an author" would read every row anonymised before, each time.
-    bounds = LedgerEntry.objects.filter(created_at__lt=cutoff).aggregate(first=Min("id"), last=Max("id"))
+    bounds = old.aggregate(first=Min("id"), last=Max("id"))
     changed = 0
     if bounds["first"] is not None:
         for start in range(bounds["first"], bounds["last"] + 1, ID_RANGE):
             rows = LedgerEntry.objects.filter(id__gte=start, id__lt=start + ID_RANGE, created_at__lt=cutoff)
             changed += rows.exclude(author_id=None).update(author_id=None, author_name="")
+    cache.set(ANONYMISED_BEFORE, cutoff, timeout=None)
     forgotten = _forget_givers()
     logger.info(
         "anonymised %d ledger rows older than %d days; forgot %d people with no ledger row left",

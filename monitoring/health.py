@@ -38,14 +38,18 @@ class LoopbackHealthCheck:
     """Answers /healthz asked from this machine, before anything checks the Host or the scheme.
 
     Probes call http://127.0.0.1:8000/healthz: plain HTTP, and a Host that DJANGO_ALLOWED_HOSTS
-    need not list. Anyone else goes through Django's checks like every other request.
+    need not list. Anyone else, a proxy on this machine included, goes through Django's checks
+    like every other request.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path_info == "/healthz" and _loopback(request.META.get("REMOTE_ADDR", "")):
+        # A proxy on the same machine also connects from loopback: what it forwards carries
+        # X-Forwarded-For (README: the proxy must add it), and goes through Django's checks.
+        from_this_machine = _loopback(request.META.get("REMOTE_ADDR", ""))
+        if request.path_info == "/healthz" and from_this_machine and "HTTP_X_FORWARDED_FOR" not in request.META:
             return healthz(request)
         return self.get_response(request)
 

@@ -103,9 +103,10 @@ def label_arguments(headers, body, **kwargs):
 
 @task_received.connect
 def warn_of_the_last_delivery(request, **kwargs):
-    # RabbitMQ counts the deliveries of a message whose worker died before acknowledging it; at
+    # RabbitMQ counts (x-delivery-count) the deliveries of a message that ended without an
+    # acknowledgement (its worker died, or lost the broker); once the count passes
     # RABBITMQ_DELIVERY_LIMIT it moves the message to the dead-letter queue instead of killing
-    # workers forever (poppleproject/rabbitmq.py). This is the line that says so, before the try.
+    # workers forever (poppleproject/rabbitmq.py). This is the line that says so, before the last try.
     earlier = (request.message.headers or {}).get("x-delivery-count") or 0
     if earlier and earlier >= settings.RABBITMQ_DELIVERY_LIMIT:
         logging.getLogger(__name__).error(

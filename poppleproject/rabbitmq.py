@@ -14,13 +14,16 @@ from kombu import Exchange, Queue
 
 VHOST = "popple"
 TASK_QUEUES = ("karma", "replies")
-# Where RabbitMQ moves a message that killed its worker `delivery_limit` times (and nothing else).
+# Where RabbitMQ moves what needs a person's attention: a message redelivered `delivery_limit`
+# times (each delivery ended without an acknowledgement: its worker died, or lost the broker), and
+# a malformed one a worker rejected (poppleproject/celery.py: parsed). Bounded: the oldest go.
 DEAD_LETTERS = "dead-letters"
 
 NOTHING = "^$"
 # What a Celery worker declares and uses besides the task queues: its remote-control queue
 # (<name>.celery.pidbox, answering `inspect`), the event exchange Flower reads, and the 28
 # queues of native delayed delivery (celery_delayed_0 ... 27 and celery_delayed_delivery).
+# Workers run --without-gossip (Procfile): gossip would need a celeryev.<uuid> queue of their own.
 _PIDBOX = r"celery\.pidbox|reply\.celery\.pidbox|.+\.celery\.pidbox"
 _WORKER_OWN = rf"celeryev|{_PIDBOX}|celery_delayed_.*"
 
@@ -63,8 +66,8 @@ def task_queues():
 def queue_policy(delivery_limit, max_length):
     """The limits on the task queues (a policy, so that the setup can change them in place)."""
     return {
-        # A message delivered this many times without an ack (its worker died each time) goes to
-        # the dead-letter queue instead of killing workers forever.
+        # A message redelivered this many times without an ack (its worker died each time) goes
+        # to the dead-letter queue instead of killing workers forever: at most limit + 1 tries.
         "delivery-limit": delivery_limit,
         "dead-letter-exchange": DEAD_LETTERS,
         # Dead-lettered messages are confirmed by the dead-letter queue before they leave.
@@ -74,3 +77,8 @@ def queue_policy(delivery_limit, max_length):
         "max-length": max_length,
         "overflow": "reject-publish",
     }
+
+
+def dead_letter_policy(max_length):
+    """The dead-letter queue keeps the newest messages: a flood of malformed ones cannot fill the disk."""
+    return {"max-length": max_length, "overflow": "drop-head"}

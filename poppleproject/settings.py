@@ -132,9 +132,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: a health check from the machine itself (compose's and Kubernetes' probes call
-    # http://127.0.0.1:8000/healthz) is answered before the host check and the HTTPS redirect,
-    # which it could not pass: its Host is an address, and it speaks plain HTTP.
+    # First: a health check from the machine itself (compose's probe calls
+    # http://127.0.0.1:8000/healthz; a Kubernetes probe must run inside the container, an exec
+    # probe, to count as one) is answered before the host check and the HTTPS redirect, which it
+    # could not pass: its Host is an address, and it speaks plain HTTP.
     "monitoring.health.LoopbackHealthCheck",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -282,7 +283,7 @@ CELERY_DB_REUSE_MAX = 1_000_000_000
 # Django's LOGGING (with its token filter) stays in charge of the worker's logs.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# The limits `manage.py setup_rabbitmq` puts on the task queues: deliveries of a message that
+# The limits `manage.py setup_rabbitmq` puts on the task queues: redeliveries of a message that
 # kills its worker before it goes to the dead-letter queue, and messages a queue holds before it
 # refuses new ones (the gateway keeps them in its outbox meanwhile).
 RABBITMQ_DELIVERY_LIMIT = _int("RABBITMQ_DELIVERY_LIMIT", 5, minimum=1)
@@ -308,11 +309,12 @@ if 0 < LEDGER_RETENTION_DAYS < 8:
 DEPARTED_SERVER_RETENTION_DAYS = _int("DEPARTED_SERVER_RETENTION_DAYS", 30)
 # Seconds between housekeeping runs (Celery beat; `runbot` runs them itself).
 HOUSEKEEPING_INTERVAL = _int("HOUSEKEEPING_INTERVAL", 3600, minimum=1)
-# A run that waited longer than an interval for a worker (the workers were down) is dropped: the
-# next one does its work, instead of a backlog of copies running one after the other.
+# No expiry on the runs: RabbitMQ would move an expired one to the dead-letter queue, which is for
+# messages that need a person's attention. Runs queued while the workers were down cost little:
+# the first does the work, the copies after it find nothing to do.
 CELERY_BEAT_SCHEDULER = "poppleproject.celery:Scheduler"
 CELERY_BEAT_SCHEDULE = {
-    name: {"task": name, "schedule": HOUSEKEEPING_INTERVAL, "options": {"expires": HOUSEKEEPING_INTERVAL}}
+    name: {"task": name, "schedule": HOUSEKEEPING_INTERVAL}
     for name in ("karma.anonymise_ledger", "karma.delete_departed_servers")
 }
 

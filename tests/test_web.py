@@ -186,6 +186,14 @@ def test_health_answers_on_loopback_whatever_the_host(production, host):
     assert (response.status, json.loads(body)) == (200, {"database": "ok", "broker": "ok"})
 
 
+def test_health_through_a_proxy_on_this_machine_is_checked_like_any_request(production):
+    # The proxy connects from loopback too, but says whom it forwards for.
+    response, _ = Browser(production, host="localhost").request("GET", "/healthz")
+    assert response.status == 400  # localhost is not an allowed host
+    response, body = Browser(production).request("GET", "/healthz")
+    assert (response.status, json.loads(body)) == (200, {"database": "ok", "broker": "ok"})
+
+
 def test_cookies_are_secure_and_browsers_are_told_to_stay_on_https(production, admin_user):
     browser = Browser(production)
     response, page = browser.request("GET", ADMIN + "login/")

@@ -5,6 +5,9 @@ import logging
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from karma import config, retention
@@ -31,6 +34,12 @@ def database(request):
 @pytest.fixture
 def guild(database):
     return next(_guilds)
+
+
+@pytest.fixture(autouse=True)
+def no_earlier_run():
+    # The mark an anonymising run leaves (Django's cache, this process's memory here).
+    cache.delete(retention.ANONYMISED_BEFORE)
 
 
 @pytest.fixture(autouse=True)
@@ -86,6 +95,22 @@ def test_old_ledger_rows_forget_their_author_and_keep_the_rest(guild, caplog):
         "anonymised 3 ledger rows older than 365 days; forgot 0 people with no ledger row left"
     ]
     assert retention.anonymise_ledger(365) == 0  # nothing left to do
+
+
+def test_a_run_starts_where_the_last_one_stopped(guild, database):
+    for content in ("a++", "b++", "c++", "d++"):
+        say(guild, content)
+    age(LedgerEntry.objects.filter(guild_id=guild, subject__in=["a", "b", "c"]), 400)
+    assert retention.anonymise_ledger(365) == 3
+    # A year of anonymised rows is not walked again: no row is past the last cutoff but d, which
+    # ages past it meanwhile (it is 365 days and a minute old an hour later).
+    age(LedgerEntry.objects.filter(guild_id=guild, subject="d"), 365)
+    later = timezone.now() + timedelta(minutes=1)
+    with CaptureQueriesContext(connections[database]) as queries:
+        assert retention.anonymise_ledger(365, now=later) == 1
+    updates = [query["sql"] for query in queries if query["sql"].startswith("UPDATE")]
+    assert len(updates) == 1  # one range of ids (two rows here), not the whole ledger
+    assert authors(guild) == [("a", None, ""), ("b", None, ""), ("c", None, ""), ("d", None, "")]
 
 
 def test_zero_keeps_the_ledger_forever(guild):

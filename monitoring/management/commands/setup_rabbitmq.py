@@ -108,6 +108,15 @@ class Command(BaseCommand):
         api.call(
             "PUT", f"/policies/{vhost}/task-queues", {"pattern": pattern, "apply-to": "queues", "definition": policy}
         )
+        api.call(
+            "PUT",
+            f"/policies/{vhost}/{rabbitmq.DEAD_LETTERS}",
+            {
+                "pattern": f"^{rabbitmq.DEAD_LETTERS}$",
+                "apply-to": "queues",
+                "definition": rabbitmq.dead_letter_policy(settings.RABBITMQ_MAX_QUEUE_LENGTH),
+            },
+        )
         self.stdout.write(
             f"RabbitMQ: vhost {rabbitmq.VHOST}, accounts "
             + ", ".join(account(role) for role in rabbitmq.PERMISSIONS)
