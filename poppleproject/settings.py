@@ -275,6 +275,8 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Task events feed Flower. Workers report each task; a "sent" event from every publisher as well
 # would cost two more broker messages per chat message (measured: 211 -> 187 messages/s).
 CELERY_WORKER_SEND_TASK_EVENTS = True
+# ... sent without publisher confirms (poppleproject/celery.py: Consumer says why).
+CELERY_WORKER_CONSUMER = "poppleproject.celery:Consumer"
 CELERY_TASK_SEND_SENT_EVENT = False
 # Celery closes the database connection around every task unless told to reuse it; reconnecting
 # costs more than the task. poppleproject/celery.py applies Django's own rules per task instead
