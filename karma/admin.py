@@ -59,38 +59,32 @@ class GuildSettingsAdmin(admin.ModelAdmin):
         config.record_admin_change(before, obj, request.user)
 
 
+class HistoryAdmin(admin.ModelAdmin):
+    """History is read, never written by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(SettingChange)
-class SettingChangeAdmin(admin.ModelAdmin):
-    """Who changed which setting of which server, and from what to what: read only."""
+class SettingChangeAdmin(HistoryAdmin):
+    """Who changed which setting of which server, and from what to what."""
 
     list_display = ("changed_at", "guild_id", "setting", "old", "new", "changed_by")
     list_filter = ("setting", "guild_id")
     date_hierarchy = "changed_at"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
+class LedgerEntryAdmin(HistoryAdmin):
     list_display = ("created_at", "guild_id", "subject", "delta", "total", "source", "author_name", "admin_user")
     list_filter = ("source", "guild_id", "created_at")
     search_fields = ("subject", "author_name", "=message_id")
     date_hierarchy = "created_at"
     list_select_related = ("admin_user",)
-
-    # The ledger is history: it is read, never written by hand.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
