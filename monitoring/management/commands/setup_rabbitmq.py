@@ -78,6 +78,10 @@ def quoted(name):
 class Command(BaseCommand):
     help = "Create or update Popple's vhost, accounts, queues and queue limits on RabbitMQ."
 
+    def add_arguments(self, parser):
+        # Another vhost lets two Popples (or two test runs) share one RabbitMQ without meeting.
+        parser.add_argument("--vhost", default=rabbitmq.VHOST, help=f"the vhost to set up (default {rabbitmq.VHOST})")
+
     def handle(self, *args, **options):
         passwords = {role: os.environ.get(password_variable(role), "") for role in rabbitmq.PERMISSIONS}
         missing = [password_variable(role) for role, password in passwords.items() if len(password) < 12]
@@ -86,7 +90,7 @@ class Command(BaseCommand):
         api = ManagementAPI(os.environ.get("RABBITMQ_MANAGEMENT_URL", ""))
         api.wait_until_up()
 
-        vhost = quoted(rabbitmq.VHOST)
+        vhost = quoted(options["vhost"])
         api.call("PUT", f"/vhosts/{vhost}", {"description": "Popple"})
         # The administrator declares the queues below, so it needs every right on the vhost.
         api.call("PUT", f"/permissions/{vhost}/{quoted(api.user)}", {"configure": ".*", "write": ".*", "read": ".*"})
@@ -118,7 +122,7 @@ class Command(BaseCommand):
             },
         )
         self.stdout.write(
-            f"RabbitMQ: vhost {rabbitmq.VHOST}, accounts "
+            f"RabbitMQ: vhost {options['vhost']}, accounts "
             + ", ".join(account(role) for role in rabbitmq.PERMISSIONS)
             + f"; queues {', '.join(rabbitmq.TASK_QUEUES)} (delivery limit {policy['delivery-limit']}, "
             f"at most {policy['max-length']} messages) and {rabbitmq.DEAD_LETTERS}"
