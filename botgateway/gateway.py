@@ -12,8 +12,10 @@ import asyncio
 import logging
 import time
 
+import aiohttp
 import discord
 
+from karma.interactions import Interaction, acknowledge
 from karma.message import JOINED, LEFT, MAX_SERVERS_PER_EVENT, PRESENT, IncomingMessage, ServerEvent, may_matter
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,22 @@ def to_incoming(message, me):
         mentions={str(user.id): user.name for user in message.mentions},
         can_manage=permissions.manage_guild or permissions.administrator,
     )
+
+
+def interaction_data(interaction):
+    """The parts of Discord's interaction object that Interaction.from_discord reads, from discord.py's."""
+    user = interaction.user
+    member = isinstance(user, discord.Member)
+    return {
+        "id": interaction.id,
+        "application_id": interaction.application_id,
+        "token": interaction.token,
+        "guild_id": interaction.guild_id,
+        "channel_id": interaction.channel_id,
+        "data": interaction.data,
+        "user": {"id": user.id, "username": user.name, "global_name": user.global_name},
+        "member": {"nick": user.nick, "permissions": interaction.permissions.value} if member else None,
+    }
 
 
 class Gateway(discord.AutoShardedClient):
@@ -111,6 +129,28 @@ class Gateway(discord.AutoShardedClient):
             self.dropped += 1
         if time.monotonic() - self._reported_at >= REPORT_SECONDS:
             self.report()
+
+    async def on_interaction(self, interaction):
+        if interaction.type is not discord.InteractionType.application_command:
+            return  # Popple registers no components, modals or autocompletion
+        try:
+            incoming = Interaction.from_discord(interaction_data(interaction))
+        except ValueError as exc:
+            logger.warning("slash command %s ignored: %s", interaction.id, exc)
+            return
+        ack = acknowledge(incoming)
+        try:
+            if ack.refusal:
+                await interaction.response.send_message(
+                    ack.refusal, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
+                return
+            await interaction.response.defer(ephemeral=ack.ephemeral, thinking=True)
+        except (TimeoutError, discord.HTTPException, aiohttp.ClientError) as exc:
+            # Too late, or Discord unreachable: no one can answer it now.
+            logger.warning("slash command %s not acknowledged: %s", interaction.id, exc)
+            return
+        self.forward(incoming.to_payload())
 
     async def on_guild_join(self, guild):
         self.forward(ServerEvent(JOINED, [guild.id], time.time()).to_payload())

@@ -49,7 +49,7 @@ class Grant:
     spare: int | None = 0
 
 
-def _retry_after(answer: Answer) -> float:
+def retry_after(answer: Answer) -> float:
     body = answer.body if isinstance(answer.body, dict) else {}
     try:
         wait = float(body.get("retry_after") or answer.headers.get("Retry-After") or 1.0)
@@ -128,7 +128,7 @@ class MemoryLimits:
             key = self._key(route)
             state = self._buckets.get(key)
             if answer.status == 429:
-                wait = _retry_after(answer)
+                wait = retry_after(answer)
                 if _is_global(answer):
                     self._blocked_until = max(self._blocked_until, now + wait * 1000)
                 elif state is None:
@@ -263,7 +263,7 @@ class RedisLimits:
         return Grant(wait / 1000, None if spare < 0 else spare)
 
     def learn(self, route: Route, answer: Answer) -> float:
-        wait = _retry_after(answer) if answer.status == 429 else 0.0
+        wait = retry_after(answer) if answer.status == 429 else 0.0
         told = _bucket_headers(answer)
         self._learn(
             keys=[self.PREFIX + "blocked", self.PREFIX + "route:" + route.name, self.PREFIX + "bucket:"],

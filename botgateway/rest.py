@@ -31,13 +31,11 @@ class DiscordRest:
     """A pool of keep-alive connections to Discord's REST API, shared by a process's threads."""
 
     # Well within a channel's lease (botgateway/mailbox.py), which a request must not outlive.
-    def __init__(self, base_url: str, token: str, timeout: float = 6.0):
+    def __init__(self, base_url: str, token: str | None, timeout: float = 6.0):
         self.base_url = base_url.rstrip("/")
-        self._headers = {
-            "Authorization": f"Bot {token}",
-            "User-Agent": USER_AGENT,
-            "Content-Type": "application/json",
-        }
+        # Without a token: the interaction routes only, which an interaction's own token authorises.
+        self._plain_headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
+        self._headers = {**self._plain_headers, "Authorization": f"Bot {token}"} if token else self._plain_headers
         # No retries here: a failed request is the caller's to hold and try again later.
         self._pool = urllib3.PoolManager(
             maxsize=16, block=False, retries=False, timeout=urllib3.Timeout(total=timeout, connect=3.0)
@@ -56,13 +54,30 @@ class DiscordRest:
     def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> Answer:
         return self._request("PUT", f"/channels/{channel_id}/messages/{message_id}/reactions/{quote(emoji)}/@me")
 
-    def _request(self, method: str, path: str, body: dict | None = None) -> Answer:
+    def edit_original_response(self, application_id: int, interaction_token: str, content: str) -> Answer:
+        """Turn a deferred interaction response into `content`; doing it again changes nothing.
+
+        Authorised by the interaction's token, in the path: the bot's token is not sent.
+        """
+        body = {"content": content, "allowed_mentions": {"parse": []}}
+        path = f"/webhooks/{application_id}/{quote(interaction_token, safe='')}/messages/@original"
+        return self._request("PATCH", path, body, headers=self._plain_headers)
+
+    def put_commands(self, application_id: int, commands: list[dict], guild_id: int | None = None) -> Answer:
+        """Replace the registered slash commands (of one server with `guild_id`) by `commands`."""
+        scope = f"/guilds/{guild_id}" if guild_id else ""
+        return self._request("PUT", f"/applications/{application_id}{scope}/commands", commands)
+
+    def application(self) -> Answer:
+        return self._request("GET", "/oauth2/applications/@me")
+
+    def _request(self, method: str, path: str, body: dict | list | None = None, headers: dict | None = None) -> Answer:
         """Raises urllib3.exceptions.HTTPError when Discord could not be reached or did not answer."""
         response = self._pool.request(
             method,
             self.base_url + path,
             body=json.dumps(body).encode() if body is not None else None,
-            headers=self._headers,
+            headers=headers or self._headers,
         )
         try:
             parsed = json.loads(response.data) if response.data else None

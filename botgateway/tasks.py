@@ -1,4 +1,5 @@
-"""The reply task (queue `replies`): hand the answer to a chat message to this process's courier.
+"""The reply tasks (queue `replies`): hand the answer to a chat message to this process's courier,
+and complete a slash command's deferred response.
 
 It never waits on Discord: the courier posts what the budget allows now and holds the rest
 (botgateway/delivery.py). Idempotent: a redelivered reply is held once, and every attempt at a
@@ -8,7 +9,9 @@ post carries the same nonce, so Discord posts it once.
 from celery import shared_task
 from redis.exceptions import RedisError
 
+from botgateway import interactions
 from botgateway.delivery import courier
+from karma.interactions import InteractionAnswer
 from karma.message import Reply
 from karma.tasks import RETRY_POLICY
 from poppleproject.celery import parsed, tasks_run_inline
@@ -28,3 +31,19 @@ def send_reply(self, payload=None, *unexpected, **unknown):
     else:
         # A reply worker's thread posts it (or holds it) before the task is acknowledged.
         courier().deliver(reply)
+
+
+@shared_task(name="karma.complete_interaction", bind=True, max_retries=None)
+def complete_interaction(self, payload=None, *unexpected, **unknown):
+    """Edit a deferred slash command's response into its answer (botgateway/interactions.py).
+
+    Tried again as long as Discord's 15-minute token lasts; a retry waits in RabbitMQ (countdown),
+    not in a worker's thread.
+    """
+    answer = parsed(self, InteractionAnswer.from_payload, payload, (*unexpected, *unknown), "interaction answer")
+    if tasks_run_inline():
+        interactions.hand_over(answer)
+        return
+    wait = interactions.complete(answer, interactions.rest(), self.request.retries)
+    if wait is not None:
+        raise self.retry(countdown=wait)

@@ -29,7 +29,7 @@ def may_matter(content: str, bot_id: int, bot_name: str) -> bool:
     return "++" in content or "--" in content or content.lstrip().startswith(bot_prefixes(bot_id, bot_name))
 
 
-def _check_fields(cls: type, payload: Any, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+def check_fields(cls: type, payload: Any, optional: tuple[str, ...] = ()) -> dict[str, Any]:
     """The payload's values for the dataclass's int, str and bool fields, checked by type.
 
     `optional` fields were added later: a payload from before them gets their defaults.
@@ -75,7 +75,7 @@ class IncomingMessage:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = _check_fields(cls, payload, optional=("author_global_name", "author_nick"))
+        values = check_fields(cls, payload, optional=("author_global_name", "author_nick"))
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["mentions"].items()):
             raise ValueError("payload field mentions must map user ids to names")
         return cls(**values)
@@ -179,7 +179,7 @@ class Reply:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = _check_fields(cls, payload)
+        values = check_fields(cls, payload)
         if values["joiner"] not in (" ", "\n"):
             raise ValueError("payload field joiner must be a space or a line break")
         if values["reaction"] is not None and not (isinstance(values["reaction"], str) and values["reaction"]):

@@ -97,16 +97,18 @@ def too_many_subjects(limit: int) -> str:
     return f"(Only the first {limit} names in a message count.)"
 
 
-def capped(lines: tuple[Line, ...], joiner: str, limit: int = DISCORD_MESSAGE_LIMIT) -> tuple[Line, ...]:
-    """`lines`, or as many of them as fit in MAX_MESSAGES_PER_ANSWER messages with a last line
-    saying how many more were left out."""
-    if _messages_needed([line.text for line in lines], joiner, limit) <= MAX_MESSAGES_PER_ANSWER:
+def capped(
+    lines: tuple[Line, ...], joiner: str, limit: int = DISCORD_MESSAGE_LIMIT, messages: int = MAX_MESSAGES_PER_ANSWER
+) -> tuple[Line, ...]:
+    """`lines`, or as many of them as fit in `messages` messages with a last line saying how many
+    more were left out."""
+    if _messages_needed([line.text for line in lines], joiner, limit) <= messages:
         return lines
     kept = len(lines) - 1
     while (
         kept
         and _messages_needed([line.text for line in lines[:kept]] + [left_out(len(lines) - kept)], joiner, limit)
-        > MAX_MESSAGES_PER_ANSWER
+        > messages
     ):
         kept -= 1
     return (*lines[:kept], Line(left_out(len(lines) - kept)))

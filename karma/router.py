@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from django.conf import settings
 
@@ -26,6 +27,12 @@ Command = Callable[[IncomingMessage, str, dict[str, str]], Reply]
 
 
 def respond(message: IncomingMessage) -> Reply:
+    """The answer to `message`, no longer than MAX_MESSAGES_PER_ANSWER Discord messages."""
+    reply = _respond(message)
+    return replace(reply, lines=capped(reply.lines, reply.joiner))
+
+
+def _respond(message: IncomingMessage) -> Reply:
     mentions = {**message.mentions, str(message.bot_id): message.bot_name}
     command = split_command(message.content, message.bot_id, message.bot_name)
     if command:
@@ -49,9 +56,9 @@ def respond(message: IncomingMessage) -> Reply:
 def answer(
     message: IncomingMessage, lines: Iterable[Line | str] = (), joiner: str = " ", reaction: str | None = None
 ) -> Reply:
-    """The reply to `message`, no longer than MAX_MESSAGES_PER_ANSWER Discord messages."""
+    """The reply to `message`, whole: `respond` (and a slash command's answer) caps its length."""
     lines = tuple(line if isinstance(line, Line) else Line(line) for line in lines)
-    return Reply(message.channel_id, message.message_id, capped(lines, joiner), joiner, reaction)
+    return Reply(message.channel_id, message.message_id, lines, joiner, reaction)
 
 
 def split_command(content: str, bot_id: int, bot_name: str) -> tuple[str, str] | None:

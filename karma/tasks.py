@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from karma import retention
+from karma import interactions, retention
 from karma.message import IncomingMessage, ServerEvent
 from karma.router import respond
 from poppleproject.celery import no_arguments, parsed
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 # The Discord side delivers the answer (botgateway/tasks.py). The domain knows the task by its name
 # only; the two sides meet at the queue.
 REPLY_TASK = "karma.send_reply"
+INTERACTION_REPLY_TASK = "karma.complete_interaction"
 
 # Backs off exponentially with full jitter: retry n waits a random time up to min(2^n, 30) s.
 # 40 retries ride out an outage of about 9 minutes on average (18 at most) without hammering
@@ -52,6 +53,25 @@ def handle_message(self, payload=None, *unexpected, **unknown):
         # Looked up rather than sent by name, so that a missing reply task fails loudly instead of
         # being published to a broker no one reads.
         current_app.tasks[REPLY_TASK].apply_async(args=(reply.to_payload(),), confirm_timeout=PUBLISH_CONFIRM_TIMEOUT)
+
+
+@shared_task(
+    name="karma.handle_interaction",
+    bind=True,
+    autoretry_for=(OperationalError, InterfaceError, BrokerError, MessageNacked),
+    **RETRY_POLICY,
+)
+def handle_interaction(self, payload=None, *unexpected, **unknown):
+    """A slash command, acknowledged already (karma/interactions.py): its answer, to the reply side."""
+    interaction = parsed(self, interactions.Interaction.from_payload, payload, (*unexpected, *unknown), "interaction")
+    if interaction.expired():
+        # Its token no longer lets anyone answer it (a long outage): nothing useful is left to do.
+        logger.warning("slash command %s dropped: older than its 15-minute token", interaction.interaction_id)
+        return
+    answer = interactions.answer(interaction)
+    current_app.tasks[INTERACTION_REPLY_TASK].apply_async(
+        args=(answer.to_payload(),), confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
+    )
 
 
 @shared_task(name="karma.server_event", bind=True, autoretry_for=(OperationalError, InterfaceError), **RETRY_POLICY)

@@ -109,7 +109,7 @@ def label_arguments(headers, body, **kwargs):
     args, task_kwargs = body[0], body[1]
     payload = args[0] if args else None
     if isinstance(payload, dict):
-        ids = {key: payload.get(key) for key in ("message_id", "channel_id")}
+        ids = {key: payload.get(key) for key in ("message_id", "interaction_id", "channel_id")}
         label = [f"{key}={value}" for key, value in ids.items() if isinstance(value, int)]
         if isinstance(payload.get("guild_ids"), list):  # a server event (karma.message.ServerEvent)
             label.append(f"servers={len(payload['guild_ids'])}")

@@ -4,6 +4,7 @@ With nothing set, Popple runs as one process on a SQLite file with Celery tasks 
 """
 
 import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -241,6 +242,8 @@ CELERY_TASK_QUEUES = rabbitmq.task_queues()
 CELERY_TASK_ROUTES = {
     "karma.handle_message": {"queue": "karma"},
     "karma.send_reply": {"queue": "replies"},
+    "karma.handle_interaction": {"queue": "karma"},
+    "karma.complete_interaction": {"queue": "replies"},
     "karma.server_event": {"queue": "karma"},
     "karma.anonymise_ledger": {"queue": "karma"},
     "karma.delete_departed_servers": {"queue": "karma"},
@@ -336,6 +339,11 @@ if not DISCORD_GATEWAY_URL.startswith("wss://") and not _is_loopback(DISCORD_GAT
     raise _config_error(
         "DISCORD_GATEWAY_URL", "must use wss:// unless its host is this machine (the token travels in it)"
     )
+# The application's public key (developer portal -> General Information), hex: with it, the web
+# process answers Discord's Interactions Endpoint URL at /interactions; without it, 404 there.
+DISCORD_PUBLIC_KEY = _str("DISCORD_PUBLIC_KEY").strip().lower()
+if DISCORD_PUBLIC_KEY and not re.fullmatch(r"[0-9a-f]{64}", DISCORD_PUBLIC_KEY):
+    raise _config_error("DISCORD_PUBLIC_KEY", "must be the 64 hexadecimal digits Discord shows as the public key")
 DISCORD_SHARD_COUNT = _int("DISCORD_SHARD_COUNT", 0)  # 0: let Discord recommend
 DISCORD_SHARD_IDS = _str("DISCORD_SHARD_IDS")  # "0,2" or "0-3"; parsed by the gateway
 # Requests per second the bot may make, all processes together (Discord's default is 50; Discord

@@ -2,9 +2,11 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 
+from botgateway.interactions_endpoint import interactions
 from monitoring.health import healthz
 
 urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("interactions", interactions, name="interactions"),
 ]

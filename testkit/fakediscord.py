@@ -12,8 +12,11 @@ every answer and its 429 bodies (`retry_after`, `global`, `X-RateLimit-Scope`); 
 the real numbers. Injected faults on top: 429s (shared or global), 5xx, 403 and 404. The gateway's HELLO,
 IDENTIFY (token, intents and shard checked; the session start rate recorded), READY, GUILD_CREATE,
 GUILD_DELETE (the bot removed from a server), MESSAGE_CREATE, heartbeats, RESUME with replay of
-missed events, and shard routing by `(guild_id >> 22) % shard_count`. It runs in a thread of the
-test process, on its own event loop.
+missed events, and shard routing by `(guild_id >> 22) % shard_count`. Slash commands: registration
+by bulk overwrite (global and per server), INTERACTION_CREATE over the gateway or a signed POST to an
+Interactions Endpoint URL (Ed25519, the fake's own key), the callback with Discord's rules (within 3 s
+of the interaction, once), and the original response's edit and follow-ups (15 minutes, by token).
+It runs in a thread of the test process, on its own event loop.
 """
 
 import asyncio
@@ -31,7 +34,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 
+import urllib3
 from aiohttp import WSMsgType, web
+from nacl.signing import SigningKey
 
 DISCORD_EPOCH_MS = 1420070400000
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
@@ -39,6 +44,8 @@ ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 REQUIRED_INTENTS = (1 << 0) | (1 << 9) | (1 << 15)
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
+INTERACTION_ACK_SECONDS = 3.0  # Discord's time to acknowledge an interaction
+INTERACTION_TOKEN_SECONDS = 15 * 60  # how long its token lets the bot edit and follow up
 IDENTIFY_INTERVAL = 5.0  # Discord allows one IDENTIFY per 5 s per max_concurrency bucket
 GLOBAL_WINDOW = 1.0  # the global limit counts requests per second
 # What injected 403s and 404s say, by route bucket.
@@ -146,6 +153,32 @@ class Message:
     nonce: str | None
     allowed_mentions: dict | None
     at: float
+
+
+@dataclass
+class Interaction:
+    """A slash command a user ran, and what the bot answered."""
+
+    id: int
+    token: str
+    guild_id: int | None
+    user_id: int
+    command: str
+    options: dict
+    created: float  # time.monotonic() when the user ran it
+    response_type: int | None = None  # 4: a message, 5: deferred
+    response_flags: int = 0  # 64: ephemeral
+    acknowledged_after: float | None = None  # seconds from the interaction to the callback
+    content: str | None = None  # the response's text (a message, or the deferral once edited)
+    edits: int = 0
+    followups: list = field(default_factory=list)
+    late_callbacks: int = 0  # callbacks after 3 s, refused
+    repeated_callbacks: int = 0  # callbacks after the first, refused
+    allowed_mentions: list = field(default_factory=list)  # of each response and edit
+
+    @property
+    def ephemeral(self):
+        return bool(self.response_flags & 64)
 
 
 @dataclass
@@ -262,6 +295,11 @@ class FakeDiscord:
         self.global_limit = global_limit
         self._windows = {}
         self._global = _SlidingWindow(global_limit)
+        self.interactions = {}  # id -> Interaction
+        self._interactions_by_token = {}
+        self.commands = {}  # None (global) or a server id -> the registered commands
+        self._signing_key = SigningKey.generate()
+        self.public_key = self._signing_key.verify_key.encode().hex()
         self.loop = None
         self.port = None
 
@@ -319,6 +357,7 @@ class FakeDiscord:
             "DISCORD_GATEWAY_URL": self.gateway_url,
             # So Popple's own limiter knows what this Discord grants.
             "DISCORD_GLOBAL_RATE_LIMIT": str(self.global_limit),
+            "DISCORD_PUBLIC_KEY": self.public_key,
         }
 
     # -- the world: users, servers, members --------------------------------------------------
@@ -548,6 +587,8 @@ class FakeDiscord:
 
     async def _answer(self, request, path, now):
         """Discord's order: authentication, injected faults, the global limit, the route's bucket, the route."""
+        if path.startswith(("/interactions/", "/webhooks/")):  # authorised by the interaction's token
+            return self._unlimited(await self._interaction_route(request, path))
         if request.headers.get("Authorization") != f"Bot {self.token}":
             return self._unlimited(self._json({"message": "401: Unauthorized", "code": 0}, status=401))
         bucket = self._bucket_of(request.method, path)
@@ -679,6 +720,12 @@ class FakeDiscord:
                 limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
                 data.update(shards=self.recommended_shards, session_start_limit=limit)
             return self._json(data)
+        if (
+            request.method == "PUT"
+            and parts[:2] == ["applications", str(self.application_id)]
+            and parts[-1] == "commands"
+        ):
+            return await self._put_commands(request, parts)
         bucket = self._bucket_of(request.method, path)
         if bucket and bucket[0] == "messages":
             return await self._create_message(request, int(parts[1]))
@@ -731,6 +778,174 @@ class FakeDiscord:
 
     def _message_json(self, message):
         return {**_message_object(message.id, message.channel_id, self.bot, message.content), "nonce": message.nonce}
+
+    # -- slash commands ----------------------------------------------------------------------------
+
+    async def _put_commands(self, request, parts):
+        scope = int(parts[3]) if len(parts) == 5 and parts[2] == "guilds" else None
+        if len(parts) not in (3, 5):
+            return self._json({"message": "404: Not Found", "code": 0}, status=404)
+        body = await request.json()
+        names = [command.get("name") for command in body]
+        if len(set(names)) != len(names):
+            return self._json({"message": "Invalid Form Body", "code": 50035}, status=400)
+        registered = [
+            {**command, "id": str(self._snowflake()), "application_id": str(self.application_id), "version": "1"}
+            for command in body
+        ]
+        self.commands[scope] = registered
+        return self._json(registered)
+
+    def _interaction_object(self, guild, user_id, command, options, channel_id=None, dm=False):
+        """Register an interaction and return Discord's JSON for it."""
+        interaction_id = self._snowflake()
+        token = f"aW50ZXJhY3Rpb24-{uuid.uuid4().hex}{uuid.uuid4().hex}"
+        user = self.users[str(user_id)]
+        self.interactions[interaction_id] = Interaction(
+            interaction_id, token, None if dm else guild.id, user_id, command, dict(options or {}), time.monotonic()
+        )
+        self._interactions_by_token[token] = self.interactions[interaction_id]
+        kinds = {str: 3, int: 4, bool: 5}
+        data = {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": 2,
+            "token": token,
+            "version": 1,
+            "data": {
+                "id": str(self._snowflake()),
+                "name": command,
+                "type": 1,
+                "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in (options or {}).items()],
+            },
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(guild.id)} if not dm else {"1": str(user_id)},
+            "app_permissions": "0",
+            "attachment_size_limit": 8388608,
+        }
+        if dm:
+            return {**data, "user": user, "context": 1, "channel": {"id": str(self._snowflake()), "type": 1}}
+        roles = guild.members.get(user_id, [])
+        permissions = 1024 | 2048
+        permissions |= MANAGE_GUILD if str(guild.manager_role_id) in roles else 0
+        permissions |= ADMINISTRATOR if str(guild.admin_role_id) in roles else 0
+        channel_id = channel_id or guild.channel_ids[0]
+        return {
+            **data,
+            "guild_id": str(guild.id),
+            "guild_locale": "en-US",
+            "context": 0,
+            "channel_id": str(channel_id),
+            "channel": {"id": str(channel_id), "type": 0, "guild_id": str(guild.id), "name": "channel", "position": 0},
+            "member": {**self._member(guild, user_id), "user": user, "permissions": str(permissions)},
+        }
+
+    def interact(self, guild, user_id, command, options=None, channel_id=None, dm=False):
+        """A user runs a slash command; INTERACTION_CREATE goes to the shard of its server (shard 0 in
+        a direct message). Returns the interaction's id."""
+        data = self._interaction_object(guild, user_id, command, options, channel_id, dm)
+        owner = 0 if dm else guild.id
+
+        def dispatch():
+            for session in self.sessions.values():
+                if session.owns(owner):
+                    session.dispatch("INTERACTION_CREATE", data)
+
+        self.loop.call_soon_threadsafe(dispatch)
+        return int(data["id"])
+
+    def post_interaction(
+        self, url, guild=None, user_id=None, command=None, options=None, *, body=None, sign="good", age=0, headers=None
+    ):
+        """Discord's POST to an Interactions Endpoint URL: a slash command (or `body` as is, e.g. a PING),
+        signed as `sign` says ("good", "bad" or "none"), with a timestamp `age` seconds old, and any
+        other `headers` (a TLS proxy's, in front of the endpoint). An answer
+        within 3 s is the interaction's callback. Returns (status, JSON or text, interaction id or None)."""
+        interaction_id = None
+        if body is None:
+            body = self._interaction_object(guild, user_id, command, options)
+            interaction_id = int(body["id"])
+        raw = json.dumps(body).encode()
+        timestamp = str(int(time.time() - age))
+        headers = {"Content-Type": "application/json", "User-Agent": "Discord-Interactions/1.0", **(headers or {})}
+        if sign != "none":
+            signature = self._signing_key.sign(timestamp.encode() + raw).signature.hex()
+            if sign == "bad":
+                signature = signature[:-2] + ("00" if signature[-2:] != "00" else "11")
+            headers.update({"X-Signature-Ed25519": signature, "X-Signature-Timestamp": timestamp})
+        response = urllib3.request("POST", url, body=raw, headers=headers, timeout=10, retries=False)
+        try:
+            answer = json.loads(response.data)
+        except ValueError:
+            answer = response.data.decode(errors="replace")
+        if interaction_id is not None and response.status == 200 and isinstance(answer, dict):
+            self._record_callback(self.interactions[interaction_id], answer)
+        return response.status, answer, interaction_id
+
+    def _record_callback(self, interaction, body):
+        """The bot's answer to an interaction: Discord's rules, then what it shows. None if accepted."""
+        elapsed = time.monotonic() - interaction.created
+        if elapsed > INTERACTION_ACK_SECONDS:
+            interaction.late_callbacks += 1
+            return {"message": "Unknown interaction", "code": 10062}, 404
+        if interaction.response_type is not None:
+            interaction.repeated_callbacks += 1
+            return {"message": "Interaction has already been acknowledged.", "code": 40060}, 400
+        data = body.get("data") or {}
+        interaction.response_type = body.get("type")
+        interaction.response_flags = data.get("flags") or 0
+        interaction.acknowledged_after = elapsed
+        if interaction.response_type == 4:
+            interaction.content = data.get("content")
+            interaction.allowed_mentions.append(data.get("allowed_mentions"))
+        return None
+
+    def interaction(self, interaction_id):
+        return self.interactions[interaction_id]
+
+    async def _interaction_route(self, request, path):
+        parts = path.strip("/").split("/")
+        body = await request.json() if request.can_read_body else {}
+        if parts[0] == "interactions" and len(parts) == 4 and parts[3] == "callback" and request.method == "POST":
+            interaction = self.interactions.get(int(parts[1])) if parts[1].isdigit() else None
+            if interaction is None or interaction.token != parts[2]:
+                return self._json({"message": "Unknown interaction", "code": 10062}, status=404)
+            refusal = self._record_callback(interaction, body)
+            if refusal:
+                return self._json(refusal[0], status=refusal[1])
+            return self._json(
+                {
+                    "interaction": {
+                        "id": str(interaction.id),
+                        "type": 2,
+                        "response_message_loading": interaction.response_type == 5,
+                        "response_message_ephemeral": interaction.ephemeral,
+                    },
+                    "resource": {"type": interaction.response_type},
+                }
+            )
+        interaction = self._interactions_by_token.get(parts[2]) if len(parts) >= 3 else None
+        if parts[0] != "webhooks" or parts[1] != str(self.application_id) or interaction is None:
+            return self._json({"message": "Unknown Webhook", "code": 10015}, status=404)
+        if time.monotonic() - interaction.created > INTERACTION_TOKEN_SECONDS:
+            return self._json({"message": "Invalid Webhook Token", "code": 50027}, status=401)
+        if interaction.response_type is None:
+            return self._json({"message": "Unknown Webhook", "code": 10015}, status=404)
+        content = body.get("content") or ""
+        if len(content) > 2000:
+            return self._json({"message": "Invalid Form Body", "code": 50035}, status=400)
+        message = _message_object(self._snowflake(), 0, self.bot, content)
+        if request.method == "PATCH" and parts[3:] == ["messages", "@original"]:
+            interaction.content = content
+            interaction.edits += 1
+            interaction.allowed_mentions.append(body.get("allowed_mentions"))
+            return self._json(message)
+        if request.method == "POST" and len(parts) == 3:
+            interaction.followups.append(content)
+            interaction.allowed_mentions.append(body.get("allowed_mentions"))
+            return self._json(message)
+        return self._json({"message": "404: Not Found", "code": 0}, status=404)
 
     # -- Gateway -----------------------------------------------------------------------------------
 

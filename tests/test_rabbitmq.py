@@ -65,11 +65,15 @@ def test_monitors_and_the_web_cannot_queue_replies(empty_queues, role):
     assert queued("replies") == 0
 
 
-@pytest.mark.parametrize("role", ["flower", "web"])
-def test_monitors_and_the_web_cannot_queue_chat_messages(empty_queues, role):
+def test_flower_cannot_queue_chat_messages(empty_queues):
     with pytest.raises(AccessRefused):
-        publish(role, "karma")
+        publish("flower", "karma")
     assert queued("karma") == 0
+
+
+def test_the_web_may_only_publish_slash_commands_to_karma(empty_queues):
+    publish("web", "karma")  # /interactions: a slash command over HTTP, as a gateway would
+    assert queued("karma") == 1
 
 
 def test_workers_consume_both_queues_and_publish_replies(empty_queues):

@@ -1,0 +1,124 @@
+"""Completes a deferred slash command: edits its response into the answer a karma worker computed.
+
+Not through the courier (botgateway/delivery.py): an interaction's response is authorised by its own
+token, has its own rate-limit bucket, and Discord does not count it towards the bot's global limit,
+so there is no shared budget to wait for. Editing is idempotent (the same edit twice shows the same
+message), which makes a redelivered task harmless; cache marks spare Discord the second edit (with
+REDIS_URL set, across workers).
+"""
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import urllib3
+from django.conf import settings
+from django.core.cache import cache
+
+from botgateway.ratelimits import retry_after
+from botgateway.rest import DiscordRest
+from karma.interactions import TOKEN_SECONDS, InteractionAnswer, created_at
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # between attempts while Discord is unreachable or failing
+# Over HTTP, Discord learns of the deferral from the web process's answer, which can arrive after a
+# fast worker's edit: Discord then says the response is unknown. Tried again while this young.
+YOUNG_SECONDS = 15
+# While one worker edits a response, another with the same answer waits this long, then looks
+# again (by then it is done, or the first one failed and this one tries). Well over a request's time.
+CLAIM_SECONDS = 10
+
+
+def _done_key(answer: InteractionAnswer) -> str:
+    return f"popple:interaction-done:{answer.interaction_id}"
+
+
+def _claim_key(answer: InteractionAnswer) -> str:
+    return f"popple:interaction-editing:{answer.interaction_id}"
+
+
+def complete(answer: InteractionAnswer, rest: DiscordRest, attempt: int = 0) -> float | None:
+    """Edit the response once. None when done (or nothing more can be done); else the seconds to
+    wait before trying again."""
+    if cache.get(_done_key(answer)):
+        return None  # a redelivered task: the response says this already
+    if answer.expired():
+        logger.warning("slash command %s dropped: older than its 15-minute token", answer.interaction_id)
+        return None
+    if not cache.add(_claim_key(answer), True, CLAIM_SECONDS):
+        return CLAIM_SECONDS  # another worker is editing it (the same task twice): look again later
+    try:
+        wait = _edit(answer, rest, attempt)
+    finally:
+        cache.delete(_claim_key(answer))
+    return wait
+
+
+def _edit(answer: InteractionAnswer, rest: DiscordRest, attempt: int) -> float | None:
+    backoff = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+    try:
+        response = rest.edit_original_response(answer.application_id, answer.token, answer.content)
+    except urllib3.exceptions.HTTPError as exc:
+        if attempt == 0:
+            logger.warning(
+                "slash command %s: Discord unreachable (%s); trying again with backoff",
+                answer.interaction_id,
+                type(exc).__name__,
+            )
+        return backoff
+    if response.ok:
+        cache.set(_done_key(answer), True, TOKEN_SECONDS)
+        return None
+    if response.status == 429:
+        return retry_after(response)
+    if response.status >= 500:
+        if attempt == 0:
+            logger.warning(
+                "slash command %s: Discord answered %s; trying again with backoff",
+                answer.interaction_id,
+                response.status,
+            )
+        return backoff
+    if response.status == 404 and time.time() - created_at(answer.interaction_id) < YOUNG_SECONDS:
+        return 1.0  # the deferral is on its way to Discord
+    logger.warning("slash command %s: answer dropped, Discord answered %s", answer.interaction_id, response.status)
+    return None
+
+
+_rest = None
+_rest_key = None
+_pool = None
+_lock = threading.Lock()
+
+
+def rest() -> DiscordRest:
+    """This process's client for interaction responses (no bot token needed)."""
+    global _rest, _rest_key
+    key = (os.getpid(), settings.DISCORD_API_BASE_URL)
+    with _lock:
+        if _rest is None or _rest_key != key:
+            _rest, _rest_key = DiscordRest(settings.DISCORD_API_BASE_URL, None), key
+        return _rest
+
+
+def hand_over(answer: InteractionAnswer) -> None:
+    """Complete `answer` from a thread of this process, trying again as long as it takes (runbot,
+    and the web process when tasks run inline: the thread that computed it must not wait)."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="interactions")
+    _pool.submit(_complete_until_done, answer)
+
+
+def _complete_until_done(answer: InteractionAnswer) -> None:
+    attempt = 0
+    try:
+        while (wait := complete(answer, rest(), attempt)) is not None:
+            time.sleep(wait)
+            attempt += 1
+    except Exception:
+        logger.exception("slash command %s: completing it failed", answer.interaction_id)

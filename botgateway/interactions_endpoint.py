@@ -1,0 +1,81 @@
+"""Discord's Interactions Endpoint URL: slash commands over HTTP, at POST /interactions.
+
+Every request must carry Discord's Ed25519 signature of its timestamp and body, made with the
+application's key (DISCORD_PUBLIC_KEY): anything else is 401, as Discord's own checks of the
+endpoint expect. A PING is answered PONG; a slash command is acknowledged in the HTTP answer itself
+(a refusal, or a deferral) and, when deferred, queued for a karma worker like one from a gateway.
+"""
+
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from karma.interactions import EPHEMERAL, UNAVAILABLE, Interaction, acknowledge
+from karma.tasks import handle_interaction
+
+logger = logging.getLogger(__name__)
+
+PING, APPLICATION_COMMAND = 1, 2  # interaction types
+PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE = 1, 4, 5  # response types
+# A signed request older (or newer) than this is refused: a recorded request cannot be replayed later.
+MAX_CLOCK_DIFFERENCE = 300
+PUBLISH_SECONDS = 1.5  # Discord waits 3 s for the answer; the broker gets half of them
+
+
+def verified(request) -> bool:
+    signature = request.headers.get("X-Signature-Ed25519", "")
+    timestamp = request.headers.get("X-Signature-Timestamp", "")
+    try:
+        if abs(time.time() - int(timestamp)) > MAX_CLOCK_DIFFERENCE:
+            return False
+        VerifyKey(bytes.fromhex(settings.DISCORD_PUBLIC_KEY)).verify(
+            timestamp.encode() + request.body, bytes.fromhex(signature)
+        )
+    except (ValueError, BadSignatureError):
+        return False
+    return True
+
+
+def message(content: str, ephemeral: bool = True) -> JsonResponse:
+    data = {"content": content, "allowed_mentions": {"parse": []}, "flags": EPHEMERAL if ephemeral else 0}
+    return JsonResponse({"type": CHANNEL_MESSAGE, "data": data})
+
+
+@csrf_exempt  # Discord's signature is what authenticates these requests
+@require_POST
+def interactions(request):
+    if not settings.DISCORD_PUBLIC_KEY:
+        raise Http404("slash commands over HTTP are not enabled")
+    if not verified(request):
+        return HttpResponse("invalid request signature", status=401, content_type="text/plain")
+    try:
+        data = json.loads(request.body)
+        kind = data["type"]
+    except (ValueError, TypeError, KeyError):
+        return HttpResponse("not an interaction", status=400, content_type="text/plain")
+    if kind == PING:
+        return JsonResponse({"type": PONG})
+    if kind != APPLICATION_COMMAND:
+        return HttpResponse("Popple answers slash commands only", status=400, content_type="text/plain")
+    try:
+        interaction = Interaction.from_discord(data)
+    except ValueError as exc:
+        logger.warning("slash command ignored: %s", exc)
+        return HttpResponse("not a slash command Popple reads", status=400, content_type="text/plain")
+    ack = acknowledge(interaction)
+    if ack.refusal:
+        return message(ack.refusal)
+    try:
+        handle_interaction.apply_async(args=(interaction.to_payload(),), retry=False, confirm_timeout=PUBLISH_SECONDS)
+    except Exception as exc:  # the broker's client raises many kinds; each means "not queued"
+        # Nothing would complete a deferral: say so now, rather than leave "thinking…" for 15 minutes.
+        logger.warning("slash command %s not queued: broker unreachable (%s)", interaction.interaction_id, exc)
+        return message(UNAVAILABLE)
+    return JsonResponse({"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL if ack.ephemeral else 0}})

@@ -1,0 +1,47 @@
+"""Register Popple's slash commands with Discord (karma/interactions.py: commands).
+
+One bulk overwrite: the registered set becomes exactly Popple's, so running it again (after an
+upgrade, or twice) leaves one registration of each command and removes commands Popple dropped.
+"""
+
+import urllib3
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from botgateway.discordapi import require_token
+from botgateway.rest import DiscordRest
+from karma.interactions import commands
+
+
+class Command(BaseCommand):
+    help = "Register Popple's slash commands with Discord (globally, or in one server with --guild)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--guild",
+            type=int,
+            help="register in this server only (shown at once there; global commands can take an hour to appear)",
+        )
+
+    def handle(self, *args, guild=None, **options):
+        rest = DiscordRest(settings.DISCORD_API_BASE_URL, require_token())
+        try:
+            application = rest.application()
+            self.check(application, "reading the application")
+            registered = rest.put_commands(int(application.body["id"]), commands(), guild)
+            self.check(registered, "registering the commands")
+        except urllib3.exceptions.HTTPError as exc:
+            raise CommandError(f"Discord is unreachable ({type(exc).__name__}); try again later") from None
+        finally:
+            rest.close()
+        names = ", ".join(f"/{command['name']}" for command in registered.body)
+        where = f"in server {guild}" if guild else "globally"
+        self.stdout.write(f"registered {len(registered.body)} slash commands {where}: {names}")
+
+    @staticmethod
+    def check(answer, doing):
+        if answer.status == 401:
+            raise CommandError("Discord refused DISCORD_TOKEN (401)")
+        if not answer.ok:
+            reason = answer.body.get("message") if isinstance(answer.body, dict) else None
+            raise CommandError(f"{doing}: Discord answered {answer.status} {reason or ''}".rstrip())

@@ -1,0 +1,215 @@
+"""Slash commands end to end, both ways in: INTERACTION_CREATE through a gateway, and Discord's
+signed POST to the web process's /interactions (gunicorn); real workers, RabbitMQ and MariaDB
+complete them by editing the deferred response."""
+
+import shlex
+import time
+
+import kombu
+import pytest
+
+from karma.interactions import FORBIDDEN, NO_NAMES, NOT_IN_DMS, UNKNOWN_COMMAND, Interaction
+from karma.models import GuildSettings
+from testkit.processes import ROOT, as_root
+from testkit.stack import BROKER_URL, broker_url, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
+
+PROXY = {"X-Forwarded-Proto": "https"}
+WEB_COMMAND = next(
+    line.split(": ", 1)[1] for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")
+)
+
+
+@pytest.fixture(scope="module")
+def world(fake_discord):
+    fake = fake_discord
+    world = {"guild": fake.add_guild("slash"), "alice": fake.add_user("alice"), "manager": fake.add_user("manager")}
+    fake.add_member(world["guild"], world["alice"])
+    fake.add_member(world["guild"], world["manager"], manager=True)
+    return world
+
+
+@pytest.fixture(scope="module")
+def stack(stack_factory, world):
+    stack = stack_factory()
+    stack.deployed("karma", "worker")
+    stack.deployed("replies", "replies")
+    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    port = free_port()
+    stack.start(
+        "web",
+        shlex.split(WEB_COMMAND),
+        CELERY_BROKER_URL=broker_url("web"),
+        DISCORD_TOKEN="",  # the web process never needs it
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        DJANGO_BEHIND_TLS_PROXY="true",  # the tests play the proxy (PROXY)
+        GUNICORN_CMD_ARGS=f"--bind 127.0.0.1:{port}",
+    ).wait_for_log(r"Listening at: http://127\.0\.0\.1")
+    stack.interactions_url = f"http://127.0.0.1:{port}/interactions"
+    return stack
+
+
+@pytest.fixture(params=["gateway", "http"])
+def run(request, stack, world, fake_discord):
+    """Run a slash command the way the test is parametrized with; returns the interaction's id."""
+
+    def run(command, options=None, user="alice", guild=None, dm=False):
+        guild, user_id = guild or world["guild"], world[user]
+        if request.param == "gateway":
+            return fake_discord.interact(guild, user_id, command, options, dm=dm)
+        status, _, interaction_id = fake_discord.post_interaction(
+            stack.interactions_url, guild, user_id, command, options, headers=PROXY
+        )
+        assert status == 200
+        return interaction_id
+
+    run.path = request.param  # names given karma in a test carry it: each way in has its own
+    return run
+
+
+def completed(fake, interaction_id, timeout=30):
+    """The interaction's response once it says something (a refusal, or an edited deferral)."""
+    interaction = fake.interaction(interaction_id)
+    assert fake.wait_until(lambda: interaction.content is not None, timeout=timeout), "never completed"
+    return interaction
+
+
+def give(fake, world, text):
+    message = fake.send(world["guild"], world["manager"], text)
+    assert fake.wait_until(lambda: fake.replies_to(message))
+
+
+def test_karma_top_and_bottom(run, fake_discord, world):
+    coffee, tea = f"{run.path}-coffee", f"{run.path}-tea"
+    give(fake_discord, world, f"{coffee}++ {coffee}++ {coffee}++ {coffee}++ {coffee}++ {tea}-- {tea}-- {tea}--")
+    answer = completed(fake_discord, run("karma", {"subjects": f"{coffee} {tea}"}))
+    assert (answer.content, answer.response_type, answer.ephemeral) == (
+        f"{coffee} has 5 karma. {tea} has -3 karma.",
+        5,  # deferred, then edited: a worker answered
+        False,
+    )
+    top = completed(fake_discord, run("top", {"size": 1}))
+    assert top.content in ("* gateway-coffee has 5 karma.", "* http-coffee has 5 karma.")
+    bottom = completed(fake_discord, run("bottom"))
+    assert bottom.content.splitlines()[0] in ("* gateway-tea has -3 karma.", "* http-tea has -3 karma.")
+    for each in (answer, top, bottom):
+        assert (each.edits, each.followups) == (1, [])
+        assert all(mentions == {"parse": []} for mentions in each.allowed_mentions)
+
+
+def test_announce_and_config_are_answered_to_the_manager_only(run, fake_discord, world):
+    answer = completed(fake_discord, run("announce", {"setting": "off"}, user="manager"))
+    assert (answer.content, answer.ephemeral) == ("announce: off", True)
+    assert not GuildSettings.objects.using("mariadb").get(guild_id=world["guild"].id).announce
+    changed = completed(fake_discord, run("config", {"setting": "cooldown", "value": "1 min"}, user="manager"))
+    assert (changed.content, changed.ephemeral) == ("cooldown: 60 s", True)
+    bad = completed(fake_discord, run("config", {"setting": "cooldown", "value": "soon"}, user="manager"))
+    assert bad.ephemeral
+    assert "cooldown" in bad.content
+    listed = completed(fake_discord, run("config", user="manager"))
+    assert "announce: off" in listed.content.splitlines()
+    assert listed.ephemeral
+    completed(fake_discord, run("announce", {"setting": "on"}, user="manager"))
+    completed(fake_discord, run("config", {"setting": "cooldown", "value": "off"}, user="manager"))
+
+
+def test_refusals_are_immediate_and_ephemeral(run, fake_discord, world):
+    cases = [
+        (("announce", {"setting": "off"}, "alice"), FORBIDDEN),
+        (("karma", {"subjects": "``"}, "alice"), NO_NAMES),
+        (("shrug", {}, "alice"), UNKNOWN_COMMAND),  # an old registration
+        (("top", {"colour": "red"}, "alice"), UNKNOWN_COMMAND),
+    ]
+    for (command, options, user), refusal in cases:
+        answer = completed(fake_discord, run(command, options, user=user))
+        assert (answer.response_type, answer.content, answer.ephemeral, answer.edits) == (4, refusal, True, 0)
+    assert not GuildSettings.objects.using("mariadb").filter(guild_id=world["guild"].id, announce=False).exists()
+
+
+def test_direct_messages_are_refused(stack, fake_discord, world):
+    answer = completed(fake_discord, fake_discord.interact(world["guild"], world["alice"], "top", dm=True))
+    assert (answer.response_type, answer.content, answer.ephemeral) == (4, NOT_IN_DMS, True)
+
+
+def test_acknowledged_in_time_while_the_karma_workers_are_stopped(stack, fake_discord, world):
+    give(fake_discord, world, "stopped-coffee++")
+    stack.processes["karma"].stop()
+    try:
+        interaction_id = fake_discord.interact(world["guild"], world["alice"], "karma", {"subjects": "stopped-coffee"})
+        interaction = fake_discord.interaction(interaction_id)
+        assert fake_discord.wait_until(lambda: interaction.response_type == 5, timeout=10)
+        assert (interaction.acknowledged_after < 3, interaction.late_callbacks) == (True, 0)
+        time.sleep(3)
+        assert interaction.content is None  # no one could answer it yet
+    finally:
+        stack.deployed("karma", "worker")
+    assert completed(fake_discord, interaction_id).content == "stopped-coffee has 1 karma."
+    assert interaction.edits == 1
+
+
+def test_a_redelivered_interaction_is_completed_once(stack, fake_discord, world):
+    give(fake_discord, world, "redelivered-tea--")
+    # The same task twice, as RabbitMQ redelivers one whose worker died before acknowledging it.
+    body = fake_discord._interaction_object(world["guild"], world["alice"], "karma", {"subjects": "redelivered-tea"})
+    interaction = fake_discord.interaction(int(body["id"]))
+    interaction.response_type = 5  # deferred, as a gateway would have done
+    payload = Interaction.from_discord(body).to_payload()
+    with kombu.Connection(BROKER_URL) as connection:
+        producer = connection.Producer()
+        for _ in range(2):
+            producer.publish(
+                [[payload], {}, {}],
+                exchange="karma",
+                routing_key="karma",
+                headers={"task": "karma.handle_interaction", "id": f"redelivered-{body['id']}"},
+                serializer="json",
+            )
+    assert completed(fake_discord, interaction.id).content == "redelivered-tea has -1 karma."
+    stack.wait_idle()
+    assert interaction.edits == 1
+
+
+def test_an_expired_interaction_is_dropped_with_one_line(stack, fake_discord, world):
+    body = fake_discord._interaction_object(world["guild"], world["alice"], "top", {})
+    old = ((int(body["id"]) >> 22) - 16 * 60 * 1000) << 22  # made 16 minutes ago
+    payload = {**Interaction.from_discord(body).to_payload(), "interaction_id": old}
+    with kombu.Connection(BROKER_URL) as connection:
+        connection.Producer().publish(
+            [[payload], {}, {}],
+            exchange="karma",
+            routing_key="karma",
+            headers={"task": "karma.handle_interaction", "id": f"expired-{old}"},
+            serializer="json",
+        )
+    stack.processes["karma"].wait_for_log(f"slash command {old} dropped: older than its 15-minute token")
+    stack.wait_idle()
+    assert fake_discord.interaction(int(body["id"])).edits == 0
+
+
+def test_no_interaction_token_in_any_log(stack, fake_discord):
+    tokens = [interaction.token for interaction in fake_discord.interactions.values()]
+    assert tokens
+    for name, process in stack.processes.items():
+        log = process.log()
+        assert not [token for token in tokens if token in log], f"an interaction token in {name}'s log"
+
+
+def test_acknowledged_in_time_while_rabbitmq_is_stopped(stack, fake_discord, world):
+    """Last in this module: RabbitMQ restarts."""
+    give(fake_discord, world, "outage-coffee++")
+    as_root("service", "rabbitmq-server", "stop")
+    try:
+        interaction_id = fake_discord.interact(world["guild"], world["alice"], "karma", {"subjects": "outage-coffee"})
+        interaction = fake_discord.interaction(interaction_id)
+        assert fake_discord.wait_until(lambda: interaction.response_type == 5, timeout=10)
+        assert interaction.acknowledged_after < 3
+        # Over HTTP nothing could complete a deferral: the web process says so at once instead.
+        status, answer, _ = fake_discord.post_interaction(
+            stack.interactions_url, world["guild"], world["alice"], "top", {}, headers=PROXY
+        )
+        assert (status, answer["type"], answer["data"]["flags"]) == (200, 4, 64)
+    finally:
+        as_root("service", "rabbitmq-server", "start")
+    assert completed(fake_discord, interaction_id, timeout=120).content == "outage-coffee has 1 karma."
+    assert interaction.edits == 1
