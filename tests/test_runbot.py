@@ -56,6 +56,24 @@ def test_runbot_answers_in_one_process(fake, tmp_path):
     assert fake.token not in bot.log()
 
 
+def test_runbot_answers_slash_commands(fake, tmp_path):
+    guild = fake.add_guild("home")
+    alice = fake.add_user("alice")
+    fake.add_member(guild, alice)
+    bot = runbot(fake, tmp_path)
+    try:
+        given = fake.send(guild, alice, "tea++ tea++")
+        assert fake.wait_until(lambda: fake.replies_to(given))
+        asked = fake.interaction(fake.interact(guild, alice, "karma", {"subjects": "tea"}))
+        refused = fake.interaction(fake.interact(guild, alice, "config", {"setting": "budget", "value": "5"}))
+        assert fake.wait_until(lambda: asked.content and refused.content)
+    finally:
+        bot.stop()
+    assert (asked.response_type, asked.content, asked.edits) == (5, "tea has 2 karma.", 1)
+    assert (refused.response_type, refused.ephemeral) == (4, True)
+    assert asked.token not in bot.log()
+
+
 def test_runbot_lives_within_discords_limits(tmp_path):
     """The burst in the one-process mode: the same holding, merging and budget, in memory."""
     fake = FakeDiscord(**FakeDiscord.DISCORD_LIMITS).start()
