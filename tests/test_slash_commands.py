@@ -132,11 +132,11 @@ def test_direct_messages_are_refused(stack, fake_discord, world):
     assert (answer.response_type, answer.content, answer.ephemeral) == (4, NOT_IN_DMS, True)
 
 
-def test_acknowledged_in_time_while_the_karma_workers_are_stopped(stack, fake_discord, world):
-    give(fake_discord, world, "stopped-coffee++")
+def test_acknowledged_in_time_while_the_karma_workers_are_stopped(run, stack, fake_discord, world):
+    give(fake_discord, world, f"{run.path}-stopped++")
     stack.processes["karma"].stop()
     try:
-        interaction_id = fake_discord.interact(world["guild"], world["alice"], "karma", {"subjects": "stopped-coffee"})
+        interaction_id = run("karma", {"subjects": f"{run.path}-stopped"})
         interaction = fake_discord.interaction(interaction_id)
         assert fake_discord.wait_until(lambda: interaction.response_type == 5, timeout=10)
         assert (interaction.acknowledged_after < 3, interaction.late_callbacks) == (True, 0)
@@ -144,7 +144,7 @@ def test_acknowledged_in_time_while_the_karma_workers_are_stopped(stack, fake_di
         assert interaction.content is None  # no one could answer it yet
     finally:
         stack.deployed("karma", "worker")
-    assert completed(fake_discord, interaction_id).content == "stopped-coffee has 1 karma."
+    assert completed(fake_discord, interaction_id).content == f"{run.path}-stopped has 1 karma."
     assert interaction.edits == 1
 
 

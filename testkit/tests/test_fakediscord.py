@@ -218,3 +218,47 @@ def test_environment_tells_popple_the_global_limit(make_fake):
     assert environment["DISCORD_API_BASE_URL"] == fake.api_url
     assert FakeDiscord().environment()["DISCORD_GLOBAL_RATE_LIMIT"] == "10000"
     assert FakeDiscord(**FakeDiscord.DISCORD_LIMITS).environment()["DISCORD_GLOBAL_RATE_LIMIT"] == "50"
+
+
+def test_interactions_follow_discords_rules(make_fake):
+    fake = make_fake()
+    guild = fake.add_guild("slash")
+    alice = fake.add_user("alice")
+    fake.add_member(guild, alice)
+
+    def interaction(age=0.0):
+        body = fake._interaction_object(guild, alice, "top", {})
+        made = fake.interaction(int(body["id"]))
+        made.created -= age
+        return made
+
+    def callback(made, kind=5):
+        return call(fake, "POST", f"/interactions/{made.id}/{made.token}/callback", {"type": kind, "data": {}})
+
+    def edit(made):
+        return call(fake, "PATCH", f"/webhooks/{fake.application_id}/{made.token}/messages/@original", {"content": "x"})
+
+    fresh = interaction()
+    assert edit(fresh).status == 404  # nothing to edit before the response
+    assert callback(fresh).status == 200
+    assert (callback(fresh).status, fresh.repeated_callbacks) == (400, 1)  # acknowledged already
+    assert (edit(fresh).status, fresh.content, fresh.edits) == (200, "x", 1)
+    followup = call(fake, "POST", f"/webhooks/{fake.application_id}/{fresh.token}", {"content": "more"})
+    assert (followup.status, fresh.followups) == (200, ["more"])
+
+    late = interaction(age=3.5)
+    assert (callback(late).status, late.late_callbacks, late.response_type) == (404, 1, None)
+    expired = interaction(age=15 * 60 + 1)
+    assert edit(expired).status == 401
+    assert call(fake, "POST", f"/interactions/{fresh.id}/not-its-token/callback", {"type": 5}).status == 404
+
+
+def test_commands_are_registered_by_bulk_overwrite(make_fake):
+    fake = make_fake()
+    path = f"/applications/{fake.application_id}/commands"
+    assert call(fake, "PUT", path, [{"name": "a"}, {"name": "b"}]).status == 200
+    assert call(fake, "PUT", path, [{"name": "b"}]).status == 200
+    assert [command["name"] for command in fake.commands[None]] == ["b"]
+    assert call(fake, "PUT", path, [{"name": "c"}, {"name": "c"}]).status == 400  # names are unique
+    assert call(fake, "PUT", f"/applications/{fake.application_id}/guilds/42/commands", [{"name": "d"}]).status == 200
+    assert [command["name"] for command in fake.commands[42]] == ["d"]
