@@ -205,10 +205,11 @@ def test_acknowledged_in_time_while_rabbitmq_is_stopped(stack, fake_discord, wor
         assert fake_discord.wait_until(lambda: interaction.response_type == 5, timeout=10)
         assert interaction.acknowledged_after < 3
         # Over HTTP nothing could complete a deferral: the web process says so at once instead.
-        status, answer, _ = fake_discord.post_interaction(
+        status, answer, refused = fake_discord.post_interaction(
             stack.interactions_url, world["guild"], world["alice"], "top", {}, headers=PROXY
         )
         assert (status, answer["type"], answer["data"]["flags"]) == (200, 4, 64)
+        assert fake_discord.interaction(refused).late_callbacks == 0  # within Discord's 3 seconds
     finally:
         as_root("service", "rabbitmq-server", "start")
     assert completed(fake_discord, interaction_id, timeout=120).content == "outage-coffee has 1 karma."
