@@ -15,8 +15,8 @@ import time
 import aiohttp
 import discord
 
-from karma.interactions import Interaction, acknowledge
 from karma.message import JOINED, LEFT, MAX_SERVERS_PER_EVENT, PRESENT, IncomingMessage, ServerEvent, may_matter
+from karma.slash import SlashCommand, acknowledge
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def to_incoming(message, me):
 
 
 def interaction_data(interaction):
-    """The parts of Discord's interaction object that Interaction.from_discord reads, from discord.py's."""
+    """The parts of Discord's interaction object that SlashCommand.from_discord reads, from discord.py's."""
     user = interaction.user
     member = isinstance(user, discord.Member)
     return {
@@ -134,7 +134,7 @@ class Gateway(discord.AutoShardedClient):
         if interaction.type is not discord.InteractionType.application_command:
             return  # Popple registers no components, modals or autocompletion
         try:
-            incoming = Interaction.from_discord(interaction_data(interaction))
+            incoming = SlashCommand.from_discord(interaction_data(interaction))
         except ValueError as exc:
             logger.warning("slash command %s ignored: %s", interaction.id, exc)
             return

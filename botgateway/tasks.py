@@ -9,10 +9,10 @@ post carries the same nonce, so Discord posts it once.
 from celery import shared_task
 from redis.exceptions import RedisError
 
-from botgateway import interactions
+from botgateway import slash_answers
 from botgateway.delivery import courier
-from karma.interactions import InteractionAnswer
 from karma.message import Reply
+from karma.slash import SlashAnswer
 from karma.tasks import RETRY_POLICY
 from poppleproject.celery import parsed, tasks_run_inline
 
@@ -35,15 +35,15 @@ def send_reply(self, payload=None, *unexpected, **unknown):
 
 @shared_task(name="karma.complete_interaction", bind=True, max_retries=None)
 def complete_interaction(self, payload=None, *unexpected, **unknown):
-    """Edit a deferred slash command's response into its answer (botgateway/interactions.py).
+    """Edit a deferred slash command's response into its answer (botgateway/slash_answers.py).
 
     Tried again as long as Discord's 15-minute token lasts; a retry waits in RabbitMQ (countdown),
     not in a worker's thread.
     """
-    answer = parsed(self, InteractionAnswer.from_payload, payload, (*unexpected, *unknown), "interaction answer")
+    answer = parsed(self, SlashAnswer.from_payload, payload, (*unexpected, *unknown), "interaction answer")
     if tasks_run_inline():
-        interactions.hand_over(answer)
+        slash_answers.hand_over(answer)
         return
-    wait = interactions.complete(answer, interactions.rest(), self.request.retries)
+    wait = slash_answers.complete(answer, slash_answers.rest(), self.request.retries)
     if wait is not None:
         raise self.retry(countdown=wait)

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from karma import interactions, retention
+from karma import retention, slash
 from karma.message import IncomingMessage, ServerEvent
 from karma.router import respond
 from poppleproject.celery import no_arguments, parsed
@@ -62,13 +62,13 @@ def handle_message(self, payload=None, *unexpected, **unknown):
     **RETRY_POLICY,
 )
 def handle_interaction(self, payload=None, *unexpected, **unknown):
-    """A slash command, acknowledged already (karma/interactions.py): its answer, to the reply side."""
-    interaction = parsed(self, interactions.Interaction.from_payload, payload, (*unexpected, *unknown), "interaction")
+    """A slash command, acknowledged already (karma/slash.py): its answer, to the reply side."""
+    interaction = parsed(self, slash.SlashCommand.from_payload, payload, (*unexpected, *unknown), "interaction")
     if interaction.expired():
         # Its token no longer lets anyone answer it (a long outage): nothing useful is left to do.
         logger.warning("slash command %s dropped: older than its 15-minute token", interaction.interaction_id)
         return
-    answer = interactions.answer(interaction)
+    answer = slash.answer(interaction)
     current_app.tasks[INTERACTION_REPLY_TASK].apply_async(
         args=(answer.to_payload(),), confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
     )

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 
-from botgateway.interactions_endpoint import interactions
+from botgateway.slash_endpoint import interactions
 from monitoring.health import healthz
 
 urlpatterns = [

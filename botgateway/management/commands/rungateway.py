@@ -10,8 +10,8 @@ from botgateway.discordapi import point_discordpy_at_configured_urls, require_to
 from botgateway.gateway import Gateway
 from botgateway.outbox import Outbox
 from botgateway.shards import IdentifyThrottle, shard_ids
-from karma.interactions import Interaction
 from karma.message import ServerEvent
+from karma.slash import SlashCommand
 from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_interaction, handle_message, server_event
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
     def task_for(payload):
         """The task a payload from the outbox goes to: chat messages, slash commands and server
         events share it."""
-        if Interaction.is_one(payload):
+        if SlashCommand.is_one(payload):
             return handle_interaction
         return server_event if ServerEvent.is_one(payload) else handle_message
 

@@ -1,9 +1,9 @@
 """Slash commands: what Popple registers with Discord, and how it answers one.
 
 Both ways in (the gateway's INTERACTION_CREATE, and Discord's POST to /interactions) make an
-Interaction and ask `acknowledge` what to tell Discord at once, within its 3 seconds: a refusal
+SlashCommand and ask `acknowledge` what to tell Discord at once, within its 3 seconds: a refusal
 (only the person who asked sees it), or "deferred", after which a karma worker computes the
-answer (`answer`) and the reply side edits the deferred response into it (botgateway/interactions.py).
+answer (`answer`) and the reply side edits the deferred response into it (botgateway/slash_answers.py).
 The answers are the text commands' own (karma/router.py): `/top 5` says what `@Popple top 5` says.
 """
 
@@ -104,7 +104,7 @@ def created_at(snowflake: int) -> float:
 
 
 @dataclass(frozen=True)
-class Interaction:
+class SlashCommand:
     """A slash command someone used, as it crosses the queue `karma` (from a gateway or the web)."""
 
     interaction_id: int
@@ -192,7 +192,7 @@ _KNOWN = {
 }
 
 
-def acknowledge(interaction: Interaction) -> Ack:
+def acknowledge(interaction: SlashCommand) -> Ack:
     """Refuse what can be refused without the database; defer everything else."""
     if not interaction.guild_id:
         return Ack(NOT_IN_DMS)
@@ -223,7 +223,7 @@ def acknowledge(interaction: Interaction) -> Ack:
 
 
 @dataclass(frozen=True)
-class InteractionAnswer:
+class SlashAnswer:
     """The text that completes a deferred interaction (queue `replies`)."""
 
     interaction_id: int
@@ -245,7 +245,7 @@ class InteractionAnswer:
         return (now or time.time()) - created_at(self.interaction_id) > TOKEN_SECONDS
 
 
-def answer(interaction: Interaction) -> InteractionAnswer:
+def answer(interaction: SlashCommand) -> SlashAnswer:
     """The answer to an acknowledged interaction: what the text command says, in one message.
 
     One message, because the deferred response is edited into it, which can be done again without
@@ -276,4 +276,4 @@ def answer(interaction: Interaction) -> InteractionAnswer:
     reply = TEXT_COMMANDS[command](message, arguments, {})
     reply = replace(reply, lines=capped(reply.lines, reply.joiner, messages=1))
     content = reply.text() or ("?" if reply.reaction == QUESTION else "Done.")
-    return InteractionAnswer(interaction.interaction_id, interaction.application_id, interaction.token, content)
+    return SlashAnswer(interaction.interaction_id, interaction.application_id, interaction.token, content)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from karma.interactions import EPHEMERAL, UNAVAILABLE, Interaction, acknowledge
+from karma.slash import EPHEMERAL, UNAVAILABLE, SlashCommand, acknowledge
 from karma.tasks import handle_interaction
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def interactions(request):
     if kind != APPLICATION_COMMAND:
         return HttpResponse("Popple answers slash commands only", status=400, content_type="text/plain")
     try:
-        interaction = Interaction.from_discord(data)
+        interaction = SlashCommand.from_discord(data)
     except ValueError as exc:
         logger.warning("slash command ignored: %s", exc)
         return HttpResponse("not a slash command Popple reads", status=400, content_type="text/plain")

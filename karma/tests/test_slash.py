@@ -5,21 +5,21 @@ import time
 
 import pytest
 
-from karma import config, interactions
-from karma.interactions import (
+from karma import config, slash
+from karma.models import SettingChange
+from karma.router import respond
+from karma.slash import (
     BAD_SIZE,
     FORBIDDEN,
     NO_NAMES,
     NOT_IN_DMS,
     UNKNOWN_COMMAND,
     Ack,
-    Interaction,
-    InteractionAnswer,
+    SlashAnswer,
+    SlashCommand,
     acknowledge,
     answer,
 )
-from karma.models import SettingChange
-from karma.router import respond
 from testkit.messages import chat
 
 _ids = itertools.count(1)
@@ -27,7 +27,7 @@ _ids = itertools.count(1)
 
 def snowflake(age=0.0):
     """An id Discord would have made `age` seconds ago."""
-    ms = int((time.time() - age) * 1000) - interactions.DISCORD_EPOCH_MS
+    ms = int((time.time() - age) * 1000) - slash.DISCORD_EPOCH_MS
     return (ms << 22) | next(_ids)
 
 
@@ -50,21 +50,21 @@ def discord_json(command="top", options=None, permissions=0, dm=False, guild_id=
     return {**data, "guild_id": str(guild_id), "member": {"user": user, "nick": "al", "permissions": str(permissions)}}
 
 
-def slash(command="top", options=None, manager=False, guild_id=7, age=0.0):
-    permissions = interactions.MANAGE_GUILD if manager else 0
-    return Interaction.from_discord({**discord_json(command, options, permissions, guild_id=guild_id),
+def slash_command(command="top", options=None, manager=False, guild_id=7, age=0.0):
+    permissions = slash.MANAGE_GUILD if manager else 0
+    return SlashCommand.from_discord({**discord_json(command, options, permissions, guild_id=guild_id),
                                      "id": str(snowflake(age))})  # fmt: skip
 
 
 def test_from_discord_reads_what_popple_needs():
-    interaction = Interaction.from_discord(discord_json("karma", {"subjects": "tea"}, permissions=1 << 3))
+    interaction = SlashCommand.from_discord(discord_json("karma", {"subjects": "tea"}, permissions=1 << 3))
     assert (interaction.guild_id, interaction.channel_id, interaction.user_id) == (7, 70, 501)
     assert (interaction.user_name, interaction.user_global_name, interaction.user_nick) == ("alice", "Alice", "al")
     assert interaction.can_manage  # Administrator counts as Manage Server
     assert (interaction.command, interaction.options) == ("karma", {"subjects": "tea"})
-    assert Interaction.from_payload(interaction.to_payload()) == interaction
-    assert Interaction.is_one(interaction.to_payload())
-    assert not Interaction.is_one(chat("x++").to_payload())
+    assert SlashCommand.from_payload(interaction.to_payload()) == interaction
+    assert SlashCommand.is_one(interaction.to_payload())
+    assert not SlashCommand.is_one(chat("x++").to_payload())
 
 
 @pytest.mark.parametrize(
@@ -73,16 +73,20 @@ def test_from_discord_reads_what_popple_needs():
 )
 def test_what_is_not_a_slash_command_is_refused_with_a_reason(broken):
     with pytest.raises(ValueError, match="not a slash command"):
-        Interaction.from_discord(broken)
+        SlashCommand.from_discord(broken)
 
 
 @pytest.mark.parametrize(
     "payload",
-    [{}, {**slash().to_payload(), "options": {"size": [1]}}, {**slash().to_payload(), "can_manage": "yes"}],
+    [
+        {},
+        {**slash_command().to_payload(), "options": {"size": [1]}},
+        {**slash_command().to_payload(), "can_manage": "yes"},
+    ],
 )
 def test_a_malformed_task_payload_is_refused(payload):
     with pytest.raises(ValueError, match="payload"):
-        Interaction.from_payload(payload)
+        SlashCommand.from_payload(payload)
 
 
 @pytest.mark.parametrize(
@@ -107,18 +111,18 @@ def test_a_malformed_task_payload_is_refused(payload):
     ],
 )
 def test_acknowledge(command, options, manager, ack):
-    assert acknowledge(slash(command, options, manager)) == ack
+    assert acknowledge(slash_command(command, options, manager)) == ack
 
 
 def test_direct_messages_are_refused():
-    assert acknowledge(Interaction.from_discord(discord_json(dm=True))) == Ack(NOT_IN_DMS)
+    assert acknowledge(SlashCommand.from_discord(discord_json(dm=True))) == Ack(NOT_IN_DMS)
 
 
 def test_the_registered_commands():
-    commands = {command["name"]: command for command in interactions.commands()}
+    commands = {command["name"]: command for command in slash.commands()}
     assert set(commands) == {"karma", "top", "bottom", "announce", "config"}
     assert all(command["contexts"] == [0] for command in commands.values())  # servers only
-    manage = str(interactions.MANAGE_GUILD)
+    manage = str(slash.MANAGE_GUILD)
     assert {name for name, command in commands.items() if command["default_member_permissions"] == manage} == {
         "announce",
         "config",
@@ -127,7 +131,7 @@ def test_the_registered_commands():
     assert (size["min_value"], size["max_value"]) == (1, 100)
     # Every registered command and option is one acknowledge knows.
     for name, command in commands.items():
-        assert {option["name"] for option in command["options"]} == interactions._KNOWN[name][0]
+        assert {option["name"] for option in command["options"]} == slash._KNOWN[name][0]
     settings = [choice["value"] for choice in commands["config"]["options"][0]["choices"]]
     assert settings == list(config.SETTINGS)  # every setting `@Popple config` knows
     assert {"announce", "cooldown", "ignore"} <= set(settings)
@@ -139,30 +143,32 @@ class TestAnswers:
 
     def test_karma_and_boards_say_what_the_text_commands_say(self):
         respond(chat("tea++ tea++ coffee-- (the build)++", guild_id=31))
-        assert answer(slash("karma", {"subjects": "tea coffee"}, guild_id=31)).content == (
+        assert answer(slash_command("karma", {"subjects": "tea coffee"}, guild_id=31)).content == (
             "tea has 2 karma. coffee has -1 karma."
         )
-        top = answer(slash("top", {"size": 2}, guild_id=31))
+        top = answer(slash_command("top", {"size": 2}, guild_id=31))
         assert top.content == respond(chat("@Popple top 2", guild_id=31)).text()
-        assert answer(slash("bottom", {}, guild_id=31)).content.splitlines()[0] == "* coffee has -1 karma."
+        assert answer(slash_command("bottom", {}, guild_id=31)).content.splitlines()[0] == "* coffee has -1 karma."
 
     def test_settings_change_once_and_say_how(self):
-        first = answer(slash("config", {"setting": "cooldown", "value": "90"}, manager=True, guild_id=32))
-        again = answer(slash("config", {"setting": "cooldown", "value": "90"}, manager=True, guild_id=32))
+        first = answer(slash_command("config", {"setting": "cooldown", "value": "90"}, manager=True, guild_id=32))
+        again = answer(slash_command("config", {"setting": "cooldown", "value": "90"}, manager=True, guild_id=32))
         assert first.content == again.content == "cooldown: 90 s"
         assert SettingChange.objects.filter(guild_id=32).count() == 1  # a redelivery records nothing more
-        assert answer(slash("announce", {"setting": "off"}, manager=True, guild_id=32)).content == "announce: off"
-        listing = answer(slash("config", {}, guild_id=32)).content.splitlines()
+        assert (
+            answer(slash_command("announce", {"setting": "off"}, manager=True, guild_id=32)).content == "announce: off"
+        )
+        listing = answer(slash_command("config", {}, guild_id=32)).content.splitlines()
         assert "announce: off" in listing
         assert "cooldown: 90 s" in listing
-        refused = answer(slash("config", {"setting": "budget", "value": "lots"}, manager=True, guild_id=32))
+        refused = answer(slash_command("config", {"setting": "budget", "value": "lots"}, manager=True, guild_id=32))
         assert "budget" in refused.content
 
     def test_a_long_board_is_cut_to_one_message_saying_how_many_more(self):
         names = " ".join(f"{'n' * 30}{i}++" for i in range(100))
         for start in range(0, 100, 20):  # 20 names per message count
             respond(chat(" ".join(names.split()[start : start + 20]), guild_id=33))
-        board = answer(slash("top", {"size": 100}, guild_id=33)).content
+        board = answer(slash_command("top", {"size": 100}, guild_id=33)).content
         assert len(board) <= 2000
         shown = board.count("\n* ")
         assert board.endswith(f"\N{HORIZONTAL ELLIPSIS}and {100 - shown - 1} more.")
@@ -170,13 +176,13 @@ class TestAnswers:
         assert len(respond(chat("@Popple top 100", guild_id=33)).messages()) == 2
 
     def test_the_answer_crosses_the_queue(self):
-        done = answer(slash("top", {}, guild_id=34))
+        done = answer(slash_command("top", {}, guild_id=34))
         assert done.content == "No one has any karma yet."
-        assert InteractionAnswer.from_payload(done.to_payload()) == done
+        assert SlashAnswer.from_payload(done.to_payload()) == done
         with pytest.raises(ValueError, match="content"):
-            InteractionAnswer.from_payload({**done.to_payload(), "content": "x" * 2001})
+            SlashAnswer.from_payload({**done.to_payload(), "content": "x" * 2001})
 
 
 def test_the_token_expires_after_fifteen_minutes():
-    assert not slash(age=14 * 60).expired()
-    assert slash(age=15 * 60).expired()
+    assert not slash_command(age=14 * 60).expired()
+    assert slash_command(age=15 * 60).expired()

@@ -19,7 +19,7 @@ from django.core.cache import cache
 
 from botgateway.ratelimits import retry_after
 from botgateway.rest import DiscordRest
-from karma.interactions import TOKEN_SECONDS, InteractionAnswer, created_at
+from karma.slash import TOKEN_SECONDS, SlashAnswer, created_at
 
 logger = logging.getLogger(__name__)
 
@@ -32,15 +32,15 @@ YOUNG_SECONDS = 15
 CLAIM_SECONDS = 10
 
 
-def _done_key(answer: InteractionAnswer) -> str:
+def _done_key(answer: SlashAnswer) -> str:
     return f"popple:interaction-done:{answer.interaction_id}"
 
 
-def _claim_key(answer: InteractionAnswer) -> str:
+def _claim_key(answer: SlashAnswer) -> str:
     return f"popple:interaction-editing:{answer.interaction_id}"
 
 
-def complete(answer: InteractionAnswer, rest: DiscordRest, attempt: int = 0) -> float | None:
+def complete(answer: SlashAnswer, rest: DiscordRest, attempt: int = 0) -> float | None:
     """Edit the response once. None when done (or nothing more can be done); else the seconds to
     wait before trying again."""
     if cache.get(_done_key(answer)):
@@ -57,7 +57,7 @@ def complete(answer: InteractionAnswer, rest: DiscordRest, attempt: int = 0) -> 
     return wait
 
 
-def _edit(answer: InteractionAnswer, rest: DiscordRest, attempt: int) -> float | None:
+def _edit(answer: SlashAnswer, rest: DiscordRest, attempt: int) -> float | None:
     backoff = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
     try:
         response = rest.edit_original_response(answer.application_id, answer.token, answer.content)
@@ -104,17 +104,17 @@ def rest() -> DiscordRest:
         return _rest
 
 
-def hand_over(answer: InteractionAnswer) -> None:
+def hand_over(answer: SlashAnswer) -> None:
     """Complete `answer` from a thread of this process, trying again as long as it takes (runbot,
     and the web process when tasks run inline: the thread that computed it must not wait)."""
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="interactions")
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slash-answers")
     _pool.submit(_complete_until_done, answer)
 
 
-def _complete_until_done(answer: InteractionAnswer) -> None:
+def _complete_until_done(answer: SlashAnswer) -> None:
     attempt = 0
     try:
         while (wait := complete(answer, rest(), attempt)) is not None:

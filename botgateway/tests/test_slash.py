@@ -8,10 +8,10 @@ import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
-from botgateway import interactions
-from botgateway.interactions import CLAIM_SECONDS, complete
+from botgateway import slash_answers
 from botgateway.rest import DiscordRest
-from karma.interactions import Interaction, InteractionAnswer, answer
+from botgateway.slash_answers import CLAIM_SECONDS, complete
+from karma.slash import SlashAnswer, SlashCommand, answer
 from testkit.stack import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +29,7 @@ def deferred(fake, guild, command="top", options=None):
     """An interaction a gateway has deferred, and its answer as a worker computed it."""
     body = fake._interaction_object(guild, guild.alice, command, options)
     fake.interaction(int(body["id"])).response_type = 5
-    return fake.interaction(int(body["id"])), answer(Interaction.from_discord(body))
+    return fake.interaction(int(body["id"])), answer(SlashCommand.from_discord(body))
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_completing_edits_the_response_once(discord, guild, rest):
 
 def test_a_response_being_edited_elsewhere_is_looked_at_again_later(discord, guild, rest):
     interaction, done = deferred(discord, guild)
-    cache.add(interactions._claim_key(done), True, CLAIM_SECONDS)
+    cache.add(slash_answers._claim_key(done), True, CLAIM_SECONDS)
     assert complete(done, rest) == CLAIM_SECONDS
     assert interaction.edits == 0
 
@@ -60,7 +60,7 @@ def test_an_expired_answer_is_dropped_with_one_line(discord, guild, rest, caplog
     old = ((done.interaction_id >> 22) - 16 * 60 * 1000) << 22
     requests = len(discord.rest_log)
     with caplog.at_level(logging.WARNING):
-        assert complete(InteractionAnswer(old, done.application_id, done.token, done.content), rest) is None
+        assert complete(SlashAnswer(old, done.application_id, done.token, done.content), rest) is None
     assert len(discord.rest_log) == requests  # not even tried
     assert [r.getMessage() for r in caplog.records] == [f"slash command {old} dropped: older than its 15-minute token"]
 
@@ -75,7 +75,7 @@ def test_a_deferral_still_on_its_way_is_waited_for_then_given_up(discord, guild,
     # Long after: nothing is coming any more.
     _, late = deferred(discord, guild)
     discord.interaction(late.interaction_id).response_type = None
-    aged = InteractionAnswer(((late.interaction_id >> 22) - 60_000) << 22, late.application_id, late.token, "x")
+    aged = SlashAnswer(((late.interaction_id >> 22) - 60_000) << 22, late.application_id, late.token, "x")
     with caplog.at_level(logging.WARNING):
         assert complete(aged, rest) is None
     assert "answer dropped, Discord answered 404" in caplog.text
