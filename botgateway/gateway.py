@@ -145,11 +145,23 @@ class Gateway(discord.AutoShardedClient):
                     ack.refusal, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
                 )
                 return
-            await interaction.response.defer(ephemeral=ack.ephemeral, thinking=True)
-        except (TimeoutError, discord.HTTPException, aiohttp.ClientError) as exc:
-            # Too late, or Discord unreachable: no one can answer it now.
-            logger.warning("slash command %s not acknowledged: %s", interaction.id, exc)
-            return
+            await interaction.response.defer(ephemeral=ack.ephemeral)
+        except discord.HTTPException as exc:
+            # Only the exception's kind and Discord's code: its text may hold the callback's URL,
+            # and the interaction's token with it.
+            logger.warning(
+                "slash command %s: acknowledging it failed (%s %s)", incoming.interaction_id, exc.status, exc.code
+            )
+            if ack.refusal or exc.status == 404:
+                return  # a refusal needs no more; 404: too late, Discord forgot the command
+            # Otherwise it may have been taken all the same (discord.py tries again after a 5xx, and
+            # hears "already acknowledged"): a worker's edit finds out, and gives up if it was not.
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            logger.warning(
+                "slash command %s: acknowledging it failed (%s)", incoming.interaction_id, type(exc).__name__
+            )
+            if ack.refusal:
+                return
         self.forward(incoming.to_payload())
 
     async def on_guild_join(self, guild):

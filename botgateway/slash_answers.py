@@ -16,10 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 import urllib3
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 from botgateway.ratelimits import retry_after
 from botgateway.rest import DiscordRest
-from karma.slash import TOKEN_SECONDS, SlashAnswer, created_at
+from karma.slash import TOKEN_SECONDS, SlashAnswer, created_at, expired
 
 logger = logging.getLogger(__name__)
 
@@ -40,21 +41,31 @@ def _claim_key(answer: SlashAnswer) -> str:
     return f"popple:interaction-editing:{answer.interaction_id}"
 
 
+def _cached(operation, *args, unreachable):
+    """A cache operation, or `unreachable` while the cache (Redis) is: the marks only spare Discord
+    a second, identical edit, which is no reason to leave a command unanswered."""
+    try:
+        return operation(*args)
+    except RedisError:
+        return unreachable
+
+
 def complete(answer: SlashAnswer, rest: DiscordRest, attempt: int = 0) -> float | None:
     """Edit the response once. None when done (or nothing more can be done); else the seconds to
     wait before trying again."""
-    if cache.get(_done_key(answer)):
+    if _cached(cache.get, _done_key(answer), unreachable=False):
         return None  # a redelivered task: the response says this already
-    if answer.expired():
+    if expired(answer.interaction_id):
         logger.warning("slash command %s dropped: older than its 15-minute token", answer.interaction_id)
         return None
-    if not cache.add(_claim_key(answer), True, CLAIM_SECONDS):
+    if not _cached(cache.add, _claim_key(answer), True, CLAIM_SECONDS, unreachable=True):
         return CLAIM_SECONDS  # another worker is editing it (the same task twice): look again later
     try:
-        wait = _edit(answer, rest, attempt)
+        if _cached(cache.get, _done_key(answer), unreachable=False):
+            return None  # done by the other one just before this claim
+        return _edit(answer, rest, attempt)
     finally:
-        cache.delete(_claim_key(answer))
-    return wait
+        _cached(cache.delete, _claim_key(answer), unreachable=None)
 
 
 def _edit(answer: SlashAnswer, rest: DiscordRest, attempt: int) -> float | None:
@@ -70,7 +81,7 @@ def _edit(answer: SlashAnswer, rest: DiscordRest, attempt: int) -> float | None:
             )
         return backoff
     if response.ok:
-        cache.set(_done_key(answer), True, TOKEN_SECONDS)
+        _cached(cache.set, _done_key(answer), True, TOKEN_SECONDS, unreachable=None)
         return None
     if response.status == 429:
         return retry_after(response)
@@ -104,21 +115,24 @@ def rest() -> DiscordRest:
         return _rest
 
 
-def hand_over(answer: SlashAnswer) -> None:
-    """Complete `answer` from a thread of this process, trying again as long as it takes (runbot,
-    and the web process when tasks run inline: the thread that computed it must not wait)."""
+def hand_over(answer: SlashAnswer, attempt: int = 0) -> None:
+    """Complete `answer` from another thread of this process, trying again as long as it takes
+    (runbot, and the web process when tasks run inline: the thread that computed it must not wait).
+    A wait is a timer, not a sleeping thread: an answer Discord keeps refusing holds up no other."""
     global _pool
     with _lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slash-answers")
-    _pool.submit(_complete_until_done, answer)
+    _pool.submit(_attempt, answer, attempt)
 
 
-def _complete_until_done(answer: SlashAnswer) -> None:
-    attempt = 0
+def _attempt(answer: SlashAnswer, attempt: int) -> None:
     try:
-        while (wait := complete(answer, rest(), attempt)) is not None:
-            time.sleep(wait)
-            attempt += 1
+        wait = complete(answer, rest(), attempt)
     except Exception:
         logger.exception("slash command %s: completing it failed", answer.interaction_id)
+        return
+    if wait is not None:
+        timer = threading.Timer(wait, hand_over, (answer, attempt + 1))
+        timer.daemon = True
+        timer.start()

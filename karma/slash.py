@@ -31,7 +31,9 @@ STRING, INTEGER = 3, 4
 
 UNKNOWN_COMMAND = "Popple does not know this command any more; its commands are being updated."
 NOT_IN_DMS = "Popple's commands work in servers, where karma is kept, not in direct messages."
-NO_NAMES = "Name at least one subject, for example `coffee` or `(the build server)`."
+# A mention typed into a command's text reaches Popple as an id it cannot look up: the name it is.
+NO_NAMES = "Name at least one subject, for example `coffee` or `(the build server)`; type people's names, not mentions."
+NO_SETTING = "Choose the setting to change (`setting:`), or leave both out to list them."
 FORBIDDEN = "Only members who can manage this server can change settings."
 BAD_SIZE = f"The size of a board is a number from 1 to {MAX_BOARD_SIZE}."
 UNAVAILABLE = "Popple cannot answer right now; please try again in a minute."
@@ -103,6 +105,15 @@ def created_at(snowflake: int) -> float:
     return ((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000
 
 
+def expired(interaction_id: int) -> bool:
+    """Whether the interaction's token no longer lets Popple answer it."""
+    return time.time() - created_at(interaction_id) > TOKEN_SECONDS
+
+
+def _readable(value: Any) -> str | int:
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else ""
+
+
 @dataclass(frozen=True)
 class SlashCommand:
     """A slash command someone used, as it crosses the queue `karma` (from a gateway or the web)."""
@@ -159,18 +170,12 @@ class SlashCommand:
                 user_nick=str(member.get("nick") or ""),
                 can_manage=bool(permissions & (MANAGE_GUILD | ADMINISTRATOR)),
                 command=str(command["name"]),
-                options={
-                    str(option["name"]): option["value"]
-                    for option in command.get("options") or []
-                    if isinstance(option.get("value"), str | int) and not isinstance(option.get("value"), bool)
-                },
+                # A value Popple never registers (a subcommand, a boolean, a number) stays, as "", so
+                # that acknowledge refuses it as unknown rather than acting without it.
+                options={str(option["name"]): _readable(option.get("value")) for option in command.get("options", [])},
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"not a slash command: {exc!r}") from None
-
-    def expired(self, now: float | None = None) -> bool:
-        """Whether its token no longer lets Popple answer it."""
-        return (now or time.time()) - created_at(self.interaction_id) > TOKEN_SECONDS
 
 
 @dataclass(frozen=True)
@@ -182,22 +187,16 @@ class Ack:
     ephemeral: bool = False
 
 
-# option names each command takes, and whether its answer is only for the person who asked
-_KNOWN = {
-    "karma": ({"subjects"}, False),
-    "top": ({"size"}, False),
-    "bottom": ({"size"}, False),
-    "announce": ({"setting"}, True),
-    "config": ({"setting", "value"}, True),
-}
+# Answers only the person who asked sees: settings are a moderator's business.
+PRIVATE = {"announce", "config"}
 
 
 def acknowledge(interaction: SlashCommand) -> Ack:
     """Refuse what can be refused without the database; defer everything else."""
     if not interaction.guild_id:
         return Ack(NOT_IN_DMS)
-    known = _KNOWN.get(interaction.command)
-    if known is None or not set(interaction.options) <= known[0]:
+    known = {command["name"]: {option["name"] for option in command["options"]} for command in commands()}
+    if interaction.command not in known or not set(interaction.options) <= known[interaction.command]:
         return Ack(UNKNOWN_COMMAND)  # an old registration, or a newer one than this code
     options = interaction.options
     if interaction.command == "karma":
@@ -217,9 +216,11 @@ def acknowledge(interaction: SlashCommand) -> Ack:
             isinstance(v, str) for v in options.values()
         ):
             return Ack(UNKNOWN_COMMAND)
+        if "value" in options and "setting" not in options:
+            return Ack(NO_SETTING)
         if "setting" in options and not interaction.can_manage:
             return Ack(FORBIDDEN)
-    return Ack(ephemeral=known[1])
+    return Ack(ephemeral=interaction.command in PRIVATE)
 
 
 @dataclass(frozen=True)
@@ -240,9 +241,6 @@ class SlashAnswer:
         if not 0 < len(values["content"]) <= 2000:
             raise ValueError("payload field content must be 1 to 2,000 characters")
         return cls(**values)
-
-    def expired(self, now: float | None = None) -> bool:
-        return (now or time.time()) - created_at(self.interaction_id) > TOKEN_SECONDS
 
 
 def answer(interaction: SlashCommand) -> SlashAnswer:

@@ -64,7 +64,7 @@ def handle_message(self, payload=None, *unexpected, **unknown):
 def handle_interaction(self, payload=None, *unexpected, **unknown):
     """A slash command, acknowledged already (karma/slash.py): its answer, to the reply side."""
     interaction = parsed(self, slash.SlashCommand.from_payload, payload, (*unexpected, *unknown), "interaction")
-    if interaction.expired():
+    if slash.expired(interaction.interaction_id):
         # Its token no longer lets anyone answer it (a long outage): nothing useful is left to do.
         logger.warning("slash command %s dropped: older than its 15-minute token", interaction.interaction_id)
         return

@@ -1,20 +1,32 @@
-"""Keeps the Discord token out of every log line, whatever library wrote it."""
+"""Keeps secrets out of every log line, whatever library wrote it: the Discord token, and the
+interaction tokens that stand in the path of Discord's interaction and webhook URLs (each lets
+whoever holds it answer as Popple for 15 minutes)."""
 
 import logging
+import re
 
 from django.conf import settings
+
+_INTERACTION_TOKEN = re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?'\"]+")
+
+
+def redacted(text: str) -> str:
+    token = settings.DISCORD_TOKEN
+    if token and token in text:
+        text = text.replace(token, "[redacted]")
+    if "/interactions/" in text or "/webhooks/" in text:
+        text = _INTERACTION_TOKEN.sub(r"\1[redacted]", text)
+    return text
 
 
 class RedactSecrets(logging.Filter):
     def filter(self, record):
-        token = settings.DISCORD_TOKEN
-        if not token:
-            return True
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if token in message:
-            record.msg, record.args = message.replace(token, "[redacted]"), None
-        if record.exc_text and token in record.exc_text:
-            record.exc_text = record.exc_text.replace(token, "[redacted]")
+        clean = redacted(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_text:
+            record.exc_text = redacted(record.exc_text)
         return True

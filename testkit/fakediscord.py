@@ -856,15 +856,16 @@ class FakeDiscord:
         return int(data["id"])
 
     def post_interaction(
-        self, url, guild=None, user_id=None, command=None, options=None, *, body=None, sign="good", age=0, headers=None
-    ):
+        self, url, guild=None, user_id=None, command=None, options=None, *, dm=False, body=None, sign="good", age=0,
+        headers=None,
+    ):  # fmt: skip
         """Discord's POST to an Interactions Endpoint URL: a slash command (or `body` as is, e.g. a PING),
         signed as `sign` says ("good", "bad" or "none"), with a timestamp `age` seconds old, and any
         other `headers` (a TLS proxy's, in front of the endpoint). An answer
         within 3 s is the interaction's callback. Returns (status, JSON or text, interaction id or None)."""
         interaction_id = None
         if body is None:
-            body = self._interaction_object(guild, user_id, command, options)
+            body = self._interaction_object(guild, user_id, command, options, dm=dm)
             interaction_id = int(body["id"])
         raw = json.dumps(body).encode()
         timestamp = str(int(time.time() - age))

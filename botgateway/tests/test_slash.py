@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from botgateway import slash_answers
 from botgateway.rest import DiscordRest
 from botgateway.slash_answers import CLAIM_SECONDS, complete
-from karma.slash import SlashAnswer, SlashCommand, answer
+from karma.slash import NOT_IN_DMS, SlashAnswer, SlashCommand, answer
 from testkit.stack import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,6 +92,18 @@ def test_discord_unreachable_is_tried_again_with_backoff_and_one_line(discord, g
     assert done.token not in caplog.text
 
 
+def test_with_the_cache_unreachable_the_response_is_edited_all_the_same(discord, guild, rest, settings):
+    interaction, done = deferred(discord, guild)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
+    assert complete(done, rest) is None
+    assert (interaction.content, interaction.edits) == ("No one has any karma yet.", 1)
+
+
 def test_sync_commands_overwrites_the_registration(discord, guild, settings):
     out = io.StringIO()
     call_command("sync_commands", stdout=out)
@@ -139,6 +151,11 @@ class TestEndpoint:
         assert body["data"]["flags"] == 64
         assert body["data"]["allowed_mentions"] == {"parse": []}
         assert discord.interaction(interaction_id).content == body["data"]["content"]
+
+    def test_direct_messages_are_refused(self, discord, guild, url):
+        status, body, _ = discord.post_interaction(url, guild, guild.alice, "top", dm=True)
+        assert (status, body["type"], body["data"]["flags"]) == (200, 4, 64)
+        assert body["data"]["content"] == NOT_IN_DMS
 
     def test_what_is_not_a_slash_command_is_refused(self, discord, url):
         assert discord.post_interaction(url, body={"type": 3, "data": {}})[0] == 400  # a button

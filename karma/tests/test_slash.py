@@ -12,6 +12,7 @@ from karma.slash import (
     BAD_SIZE,
     FORBIDDEN,
     NO_NAMES,
+    NO_SETTING,
     NOT_IN_DMS,
     UNKNOWN_COMMAND,
     Ack,
@@ -108,10 +109,20 @@ def test_a_malformed_task_payload_is_refused(payload):
         ("config", {"setting": "cooldown", "value": "5 min"}, True, Ack(ephemeral=True)),
         ("config", {"setting": "cooldown", "value": "5 min"}, False, Ack(FORBIDDEN)),
         ("config", {"setting": "colour", "value": "red"}, True, Ack(UNKNOWN_COMMAND)),
+        ("config", {"value": "5"}, True, Ack(NO_SETTING)),
     ],
 )
 def test_acknowledge(command, options, manager, ack):
     assert acknowledge(slash_command(command, options, manager)) == ack
+
+
+def test_an_option_popple_never_registered_is_unknown_whatever_its_type():
+    body = discord_json("config")
+    body["data"]["options"] = [{"name": "set", "type": 1, "options": [{"name": "cooldown", "type": 3, "value": "5"}]}]
+    assert acknowledge(SlashCommand.from_discord(body)) == Ack(UNKNOWN_COMMAND)
+    body["data"]["options"] = [{"name": "size", "type": 5, "value": True}]
+    body["data"]["name"] = "top"
+    assert acknowledge(SlashCommand.from_discord(body)) == Ack(BAD_SIZE)
 
 
 def test_direct_messages_are_refused():
@@ -129,9 +140,6 @@ def test_the_registered_commands():
     }
     size = commands["top"]["options"][0]
     assert (size["min_value"], size["max_value"]) == (1, 100)
-    # Every registered command and option is one acknowledge knows.
-    for name, command in commands.items():
-        assert {option["name"] for option in command["options"]} == slash._KNOWN[name][0]
     settings = [choice["value"] for choice in commands["config"]["options"][0]["choices"]]
     assert settings == list(config.SETTINGS)  # every setting `@Popple config` knows
     assert {"announce", "cooldown", "ignore"} <= set(settings)
@@ -175,6 +183,13 @@ class TestAnswers:
         # The text command keeps its two messages.
         assert len(respond(chat("@Popple top 100", guild_id=33)).messages()) == 2
 
+    def test_many_subjects_are_cut_as_the_text_command_cuts_them(self):
+        subjects = " ".join(f"({'s' * 120} {i})" for i in range(40))
+        said = answer(slash_command("karma", {"subjects": subjects}, guild_id=35)).content
+        assert len(said) <= 2000
+        shown = said.count(" has 0 karma.")
+        assert said.endswith(f"\N{HORIZONTAL ELLIPSIS}and {40 - shown} more.")
+
     def test_the_answer_crosses_the_queue(self):
         done = answer(slash_command("top", {}, guild_id=34))
         assert done.content == "No one has any karma yet."
@@ -184,5 +199,5 @@ class TestAnswers:
 
 
 def test_the_token_expires_after_fifteen_minutes():
-    assert not slash_command(age=14 * 60).expired()
-    assert slash_command(age=15 * 60).expired()
+    assert not slash.expired(slash_command(age=14 * 60).interaction_id)
+    assert slash.expired(slash_command(age=15 * 60).interaction_id)
