@@ -18,6 +18,7 @@ from testkit.processes import ROOT, Process, clean_env
 
 # RabbitMQ's administrator on Popple's vhost: the tests purge, inspect and publish what they like.
 BROKER_URL = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/popple")
+VHOST = BROKER_URL.rpartition("/")[2]  # what the tests set up with `setup_rabbitmq --vhost`
 
 
 def broker_url(role):

@@ -13,7 +13,7 @@ from django.conf import settings
 from karma.models import Karma
 from poppleproject import rabbitmq
 from testkit.processes import manage
-from testkit.stack import BROKER_URL, broker_url, purge_queues
+from testkit.stack import BROKER_URL, VHOST, broker_url, purge_queues
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 
@@ -84,7 +84,7 @@ def test_workers_consume_both_queues_and_publish_replies(empty_queues):
 
 
 def test_a_full_queue_refuses_new_messages(empty_queues):
-    limited = manage("setup_rabbitmq", **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=3))
+    limited = manage("setup_rabbitmq", "--vhost", VHOST, **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=3))
     assert limited.returncode == 0, limited.stderr
     try:
         with pytest.raises(MessageNacked):
@@ -93,7 +93,7 @@ def test_a_full_queue_refuses_new_messages(empty_queues):
         # one message late: it may take a fourth.)
         assert queued("karma") in {3, 4}
     finally:
-        restored = manage("setup_rabbitmq", **setup_environment())
+        restored = manage("setup_rabbitmq", "--vhost", VHOST, **setup_environment())
         assert restored.returncode == 0, restored.stderr
 
 
@@ -102,7 +102,7 @@ def test_the_gateway_keeps_what_a_full_queue_refuses(stack_factory, fake_discord
     user = fake_discord.add_user("carol")
     fake_discord.add_member(guild, user)
     stack = stack_factory()
-    assert manage("setup_rabbitmq", **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=2)).returncode == 0
+    assert manage("setup_rabbitmq", "--vhost", VHOST, **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=2)).returncode == 0
     try:
         gateway = stack.gateway("gateway")
         gateway.wait_for_log("connected to Discord as Popple")
@@ -111,7 +111,7 @@ def test_the_gateway_keeps_what_a_full_queue_refuses(stack_factory, fake_discord
         gateway.wait_for_log("keeping messages on disk")
         assert queued("karma") in {2, 3}
     finally:
-        assert manage("setup_rabbitmq", **setup_environment()).returncode == 0
+        assert manage("setup_rabbitmq", "--vhost", VHOST, **setup_environment()).returncode == 0
     # Room again: the gateway publishes the three it kept, and the workers apply all five.
     stack.worker("worker")
     applied = Karma.objects.using("mariadb").filter(guild_id=guild.id)
