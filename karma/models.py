@@ -39,8 +39,9 @@ class Karma(models.Model):
     class Meta:
         verbose_name_plural = "karma"
         constraints = [models.UniqueConstraint(fields=["guild_id", "subject"], name="karma_unique_subject")]
-        # The board's order, ties by name: the top and bottom of a server read the index alone.
-        indexes = [models.Index(fields=["guild_id", "karma", "subject"], name="karma_board_order")]
+        # The boards, ties by name: read forwards, the bottom (karma, then names Z to A); backwards,
+        # the top (-karma, then names A to Z), as chat orders it. Each page reads the index alone.
+        indexes = [models.Index(fields=["guild_id", "karma", "-subject"], name="karma_board_order")]
 
     def __str__(self):
         if self.merged_into is not None:

@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "karma",
     "botgateway",
     "monitoring",
+    "leaderboard",
     "axes",
 ]
 
