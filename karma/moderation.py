@@ -6,6 +6,8 @@ is a ledger row that says which admin user made it.
 """
 
 import logging
+import random
+import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -13,37 +15,49 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, router, transaction
 
 from karma.models import Giver, Karma, LedgerEntry, SettingChange
-from karma.store import _ATTEMPTS, _RETRYABLE_MYSQL_ERRORS, MAX_ALIAS_HOPS
+from karma.store import _RETRYABLE_MYSQL_ERRORS, MAX_ALIAS_HOPS
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 # Rows that are not a karma change of their own to undo.
 NOT_REVERTIBLE = (LedgerEntry.Source.REVERT, LedgerEntry.Source.MERGE)
+ATTEMPTS = 8
 
 
 def _retried(work: Callable[[], T]) -> T:
-    """`work` in a transaction, run again when MySQL picked it as a deadlock's victim (chat locks
-    subjects in name order, and so does a merge; following an alias can take them out of it)."""
-    for _ in range(_ATTEMPTS - 1):
+    """`work` in a transaction, run again when MySQL picked it as a deadlock's victim (following
+    an alias takes locks out of chat's name order), after a short random wait, so that busy chat
+    does not win every time."""
+    for attempt in range(ATTEMPTS - 1):
         try:
             with transaction.atomic(using=router.db_for_write(Karma)):
                 return work()
         except OperationalError as exc:
             if exc.args[0] not in _RETRYABLE_MYSQL_ERRORS:
                 raise
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter, not a secret)
     with transaction.atomic(using=router.db_for_write(Karma)):
         return work()
 
 
 def _locked(guild_id: int, subject: str) -> Karma:
-    """The subject's row, locked, created when missing; the subject it was merged into, if it was."""
+    """The row of the subject that counts for `subject` (itself, or the one it was merged into),
+    locked, created when missing.
+
+    Aliases are followed without locking them: only the row changed is locked, so that a revert
+    never holds a lock out of the name order chat takes them in.
+    """
     for _ in range(MAX_ALIAS_HOPS):
+        target = Karma.objects.filter(guild_id=guild_id, subject=subject).values_list("merged_into", flat=True).first()
+        if target is not None:
+            subject = target
+            continue
         rows = Karma.objects.select_for_update().filter(guild_id=guild_id, subject=subject)
         row = rows.first()
         if row is None:
             Karma.objects.bulk_create([Karma(guild_id=guild_id, subject=subject)], ignore_conflicts=True)
             row = rows.get()
-        if row.merged_into is None:
+        if row.merged_into is None:  # still: not merged while this waited for its lock
             return row
         subject = row.merged_into
     raise ValueError(f"{subject} is at the end of a chain of merges too long to follow")
