@@ -94,7 +94,10 @@ class KarmaAdmin(ServerNamed):
                 self.message_user(request, f"{subject} counts for itself again.")
 
     def get_readonly_fields(self, request, obj=None):
-        # A subject is renamed or moved by nobody: its ledger would no longer add up.
+        # A subject is renamed or moved by nobody: its ledger would no longer add up. An alias
+        # holds no karma: its changes count for the subject it was merged into.
+        if obj and obj.merged_into is not None:
+            return ("guild_id", "subject", "karma")
         return ("guild_id", "subject") if obj else ()
 
     def save_model(self, request, obj, form, change):

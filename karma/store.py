@@ -253,7 +253,10 @@ def _replay(message: IncomingMessage, changes: Changes) -> Applied | None:
     if not applied:
         return None
     logger.info("message %s was applied before (redelivered); answering as the first time", message.message_id)
-    return [(subject, *applied[subject]) for subject, _ in changes if subject in applied]
+    # In the order of the changes; then the subjects that aliases led to (_follow_merges).
+    named = [subject for subject, _ in changes if subject in applied]
+    named += [subject for subject in applied if subject not in named]
+    return [(subject, *applied[subject]) for subject in named]
 
 
 def karma_of(guild_id: int, names: Sequence[str]) -> Totals:

@@ -68,7 +68,9 @@ def test_merge_moves_karma_keeps_history_and_aliases_later_changes(database, mod
     ]
     assert LedgerEntry.objects.filter(subject="the build", source="chat").count() == 1  # history kept
     # Later: counted for the subject it was merged into, in the reply and in the ledger.
-    assert say("(the build)++") == "the build server has 4 karma."
+    late = chat("(the build)++", guild_id=1, author_id=ALICE)
+    assert respond(late).text() == "the build server has 4 karma."
+    assert respond(late).text() == "the build server has 4 karma."  # redelivered: answers the same
     assert say("(the build)++ (the build server)++") == "the build server has 6 karma."
     assert say("@Popple karma (the build)") == "the build server has 6 karma."
     assert karma() == {"the build": 0, "the build server": 6}
