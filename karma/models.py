@@ -41,7 +41,11 @@ class Karma(models.Model):
         constraints = [models.UniqueConstraint(fields=["guild_id", "subject"], name="karma_unique_subject")]
         # The boards, ties by name: read forwards, the bottom (karma, then names Z to A); backwards,
         # the top (-karma, then names A to Z), as chat orders it. Each page reads the index alone.
-        indexes = [models.Index(fields=["guild_id", "karma", "-subject"], name="karma_board_order")]
+        indexes = [
+            models.Index(fields=["guild_id", "karma", "-subject"], name="karma_board_order"),
+            # A subject's aliases, for its page (nearly every row has none: a small index).
+            models.Index(fields=["guild_id", "merged_into"], name="karma_aliases"),
+        ]
 
     def __str__(self):
         if self.merged_into is not None:

@@ -126,7 +126,6 @@ def subject(request, guild_id: int, subject: str):
         "server": server,
         "row": row,
         "rank": rank,
-        "count": ranked.count(),
         "chart": svg(points),
         "changes": len(points),
         "aliases": list(aliases[:20]),
