@@ -114,9 +114,18 @@ def _limit_giver(cursor: CursorWrapper, vendor: str, message: IncomingMessage, c
     since_last = {}
     if rules.cooldown:
         subjects = [subject for subject, _ in changes]
+        # A merged name's changes are recorded under the subject it was merged into: the cooldown
+        # of either holds for both.
+        cursor.execute(_ALIASES.format(subjects=", ".join(["%s"] * len(subjects))), [message.guild_id, *subjects])
+        aliases = dict(cursor.fetchall())
+        looked_up = [*subjects, *aliases.values()]
         since = _stamp(cursor, now - timedelta(seconds=rules.cooldown))
-        cursor.execute(_LAST_CHANGES.format(subjects=", ".join(["%s"] * len(subjects))), [*theirs, since, *subjects])
-        since_last = {subject: (now - _moment(last)).total_seconds() for subject, last in cursor.fetchall()}
+        cursor.execute(_LAST_CHANGES.format(subjects=", ".join(["%s"] * len(looked_up))), [*theirs, since, *looked_up])
+        last = {subject: _moment(moment) for subject, moment in cursor.fetchall()}
+        for subject in subjects:
+            moments = [last[name] for name in (subject, aliases.get(subject)) if name in last]
+            if moments:
+                since_last[subject] = (now - max(moments)).total_seconds()
     used, hour_ago = 0, _stamp(cursor, now - timedelta(seconds=HOUR))
     if rules.budget:
         cursor.execute(_HOUR_COUNT, [*theirs, hour_ago])
@@ -161,6 +170,10 @@ _THEIRS = "guild_id = %s AND author_id = %s AND message_id <> %s AND source = 'c
 _LAST_CHANGES = (
     f"SELECT subject, MAX(created_at) FROM {_LEDGER} WHERE {_THEIRS} AND subject IN ({{subjects}}) "  # noqa: S608
     "GROUP BY subject"
+)
+_ALIASES = (
+    f"SELECT subject, merged_into FROM {_KARMA} WHERE guild_id = %s AND subject IN ({{subjects}}) "  # noqa: S608
+    "AND merged_into IS NOT NULL"
 )
 # (On the ledger's unique (message, subject) key.)
 _APPLIED = f"SELECT subject, total, version FROM {_LEDGER} WHERE message_id = %s AND source = 'chat'"  # noqa: S608

@@ -4,10 +4,12 @@ import csv
 import io
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connections
+from django.utils import timezone
 
 from karma import moderation, store
 from karma.models import Giver, Karma, LedgerEntry, SettingChange
@@ -81,6 +83,18 @@ def test_merge_moves_karma_keeps_history_and_aliases_later_changes(database, mod
     moderation.unmerge(1, "the build")
     assert say("(the build)++") == "the build has 1 karma."
     assert karma() == {"the build": 1, "the build server": 6}
+
+
+def test_the_cooldown_of_a_subject_holds_for_its_aliases(database, moderator):
+    say("old++ new++", author=SPAMMER)
+    LedgerEntry.objects.update(created_at=timezone.now() - timedelta(hours=2))
+    moderation.merge(1, "old", "new", moderator)
+    say("@Popple config cooldown 1h")
+    assert say("new++") == "new has 3 karma."
+    assert say("old++").startswith("cooldown: you can change old again in ")
+    assert say("old++", author=SPAMMER) == "new has 4 karma."  # their last change was 2 hours ago
+    assert say("new++", author=SPAMMER).startswith("cooldown: you can change new again in ")
+    assert karma() == {"old": 0, "new": 4}
 
 
 def test_merges_follow_chains_and_refuse_what_makes_no_sense(database, moderator):
