@@ -184,3 +184,18 @@ def test_forgetting_authors_from_the_admin(admin_client, karma_rows):
     )
     row.refresh_from_db()
     assert (row.author_id, row.author_name, row.delta) == (None, "", 1)
+
+
+def test_only_those_who_may_change_karma_may_revert_or_forget(client, django_user_model, karma_rows):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_ledgerentry"))
+    client.force_login(viewer)
+    ledger = reverse("admin:karma_ledgerentry_changelist")
+    page = client.get(ledger)
+    assert page.status_code == 200
+    assert page.context["action_form"] is None  # no action to offer them
+    rows = list(LedgerEntry.objects.values_list("pk", flat=True))
+    client.post(ledger, {"action": "revert", "_selected_action": rows})
+    assert not LedgerEntry.objects.filter(source="revert").exists()
