@@ -3,9 +3,10 @@
 It never answers itself. Chat without a karma sign that does not address the bot (most of it) is
 dropped here, before it costs the outbox, the broker and a worker; the counts are logged.
 
-It also forwards when Popple joins or leaves a server (ServerEvent), stamped with the time it saw
-it, so that the workers keep the latest (karma/retention.py). A server becoming unavailable is an
-outage, not a leave: it is not forwarded.
+It also forwards when Popple joins or leaves a server and when a server is renamed (ServerEvent),
+with the server's name and icon, stamped with the time it saw it, so that the workers keep the
+latest (karma/retention.py). A server becoming unavailable is an outage, not a leave: it is not
+forwarded.
 """
 
 import asyncio
@@ -15,7 +16,17 @@ import time
 import aiohttp
 import discord
 
-from karma.message import JOINED, LEFT, MAX_SERVERS_PER_EVENT, PRESENT, IncomingMessage, ServerEvent, may_matter
+from karma.message import (
+    JOINED,
+    LEFT,
+    MAX_SERVER_NAME,
+    MAX_SERVERS_PER_EVENT,
+    PRESENT,
+    UPDATED,
+    IncomingMessage,
+    ServerEvent,
+    may_matter,
+)
 from karma.slash import SlashCommand, acknowledge
 
 logger = logging.getLogger(__name__)
@@ -67,6 +78,12 @@ def interaction_data(interaction):
         "user": {"id": user.id, "username": user.name, "global_name": user.global_name},
         "member": {"nick": user.nick, "permissions": interaction.permissions.value} if member else None,
     }
+
+
+def named(guild):
+    """A server's [name, icon hash or None], as a ServerEvent carries it (the admin and the public
+    boards show servers by name)."""
+    return [guild.name[:MAX_SERVER_NAME], guild.icon.key if guild.icon else None]
 
 
 class Gateway(discord.AutoShardedClient):
@@ -165,7 +182,11 @@ class Gateway(discord.AutoShardedClient):
         self.forward(incoming.to_payload())
 
     async def on_guild_join(self, guild):
-        self.forward(ServerEvent(JOINED, [guild.id], time.time()).to_payload())
+        self.forward(ServerEvent(JOINED, [guild.id], time.time(), [named(guild)]).to_payload())
+
+    async def on_guild_update(self, before, after):
+        if named(before) != named(after):
+            self.forward(ServerEvent(UPDATED, [after.id], time.time(), [named(after)]).to_payload())
 
     async def on_guild_remove(self, guild):
         # Removed, banned, or the server was deleted (discord.py reports an outage as
@@ -180,13 +201,14 @@ class Gateway(discord.AutoShardedClient):
         if not self._available:
             self._available_since = time.time()
             asyncio.get_running_loop().call_later(PRESENT_SECONDS, self._forward_available)
-        self._available.append(guild.id)
+        self._available.append((guild.id, named(guild)))
 
     def _forward_available(self):
         found, self._available = self._available, []
         for start in range(0, len(found), MAX_SERVERS_PER_EVENT):
             chunk = found[start : start + MAX_SERVERS_PER_EVENT]
-            self.forward(ServerEvent(PRESENT, chunk, self._available_since).to_payload())
+            ids, names = [guild_id for guild_id, _ in chunk], [name for _, name in chunk]
+            self.forward(ServerEvent(PRESENT, ids, self._available_since, names).to_payload())
 
     def report(self):
         """Log what was forwarded and dropped since the last report."""

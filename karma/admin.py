@@ -1,19 +1,103 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import OuterRef, Subquery
+from django.http import StreamingHttpResponse
+from django.template.response import TemplateResponse
 
-from karma import config, store
-from karma.models import GuildSettings, Karma, LedgerEntry, SettingChange
+from karma import config, export, moderation, store
+from karma.models import MAX_NAME_LENGTH, GuildSettings, Karma, LedgerEntry, SettingChange
+
+
+class ServerFilter(admin.SimpleListFilter):
+    """Servers by name (the ones Popple has seen; their id when it has no name for them yet)."""
+
+    title = "server"
+    parameter_name = "guild_id"  # as before names: bookmarked filters keep working
+
+    def lookups(self, request, model_admin):
+        names = dict(GuildSettings.objects.values_list("guild_id", "name"))
+        with_karma = Karma.objects.order_by().values_list("guild_id", flat=True).distinct()
+        servers = {**dict.fromkeys(with_karma, ""), **names}
+        return sorted(((str(i), server_label(name, i)) for i, name in servers.items()), key=lambda s: s[1].casefold())
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(guild_id=int(value)) if value.isascii() and value.isdigit() else queryset.none()
+
+
+def server_label(name: str, guild_id: int) -> str:
+    return f"{name} ({guild_id})" if name else str(guild_id)
+
+
+class ServerNamed(admin.ModelAdmin):
+    """Shows each row's server by name, sorts by it, finds rows by it, and filters on it."""
+
+    def get_queryset(self, request):
+        name = GuildSettings.objects.filter(guild_id=OuterRef("guild_id")).values("name")[:1]
+        return super().get_queryset(request).annotate(server_name=Subquery(name))
+
+    @admin.display(description="server", ordering="server_name")
+    def server(self, obj):
+        return server_label(obj.server_name, obj.guild_id)
+
+
+class MergeForm(forms.Form):
+    target = forms.CharField(label="Merge into", max_length=MAX_NAME_LENGTH, strip=False)
 
 
 @admin.register(Karma)
-class KarmaAdmin(admin.ModelAdmin):
-    list_display = ("subject", "karma", "guild_id", "updated_at")
-    list_filter = ("guild_id",)
-    search_fields = ("subject",)
+class KarmaAdmin(ServerNamed):
+    list_display = ("subject", "karma", "server", "merged_into", "updated_at")
+    list_filter = (ServerFilter,)
+    search_fields = ("subject", "server_name")
     ordering = ("-karma", "subject")
     fields = ("guild_id", "subject", "karma")
+    actions = ("merge", "remove_alias")
+
+    @admin.action(description="Merge selected subjects into another (an alias)", permissions=["change"])
+    def merge(self, request, queryset):
+        servers = set(queryset.values_list("guild_id", flat=True))
+        if len(servers) != 1:
+            self.message_user(request, "Merge subjects of one server at a time.", messages.ERROR)
+            return None
+        form = MergeForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Merge subjects",
+                "subjects": queryset,
+                "form": form,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/karma/merge.html", context)
+        [guild_id], target = servers, form.cleaned_data["target"]
+        for subject in queryset.values_list("subject", flat=True):
+            try:
+                moved = moderation.merge(guild_id, subject, target, request.user)
+            except ValueError as problem:
+                self.message_user(request, str(problem), messages.ERROR)
+            else:
+                self.message_user(request, f"Merged {subject} into {target} ({moved} karma moved).")
+        return None
+
+    @admin.action(description="Remove the alias (the subject counts for itself again)", permissions=["change"])
+    def remove_alias(self, request, queryset):
+        for guild_id, subject in queryset.values_list("guild_id", "subject"):
+            try:
+                moderation.unmerge(guild_id, subject)
+            except ValueError as problem:
+                self.message_user(request, str(problem), messages.ERROR)
+            else:
+                self.message_user(request, f"{subject} counts for itself again.")
 
     def get_readonly_fields(self, request, obj=None):
-        # A subject is renamed or moved by nobody: its ledger would no longer add up.
+        # A subject is renamed or moved by nobody: its ledger would no longer add up. An alias
+        # holds no karma: its changes count for the subject it was merged into.
+        if obj and obj.merged_into is not None:
+            return ("guild_id", "subject", "karma")
         return ("guild_id", "subject") if obj else ()
 
     def save_model(self, request, obj, form, change):
@@ -30,19 +114,51 @@ class KarmaAdmin(admin.ModelAdmin):
 @admin.register(GuildSettings)
 class GuildSettingsAdmin(admin.ModelAdmin):
     list_display = (
+        "name",
         "guild_id",
+        "public",
         "announce",
         "allow_self_karma",
         "cooldown",
         "budget",
         "max_change",
         "ignored",
+        "joined_at",
         "left_at",
     )
-    search_fields = ("=guild_id",)
+    list_display_links = ("name", "guild_id")
+    list_filter = ("public",)
+    search_fields = ("name", "=guild_id")
+    readonly_fields = ("name", "joined_at", "left_at")
+    actions = ("export_karma_csv", "export_ledger_csv", "export_json")
 
     def get_readonly_fields(self, request, obj=None):
-        return ("guild_id",) if obj else ()  # settings belong to their server
+        # Settings belong to their server; its name and dates come from Discord.
+        return (*self.readonly_fields, "guild_id") if obj else self.readonly_fields
+
+    def _export(self, request, queryset, name, content_type, pieces):
+        """One server's export, streamed: a big ledger is never held in memory."""
+        if queryset.count() != 1:
+            self.message_user(request, "Export one server at a time.", messages.ERROR)
+            return None
+        guild_id = queryset.get().guild_id
+        response = StreamingHttpResponse(pieces(guild_id), content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="popple-{guild_id}-{name}"'
+        return response
+
+    @admin.action(description="Export karma (CSV)", permissions=["view"])
+    def export_karma_csv(self, request, queryset):
+        pieces = lambda guild: export.csv_pieces(guild, "karma")  # noqa: E731
+        return self._export(request, queryset, "karma.csv", "text/csv; charset=utf-8", pieces)
+
+    @admin.action(description="Export ledger (CSV)", permissions=["view"])
+    def export_ledger_csv(self, request, queryset):
+        pieces = lambda guild: export.csv_pieces(guild, "ledger")  # noqa: E731
+        return self._export(request, queryset, "ledger.csv", "text/csv; charset=utf-8", pieces)
+
+    @admin.action(description="Export karma and ledger (JSON)", permissions=["view"])
+    def export_json(self, request, queryset):
+        return self._export(request, queryset, "karma.json", "application/json", export.json_pieces)
 
     def save_model(self, request, obj, form, change):
         before = GuildSettings.objects.filter(pk=obj.pk).first() if change else None
@@ -73,18 +189,52 @@ class HistoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(SettingChange)
-class SettingChangeAdmin(HistoryAdmin):
+class SettingChangeAdmin(ServerNamed, HistoryAdmin):
     """Who changed which setting of which server, and from what to what."""
 
-    list_display = ("changed_at", "guild_id", "setting", "old", "new", "changed_by")
-    list_filter = ("setting", "guild_id")
+    list_display = ("changed_at", "server", "setting", "old", "new", "changed_by")
+    list_filter = ("setting", ServerFilter)
+    search_fields = ("server_name",)
     date_hierarchy = "changed_at"
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(HistoryAdmin):
-    list_display = ("created_at", "guild_id", "subject", "delta", "total", "source", "author_name", "admin_user")
-    list_filter = ("source", "guild_id", "created_at")
-    search_fields = ("subject", "author_name", "=message_id")
+class LedgerEntryAdmin(ServerNamed, HistoryAdmin):
+    """The ledger; moderators revert rows from here (filter by author and time, select, revert)."""
+
+    list_display = (
+        "created_at",
+        "server",
+        "subject",
+        "delta",
+        "total",
+        "source",
+        "author_name",
+        "author_id",
+        "admin_user",
+        "reverted",
+    )
+    list_filter = ("source", ServerFilter, "created_at")
+    search_fields = ("subject", "author_name", "=author_id", "=message_id", "server_name")
     date_hierarchy = "created_at"
-    list_select_related = ("admin_user",)
+    list_select_related = ("admin_user", "reverted_by")
+    actions = ("revert", "forget_authors")
+
+    @admin.display(boolean=True)
+    def reverted(self, obj):
+        return hasattr(obj, "reverted_by")
+
+    def has_moderate_permission(self, request):
+        # Reverting changes karma: the same permission as editing it.
+        return request.user.has_perm("karma.change_karma")
+
+    @admin.action(description="Revert the selected changes", permissions=["moderate"])
+    def revert(self, request, queryset):
+        undone = moderation.revert(queryset.order_by("id").iterator(), request.user)
+        self.message_user(request, f"Reverted {undone} changes (reverts, merges and rows reverted before are skipped).")
+
+    @admin.action(description="Forget the authors of the selected rows (a privacy request)", permissions=["moderate"])
+    def forget_authors(self, request, queryset):
+        people = set(queryset.exclude(author_id=None).values_list("author_id", flat=True))
+        changed = sum(moderation.forget_user(person) for person in people)
+        self.message_user(request, f"Forgot {len(people)} people: {changed} ledger rows no longer name them.")

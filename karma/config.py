@@ -95,6 +95,11 @@ SETTINGS = {
         lambda text, _: _off_or_number(text, 1_000),
         lambda value: f"{value} per name per message" if value else "off",
     ),
+    "public": Setting(
+        "public", 'public must be "on" (anyone can see the leaderboard on the web) or "off"',
+        lambda text, _: ON_OFF.get(text.strip().lower()),
+        lambda value: "on" if value else "off",
+    ),
     "ignore": Setting(
         "ignored", 'Use "ignore add NAME", "ignore remove NAME" (several: separate them with commas) or "ignore clear"',
         _parse_ignore,

@@ -1,11 +1,13 @@
 """What crosses the queues between Discord and the domain, in both directions.
 
 IncomingMessage: a chat message, from a gateway to the karma task (queue `karma`).
-ServerEvent: Popple joined, left or found servers, from a gateway to the server task (queue `karma`).
+ServerEvent: Popple joined, left or found servers, or a server was renamed, from a gateway to the
+server task (queue `karma`).
 Reply: the answer to one, from the karma task to the reply task (queue `replies`), in lines that
 a message is split between and that answers to one channel can be merged by.
 """
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -81,34 +83,42 @@ class IncomingMessage:
         return cls(**values)
 
 
-JOINED, LEFT, PRESENT = "joined", "left", "present"
+JOINED, LEFT, PRESENT, UPDATED = "joined", "left", "present", "updated"
 MAX_SERVERS_PER_EVENT = 1000  # a "present" event names at most this many servers
 CLOCK_SKEW = 3600  # seconds a gateway's clock may be ahead of a worker's
+MAX_SERVER_NAME = 100  # Discord's limit
+MAX_ICON_HASH = 64
 
 
 @dataclass(frozen=True)
 class ServerEvent:
-    """Popple joined a server, left it (removed, or the server was deleted; not an outage), or
-    found servers it is in (at connect): `at` is when the gateway saw it, in seconds since the
-    epoch, so that a worker can tell an event that arrives late from a newer one."""
+    """Popple joined a server, left it (removed, or the server was deleted; not an outage), found
+    servers it is in (at connect), or a server changed its name or icon: `at` is when the gateway
+    saw it, in seconds since the epoch, so that a worker can tell an event that arrives late from
+    a newer one. `names` gives each server's [name, icon hash or null], in the order of
+    `guild_ids` (none for a leave, nor from gateways older than names)."""
 
-    event: str  # JOINED, LEFT or PRESENT
-    guild_ids: list  # one for JOINED and LEFT
+    event: str  # JOINED, LEFT, PRESENT or UPDATED
+    guild_ids: list  # one but for PRESENT
     at: float
+    names: list = dataclasses.field(default_factory=list)
 
     def to_payload(self) -> dict[str, Any]:
-        return asdict(self)
+        payload = asdict(self)
+        if not self.names:
+            del payload["names"]  # as before names: a worker not yet updated still reads it
+        return payload
 
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
         if not isinstance(payload, dict):
             raise ValueError(f"payload must be an object, not {type(payload).__name__}")
-        if set(payload) != {"event", "guild_ids", "at"}:
-            raise ValueError("payload must have exactly the fields event, guild_ids and at")
+        if set(payload) - {"names"} != {"event", "guild_ids", "at"}:
+            raise ValueError("payload must have exactly the fields event, guild_ids and at (and names)")
         event, guild_ids, at = payload["event"], payload["guild_ids"], payload["at"]
-        if event not in (JOINED, LEFT, PRESENT):
-            raise ValueError(f"payload field event must be {JOINED}, {LEFT} or {PRESENT}")
+        if event not in (JOINED, LEFT, PRESENT, UPDATED):
+            raise ValueError(f"payload field event must be {JOINED}, {LEFT}, {PRESENT} or {UPDATED}")
         most = MAX_SERVERS_PER_EVENT if event == PRESENT else 1
         if not isinstance(guild_ids, list) or not 0 < len(guild_ids) <= most:
             raise ValueError(f"payload field guild_ids must list 1 to {most} servers")
@@ -118,7 +128,16 @@ class ServerEvent:
             raise ValueError("payload field at must be a time in seconds since the epoch")
         if at > time.time() + CLOCK_SKEW:  # it would outrank every later event of those servers
             raise ValueError("payload field at is in the future")
-        return cls(event, guild_ids, float(at))
+        names = payload.get("names", [])
+        if not isinstance(names, list) or (names and (event == LEFT or len(names) != len(guild_ids))):
+            raise ValueError("payload field names must give one [name, icon] per server (none for a leave)")
+        if event == UPDATED and not names:
+            raise ValueError("payload field names must give the server's new name")
+        if not all(_is_name(name) for name in names):
+            raise ValueError(
+                f"payload field names must hold [name, icon hash or null] (at most {MAX_SERVER_NAME} characters)"
+            )
+        return cls(event, guild_ids, float(at), [list(name) for name in names])
 
     @staticmethod
     def is_one(payload: Any) -> bool:
@@ -191,6 +210,16 @@ class Reply:
         if not values["lines"] and values["reaction"] is None:
             raise ValueError("payload has neither lines nor a reaction")
         return cls(**values)
+
+
+def _is_name(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and len(value[0]) <= MAX_SERVER_NAME
+        and (value[1] is None or (isinstance(value[1], str) and len(value[1]) <= MAX_ICON_HASH))
+    )
 
 
 def _is_line(value: Any) -> bool:

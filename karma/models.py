@@ -31,13 +31,25 @@ class Karma(models.Model):
     # version is the newer, whatever order they are delivered in.
     version = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+    # A moderator merged this subject into another (karma/moderation.py): its karma went there, and
+    # its later changes count there too. The row stays, with no karma, as the alias; deleting it
+    # removes the alias.
+    merged_into = ExactCharField(max_length=MAX_NAME_LENGTH, null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "karma"
         constraints = [models.UniqueConstraint(fields=["guild_id", "subject"], name="karma_unique_subject")]
-        indexes = [models.Index(fields=["guild_id", "karma"], name="karma_board")]
+        # The boards, ties by name: read forwards, the bottom (karma, then names Z to A); backwards,
+        # the top (-karma, then names A to Z), as chat orders it. Each page reads the index alone.
+        indexes = [
+            models.Index(fields=["guild_id", "karma", "-subject"], name="karma_board_order"),
+            # A subject's aliases, for its page (nearly every row has none: a small index).
+            models.Index(fields=["guild_id", "merged_into"], name="karma_aliases"),
+        ]
 
     def __str__(self):
+        if self.merged_into is not None:
+            return f"{self.subject} (merged into {self.merged_into})"
         return f"{self.subject} has {self.karma} karma"
 
 
@@ -51,9 +63,16 @@ def validate_names(value):
 
 
 class GuildSettings(models.Model):
-    """A server's settings: what Popple says, and the rules that keep its karma fair (karma/rules.py)."""
+    """A server: its name as Discord gives it, when Popple joined and left it, what Popple says,
+    and the rules that keep its karma fair (karma/rules.py)."""
 
     guild_id = models.BigIntegerField("server", primary_key=True)
+    # From the gateways (karma/retention.py): empty until a gateway has seen the server.
+    name = models.CharField(max_length=100, blank=True, editable=False)
+    icon = models.CharField("icon hash", max_length=64, blank=True, editable=False)
+    public = models.BooleanField(
+        default=False, help_text="Anyone can see the server's leaderboard on the web (off: it answers 404)."
+    )
     announce = models.BooleanField(default=True, help_text="Reply with the new karma after each change.")
     allow_self_karma = models.BooleanField(
         "self-karma",
@@ -94,13 +113,16 @@ class GuildSettings(models.Model):
     # When the gateway saw the join or leave recorded last: an event seen earlier than that arrived
     # late (workers run in parallel, the broker redelivers) and is ignored.
     membership_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    joined_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When Popple joined the server.")
+    # When the gateway saw the name recorded: an older rename arriving late is ignored.
+    named_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        verbose_name = "server settings"
-        verbose_name_plural = "server settings"
+        verbose_name = "server"
+        verbose_name_plural = "servers"
 
     def __str__(self):
-        return f"server {self.guild_id}"
+        return f"{self.name} ({self.guild_id})" if self.name else f"server {self.guild_id}"
 
     def save(self, *args, **kwargs):
         self.ignored = [clean(name) for name in self.ignored]  # as karma compares them
@@ -113,7 +135,9 @@ class LedgerEntry(models.Model):
     class Source(models.TextChoices):
         CHAT = "chat"
         ADMIN = "admin"
-        MERGE = "merge"  # names that became one (karma/names.py), by a migration
+        MERGE = "merge"  # names that became one: by a migration (karma/names.py) or a moderator
+        REVERT = "revert"  # a moderator undid another row (`reverts`)
+        IMPORT = "import"  # brought from the Go Popple (manage.py import_popple)
 
     guild_id = models.BigIntegerField("server")
     channel_id = models.BigIntegerField(null=True, blank=True)
@@ -128,8 +152,19 @@ class LedgerEntry(models.Model):
     # first said.
     total = models.BigIntegerField()
     version = models.BigIntegerField(default=0)
-    source = models.CharField(max_length=5, choices=Source.choices, default=Source.CHAT)
+    source = models.CharField(max_length=6, choices=Source.choices, default=Source.CHAT)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The row a revert undid; unique, so that a row is reverted once however often it is asked.
+    # No foreign key constraint: a departed server's ledger is deleted in batches of ids.
+    reverts = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="reverted_by",
+    )
 
     class Meta:
         verbose_name_plural = "ledger"

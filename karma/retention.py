@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
-from karma.message import LEFT, PRESENT, ServerEvent
+from karma.message import LEFT, PRESENT, UPDATED, ServerEvent
 from karma.models import Giver, GuildSettings, Karma, LedgerEntry, SettingChange
 
 logger = logging.getLogger(__name__)
@@ -75,30 +75,59 @@ def _forget_givers() -> int:
 
 
 def record(event: ServerEvent) -> int:
-    """Record that Popple joined or left a server, or found itself in servers; how many changed.
+    """Record that Popple joined or left a server, found itself in servers, or that a server was
+    renamed; how many servers changed.
 
-    An event older than the one recorded (a late or redelivered one) changes nothing.
+    An event older than the one recorded (a late or redelivered one) changes nothing: joins and
+    leaves compare with membership_changed_at, names with named_at.
     """
     at = datetime.fromtimestamp(event.at, UTC)
     if event.event == PRESENT:
-        # Sent for every server at each connect: only servers marked departed are written (Popple
-        # was added back while no gateway was connected); the rest cost an index lookup each.
-        departed = GuildSettings.objects.filter(guild_id__in=event.guild_ids, left_at__lt=at)
-        back = list(departed.values_list("guild_id", flat=True))
-        changed = departed.filter(guild_id__in=back).update(left_at=None, membership_changed_at=at) if back else 0
-        if changed:
-            logger.info("Popple found itself back in %s, which it had left", _ids(back))
-        return changed
+        return _present(event, at)
     [guild_id] = event.guild_ids
     # The row must exist for a join too: a leave seen earlier, arriving after it, must find
     # the join's time there.
     GuildSettings.objects.bulk_create([GuildSettings(guild_id=guild_id)], ignore_conflicts=True)
+    renamed = _rename(guild_id, *event.names[0], at) if event.names else 0
+    if event.event == UPDATED:
+        return renamed
     newer = Q(membership_changed_at=None) | Q(membership_changed_at__lt=at)
-    changed = GuildSettings.objects.filter(newer, guild_id=guild_id).update(
-        left_at=at if event.event == LEFT else None, membership_changed_at=at
-    )
+    membership = {"left_at": at} if event.event == LEFT else {"left_at": None, "joined_at": at}
+    changed = GuildSettings.objects.filter(newer, guild_id=guild_id).update(**membership, membership_changed_at=at)
     if changed:
         logger.info("Popple %s server %s", event.event, guild_id)
+    return changed
+
+
+def _rename(guild_id: int, name: str, icon: str | None, at: datetime) -> int:
+    newer = Q(named_at=None) | Q(named_at__lt=at)
+    return GuildSettings.objects.filter(newer, guild_id=guild_id).update(name=name, icon=icon or "", named_at=at)
+
+
+def _present(event: ServerEvent, at: datetime) -> int:
+    """Sent for every server at each connect: only servers marked departed (Popple was added back
+    while no gateway was connected), unknown, or renamed meanwhile are written; the rest cost an
+    index lookup each."""
+    departed = GuildSettings.objects.filter(guild_id__in=event.guild_ids, left_at__lt=at)
+    back = list(departed.values_list("guild_id", flat=True))
+    changed = departed.filter(guild_id__in=back).update(left_at=None, membership_changed_at=at) if back else 0
+    if changed:
+        logger.info("Popple found itself back in %s, which it had left", _ids(back))
+    if event.names:
+        seen = dict(zip(event.guild_ids, (tuple(name) for name in event.names), strict=True))
+        known = GuildSettings.objects.filter(guild_id__in=event.guild_ids).values_list("guild_id", "name", "icon")
+        recorded = {guild_id: (name, icon or None) for guild_id, name, icon in known}
+        GuildSettings.objects.bulk_create(
+            [
+                GuildSettings(guild_id=guild_id, name=name, icon=icon or "", named_at=at)
+                for guild_id, (name, icon) in seen.items()
+                if guild_id not in recorded
+            ],
+            ignore_conflicts=True,  # a join recorded meanwhile
+        )
+        for guild_id, (name, icon) in seen.items():
+            if guild_id in recorded and recorded[guild_id] != (name, icon):
+                _rename(guild_id, name, icon, at)
     return changed
 
 

@@ -6,6 +6,7 @@ in production (the tests route them to SQLite or MariaDB in turn, testkit/databa
 
 import json
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from karma.rules import HOUR, Refusal, Rules, limit, screen
 # innodb_lock_wait_timeout (1205); atomic() rolls back what is left, so running it again is safe.
 _RETRYABLE_MYSQL_ERRORS = {1205, 1213}
 _ATTEMPTS = 5
+MAX_ALIAS_HOPS = 3  # merges are resolved to their end when made (karma/moderation.py); this is a guard
 
 Changes = Sequence[tuple[str, int]]  # (subject, delta)
 Totals = list[tuple[str, int]]  # (subject, karma)
@@ -94,8 +96,9 @@ def _apply_once(message: IncomingMessage, changes: Changes) -> Outcome:
         stamp = connection.ops.adapt_datetimefield_value(now)
         _add_karma(cursor, connection.vendor, message.guild_id, kept, stamp)
         totals = _totals(cursor, message.guild_id, [subject for subject, _ in kept])
+        kept, totals = _follow_merges(cursor, connection.vendor, message.guild_id, kept, totals, stamp)
         _record(cursor, message, kept, totals, stamp)
-    return Outcome([(subject, *totals[subject]) for subject, _ in kept], announce, refusals)
+    return Outcome([(subject, *totals[subject][:2]) for subject, _ in kept], announce, refusals)
 
 
 def _limit_giver(cursor: CursorWrapper, vendor: str, message: IncomingMessage, changes: Changes, rules: Rules,
@@ -111,9 +114,18 @@ def _limit_giver(cursor: CursorWrapper, vendor: str, message: IncomingMessage, c
     since_last = {}
     if rules.cooldown:
         subjects = [subject for subject, _ in changes]
+        # A merged name's changes are recorded under the subject it was merged into: the cooldown
+        # of either holds for both.
+        cursor.execute(_ALIASES.format(subjects=", ".join(["%s"] * len(subjects))), [message.guild_id, *subjects])
+        aliases = dict(cursor.fetchall())
+        looked_up = [*subjects, *aliases.values()]
         since = _stamp(cursor, now - timedelta(seconds=rules.cooldown))
-        cursor.execute(_LAST_CHANGES.format(subjects=", ".join(["%s"] * len(subjects))), [*theirs, since, *subjects])
-        since_last = {subject: (now - _moment(last)).total_seconds() for subject, last in cursor.fetchall()}
+        cursor.execute(_LAST_CHANGES.format(subjects=", ".join(["%s"] * len(looked_up))), [*theirs, since, *looked_up])
+        last = {subject: _moment(moment) for subject, moment in cursor.fetchall()}
+        for subject in subjects:
+            moments = [last[name] for name in (subject, aliases.get(subject)) if name in last]
+            if moments:
+                since_last[subject] = (now - max(moments)).total_seconds()
     used, hour_ago = 0, _stamp(cursor, now - timedelta(seconds=HOUR))
     if rules.budget:
         cursor.execute(_HOUR_COUNT, [*theirs, hour_ago])
@@ -159,6 +171,10 @@ _LAST_CHANGES = (
     f"SELECT subject, MAX(created_at) FROM {_LEDGER} WHERE {_THEIRS} AND subject IN ({{subjects}}) "  # noqa: S608
     "GROUP BY subject"
 )
+_ALIASES = (
+    f"SELECT subject, merged_into FROM {_KARMA} WHERE guild_id = %s AND subject IN ({{subjects}}) "  # noqa: S608
+    "AND merged_into IS NOT NULL"
+)
 # (On the ledger's unique (message, subject) key.)
 _APPLIED = f"SELECT subject, total, version FROM {_LEDGER} WHERE message_id = %s AND source = 'chat'"  # noqa: S608
 _HOUR_COUNT = f"SELECT COUNT(*) FROM {_LEDGER} WHERE {_THEIRS}"  # noqa: S608
@@ -179,7 +195,7 @@ _UPSERT_CONFLICT = {
     "sqlite": "ON CONFLICT (guild_id, subject) DO UPDATE SET karma = karma + excluded.karma, "
     "version = version + 1, updated_at = excluded.updated_at",
 }
-_TOTALS = f"SELECT subject, karma, version FROM {_KARMA} WHERE guild_id = %s AND subject IN ({{subjects}})"  # noqa: S608
+_TOTALS = f"SELECT subject, karma, version, merged_into FROM {_KARMA} WHERE guild_id = %s AND subject IN ({{subjects}})"  # noqa: S608
 _RECORD = (
     f"INSERT INTO {_LEDGER} (guild_id, channel_id, message_id, author_id, author_name, subject, delta, total, "  # noqa: S608
     "version, source, created_at) VALUES {rows}"
@@ -194,10 +210,36 @@ def _add_karma(cursor: CursorWrapper, vendor: str, guild_id: int, changes: Chang
     )
 
 
-def _totals(cursor: CursorWrapper, guild_id: int, subjects: list[str]) -> dict[str, tuple[int, int]]:
-    """Each subject's karma and version."""
+def _totals(cursor: CursorWrapper, guild_id: int, subjects: list[str]) -> dict[str, tuple[int, int, str | None]]:
+    """Each subject's karma, version, and the subject it was merged into (None: not merged)."""
     cursor.execute(_TOTALS.format(subjects=", ".join(["%s"] * len(subjects))), [guild_id, *subjects])
-    return {subject: (karma, version) for subject, karma, version in cursor.fetchall()}
+    return {subject: (karma, version, merged_into) for subject, karma, version, merged_into in cursor.fetchall()}
+
+
+def _follow_merges(
+    cursor: CursorWrapper, vendor: str, guild_id: int, changes: Changes, totals: dict, now: Any
+) -> tuple[Changes, dict]:
+    """The changes moved from merged subjects (aliases) to the subjects they were merged into.
+
+    Found after adding, not looked up before: the hot path costs no extra query when no alias is
+    involved, and a merge committed while this transaction waited for the alias's row lock is
+    seen here (the row read back is the merged one), so no change lands on an alias.
+    """
+    for _ in range(MAX_ALIAS_HOPS):
+        moved = {subject: totals[subject][2] for subject, _ in changes if totals[subject][2] is not None}
+        if not moved:
+            return changes, totals
+        _add_karma(cursor, vendor, guild_id, [(subject, -delta) for subject, delta in changes if subject in moved], now)
+        combined, redirected = defaultdict(int), defaultdict(int)
+        for subject, delta in changes:
+            target = moved.get(subject, subject)
+            combined[target] += delta
+            if subject in moved:
+                redirected[target] += delta
+        _add_karma(cursor, vendor, guild_id, list(redirected.items()), now)
+        changes = list(combined.items())
+        totals = _totals(cursor, guild_id, list(combined))
+    raise OperationalError("a chain of merged subjects is too long")
 
 
 def _record(
@@ -210,7 +252,7 @@ def _record(
         [
             value
             for subject, delta in changes
-            for value in (*origin, subject, delta, *totals[subject], LedgerEntry.Source.CHAT.value, now)
+            for value in (*origin, subject, delta, *totals[subject][:2], LedgerEntry.Source.CHAT.value, now)
         ],
     )
 
@@ -224,13 +266,23 @@ def _replay(message: IncomingMessage, changes: Changes) -> Applied | None:
     if not applied:
         return None
     logger.info("message %s was applied before (redelivered); answering as the first time", message.message_id)
-    return [(subject, *applied[subject]) for subject, _ in changes if subject in applied]
+    # In the order of the changes; then the subjects that aliases led to (_follow_merges).
+    named = [subject for subject, _ in changes if subject in applied]
+    named += [subject for subject in applied if subject not in named]
+    return [(subject, *applied[subject]) for subject in named]
 
 
 def karma_of(guild_id: int, names: Sequence[str]) -> Totals:
-    """[(name, karma)] for each name, 0 for names never seen."""
-    known = dict(Karma.objects.filter(guild_id=guild_id, subject__in=names).values_list("subject", "karma"))
-    return [(name, known.get(name, 0)) for name in names]
+    """[(name, karma)] for each name, 0 for names never seen; a merged name answers for the
+    subject it was merged into."""
+    rows = Karma.objects.filter(guild_id=guild_id, subject__in=names).values_list("subject", "karma", "merged_into")
+    aliases = {subject: target for subject, _, target in rows if target is not None}
+    known = {subject: karma for subject, karma, _ in rows}
+    if aliases:
+        targets = Karma.objects.filter(guild_id=guild_id, subject__in=aliases.values())
+        known |= dict(targets.values_list("subject", "karma"))
+    named = [aliases.get(name, name) for name in names]
+    return [(name, known.get(name, 0)) for name in named]
 
 
 def board(guild_id: int, size: int, highest: bool = True) -> Totals:

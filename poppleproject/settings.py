@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "karma",
     "botgateway",
     "monitoring",
+    "leaderboard",
     "axes",
 ]
 

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from botgateway.slash_endpoint import interactions
 from monitoring.health import healthz
@@ -9,4 +9,5 @@ urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("interactions", interactions, name="interactions"),
+    path("", include("leaderboard.urls")),
 ]

@@ -11,7 +11,7 @@ and reactions, and a global limit per second over all routes, with Discord's `X-
 every answer and its 429 bodies (`retry_after`, `global`, `X-RateLimit-Scope`); `DISCORD_LIMITS` sets
 the real numbers. Injected faults on top: 429s (shared or global), 5xx, 403 and 404. The gateway's HELLO,
 IDENTIFY (token, intents and shard checked; the session start rate recorded), READY, GUILD_CREATE,
-GUILD_DELETE (the bot removed from a server), MESSAGE_CREATE, heartbeats, RESUME with replay of
+GUILD_DELETE (the bot removed from a server), GUILD_UPDATE (renamed), MESSAGE_CREATE, heartbeats, RESUME with replay of
 missed events, and shard routing by `(guild_id >> 22) % shard_count`. Slash commands: registration
 by bulk overwrite (global and per server), INTERACTION_CREATE over the gateway or a signed POST to an
 Interactions Endpoint URL (Ed25519, the fake's own key), the callback with Discord's rules (within 3 s
@@ -189,6 +189,11 @@ class Reaction:
     at: float
 
 
+# What a GUILD_CREATE has and a GUILD_UPDATE does not.
+_NOT_IN_UPDATE = {"channels", "members", "member_count", "large", "unavailable", "joined_at", "threads",
+                  "presences", "voice_states", "stage_instances", "guild_scheduled_events"}  # fmt: skip
+
+
 @dataclass
 class Guild:
     id: int
@@ -199,6 +204,7 @@ class Guild:
     admin_role_id: int
     members: dict = field(default_factory=dict)  # user id -> role ids
     nicks: dict = field(default_factory=dict)  # user id -> nickname in this server
+    icon: str | None = None  # the icon's hash
 
 
 class _Connection:
@@ -432,6 +438,13 @@ class FakeDiscord:
         self.guilds[guild.id] = guild
         self.loop.call_soon_threadsafe(self._dispatch_guild, guild)
 
+    def rename(self, guild, name, icon=None):
+        """The server's name or icon changes: a GUILD_UPDATE (the guild object without members,
+        channels or presences)."""
+        guild.name, guild.icon = name, icon
+        data = {key: value for key, value in self._guild_create(guild).items() if key not in _NOT_IN_UPDATE}
+        self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "GUILD_UPDATE", data)
+
     def add_member(self, guild, user_id, manager=False, admin=False, nick=None):
         """`manager`: a role with Manage Server; `admin`: a role with Administrator."""
         roles = [(manager, guild.manager_role_id), (admin, guild.admin_role_id)]
@@ -453,7 +466,7 @@ class FakeDiscord:
         return {
             "id": str(guild.id),
             "name": guild.name,
-            "icon": None,
+            "icon": guild.icon,
             "owner_id": str(guild.owner_id),
             "roles": [
                 {**role, "id": str(guild.id), "name": "@everyone", "position": 0, "permissions": str(1024 | 2048)},

@@ -16,6 +16,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 
+from karma.models import GuildSettings, Karma
 from testkit.processes import ROOT, Process, clean_env, manage
 from testkit.stack import broker_url, free_port, mariadb_test_url
 
@@ -159,6 +160,26 @@ def test_admin_and_its_static_files(production):
     response, body = browser.request("GET", ADMIN + "login/")
     assert response.status == 200
     assert b"Log in" in body
+
+
+def test_public_boards_through_gunicorn_set_no_cookie_and_a_strict_policy(production):
+    GuildSettings.objects.using("mariadb").create(guild_id=61, name="Open <server>", public=True)
+    GuildSettings.objects.using("mariadb").create(guild_id=62, name="Closed")
+    Karma.objects.using("mariadb").create(guild_id=61, subject="popple", karma=3, version=1)
+    browser = Browser(production)
+    response, body = browser.request("GET", "/")
+    assert response.status == 200
+    assert b"Open &lt;server&gt;" in body
+    assert b"Closed" not in body
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert response.headers.get_all("Set-Cookie") is None
+    response, _ = browser.request("GET", "/static/leaderboard/style.css")
+    assert response.status == 200
+    response, body = browser.request("GET", "/servers/61.json")
+    assert (response.status, json.loads(body)["top"]["rows"]) == (200, [{"rank": 1, "subject": "popple", "karma": 3}])
+    response, _ = browser.request("GET", "/servers/62/")
+    assert response.status == 404
 
 
 def test_the_admin_lives_under_its_path_only(production):

@@ -1,5 +1,7 @@
 """The admin through Django's test client: login, search, filter, sort, edits that reach the ledger."""
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -117,3 +119,83 @@ def test_ignored_names_must_be_names_and_a_server_stays_its_own(admin_client):
     assert response.status_code == 302
     assert GuildSettings.objects.get(guild_id=6).ignored == ["c", "x"]  # cleaned, as karma compares them
     assert not GuildSettings.objects.filter(guild_id=7).exists()
+
+
+def test_servers_are_shown_and_filtered_by_name(admin_client, karma_rows):
+    GuildSettings.objects.create(guild_id=1, name="Café crew")
+    store.apply_changes(chat("", guild_id=1), [("popple", 1)])
+    for model in ("karma", "ledgerentry"):
+        url = reverse(f"admin:karma_{model}_changelist")
+        page = admin_client.get(url).content.decode()
+        assert "Café crew (1)" in page
+        assert '<a href="?guild_id=1">Café crew (1)</a>' in page  # the filter, by name
+        found = admin_client.get(url, {"q": "café"}).context["cl"].result_list
+        assert {row.guild_id for row in found} == {1}
+    assert admin_client.get(reverse("admin:karma_karma_changelist"), {"guild_id": "x"}).context["cl"].result_count == 0
+    servers = admin_client.get(reverse("admin:karma_guildsettings_changelist"), {"q": "crew"})
+    assert [server.guild_id for server in servers.context["cl"].result_list] == [1]
+
+
+def test_revert_merge_and_export_from_the_admin(admin_client, admin_user, karma_rows):
+    spam = chat("", guild_id=1, author_id=666)
+    store.apply_changes(spam, [("popple", 5), ("tea", 5)])
+    ledger = reverse("admin:karma_ledgerentry_changelist")
+    rows = LedgerEntry.objects.filter(author_id=666).values_list("pk", flat=True)
+    response = admin_client.post(ledger, {"action": "revert", "_selected_action": list(rows)}, follow=True)
+    assert "Reverted 2 changes" in response.content.decode()
+    assert dict(Karma.objects.filter(guild_id=1).values_list("subject", "karma")) == {
+        "popple": 3,
+        "coffee": -2,
+        "tea": 1,
+    }
+    assert set(LedgerEntry.objects.filter(source="revert").values_list("admin_user", flat=True)) == {admin_user.pk}
+
+    karma = reverse("admin:karma_karma_changelist")
+    tea = Karma.objects.get(guild_id=1, subject="tea").pk
+    asked = admin_client.post(karma, {"action": "merge", "_selected_action": [tea]})
+    assert "Merge into" in asked.content.decode()  # the form asks for the target first
+    assert Karma.objects.get(pk=tea).merged_into is None
+    merged = admin_client.post(
+        karma, {"action": "merge", "_selected_action": [tea], "apply": "Merge", "target": "popple"}, follow=True
+    )
+    assert "Merged tea into popple (1 karma moved)." in merged.content.decode()
+    assert Karma.objects.get(guild_id=1, subject="popple").karma == 4
+    admin_client.post(karma, {"action": "remove_alias", "_selected_action": [tea]})
+    assert Karma.objects.get(pk=tea).merged_into is None
+
+    servers = reverse("admin:karma_guildsettings_changelist")
+    GuildSettings.objects.create(guild_id=1, name="one")
+    exported = admin_client.post(servers, {"action": "export_json", "_selected_action": [1]})
+    assert exported["Content-Disposition"] == 'attachment; filename="popple-1-karma.json"'
+    body = json.loads(b"".join(exported.streaming_content))
+    assert body["server"] == {"id": 1, "name": "one"}
+    assert {row["subject"]: row["karma"] for row in body["karma"]} == {"popple": 4, "coffee": -2, "tea": 0}
+    exported = admin_client.post(servers, {"action": "export_ledger_csv", "_selected_action": [1]})
+    lines = b"".join(exported.streaming_content).decode().splitlines()
+    assert lines[0].startswith("id,created_at,subject,delta,total,source")
+    assert len(lines) == 1 + LedgerEntry.objects.filter(guild_id=1).count()
+
+
+def test_forgetting_authors_from_the_admin(admin_client, karma_rows):
+    store.apply_changes(chat("", guild_id=1, author_id=666), [("x", 1)])
+    row = LedgerEntry.objects.get(author_id=666)
+    admin_client.post(
+        reverse("admin:karma_ledgerentry_changelist"), {"action": "forget_authors", "_selected_action": [row.pk]}
+    )
+    row.refresh_from_db()
+    assert (row.author_id, row.author_name, row.delta) == (None, "", 1)
+
+
+def test_only_those_who_may_change_karma_may_revert_or_forget(client, django_user_model, karma_rows):
+    from django.contrib.auth.models import Permission
+
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_ledgerentry"))
+    client.force_login(viewer)
+    ledger = reverse("admin:karma_ledgerentry_changelist")
+    page = client.get(ledger)
+    assert page.status_code == 200
+    assert page.context["action_form"] is None  # no action to offer them
+    rows = list(LedgerEntry.objects.values_list("pk", flat=True))
+    client.post(ledger, {"action": "revert", "_selected_action": rows})
+    assert not LedgerEntry.objects.filter(source="revert").exists()

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from karma import config, retention
-from karma.message import JOINED, LEFT, PRESENT, ServerEvent
+from karma.message import JOINED, LEFT, PRESENT, UPDATED, ServerEvent
 from karma.models import Giver, GuildSettings, Karma, LedgerEntry, SettingChange
 from karma.router import respond
 from karma.tasks import anonymise_ledger, delete_departed_servers, server_event
@@ -225,6 +225,35 @@ def test_the_latest_event_wins_whatever_order_they_arrive_in(guild):
     assert not GuildSettings.objects.filter(guild_id=guild + 1000).exists()  # "present" writes only departed ones
 
 
+def test_servers_are_known_by_name_and_the_latest_name_wins(guild, database):
+    t = timezone.now() - timedelta(days=1)
+    assert retention.record(ServerEvent(JOINED, [guild], t.timestamp(), [["Café ☕", "a1b2"]])) == 1
+    server = GuildSettings.objects.get(guild_id=guild)
+    assert (server.name, server.icon, server.joined_at, str(server)) == ("Café ☕", "a1b2", t, f"Café ☕ ({guild})")
+    renamed = ServerEvent(UPDATED, [guild], (t + timedelta(seconds=2)).timestamp(), [["Tea", None]])
+    assert retention.record(renamed) == 1
+    # A rename seen earlier, arriving later (or redelivered), changes nothing.
+    assert retention.record(ServerEvent(UPDATED, [guild], (t + timedelta(seconds=1)).timestamp(), [["Old", "x"]])) == 0
+    assert retention.record(renamed) == 0
+    assert GuildSettings.objects.filter(guild_id=guild).values_list("name", "icon").get() == ("Tea", "")
+    # At connect: servers renamed while no gateway was connected, and servers never seen, get their
+    # names; the others are not written.
+    later = (t + timedelta(seconds=3)).timestamp()
+    other, unchanged = guild + 1000, guild + 2000
+    retention.record(ServerEvent(JOINED, [unchanged], t.timestamp(), [["Same", None]]))
+    with CaptureQueriesContext(connections[database]) as queries:
+        retention.record(
+            ServerEvent(PRESENT, [guild, other, unchanged], later, [["Tea 2", "b"], ["New", None], ["Same", None]])
+        )
+    names = GuildSettings.objects.filter(guild_id__in=[guild, other, unchanged]).values_list(
+        "guild_id", "name", "named_at"
+    )
+    assert sorted(names) == sorted(
+        [(guild, "Tea 2", t + timedelta(seconds=3)), (other, "New", t + timedelta(seconds=3)), (unchanged, "Same", t)]
+    )
+    assert not any("UPDATE" in query["sql"] and str(unchanged) in query["sql"] for query in queries.captured_queries)
+
+
 def test_the_tasks_record_and_delete(guild, settings):
     settings.DEPARTED_SERVER_RETENTION_DAYS = 0
     settings.LEDGER_RETENTION_DAYS = 10
@@ -242,7 +271,10 @@ def test_the_tasks_record_and_delete(guild, settings):
     [
         (None, "payload must be an object, not NoneType"),
         ({"event": "left", "guild_ids": [1]}, "payload must have exactly the fields event, guild_ids and at"),
-        ({"event": "kicked", "guild_ids": [1], "at": 1.0}, "payload field event must be joined, left or present"),
+        (
+            {"event": "kicked", "guild_ids": [1], "at": 1.0},
+            "payload field event must be joined, left, present or updated",
+        ),
         ({"event": "left", "guild_ids": [1, 2], "at": 1.0}, "payload field guild_ids must list 1 to 1 servers"),
         ({"event": "present", "guild_ids": [], "at": 1.0}, "payload field guild_ids must list 1 to 1000 servers"),
         ({"event": "joined", "guild_ids": ["1"], "at": 1.0}, "payload field guild_ids must hold server ids"),
@@ -251,6 +283,12 @@ def test_the_tasks_record_and_delete(guild, settings):
         ({"event": "joined", "guild_ids": [1], "at": "now"}, "payload field at must be a time in seconds"),
         ({"event": "joined", "guild_ids": [1], "at": float("nan")}, "payload field at must be a time in seconds"),
         ({"event": "joined", "guild_ids": [1], "at": 1e12}, "payload field at is in the future"),
+        ({"event": "left", "guild_ids": [1], "at": 1.0, "names": [["a", None]]}, "payload field names must give one"),
+        ({"event": "present", "guild_ids": [1, 2], "at": 1.0, "names": [["a", None]]}, "payload field names must"),
+        ({"event": "updated", "guild_ids": [1], "at": 1.0}, "payload field names must give the server's new name"),
+        ({"event": "joined", "guild_ids": [1], "at": 1.0, "names": [["x" * 101, None]]}, "payload field names must"),
+        ({"event": "joined", "guild_ids": [1], "at": 1.0, "names": [["a", 5]]}, "payload field names must hold"),
+        ({"event": "joined", "guild_ids": [1], "at": 1.0, "names": "a"}, "payload field names must give one"),
     ],
 )
 def test_a_malformed_server_event_is_rejected_with_one_log_line(guild, caplog, payload, problem):

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from karma import config
-from karma.models import Karma, LedgerEntry, SettingChange
+from karma.models import GuildSettings, Karma, LedgerEntry, SettingChange
 from karma.parser import parse_changes
 from karma.replies import CHECK, QUESTION, REFUSED
 from karma.router import respond
@@ -123,6 +123,16 @@ def test_a_redelivered_message_answers_as_the_first_time_under_the_rules(guild):
     assert karma(guild, "x") == 1
 
 
+def test_config_public_opens_the_web_board(guild):
+    assert not GuildSettings.objects.filter(guild_id=guild, public=True).exists()  # off by default
+    assert say(guild, "@Popple config public maybe") == (
+        'public must be "on" (anyone can see the leaderboard on the web) or "off"',
+        QUESTION,
+    )
+    assert say(guild, "@Popple config public on") == ("public: on", CHECK)
+    assert GuildSettings.objects.get(guild_id=guild).public
+
+
 def test_config_lists_changes_and_refuses_bad_values(guild):
     assert say(guild, "@Popple config")[0].splitlines() == [
         "announce: on",
@@ -130,6 +140,7 @@ def test_config_lists_changes_and_refuses_bad_values(guild):
         "cooldown: off",
         "budget: off",
         "maxchange: off",
+        "public: off",
         "ignore: (none)",
     ]
     assert say(guild, "@Popple config cooldown 5m") == ("cooldown: 5 min", CHECK)

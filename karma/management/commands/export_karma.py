@@ -1,0 +1,27 @@
+"""Print a server's karma (and its ledger) as CSV or JSON."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from karma import export
+from karma.models import GuildSettings, Karma
+
+
+class Command(BaseCommand):
+    help = "Export a server's karma and ledger: CSV (one table: --table karma or ledger) or JSON (both)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--guild", type=int, required=True, help="the server's id")
+        parser.add_argument("--format", choices=["csv", "json"], default="csv")
+        parser.add_argument("--table", choices=list(export.TABLES), default="karma", help="for CSV: which table")
+        parser.add_argument("--output", "-o", help="a file to write (default: standard output)")
+
+    def handle(self, *args, guild, format, table, output, **options):
+        if not (GuildSettings.objects.filter(guild_id=guild).exists() or Karma.objects.filter(guild_id=guild).exists()):
+            raise CommandError(f"Popple knows no server {guild}.")
+        self.stdout.ending = ""  # the writers end their own lines
+        out = open(output, "w", encoding="utf-8", newline="") if output else self.stdout  # noqa: SIM115
+        try:
+            export.write(out, export.csv_pieces(guild, table) if format == "csv" else export.json_pieces(guild))
+        finally:
+            if output:
+                out.close()

@@ -1,0 +1,35 @@
+"""Import a Go Popple database: its karma and announce settings, per server (karma/gopopple.py)."""
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from karma import gopopple
+
+
+class Command(BaseCommand):
+    help = (
+        "Import the Go Popple's karma and announce settings: PATH_OR_URL is its SQLite file or its MySQL "
+        "database (mysql://user:password@host:port/name). Running it again changes nothing."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("location", metavar="PATH_OR_URL")
+        parser.add_argument(
+            "--merge", action="store_true", help="add Popple's karma to servers that already have karma here"
+        )
+
+    def handle(self, *args, location, merge, **options):
+        try:
+            source = gopopple.read(location)
+        except ValueError as problem:
+            raise CommandError(str(problem)) from None
+        self.stdout.write(f"Found {len(source.entities)} subjects and {len(source.configs)} settings.")
+
+        self.stderr.ending = ""  # the bar redraws its line itself
+
+        def progress(servers):
+            return tqdm(servers, desc="servers", unit="server", file=self.stderr, disable=options["verbosity"] < 1)
+
+        summary = gopopple.import_popple(source, merge=merge, progress=progress)
+        for line in summary.lines():
+            self.stdout.write(line)

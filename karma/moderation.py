@@ -1,0 +1,167 @@
+"""Moderators' tools: revert ledger rows, merge one subject into another (an alias), forget a person.
+
+Each keeps karma exact while chat changes it: the subjects' rows are locked before they are read
+(chat adds in the database under the same row locks, karma/store.py), and every change of karma
+is a ledger row that says which admin user made it.
+"""
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, OperationalError, router, transaction
+
+from karma.models import Giver, Karma, LedgerEntry, SettingChange
+from karma.store import _RETRYABLE_MYSQL_ERRORS, MAX_ALIAS_HOPS
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# Rows that are not a karma change of their own to undo.
+NOT_REVERTIBLE = (LedgerEntry.Source.REVERT, LedgerEntry.Source.MERGE)
+ATTEMPTS = 8
+
+
+def _retried(work: Callable[[], T]) -> T:
+    """`work` in a transaction, run again when MySQL picked it as a deadlock's victim (following
+    an alias takes locks out of chat's name order), after a short random wait, so that busy chat
+    does not win every time."""
+    for attempt in range(ATTEMPTS - 1):
+        try:
+            with transaction.atomic(using=router.db_for_write(Karma)):
+                return work()
+        except OperationalError as exc:
+            if exc.args[0] not in _RETRYABLE_MYSQL_ERRORS:
+                raise
+            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter, not a secret)
+    with transaction.atomic(using=router.db_for_write(Karma)):
+        return work()
+
+
+def _locked(guild_id: int, subject: str) -> Karma:
+    """The row of the subject that counts for `subject` (itself, or the one it was merged into),
+    locked, created when missing.
+
+    Aliases are followed without locking them: only the row changed is locked, so that a revert
+    never holds a lock out of the name order chat takes them in.
+    """
+    for _ in range(MAX_ALIAS_HOPS):
+        target = Karma.objects.filter(guild_id=guild_id, subject=subject).values_list("merged_into", flat=True).first()
+        if target is not None:
+            subject = target
+            continue
+        rows = Karma.objects.select_for_update().filter(guild_id=guild_id, subject=subject)
+        row = rows.first()
+        if row is None:
+            Karma.objects.bulk_create([Karma(guild_id=guild_id, subject=subject)], ignore_conflicts=True)
+            row = rows.get()
+        if row.merged_into is None:  # still: not merged while this waited for its lock
+            return row
+        subject = row.merged_into
+    raise ValueError(f"{subject} is at the end of a chain of merges too long to follow")
+
+
+def _change(row: Karma, delta: int, source: str, user: AbstractBaseUser | None, reverts: LedgerEntry | None = None):
+    row.karma += delta
+    row.version += 1
+    row.save(update_fields=["karma", "version", "merged_into", "updated_at"])
+    LedgerEntry.objects.create(
+        guild_id=row.guild_id,
+        subject=row.subject,
+        delta=delta,
+        total=row.karma,
+        version=row.version,
+        source=source,
+        admin_user=user,
+        reverts=reverts,
+    )
+
+
+def revert(entries: Iterable[LedgerEntry], user: AbstractBaseUser | None) -> int:
+    """Undo each ledger row once, with a "revert" row of its own; how many were undone now.
+
+    A row reverted before (or by another moderator at the same time: the revert's unique key) is
+    skipped, as are reverts and merges themselves. A change to a subject merged since counts for
+    the subject it was merged into, and is undone there.
+    """
+    undone = 0
+    for entry in entries:
+        if entry.source in NOT_REVERTIBLE or not entry.delta:
+            continue
+
+        def undo(entry: LedgerEntry = entry) -> None:
+            _change(_locked(entry.guild_id, entry.subject), -entry.delta, LedgerEntry.Source.REVERT, user, entry)
+
+        try:
+            _retried(undo)
+        except IntegrityError:
+            continue  # reverted already
+        undone += 1
+    logger.info("%s reverted %d ledger rows", _who(user), undone)
+    return undone
+
+
+def merge(guild_id: int, source: str, target: str, user: AbstractBaseUser | None) -> int:
+    """Merge subject `source` into `target` in one server; the karma moved.
+
+    `target` gets `source`'s karma; `source` stays as an alias with none, its ledger kept, and its
+    later changes count for `target` (karma/store.py). Aliases of `source` follow it. ValueError
+    says why a merge cannot be made; then nothing changed.
+    """
+    if source == target:
+        raise ValueError("A subject cannot be merged into itself.")
+
+    def work() -> int:
+        if not Karma.objects.filter(guild_id=guild_id, subject=target).exists():
+            Karma.objects.bulk_create([Karma(guild_id=guild_id, subject=target)], ignore_conflicts=True)
+        # Locked in name order, as chat locks them.
+        rows = Karma.objects.select_for_update().filter(guild_id=guild_id, subject__in=[source, target])
+        locked = {row.subject: row for row in rows.order_by("subject")}
+        alias, into = locked.get(source), locked[target]
+        if alias is None:
+            raise ValueError(f"{source} has no karma in this server.")
+        if alias.merged_into is not None:
+            raise ValueError(f"{source} is merged into {alias.merged_into} already.")
+        if into.merged_into is not None:
+            raise ValueError(f"{target} is merged into {into.merged_into}: merge into that.")
+        moved = alias.karma
+        alias.merged_into = target
+        _change(alias, -moved, LedgerEntry.Source.MERGE, user)
+        _change(into, moved, LedgerEntry.Source.MERGE, user)
+        Karma.objects.filter(guild_id=guild_id, merged_into=source).update(merged_into=target)
+        return moved
+
+    moved = _retried(work)
+    logger.info("%s merged a subject into another in server %s (%d karma moved)", _who(user), guild_id, moved)
+    return moved
+
+
+def unmerge(guild_id: int, subject: str) -> None:
+    """Remove the alias: `subject` counts for itself again, from 0 (the karma merged stays where it
+    went; revert the merge's rows to take it back)."""
+
+    def work() -> None:
+        row = Karma.objects.select_for_update().filter(guild_id=guild_id, subject=subject).first()
+        if row is None or row.merged_into is None:
+            raise ValueError(f"{subject} is not merged into another subject.")
+        row.merged_into = None
+        row.save(update_fields=["merged_into", "updated_at"])
+
+    _retried(work)
+
+
+def forget_user(user_id: int) -> int:
+    """Remove a person's id and name from every server's ledger and settings history (a privacy
+    request); the karma totals stay. Their Giver rows go too. How many ledger rows changed."""
+    changed = LedgerEntry.objects.filter(author_id=user_id).update(author_id=None, author_name="")
+    Giver.objects.filter(author_id=user_id).delete()
+    # Settings they changed in Discord: "name (id)" (karma/router.py, changed_by).
+    SettingChange.objects.filter(changed_by__endswith=f" ({user_id})").update(changed_by="(forgotten)")
+    logger.info("forgot a person: %d ledger rows no longer name them", changed)
+    return changed
+
+
+def _who(user: AbstractBaseUser | None) -> str:
+    return f"admin {user.get_username()}" if user else "a command"

@@ -1,0 +1,107 @@
+"""The public leaderboards through Django's test client, on SQLite and on MariaDB."""
+
+import json
+
+import pytest
+
+from karma import moderation, store
+from karma.models import GuildSettings
+from testkit.databases import pinned
+from testkit.messages import chat
+
+DATABASES = ["default", "mariadb"]
+pytestmark = pytest.mark.django_db(databases=DATABASES)
+PUBLIC, PRIVATE = 41, 42
+
+
+@pytest.fixture(params=DATABASES)
+def database(request):
+    with pinned(request.param):
+        yield request.param
+
+
+@pytest.fixture
+def servers(database):
+    GuildSettings.objects.create(guild_id=PUBLIC, name="The <b>Café</b>", public=True)
+    GuildSettings.objects.create(guild_id=PRIVATE, name="Secret club")
+    for guild in (PUBLIC, PRIVATE):
+        store.apply_changes(chat("", guild_id=guild), [("popple", 3), ("coffee", -2), ("tea", 1)])
+        store.apply_changes(chat("", guild_id=guild), [("popple", 2), ("<script>alert(1)</script>", 4)])
+
+
+def test_a_private_or_unknown_server_is_a_404_alike(client, servers):
+    for guild in (PRIVATE, 999):
+        for url in (f"/servers/{guild}/", f"/servers/{guild}.json", f"/servers/{guild}/popple/"):
+            response = client.get(url)
+            assert response.status_code == 404, url
+            assert b"Secret" not in response.content
+    assert b"Secret club" not in client.get("/").content
+
+
+def test_the_servers_page_lists_public_boards_escaped(client, servers):
+    page = client.get("/").content.decode()
+    assert "The &lt;b&gt;Café&lt;/b&gt;" in page
+    assert "<b>Café" not in page
+    assert f'href="/servers/{PUBLIC}/"' in page
+    GuildSettings.objects.filter(guild_id=PUBLIC).update(public=False)
+    assert f"/servers/{PUBLIC}/" not in client.get("/").content.decode()
+
+
+def test_a_board_shows_top_and_bottom_escaped(client, servers):
+    response = client.get(f"/servers/{PUBLIC}/")
+    page = response.content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>" not in page
+    assert response["Content-Security-Policy"].startswith("default-src 'none'")
+    assert response.cookies == {}
+    top, bottom = page.split('id="bottom"')
+    assert [name for name in ("popple", "&lt;script&gt;", "tea", "coffee") if name in top] == [
+        "popple",
+        "&lt;script&gt;",
+        "tea",
+        "coffee",
+    ]
+    assert top.index("popple") < top.index("&lt;script&gt;") < top.index("tea") < top.index("coffee")
+    assert bottom.index("coffee") < bottom.index("tea") < bottom.index("&lt;script&gt;") < bottom.index("popple")
+
+
+def test_the_json_board_pages_by_25(client, servers):
+    store.apply_changes(chat("", guild_id=PUBLIC), [(f"name {i:02}", 100 + i) for i in range(30)])
+    board = json.loads(client.get(f"/servers/{PUBLIC}.json").content)
+    assert board["server"] == {"id": str(PUBLIC), "name": "The <b>Café</b>"}
+    assert board["subjects"] == 34
+    assert board["top"]["pages"] == 2
+    assert len(board["top"]["rows"]) == 25
+    assert board["top"]["rows"][0] == {"rank": 1, "subject": "name 29", "karma": 129}
+    assert board["bottom"]["rows"][0] == {"rank": 34, "subject": "coffee", "karma": -2}
+    second = json.loads(client.get(f"/servers/{PUBLIC}.json", {"top": "2"}).content)["top"]
+    assert [row["rank"] for row in second["rows"]] == list(range(26, 35))
+    assert second["rows"][-1] == {"rank": 34, "subject": "coffee", "karma": -2}
+    # A page past the end or not a number: the nearest page, not an error.
+    assert json.loads(client.get(f"/servers/{PUBLIC}.json", {"top": "x"}).content)["top"]["page"] == 1
+    assert json.loads(client.get(f"/servers/{PUBLIC}.json", {"top": "99"}).content)["top"]["page"] == 2
+
+
+def test_a_subject_page_has_its_rank_and_a_chart_of_its_history(client, servers):
+    response = client.get(f"/servers/{PUBLIC}/popple/")
+    page = response.content.decode()
+    assert "rank 1." in page
+    assert page.count('class="point"') == 2  # one per change: +3, then +2
+    assert 'data-karma="3"' in page
+    assert 'data-karma="5"' in page
+    assert client.get(f"/servers/{PUBLIC}/nobody/").status_code == 404
+
+
+def test_a_name_with_a_slash_or_right_to_left_text_has_its_page(client, servers):
+    store.apply_changes(chat("", guild_id=PUBLIC), [("ci/cd", 2), ("שלום", 1)])
+    board = client.get(f"/servers/{PUBLIC}/").content.decode()
+    assert "<bdi>שלום</bdi>" in board
+    assert f'href="/servers/{PUBLIC}/ci/cd/"' in board
+    assert "ci/cd" in client.get(f"/servers/{PUBLIC}/ci/cd/").content.decode()
+
+
+def test_a_merged_subject_leads_to_the_one_it_was_merged_into(client, servers):
+    moderation.merge(PUBLIC, "tea", "popple", None)
+    response = client.get(f"/servers/{PUBLIC}/tea/")
+    assert (response.status_code, response["Location"]) == (302, f"/servers/{PUBLIC}/popple/")
+    assert "Also counted as: <bdi>tea</bdi>" in client.get(f"/servers/{PUBLIC}/popple/").content.decode()

@@ -1,0 +1,92 @@
+"""The web side end to end: servers known by name through the gateway and a real worker, and the
+moderators' revert and merge exact while two workers apply chat at the same time."""
+
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from karma import moderation
+from karma.models import GuildSettings, Karma, LedgerEntry
+from testkit.databases import pinned
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
+
+BURST = 60
+
+
+@pytest.fixture(scope="module")
+def world(fake_discord):
+    fake = fake_discord
+    guilds = {name: fake.add_guild(name) for name in ("Café ☕", "moderated")}
+    alice, spammer = fake.add_user("alice"), fake.add_user("spammer")
+    for guild in guilds.values():
+        fake.add_member(guild, alice)
+        fake.add_member(guild, spammer)
+    return guilds, alice, spammer
+
+
+@pytest.fixture(scope="module")
+def stack(stack_factory, world):
+    stack = stack_factory()
+    stack.deployed("karma1", "worker")
+    stack.deployed("karma2", "worker")
+    stack.deployed("replies1", "replies")
+    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    return stack
+
+
+def wait_until(condition, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def server(guild):
+    return GuildSettings.objects.using("mariadb").filter(guild_id=guild.id).first()
+
+
+def karma(guild):
+    return dict(Karma.objects.using("mariadb").filter(guild_id=guild.id).values_list("subject", "karma"))
+
+
+def test_servers_get_their_names_at_connect_on_join_and_on_rename(stack, world, fake_discord):
+    fake, (guilds, _, _) = fake_discord, world
+    # Found at connect.
+    assert wait_until(lambda: server(guilds["Café ☕"]) is not None and server(guilds["Café ☕"]).name == "Café ☕")
+    # Renamed, with an icon.
+    fake.rename(guilds["Café ☕"], "Tea room 🍵", icon="0123abcd")
+    assert wait_until(lambda: server(guilds["Café ☕"]).name == "Tea room 🍵")
+    assert server(guilds["Café ☕"]).icon == "0123abcd"
+    # Joined later.
+    joined = fake.add_guild("newcomers")
+    assert wait_until(lambda: server(joined) is not None and server(joined).name == "newcomers")
+    assert server(joined).joined_at is not None
+    assert "rejected" not in stack.processes["karma1"].log() + stack.processes["karma2"].log()
+
+
+def test_revert_and_merge_stay_exact_while_two_workers_apply_chat(stack, world, fake_discord):
+    fake, (guilds, alice, spammer) = fake_discord, world
+    guild = guilds["moderated"]
+    with pinned("mariadb"):
+        moderator = get_user_model().objects.db_manager("mariadb").create_user("moderator", password="x")
+        first = [fake.send(guild, spammer, "spam++ (the build)++") for _ in range(BURST)]
+        assert fake.wait_until(lambda: all(fake.replies_to(m) for m in first), timeout=60)
+        # While alice keeps giving karma to both names and to the spam, a moderator merges and reverts.
+        sent = [fake.send(guild, alice, "(the build)++ (the build server)++ spam++") for _ in range(BURST)]
+        moved = moderation.merge(guild.id, "the build", "the build server", moderator)
+        undone = moderation.revert(LedgerEntry.objects.filter(author_id=spammer).order_by("id"), moderator)
+        assert fake.wait_until(lambda: all(fake.replies_to(m) for m in sent), timeout=60)
+        stack.wait_idle()
+    assert moved >= BURST
+    assert undone == 2 * BURST
+    # Everything alice gave counts; none of the spammer's does; the build's karma is the server's.
+    assert karma(guild) == {"spam": BURST, "the build": 0, "the build server": 2 * BURST}
+    ledger = LedgerEntry.objects.using("mariadb").filter(guild_id=guild.id)
+    assert sum(ledger.values_list("delta", flat=True)) == 3 * BURST
+    assert set(ledger.filter(source__in=["merge", "revert"]).values_list("admin_user__username", flat=True)) == {
+        "moderator"
+    }
