@@ -15,6 +15,7 @@ import time
 import discord
 
 from karma.message import JOINED, LEFT, MAX_SERVERS_PER_EVENT, PRESENT, IncomingMessage, ServerEvent, may_matter
+from monitoring import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +105,14 @@ class Gateway(discord.AutoShardedClient):
     async def on_message(self, message):
         if message.guild is None or message.author.bot or message.webhook_id:
             return  # direct messages, bots (this one included) and webhooks are not chat
+        metrics.GATEWAY_RECEIVED.inc()
         if may_matter(message.content, self.user.id, self.user.name):
             self.forward(to_incoming(message, self.user).to_payload())
             self.forwarded += 1
+            metrics.GATEWAY_FORWARDED.inc()
         else:
             self.dropped += 1
+            metrics.GATEWAY_FILTERED.inc()
         if time.monotonic() - self._reported_at >= REPORT_SECONDS:
             self.report()
 

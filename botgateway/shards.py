@@ -37,7 +37,7 @@ def shard_ids(text, count):
 
 
 def _part(text, count):
-    """"i/n": part i (from 0) of the shards cut into n contiguous parts, as even as they go.
+    """ "i/n": part i (from 0) of the shards cut into n contiguous parts, as even as they go.
 
     So that n gateway processes told only their index (a Kubernetes StatefulSet's pod ordinal) and
     their number share the shards without overlap or gap.

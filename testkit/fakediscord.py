@@ -237,6 +237,7 @@ class FakeDiscord:
         """The default limits are so generous that no pipeline test reaches them."""
         self.token = token
         self.recommended_shards = recommended_shards
+        self.heartbeat_interval = 41250  # milliseconds, as Discord's HELLO says (shorter in tests)
         self._ids = itertools.count(1)
         self.bot = self._user(bot_name, bot=True)
         self.application_id = self._snowflake()
@@ -745,7 +746,7 @@ class FakeDiscord:
         connection = _Connection(ws, request, compress is not None)
         self.connections.add(connection)
         writer = asyncio.create_task(connection.write_forever())
-        connection.send({"op": 10, "d": {"heartbeat_interval": 41250}})
+        connection.send({"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval}})
         try:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
