@@ -164,6 +164,7 @@ class Courier:
             outdated = stale(state.held, state.said)
             if outdated:
                 self._checked(self.mailbox.commit(channel_id, token, outdated, state))
+                metrics.REPLIES_COALESCED.inc(len(outdated["covers"]))  # a merged message said it already
                 return 0
             kind = kind_of(state.held)
             if kind is None:

@@ -41,7 +41,8 @@ REPLIES_HELD = Counter(
     "popple_replies_held", "Replies not posted whole when they arrived: held for their channel's turn or budget"
 )
 REPLIES_COALESCED = Counter(
-    "popple_replies_coalesced", "Replies that went out merged into another reply's Discord message"
+    "popple_replies_coalesced",
+    "Replies that went out merged into another reply's Discord message, or that one said already",
 )
 
 # Karma (karma/store.py) -----------------------------------------------------------------------
