@@ -5,14 +5,20 @@ Discord's own limits, so that replies are held and merged; a 429 comes from "ano
 the same token" (an injected one).
 """
 
+import json
+import re
 import sys
 import urllib.request
 
 import pytest
+from prometheus_client import Counter
 from prometheus_client.parser import text_string_to_metric_families
 
+from botgateway.gateway import Gateway
+from botgateway.outbox import Outbox
+from monitoring import metrics
 from testkit.fakediscord import FakeDiscord
-from testkit.processes import Process
+from testkit.processes import ROOT, Process
 from testkit.stack import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
@@ -131,3 +137,26 @@ def test_a_port_already_taken_stops_the_process_with_one_line(stack, ports, tmp_
     log = process.log()
     assert f"popple: configuration error: METRICS_PORT {ports['gateway']} on 127.0.0.1:" in log
     assert "Traceback" not in log
+
+
+def test_the_dashboard_shows_every_popple_metric_and_only_those(tmp_path):
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "popple.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b(popple_[a-z_]+|process_[a-z_]+)\b", target["expr"])
+    }
+    served = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for collector in (*metrics.__dict__.values(), gateway_collector(tmp_path))
+        if isinstance(collector, (Counter, metrics.GatewayCollector))
+        for family in collector.collect()
+    }
+    served |= {"process_cpu_seconds_total", "process_resident_memory_bytes"}  # prometheus-client's own
+    assert queried == served
+
+
+def gateway_collector(tmp_path):
+    """The gateway's collector around a client that has not connected and an outbox not started."""
+    return metrics.GatewayCollector(Gateway(lambda payload: None), Outbox(tmp_path / "outbox.sqlite3", 1, print))
