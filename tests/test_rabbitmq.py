@@ -15,6 +15,9 @@ from poppleproject import rabbitmq
 from testkit.processes import manage
 from testkit.stack import BROKER_URL, broker_url, purge_queues
 
+# The tests' own vhost (TEST_BROKER_URL's): the limits they change must not reach another run's.
+TEST_VHOST = BROKER_URL.rpartition("/")[2]
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 
 TASK = {"task": "karma.handle_message"}  # a body is never looked at here: no worker runs
@@ -80,7 +83,7 @@ def test_workers_consume_both_queues_and_publish_replies(empty_queues):
 
 
 def test_a_full_queue_refuses_new_messages(empty_queues):
-    limited = manage("setup_rabbitmq", **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=3))
+    limited = setup_rabbitmq(RABBITMQ_MAX_QUEUE_LENGTH=3)
     assert limited.returncode == 0, limited.stderr
     try:
         with pytest.raises(MessageNacked):
@@ -89,7 +92,7 @@ def test_a_full_queue_refuses_new_messages(empty_queues):
         # one message late: it may take a fourth.)
         assert queued("karma") in {3, 4}
     finally:
-        restored = manage("setup_rabbitmq", **setup_environment())
+        restored = setup_rabbitmq()
         assert restored.returncode == 0, restored.stderr
 
 
@@ -98,7 +101,7 @@ def test_the_gateway_keeps_what_a_full_queue_refuses(stack_factory, fake_discord
     user = fake_discord.add_user("carol")
     fake_discord.add_member(guild, user)
     stack = stack_factory()
-    assert manage("setup_rabbitmq", **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=2)).returncode == 0
+    assert setup_rabbitmq(RABBITMQ_MAX_QUEUE_LENGTH=2).returncode == 0
     try:
         gateway = stack.gateway("gateway")
         gateway.wait_for_log("connected to Discord as Popple")
@@ -107,7 +110,7 @@ def test_the_gateway_keeps_what_a_full_queue_refuses(stack_factory, fake_discord
         gateway.wait_for_log("keeping messages on disk")
         assert queued("karma") in {2, 3}
     finally:
-        assert manage("setup_rabbitmq", **setup_environment()).returncode == 0
+        assert setup_rabbitmq().returncode == 0
     # Room again: the gateway publishes the three it kept, and the workers apply all five.
     stack.worker("worker")
     applied = Karma.objects.using("mariadb").filter(guild_id=guild.id)
@@ -149,6 +152,11 @@ def test_a_message_that_kills_its_worker_ends_in_the_dead_letter_queue(stack_fac
     # queues); Celery would only log a warning if it could not.
     assert "delayed delivery" not in survivor.log()
     stack.stop()
+
+
+def setup_rabbitmq(**variables):
+    """manage.py setup_rabbitmq on the tests' vhost, with these variables."""
+    return manage("setup_rabbitmq", "--vhost", TEST_VHOST, **setup_environment(**variables))
 
 
 def setup_environment(**variables):
