@@ -30,7 +30,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 # outbox files go there, and the SQLite database below).
 WORKDIR /app
 COPY . .
-RUN useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin popple \
+RUN useradd --system --uid 999 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin popple \
     && chmod -R go-w /app \
     && install -d -o popple -g popple -m 0750 /app/var
 # runbot's default SQLite file is db.sqlite3 in the project folder, which popple cannot write: keep

@@ -24,6 +24,7 @@ from botgateway.mailbox import LEASE_SECONDS, Held, mailbox_for, remaining
 from botgateway.ratelimits import Route, limits_for
 from botgateway.rest import DiscordRest
 from karma.message import Reply
+from monitoring import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class Courier:
             return  # nothing to say
         self.start()  # held replies need a poller in this process (a no-op once started)
         token, held = self.mailbox.add(reply)
+        if token is None or held:
+            metrics.REPLIES_HELD.inc()
         if token is None:
             return  # someone else is posting for the channel; they post this reply too
         channel_id = reply.channel_id
@@ -149,6 +152,7 @@ class Courier:
 
         wait = grant.wait or self._make(reply.channel_id, token, kind, route, intent, posted)
         if left is not None:
+            metrics.REPLIES_HELD.inc()
             self._checked(self.mailbox.hold(reply.channel_id, token, left))
         return wait
 
@@ -160,6 +164,7 @@ class Courier:
             outdated = stale(state.held, state.said)
             if outdated:
                 self._checked(self.mailbox.commit(channel_id, token, outdated, state))
+                metrics.REPLIES_COALESCED.inc(len(outdated["covers"]))  # a merged message said it already
                 return 0
             kind = kind_of(state.held)
             if kind is None:
@@ -197,12 +202,17 @@ class Courier:
             else:
                 answer = self.rest.add_reaction(channel_id, intent["message_id"], intent["emoji"])
         except urllib3.exceptions.HTTPError as exc:
+            metrics.DISCORD_REQUESTS.labels(kind, "unreachable").inc()
             return self._later(channel_id, token, intent, f"Discord unreachable ({type(exc).__name__})")
+        metrics.DISCORD_REQUESTS.labels(kind, str(answer.status)).inc()
         wait = self.limits.learn(route, answer)
         if answer.ok:
+            if len(intent["covers"]) > 1:  # one message for several replies
+                metrics.REPLIES_COALESCED.inc(len(intent["covers"]) - 1)
             posted()
             return 0
         if answer.status == 429:
+            metrics.DISCORD_RATE_LIMITED.labels(answer.headers.get("X-RateLimit-Scope") or "unknown").inc()
             return wait
         if answer.status == 401:
             logger.error("Discord refused DISCORD_TOKEN (401); no request for %d s", TOKEN_REFUSED_PAUSE)

@@ -28,6 +28,7 @@ from karma.message import (
     may_matter,
 )
 from karma.slash import SlashCommand, acknowledge
+from monitoring import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -139,11 +140,14 @@ class Gateway(discord.AutoShardedClient):
     async def on_message(self, message):
         if message.guild is None or message.author.bot or message.webhook_id:
             return  # direct messages, bots (this one included) and webhooks are not chat
+        metrics.GATEWAY_RECEIVED.inc()
         if may_matter(message.content, self.user.id, self.user.name):
             self.forward(to_incoming(message, self.user).to_payload())
             self.forwarded += 1
+            metrics.GATEWAY_FORWARDED.inc()
         else:
             self.dropped += 1
+            metrics.GATEWAY_FILTERED.inc()
         if time.monotonic() - self._reported_at >= REPORT_SECONDS:
             self.report()
 

@@ -14,6 +14,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,9 @@ class Outbox:
         self.destination = destination  # what `publish` hands over to, for the log ("database" in runbot)
         self.stored = 0  # rows in the file; the writer adds, the publisher removes
         self.dropped = 0
+        # (last row id, time stored) of each stored batch not wholly published, oldest first: the
+        # age of the oldest waiting message without a column for it in every row.
+        self._arrivals = deque()
         self._incoming = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._wake_publisher = threading.Event()
@@ -49,13 +53,20 @@ class Outbox:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = self._connect()
         try:
-            self.stored = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            self.stored, last = db.execute("SELECT count(*), max(id) FROM outbox").fetchone()
         finally:
             db.close()
         if self.stored:
+            self._arrivals.append((last, time.time()))  # older than that, for all this run knows
+            self._wake_publisher.set()  # publish them now, not when the next message arrives
             logger.info("outbox: %d messages stored by an earlier run will be published", self.stored)
         for thread in self._threads:
             thread.start()
+
+    def oldest_age(self):
+        """Seconds the oldest message in the file has waited (0 when it is empty)."""
+        with self._lock:
+            return max(time.time() - self._arrivals[0][1], 0.0) if self._arrivals else 0.0
 
     def stop(self, timeout=30):
         """Store what is still in memory and stop; what is on disk waits for the next start."""
@@ -121,8 +132,10 @@ class Outbox:
                 self.dropped = 0
             with self._transaction(db):
                 db.executemany("INSERT INTO outbox (payload) VALUES (?)", [(json.dumps(p),) for p in accepted])
+                last = db.execute("SELECT max(id) FROM outbox").fetchone()[0]
             with self._lock:
                 self.stored += len(accepted)
+                self._arrivals.append((last, time.time()))
             self._wake_publisher.set()
         if refused:
             if not self.dropped:
@@ -179,4 +192,6 @@ class Outbox:
                     deleted = db.execute("DELETE FROM outbox WHERE id <= ?", (published,)).rowcount
                 with self._lock:
                     self.stored -= deleted
+                    while self._arrivals and self._arrivals[0][0] <= published:
+                        self._arrivals.popleft()
         return True

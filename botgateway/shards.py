@@ -12,7 +12,8 @@ IDENTIFY_INTERVAL = 5.0  # Discord: one IDENTIFY per 5 s per max_concurrency buc
 
 
 def shard_ids(text, count):
-    """Parse DISCORD_SHARD_IDS ("0,2", "0-3", "0-1,4") against DISCORD_SHARD_COUNT.
+    """Parse DISCORD_SHARD_IDS ("0,2", "0-3", "0-1,4", or "2/4": the third of four equal parts)
+    against DISCORD_SHARD_COUNT.
 
     Returns None for "every shard". Raises ValueError with the reason.
     """
@@ -20,6 +21,8 @@ def shard_ids(text, count):
         return None
     if not count:
         raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT")
+    if "/" in text:
+        return _part(text, count)
     ids = set()
     for part in text.split(","):
         first, dash, last = part.strip().partition("-")
@@ -31,6 +34,24 @@ def shard_ids(text, count):
             raise ValueError(f"DISCORD_SHARD_IDS: {part.strip()!r} is outside 0-{count - 1}")
         ids.update(range(low, high + 1))
     return sorted(ids)
+
+
+def _part(text, count):
+    """ "i/n": part i (from 0) of the shards cut into n contiguous parts, as even as they go.
+
+    So that n gateway processes told only their index (a Kubernetes StatefulSet's pod ordinal) and
+    their number share the shards without overlap or gap.
+    """
+    index, _, parts = text.partition("/")
+    try:
+        index, parts = int(index), int(parts)
+    except ValueError:
+        raise ValueError(f"DISCORD_SHARD_IDS: {text.strip()!r} is not a part such as 2/4") from None
+    if not 0 < parts <= count:
+        raise ValueError(f"DISCORD_SHARD_IDS: {text.strip()!r}: the number of parts must be 1-{count}")
+    if not 0 <= index < parts:
+        raise ValueError(f"DISCORD_SHARD_IDS: {text.strip()!r}: the part must be 0-{parts - 1}")
+    return list(range(index * count // parts, (index + 1) * count // parts))
 
 
 class IdentifyThrottle:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from karma.message import IncomingMessage
 from karma.models import Giver, GuildSettings, Karma, LedgerEntry
 from karma.rules import HOUR, Refusal, Rules, limit, screen
+from monitoring import metrics
 
 # MySQL picks a victim when two transactions wait on each other (1213) and gives up after
 # innodb_lock_wait_timeout (1205); atomic() rolls back what is left, so running it again is safe.
@@ -92,13 +93,21 @@ def _apply_once(message: IncomingMessage, changes: Changes) -> Outcome:
                 return Outcome(replay, announce)
             refusals += more
         if not kept:
-            return Outcome([], announce, refusals)
+            return _counted(Outcome([], announce, refusals))
         stamp = connection.ops.adapt_datetimefield_value(now)
         _add_karma(cursor, connection.vendor, message.guild_id, kept, stamp)
         totals = _totals(cursor, message.guild_id, [subject for subject, _ in kept])
         kept, totals = _follow_merges(cursor, connection.vendor, message.guild_id, kept, totals, stamp)
         _record(cursor, message, kept, totals, stamp)
-    return Outcome([(subject, *totals[subject][:2]) for subject, _ in kept], announce, refusals)
+    return _counted(Outcome([(subject, *totals[subject][:2]) for subject, _ in kept], announce, refusals))
+
+
+def _counted(outcome: Outcome) -> Outcome:
+    """Count what a first application did (a replayed message is not counted again)."""
+    metrics.KARMA_APPLIED.inc(len(outcome.applied))
+    for refusal in outcome.refusals:
+        metrics.KARMA_REFUSED.labels(refusal.rule).inc()
+    return outcome
 
 
 def _limit_giver(cursor: CursorWrapper, vendor: str, message: IncomingMessage, changes: Changes, rules: Rules,

@@ -14,7 +14,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.beat import PersistentScheduler
 from celery.exceptions import Reject
-from celery.signals import before_task_publish, task_postrun, task_prerun, task_received
+from celery.signals import before_task_publish, task_postrun, task_prerun, task_received, worker_init
 from celery.worker.consumer import Consumer as WorkerConsumer
 from django.conf import settings
 from django.db import connections
@@ -89,6 +89,15 @@ class Scheduler(PersistentScheduler):
     def setup_schedule(self):
         Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
         super().setup_schedule()
+
+
+@worker_init.connect
+def serve_metrics(**kwargs):
+    # In the worker's own process, before its pool starts: the pool of threads (as deployed) counts
+    # into the same registry. A prefork pool's children would count into their own, unseen.
+    from monitoring import metrics  # Django's apps are loaded by now
+
+    metrics.serve()
 
 
 @task_prerun.connect

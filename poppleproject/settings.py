@@ -359,6 +359,10 @@ GATEWAY_OUTBOX_MAX = _int("GATEWAY_OUTBOX_MAX", 100_000, minimum=1)
 FLOWER_BASIC_AUTH = _str("FLOWER_BASIC_AUTH")
 # Where Flower listens: this machine only, unless a proxy or a container's port mapping needs more.
 FLOWER_ADDRESS = _str("FLOWER_ADDRESS", "127.0.0.1")
+# Prometheus metrics (monitoring/metrics.py): off unless a port is given; this machine only unless
+# an address is given too (a pod listens on 0.0.0.0 for Prometheus to scrape).
+METRICS_PORT = _int("METRICS_PORT", 0)
+METRICS_ADDRESS = _str("METRICS_ADDRESS", "127.0.0.1")
 
 # Web -----------------------------------------------------------------------------------------
 

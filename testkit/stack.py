@@ -96,12 +96,12 @@ class Stack:
         process.wait_for_log(r"ready\.")
         return process
 
-    def deployed(self, name, process):
+    def deployed(self, name, process, **variables):
         """A worker as the Procfile starts it (`worker` applies karma, `replies` posts replies)."""
         command = shlex.split(PROCFILE[process])
         assert command[0] == "celery"
         command[command.index("-n") + 1] = f"{name}@%h"  # several per machine here
-        started = self.start(name, [sys.executable, "-m", *command])
+        started = self.start(name, [sys.executable, "-m", *command], **variables)
         self.workers.add(name)
         started.wait_for_log(r"ready\.")
         return started

@@ -84,7 +84,7 @@ def test_workers_consume_both_queues_and_publish_replies(empty_queues):
 
 
 def test_a_full_queue_refuses_new_messages(empty_queues):
-    limited = manage("setup_rabbitmq", "--vhost", VHOST, **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=3))
+    limited = setup_rabbitmq(RABBITMQ_MAX_QUEUE_LENGTH=3)
     assert limited.returncode == 0, limited.stderr
     try:
         with pytest.raises(MessageNacked):
@@ -93,7 +93,7 @@ def test_a_full_queue_refuses_new_messages(empty_queues):
         # one message late: it may take a fourth.)
         assert queued("karma") in {3, 4}
     finally:
-        restored = manage("setup_rabbitmq", "--vhost", VHOST, **setup_environment())
+        restored = setup_rabbitmq()
         assert restored.returncode == 0, restored.stderr
 
 
@@ -102,7 +102,7 @@ def test_the_gateway_keeps_what_a_full_queue_refuses(stack_factory, fake_discord
     user = fake_discord.add_user("carol")
     fake_discord.add_member(guild, user)
     stack = stack_factory()
-    assert manage("setup_rabbitmq", "--vhost", VHOST, **setup_environment(RABBITMQ_MAX_QUEUE_LENGTH=2)).returncode == 0
+    assert setup_rabbitmq(RABBITMQ_MAX_QUEUE_LENGTH=2).returncode == 0
     try:
         gateway = stack.gateway("gateway")
         gateway.wait_for_log("connected to Discord as Popple")
@@ -111,7 +111,7 @@ def test_the_gateway_keeps_what_a_full_queue_refuses(stack_factory, fake_discord
         gateway.wait_for_log("keeping messages on disk")
         assert queued("karma") in {2, 3}
     finally:
-        assert manage("setup_rabbitmq", "--vhost", VHOST, **setup_environment()).returncode == 0
+        assert setup_rabbitmq().returncode == 0
     # Room again: the gateway publishes the three it kept, and the workers apply all five.
     stack.worker("worker")
     applied = Karma.objects.using("mariadb").filter(guild_id=guild.id)
@@ -153,6 +153,12 @@ def test_a_message_that_kills_its_worker_ends_in_the_dead_letter_queue(stack_fac
     # queues); Celery would only log a warning if it could not.
     assert "delayed delivery" not in survivor.log()
     stack.stop()
+
+
+def setup_rabbitmq(**variables):
+    """manage.py setup_rabbitmq on the tests' vhost (TEST_BROKER_URL's), with these variables: the
+    limits they change must not reach another run's."""
+    return manage("setup_rabbitmq", "--vhost", VHOST, **setup_environment(**variables))
 
 
 def setup_environment(**variables):

@@ -116,3 +116,36 @@ def test_a_failure_in_the_middle_of_a_batch_publishes_nothing_twice(tmp_path):
     assert wait_for(lambda: len(broker.taken) == 20)
     outbox.stop()
     assert broker.taken == [{"n": n} for n in range(20)]
+
+
+def test_knows_how_long_its_oldest_message_has_waited(tmp_path):
+    # What the gateway's metrics report (popple_outbox_oldest_age_seconds).
+    broker = Broker(up=False)
+    outbox = started_outbox(tmp_path, broker.publish)
+    assert outbox.oldest_age() == 0
+    outbox.put({"n": 0})
+    assert wait_for(lambda: outbox.stored == 1)
+    time.sleep(0.5)
+    outbox.put({"n": 1})
+    assert wait_for(lambda: outbox.stored == 2)
+    assert outbox.oldest_age() >= 0.5  # the first one's, not the newest's
+    broker.up.set()
+    assert wait_for(lambda: outbox.stored == 0)
+    assert outbox.oldest_age() == 0
+    outbox.stop()
+
+
+def test_messages_from_an_earlier_run_are_as_old_as_that_start_at_least(tmp_path):
+    broker = Broker(up=False)
+    outbox = started_outbox(tmp_path, broker.publish)
+    outbox.put({"n": 0})
+    assert wait_for(lambda: outbox.stored == 1)
+    outbox.stop()
+    again = started_outbox(tmp_path, broker.publish)
+    assert again.stored == 1
+    time.sleep(0.2)
+    assert again.oldest_age() >= 0.2
+    broker.up.set()
+    assert wait_for(lambda: again.stored == 0)
+    assert again.oldest_age() == 0
+    again.stop()

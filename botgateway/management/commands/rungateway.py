@@ -13,6 +13,7 @@ from botgateway.shards import IdentifyThrottle, shard_ids
 from karma.message import ServerEvent
 from karma.slash import SlashCommand
 from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_interaction, handle_message, server_event
+from monitoring import metrics
 
 
 class Command(BaseCommand):
@@ -59,6 +60,8 @@ class Command(BaseCommand):
             shard_ids=ids,
             throttle=IdentifyThrottle(settings.REDIS_URL) if settings.REDIS_URL else None,
         )
+        metrics.register_gateway(client, outbox)
+        metrics.serve()
         outbox.start()
         try:
             asyncio.run(self._run(client, token))

@@ -1,0 +1,95 @@
+"""Prometheus metrics of Popple's own work, which each process serves on METRICS_PORT.
+
+prometheus-client's default registry: the counters below (each process counts what it does;
+Prometheus adds them up across processes), the gateway's figures read when scraped
+(GatewayCollector), and the client's own process figures (CPU seconds, resident memory). Flower
+serves Celery's figures (tasks, queues) at its own /metrics. Off unless METRICS_PORT is set.
+"""
+
+import logging
+
+from django.conf import settings
+from prometheus_client import Counter, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+logger = logging.getLogger(__name__)
+
+# The gateway ---------------------------------------------------------------------------------
+# Every server message from a person (not bots, webhooks or direct messages) is forwarded or
+# filtered out: received = forwarded + filtered.
+GATEWAY_RECEIVED = Counter("popple_gateway_messages_received", "Server messages from people the gateway received")
+GATEWAY_FORWARDED = Counter(
+    "popple_gateway_messages_forwarded", "Messages the gateway forwarded: a karma sign, or addressed to the bot"
+)
+GATEWAY_FILTERED = Counter(
+    "popple_gateway_messages_filtered", "Messages the gateway dropped: no karma sign, not addressed to the bot"
+)
+
+# Replies (botgateway/delivery.py) -------------------------------------------------------------
+DISCORD_REQUESTS = Counter(
+    "popple_discord_requests",
+    "Requests made to Discord's REST API to post replies, by kind (text, reaction) and answer status",
+    ["kind", "status"],
+)
+DISCORD_RATE_LIMITED = Counter(
+    "popple_discord_rate_limited",
+    "429 answers from Discord, by the scope it gave (user, global, shared)",
+    ["scope"],
+)
+REPLIES_HELD = Counter(
+    "popple_replies_held", "Replies not posted whole when they arrived: held for their channel's turn or budget"
+)
+REPLIES_COALESCED = Counter(
+    "popple_replies_coalesced",
+    "Replies that went out merged into another reply's Discord message, or that one said already",
+)
+
+# Karma (karma/store.py) -----------------------------------------------------------------------
+KARMA_APPLIED = Counter("popple_karma_applied", "Karma changes applied: a name changed by a message")
+KARMA_REFUSED = Counter("popple_karma_refused", "Karma changes the server's rules refused, by rule", ["rule"])
+
+
+class GatewayCollector(Collector):
+    """The gateway's figures that are read rather than counted: its outbox and its shards."""
+
+    def __init__(self, client, outbox):
+        self.client = client
+        self.outbox = outbox
+
+    def collect(self):
+        yield GaugeMetricFamily(
+            "popple_outbox_depth",
+            "Messages in the gateway's outbox, not taken by RabbitMQ yet",
+            value=self.outbox.stored,
+        )
+        yield GaugeMetricFamily(
+            "popple_outbox_oldest_age_seconds",
+            "How long the oldest message in the outbox has waited for RabbitMQ (0: empty)",
+            value=self.outbox.oldest_age(),
+        )
+        latency = GaugeMetricFamily(
+            "popple_shard_latency_seconds",
+            "Time between a shard's heartbeat and Discord's acknowledgement (absent until the first one)",
+            labels=["shard"],
+        )
+        for shard_id, seconds in self.client.latencies:
+            if seconds == seconds and seconds != float("inf"):  # discord.py says nan/inf before the first
+                latency.add_metric([str(shard_id)], seconds)
+        yield latency
+
+
+def register_gateway(client, outbox):
+    REGISTRY.register(GatewayCollector(client, outbox))
+
+
+def serve():
+    """Serve this process's metrics at http://METRICS_ADDRESS:METRICS_PORT/metrics, when the port is set."""
+    port, address = settings.METRICS_PORT, settings.METRICS_ADDRESS
+    if not port:
+        return
+    try:
+        start_http_server(port, addr=address)
+    except OSError as exc:
+        raise SystemExit(f"popple: configuration error: METRICS_PORT {port} on {address}: {exc.strerror}") from None
+    logger.info("metrics at http://%s:%d/metrics", address, port)

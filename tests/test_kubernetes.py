@@ -1,0 +1,248 @@
+"""deploy/kubernetes/ describes the deployment docker-compose.yml does, and every manifest is valid.
+
+There is no cluster here: the manifests are validated offline against the Kubernetes API's schemas
+(kubernetes-validate), and compared with the compose file, which tests/test_deployment.py already
+compares with the Procfile and .env.example.
+"""
+
+import re
+import shlex
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from botgateway.shards import shard_ids
+from poppleproject import rabbitmq
+from testkit.processes import ROOT
+
+KUBERNETES = ROOT / "deploy" / "kubernetes"
+KUBERNETES_VERSION = "1.30"  # the oldest still supported upstream when this was written
+KUSTOMIZATION = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
+MANIFESTS = {name: list(yaml.safe_load_all((KUBERNETES / name).read_text())) for name in KUSTOMIZATION["resources"]}
+OBJECTS = [doc for docs in MANIFESTS.values() for doc in docs]
+BY_KIND = {}
+for _doc in OBJECTS:
+    BY_KIND.setdefault(_doc["kind"], {})[_doc["metadata"]["name"]] = _doc
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+ENV_EXAMPLE = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+CONFIG_KEYS = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", (KUBERNETES / "config.env").read_text(), re.MULTILINE))
+SECRET_KEYS = set(re.findall(r"^([a-z0-9-]+)=", (KUBERNETES / "secrets.env.example").read_text(), re.MULTILINE))
+# The pods that run Popple's processes, by compose service: kind and name in the manifests.
+WORKLOADS = {
+    "rabbitmq-setup": ("Job", "rabbitmq-setup"),
+    "migrate": ("Job", "migrate"),
+    "web": ("Deployment", "web"),
+    "worker": ("Deployment", "worker"),
+    "replies": ("Deployment", "replies"),
+    "beat": ("Deployment", "beat"),
+    "gateway": ("StatefulSet", "gateway"),
+    "flower": ("Deployment", "flower"),
+}
+# Variables Kubernetes gives that compose does not: the metrics port, which compose leaves off.
+METRICS = {"METRICS_PORT", "METRICS_ADDRESS"}
+EXTRA = {"worker": METRICS, "replies": METRICS, "gateway": METRICS | {"POD_INDEX"}}
+CUSTOM_KINDS = {"keda.sh/v1alpha1"}  # KEDA's, not in Kubernetes' schemas: checked below
+
+
+def container(service):
+    kind, name = WORKLOADS[service]
+    [only] = BY_KIND[kind][name]["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def environment(service):
+    return {variable["name"]: variable for variable in container(service).get("env", [])}
+
+
+def test_kustomization_lists_every_manifest():
+    files = {path.name for path in KUBERNETES.glob("*.yaml")}
+    assert files == {"kustomization.yaml", *KUSTOMIZATION["configurations"], *KUSTOMIZATION["resources"]}
+    assert KUSTOMIZATION["namespace"] == BY_KIND["Namespace"]["popple"]["metadata"]["name"]
+
+
+def test_kustomize_renames_the_secret_keda_reads_too():
+    # The Secret's generated name carries a hash; kustomize follows it in built-in kinds only.
+    config = yaml.safe_load((KUBERNETES / "kustomizeconfig.yaml").read_text())
+    [reference] = config["nameReference"]
+    assert reference["kind"] == "Secret"
+    assert {"kind": "TriggerAuthentication", "path": "spec/secretTargetRef/name"} in reference["fieldSpecs"]
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [doc for doc in OBJECTS if doc["apiVersion"] not in CUSTOM_KINDS],
+    ids=lambda doc: f"{doc['kind']}/{doc['metadata']['name']}",
+)
+def test_manifest_is_valid_kubernetes(manifest):
+    # Strict: a misspelt or misplaced field fails, not only a missing one.
+    kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_validator_catches_a_misplaced_field():
+    broken = yaml.safe_load(yaml.safe_dump(BY_KIND["Deployment"]["worker"]))
+    broken["spec"]["template"]["spec"]["containers"][0]["resource"] = {"limits": {"cpu": "1"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_every_popple_process_of_compose_runs_here():
+    popple_services = {name for name, service in COMPOSE.items() if service.get("image") == "popple"}
+    assert popple_services == set(WORKLOADS)
+    for service in WORKLOADS:
+        command = COMPOSE[service]["command"]
+        assert container(service)["command"] == shlex.split(command), service
+        assert container(service)["image"] == "popple"
+    assert [image["name"] for image in KUSTOMIZATION["images"]] == ["popple"]
+
+
+@pytest.mark.parametrize("service", WORKLOADS)
+def test_each_process_gets_exactly_the_variables_compose_gives_it(service):
+    assert set(environment(service)) == set(COMPOSE[service].get("environment", {})) | EXTRA.get(service, set())
+
+
+@pytest.mark.parametrize("service", WORKLOADS)
+def test_every_variable_is_documented_and_every_reference_exists(service):
+    for name, variable in environment(service).items():
+        literal_in_compose = name in COMPOSE[service].get("environment", {}) and "${" not in str(
+            COMPOSE[service]["environment"][name]
+        )
+        composing = name in EXTRA.get(service, set()) - METRICS  # only used in another's $(...)
+        assert name in ENV_EXAMPLE or literal_in_compose or composing, f"{service}: {name} is not in .env.example"
+        source = variable.get("valueFrom", {})
+        if "configMapKeyRef" in source:
+            assert source["configMapKeyRef"] == {"name": "popple-config", "key": name}
+            assert name in CONFIG_KEYS
+        if "secretKeyRef" in source:
+            assert source["secretKeyRef"]["name"] == "popple-secrets"
+            assert source["secretKeyRef"]["key"] in SECRET_KEYS
+    assert CONFIG_KEYS <= ENV_EXAMPLE
+
+
+@pytest.mark.parametrize(
+    "variable, services",
+    [
+        ("DISCORD_TOKEN", {"gateway", "replies"}),
+        ("DJANGO_SECRET_KEY", {"web"}),
+        ("FLOWER_BASIC_AUTH", {"flower"}),
+        ("DATABASE_URL", {"migrate", "web", "worker"}),
+        ("RABBITMQ_MANAGEMENT_URL", {"rabbitmq-setup"}),
+    ],
+)
+def test_secrets_reach_only_the_processes_that_use_them(variable, services):
+    holders = {service for service in WORKLOADS if variable in environment(service)}
+    assert holders == services
+    for service in services:
+        assert "secretKeyRef" in environment(service)[variable]["valueFrom"]
+
+
+@pytest.mark.parametrize("service, role", [("web", "web"), ("worker", "worker"), ("replies", "worker"),
+                                           ("beat", "beat"), ("gateway", "gateway"), ("flower", "flower")])  # fmt: skip
+def test_each_process_uses_its_own_broker_account(service, role):
+    assert environment(service)["CELERY_BROKER_URL"]["valueFrom"]["secretKeyRef"]["key"] == f"broker-url-{role}"
+    example = re.search(rf"^broker-url-{role}=(.*)$", (KUBERNETES / "secrets.env.example").read_text(), re.M)
+    assert example.group(1).startswith(f"amqp://popple-{role}:")
+    assert role in rabbitmq.PERMISSIONS
+
+
+def test_no_secret_is_written_in_a_manifest():
+    assert "Secret" not in BY_KIND  # kustomize makes it from secrets.env, which git ignores
+    assert "deploy/kubernetes/secrets.env" in (ROOT / ".gitignore").read_text().splitlines()
+    for service in WORKLOADS:
+        for name, variable in environment(service).items():
+            if re.search(r"TOKEN|PASSWORD|SECRET|BASIC_AUTH|_URL$", name) and name not in {
+                "DISCORD_API_BASE_URL",
+                "DISCORD_GATEWAY_URL",
+            }:
+                assert "value" not in variable, f"{service}: {name} is written out"
+
+
+def test_gateway_pods_share_the_shards_by_ordinal():
+    gateway = BY_KIND["StatefulSet"]["gateway"]
+    replicas = gateway["spec"]["replicas"]
+    env = environment("gateway")
+    assert env["POD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.labels['apps.kubernetes.io/pod-index']"
+    assert env["DISCORD_SHARD_IDS"]["value"] == f"$(POD_INDEX)/{replicas}"
+    count = int(re.search(r"^DISCORD_SHARD_COUNT=(\d+)$", (KUBERNETES / "config.env").read_text(), re.M).group(1))
+    # What each pod runs once Kubernetes has put its ordinal in place of $(POD_INDEX).
+    shares = [shard_ids(env["DISCORD_SHARD_IDS"]["value"].replace("$(POD_INDEX)", str(n)), count) for n in
+              range(replicas)]  # fmt: skip
+    assert sorted(shard for share in shares for shard in share) == list(range(count))
+
+
+def test_each_gateway_keeps_its_outbox_on_its_own_volume():
+    gateway = BY_KIND["StatefulSet"]["gateway"]
+    [claim] = gateway["spec"]["volumeClaimTemplates"]
+    mounts = {mount["name"]: mount["mountPath"] for mount in container("gateway")["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == "/app/var"  # where GATEWAY_OUTBOX_PATH's default is
+    assert COMPOSE["gateway"]["volumes"] == ["gateway-outbox:/app/var"]
+    assert gateway["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == 999
+
+
+def test_every_pod_runs_as_the_images_user_without_privileges():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "--uid 999" in dockerfile
+    for service in WORKLOADS:
+        kind, name = WORKLOADS[service]
+        pod = BY_KIND[kind][name]["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == 999
+        assert pod["automountServiceAccountToken"] is False
+        assert container(service)["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container(service)["securityContext"]["readOnlyRootFilesystem"] is True
+        assert {"requests", "limits"} <= set(container(service)["resources"])
+
+
+def test_web_is_checked_on_healthz_and_beat_is_never_two():
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert "/healthz" in " ".join(container("web")[probe]["exec"]["command"])
+    beat = BY_KIND["Deployment"]["beat"]["spec"]
+    assert beat["replicas"] == 1
+    assert beat["strategy"]["type"] == "Recreate"
+
+
+def test_disruption_budgets_cover_the_processes_that_run_several():
+    budgets = {budget["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for budget in
+               BY_KIND["PodDisruptionBudget"].values()}  # fmt: skip
+    assert budgets == {"web", "worker", "replies", "gateway"}
+
+
+# KEDA ------------------------------------------------------------------------------------------
+# KEDA's custom resources are not in Kubernetes' schemas. What Popple relies on is checked here, as
+# KEDA's CRD for keda.sh/v1alpha1 defines it: the fields a ScaledObject's spec and a trigger may
+# have, those they require, their types (a trigger's metadata is a map of strings), and that each
+# reference points at what exists.
+
+
+@pytest.mark.parametrize("name, queue", [("worker", "karma"), ("replies", "replies")])
+def test_workers_scale_on_their_queue(name, queue):
+    scaled = BY_KIND["ScaledObject"][name]
+    spec = scaled["spec"]
+    assert set(spec) <= {"scaleTargetRef", "minReplicaCount", "maxReplicaCount", "pollingInterval",
+                         "cooldownPeriod", "triggers", "advanced", "fallback", "idleReplicaCount"}  # fmt: skip
+    assert spec["scaleTargetRef"] == {"name": name}
+    assert name in BY_KIND["Deployment"]
+    assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+    assert all(isinstance(spec[field], int) for field in ("minReplicaCount", "maxReplicaCount", "pollingInterval",
+                                                           "cooldownPeriod"))  # fmt: skip
+    [trigger] = spec["triggers"]
+    assert set(trigger) <= {"type", "metadata", "authenticationRef", "metricType", "name"}
+    assert trigger["type"] == "rabbitmq"
+    assert trigger["metadata"]["queueName"] == queue
+    assert queue in rabbitmq.TASK_QUEUES
+    assert trigger["metadata"]["mode"] == "QueueLength"
+    assert all(isinstance(value, str) for value in trigger["metadata"].values())  # a map of strings
+    authentication = BY_KIND["TriggerAuthentication"][trigger["authenticationRef"]["name"]]
+    [host] = authentication["spec"]["secretTargetRef"]
+    assert set(host) == {"parameter", "name", "key"}
+    assert host["parameter"] == "host"
+    assert host["name"] == "popple-secrets"
+    assert host["key"] in SECRET_KEYS
+
+
+def test_the_autoscaler_uses_the_account_that_may_do_nothing():
+    # Asking a queue's length is a passive declare, which RabbitMQ allows without any right.
+    [host] = BY_KIND["TriggerAuthentication"]["rabbitmq"]["spec"]["secretTargetRef"]
+    assert host["key"] == "broker-url-web"
+    assert rabbitmq.PERMISSIONS["web"] == (rabbitmq.NOTHING,) * 3
