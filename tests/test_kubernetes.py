@@ -241,8 +241,10 @@ def test_workers_scale_on_their_queue(name, queue):
     assert host["key"] in SECRET_KEYS
 
 
-def test_the_autoscaler_uses_the_account_that_may_do_nothing():
+def test_the_autoscaler_uses_an_account_that_may_not_touch_the_task_queues():
     # Asking a queue's length is a passive declare, which RabbitMQ allows without any right.
     [host] = BY_KIND["TriggerAuthentication"]["rabbitmq"]["spec"]["secretTargetRef"]
-    assert host["key"] == "broker-url-web"
-    assert rabbitmq.PERMISSIONS["web"] == (rabbitmq.NOTHING,) * 3
+    assert host["key"] == "broker-url-flower"
+    configure, write, read = rabbitmq.PERMISSIONS["flower"]
+    for queue in rabbitmq.TASK_QUEUES:
+        assert not any(re.fullmatch(rights, queue) for rights in (configure, write, read))
