@@ -98,6 +98,16 @@ def sent_at(message_id: int) -> float:
     return (message_id >> 22) / 1000 + DISCORD_EPOCH
 
 
+def edit_reply_id(message_id: int, edited: int) -> int:
+    """The id the reply to an edit is held and posted under (botgateway keys replies by id).
+
+    A snowflake of the edit's time with the message's low bits: the reply to a message and the
+    replies to each of its edits are different replies, and it sorts where the edit happened in
+    the channel. It names no Discord message: an edit's reply never reacts.
+    """
+    return ((edited // 1000 - DISCORD_EPOCH * 1000) << 22) | (message_id & (2**22 - 1))
+
+
 @dataclass(frozen=True)
 class Deletion:
     """Chat messages of one channel were deleted (one, or a bulk delete): `at` is when the gateway

@@ -368,6 +368,19 @@ def board(guild_id: int, size: int, highest: bool = True) -> Totals:
     return list(rows.values_list("subject", "karma")[:size])
 
 
+def reasons(guild_id: int, subject: str, count: int) -> list[tuple[str, int, str, datetime, str]]:
+    """The subject's last `count` changes that gave a reason, newest first, as (subject, delta,
+    author name, when, reason); not those of messages deleted since."""
+    deleted = LedgerEntry.objects.filter(guild_id=guild_id, subject=subject, source=LedgerEntry.Source.DELETED)
+    rows = (
+        LedgerEntry.objects.filter(guild_id=guild_id, subject=subject)
+        .exclude(reason="")
+        .exclude(message_id__in=deleted.values("message_id"))
+        .order_by("-created_at", "-id")
+    )
+    return list(rows.values_list("subject", "delta", "author_name", "created_at", "reason")[:count])
+
+
 def announce_enabled(guild_id: int) -> bool:
     settings = GuildSettings.objects.filter(guild_id=guild_id).first()
     return settings.announce if settings else _ANNOUNCE_DEFAULT

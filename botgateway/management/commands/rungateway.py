@@ -10,8 +10,8 @@ from botgateway.discordapi import point_discordpy_at_configured_urls, require_to
 from botgateway.gateway import Gateway
 from botgateway.outbox import Outbox
 from botgateway.shards import IdentifyThrottle, shard_ids
-from karma.message import ServerEvent
-from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_message, server_event
+from karma.message import Deletion, ServerEvent
+from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_message, message_deleted, server_event
 
 
 class Command(BaseCommand):
@@ -26,8 +26,10 @@ class Command(BaseCommand):
 
     @staticmethod
     def task_for(payload):
-        """The task a payload from the outbox goes to: chat messages and server events share it."""
-        return server_event if ServerEvent.is_one(payload) else handle_message
+        """The task a payload from the outbox goes to: chat messages, deletions and server events share it."""
+        if ServerEvent.is_one(payload):
+            return server_event
+        return message_deleted if Deletion.is_one(payload) else handle_message
 
     def publish(self, payload):
         """Hand one message over; raising keeps it in the outbox, to be tried again."""
