@@ -147,7 +147,8 @@ class Gateway(discord.AutoShardedClient):
 
     async def on_raw_bulk_message_delete(self, event):
         if event.guild_id is not None:
-            self.forward(Deletion(event.guild_id, event.channel_id, sorted(event.message_ids), time.time()).to_payload())
+            deletion = Deletion(event.guild_id, event.channel_id, sorted(event.message_ids), time.time())
+            self.forward(deletion.to_payload())
 
     async def on_guild_join(self, guild):
         self.forward(ServerEvent(JOINED, [guild.id], time.time()).to_payload())
