@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.html import format_html_join
 
 from karma import config, store
 from karma.models import GuildSettings, Karma, LedgerEntry, SettingChange
@@ -11,10 +12,27 @@ class KarmaAdmin(admin.ModelAdmin):
     search_fields = ("subject",)
     ordering = ("-karma", "subject")
     fields = ("guild_id", "subject", "karma")
+    REASONS = 20  # the subject's page shows the reasons of its last this many changes that gave one
+
+    def get_fields(self, request, obj=None):
+        return (*self.fields, "reasons") if obj else self.fields
 
     def get_readonly_fields(self, request, obj=None):
         # A subject is renamed or moved by nobody: its ledger would no longer add up.
-        return ("guild_id", "subject") if obj else ()
+        return ("guild_id", "subject", "reasons") if obj else ()
+
+    @admin.display(description="reasons")
+    def reasons(self, obj):
+        """Why the subject's karma changed, newest first (the ledger has every change)."""
+        changes = store.reasons(obj.guild_id, obj.subject, self.REASONS)
+        if not changes:
+            return "No reasons recorded yet."
+        return format_html_join(
+            "",
+            "<p>{} {} by {}: {}</p>",
+            ((created_at.strftime("%Y-%m-%d %H:%M"), f"{delta:+d}", author or "someone", reason)
+             for _, delta, author, created_at, reason in changes),
+        )  # fmt: skip
 
     def save_model(self, request, obj, form, change):
         saved = store.admin_set_karma(obj.guild_id, obj.subject, obj.karma, request.user)
@@ -83,8 +101,18 @@ class SettingChangeAdmin(HistoryAdmin):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(HistoryAdmin):
-    list_display = ("created_at", "guild_id", "subject", "delta", "total", "source", "author_name", "admin_user")
+    list_display = (
+        "created_at",
+        "guild_id",
+        "subject",
+        "delta",
+        "total",
+        "source",
+        "author_name",
+        "reason",
+        "admin_user",
+    )
     list_filter = ("source", "guild_id", "created_at")
-    search_fields = ("subject", "author_name", "=message_id")
+    search_fields = ("subject", "author_name", "reason", "=message_id")
     date_hierarchy = "created_at"
     list_select_related = ("admin_user",)
