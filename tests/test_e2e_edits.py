@@ -108,8 +108,9 @@ class Deliverer:
 
     def version(self, message_id, content, edited=0):
         payload = {"guild_id": self.guild.id, "channel_id": self.guild.channel_ids[0], "message_id": message_id,
-                   "author_id": self.alice, "author_name": "alice", "content": content, "bot_id": int(self.fake.bot["id"]),
-                   "bot_name": "Popple", "mentions": {}, "can_manage": False, "edited": edited}  # fmt: skip
+                   "author_id": self.alice, "author_name": "alice", "content": content, "mentions": {},
+                   "bot_id": int(self.fake.bot["id"]), "bot_name": "Popple", "can_manage": False,
+                   "edited": edited}  # fmt: skip
         self.publisher.send_task("karma.handle_message", args=[payload], queue="karma")
 
     def delete(self, message_id):
@@ -126,31 +127,31 @@ def revision_of(message_id):
 def test_reordered_and_redelivered_tasks_leave_the_last_version(stack, world, fake_discord):
     fake, guild, alice = fake_discord, world[0]["order"], world[1]
     deliver = Deliverer(fake, guild, alice)
-    now = int(time.time() * 1_000_000)
+    now, second = int(time.time() * 1_000_000), 1_000_000  # edits a second apart: replies are told apart by ms
 
     # The edit's task before the message's: the edit is what counts.
     first = snowflake()
-    deliver.version(first, "carol++", edited=now + 1)
-    assert fake.wait_until(lambda: revision_of(first) == now + 1, timeout=60)
+    deliver.version(first, "carol++", edited=now + second)
+    assert fake.wait_until(lambda: revision_of(first) == now + second, timeout=60)
     deliver.version(first, "bob++")
     assert said(fake, first) == ["carol has 1 karma."]
 
     # Two edits in reverse order, then the newer again (redelivered).
-    second = snowflake()
-    deliver.version(second, "dave++")
-    said(fake, second)
-    deliver.version(second, "erin++", edited=now + 20)
-    assert said(fake, second, now + 20) == ["erin has 1 karma. dave has 0 karma."]
-    deliver.version(second, "frank++", edited=now + 10)
-    deliver.version(second, "erin++", edited=now + 20)
-    deliver.version(second, "dave++")
+    two = snowflake()
+    deliver.version(two, "dave++")
+    said(fake, two)
+    deliver.version(two, "erin++", edited=now + 20 * second)
+    assert said(fake, two, now + 20 * second) == ["erin has 1 karma. dave has 0 karma."]
+    deliver.version(two, "frank++", edited=now + 10 * second)
+    deliver.version(two, "erin++", edited=now + 20 * second)
+    deliver.version(two, "dave++")
 
     # A deletion racing an edit, each delivered twice: nothing is left.
     third = snowflake()
     deliver.version(third, "gus++")
     said(fake, third)
     for _ in range(2):
-        deliver.version(third, "gus++ hal++", edited=now + 30)
+        deliver.version(third, "gus++ hal++", edited=now + 30 * second)
         deliver.delete(third)
 
     marker = fake.send(guild, alice, "marker++")
@@ -163,6 +164,6 @@ def test_reordered_and_redelivered_tasks_leave_the_last_version(stack, world, fa
     for subject, delta in rows.values_list("subject", "delta"):
         totals[subject] = totals.get(subject, 0) + delta
     assert {subject: total for subject, total in totals.items() if total} == karma(guild)
-    assert rows.filter(message_id=second, subject="erin").count() == 1
+    assert rows.filter(message_id=two, subject="erin").count() == 1
     assert not rows.filter(subject="frank").exists()
-    assert fake.replies_to(edit_reply_id(second, now + 10)) == []
+    assert fake.replies_to(edit_reply_id(two, now + 10 * second)) == []
