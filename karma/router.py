@@ -68,6 +68,7 @@ def respond_to_edit(message: IncomingMessage) -> Reply:
         changes, reasons = parse_message(message.content, mentions)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
     outcome = store.apply_changes(message, changes[:limit], reasons)
+    # An edit that changes no karma says nothing, not even that some names did not count.
     said = announced(message, outcome, len(changes) > limit and bool(outcome.applied))
     # No reaction: the reply's id names no message (karma/message.py, edit_reply_id).
     return replace(reply, lines=said.lines, joiner=said.joiner)
