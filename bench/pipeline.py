@@ -2,6 +2,7 @@
 
     python bench/pipeline.py            # everything (about 6 minutes)
     python bench/pipeline.py --quick    # fewer messages and shorter loads, for a first look
+    python bench/pipeline.py --edits-only --messages 200   # just the edit/delete mix against plain
 
 Real gateway, real Celery workers, RabbitMQ, MariaDB and Redis; the project's fake Discord plays
 Discord at both ends, in this process, so that both ends of every message share one clock:
@@ -35,6 +36,7 @@ DATABASE = os.environ.get("BENCH_DATABASE_URL", "mysql://popple:popple@127.0.0.1
 SERVERS = 50
 USERS = 50
 SPLIT = "threads, split"  # one worker takes karma, the other replies
+EDITED, DELETED = 0.10, 0.02  # of the messages, in the edit/delete mix (issue 14)
 
 
 def fresh_database(url=DATABASE, root=ROOT):
@@ -85,6 +87,13 @@ class World:
 
     def send(self, content):
         return self.fake.send(self.rng.choice(self.guilds), self.rng.choice(self.users), content)
+
+    def guild_of(self, message_id):
+        return self.fake.guilds[int(self.fake.sent[message_id]["guild_id"])]
+
+    def replied_at(self):
+        """When each reply (to a message or to an edit, by the id it is posted under) arrived."""
+        return {int(m.nonce.split(".")[0]): m.at for m in self.fake.messages if m.nonce and m.nonce.endswith(".0")}
 
     def latencies(self, message_ids):
         """Seconds from MESSAGE_CREATE to the reply, per answered message."""
@@ -154,6 +163,56 @@ def saturate(world, deployment, count):
     }
 
 
+def saturate_with_edits(world, deployment, count):
+    """saturate(), with EDITED of the messages edited and DELETED deleted, each soon after it was
+    sent (as people fix a typo), interleaved with the rest: time from the first send to the last
+    reply, to a message or an edit, as saturate() measures (a deletion has no reply; interleaved
+    with the rest, it is done by then but for the last few)."""
+    from karma.message import edit_reply_id
+
+    lines = karma_lines(count)
+    rng = random.Random(14)
+    cpu_before = deployment.cpu()
+    sent, edits, deletions = [], [], 0
+    for line in lines:
+        sent.append(world.send(line))
+        if len(sent) > 5 and rng.random() < EDITED + DELETED:
+            target = sent[-rng.randint(2, 5)]
+            if rng.random() < EDITED / (EDITED + DELETED):
+                edits.append(edit_reply_id(target, world.fake.edit(world.guild_of(target), target, rng.choice(lines))))
+            else:
+                world.fake.delete(world.guild_of(target), target)
+                deletions += 1
+    if not world.fake.wait_until(lambda: len(world.latencies(sent)) == count, timeout=600, interval=0.05):
+        raise SystemExit(f"only {len(world.latencies(sent))} of {count} messages were answered")
+    deployment.stack.wait_idle()
+    cpu_after = deployment.cpu()
+    first = min(world.fake.sent_at[m] for m in sent)
+    replied = world.replied_at()
+    last = max(replied[m] for m in sent + edits if m in replied)
+    return {
+        "messages": count,
+        "edits": len(edits),
+        "deletions": deletions,
+        "seconds": round(last - first, 2),
+        "messages/s": round(count / (last - first)),
+        "cpu ms/message": {k: round((cpu_after[k] - cpu_before[k]) * 1000 / count, 2) for k in cpu_before},
+    }
+
+
+def edits_against_plain(world, deployed, count, turns=2):
+    """The plain pipeline and the edit/delete mix, as deployed, in turns: the best of `turns` each."""
+    best = {}
+    for turn in range(turns):
+        for label, run in (("plain", saturate), (f"{EDITED:.0%} edited, {DELETED:.0%} deleted", saturate_with_edits)):
+            print(f"saturation as deployed, {label} ({turn + 1} of {turns}) ...", flush=True)
+            with Deployment(world, *deployed) as deployment:
+                row = run(world, deployment, count)
+            if label not in best or row["messages/s"] > best[label]["messages/s"]:
+                best[label] = row
+    return best
+
+
 def open_loop(world, rate, seconds):
     """Offer `rate` messages/s for `seconds`, whatever happens; latency percentiles of the replies."""
     count = int(rate * seconds)
@@ -190,8 +249,10 @@ def open_loop(world, rate, seconds):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer messages and shorter loads")
+    parser.add_argument("--edits-only", action="store_true", help="only the edit/delete mix against plain")
+    parser.add_argument("--messages", type=int, help="messages per saturation run (a smoke run: few)")
     args = parser.parse_args()
-    saturation_count = 1500 if args.quick else 5000
+    saturation_count = args.messages or (1500 if args.quick else 5000)
     load_seconds = 5 if args.quick else 20
     # (workers, pool, concurrency); the Procfile runs threads x 8, a karma worker and a reply worker.
     # 16 threads per worker is left out: Celery's event dispatcher lock collapses it (bench/README.md).
@@ -202,6 +263,11 @@ def main():
     fresh_database()
     world = World()
     results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "quick": args.quick}
+    if args.edits_only:
+        edits = edits_against_plain(world, deployed, saturation_count)
+        world.fake.stop()
+        print(edits_table(edits))
+        return
 
     print("ceilings ...", flush=True)
     results["ceilings"] = ceilings.measure(saturation_count, (2, "threads", 8), DATABASE)
@@ -227,6 +293,7 @@ def main():
             if best is None or row["messages/s"] > best["messages/s"]:
                 results["rules"][label] = row
     set_rules(world, None)
+    results["edits"] = edits_against_plain(world, deployed, saturation_count)
 
     results["latency"] = []
     with Deployment(world, *deployed) as deployment:
@@ -245,6 +312,11 @@ def main():
         "deployed, every fair-karma rule on / every rule off": round(
             ruled["every rule on"]["messages/s"] / ruled["every rule off"]["messages/s"], 2
         ),
+        "deployed, edit/delete mix / plain": round(
+            results["edits"][f"{EDITED:.0%} edited, {DELETED:.0%} deleted"]["messages/s"]
+            / results["edits"]["plain"]["messages/s"],
+            2,
+        ),
         "best pipeline / two-hop Celery no-op": round(best["messages/s"] / two_hop, 2),
         "best pipeline / kombu publish+consume": round(
             best["messages/s"] / results["ceilings"]["kombu publish+consume, messages/s"], 2
@@ -254,6 +326,20 @@ def main():
         ),
     }
     write(results)
+
+
+def edits_table(edits):
+    cpu_kinds = list(edits["plain"]["cpu ms/message"])
+    rows = [
+        [label, row["messages"], row.get("edits", 0), row.get("deletions", 0), row["seconds"], row["messages/s"],
+         *[row["cpu ms/message"][k] for k in cpu_kinds]]
+        for label, row in edits.items()
+    ]  # fmt: skip
+    return (
+        "Edits and deletes, as deployed, plain and the mix in turns (best of two; messages/s counts the "
+        "messages sent, edits and deletions come on top):\n\n"
+        + markdown_table(["run", "messages", "edits", "deletions", "seconds", "messages/s", *cpu_kinds], rows)
+    )
 
 
 def write(results):
@@ -283,6 +369,7 @@ def write(results):
                     for label, row in results["rules"].items()
                 ],
             ),
+            edits_table(results["edits"]),
             f"Latency, open loop (message to reply), {results['deployed']}, after a warm-up of 100 messages:\n\n"
             + markdown_table(list(results["latency"][0]), [list(r.values()) for r in results["latency"]]),
             "Ratios:\n\n" + markdown_table(["", "ratio"], [[k, v] for k, v in results["ratios"].items()]),

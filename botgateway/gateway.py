@@ -3,6 +3,12 @@
 It never answers itself. Chat without a karma sign that does not address the bot (most of it) is
 dropped here, before it costs the outbox, the broker and a worker; the counts are logged.
 
+Edits and deletes come as raw events (no message cache: nothing here looks back). An edit is
+forwarded as the message again, stamped with its edit time, whatever it now says: removing a
+karma sign is an edit that matters, and only the ledger knows what the message said before.
+Updates that change no text (Discord adding a link's embed) are not edits. Deletions are
+forwarded as ids.
+
 It also forwards when Popple joins or leaves a server and when a server is renamed (ServerEvent),
 with the server's name and icon, stamped with the time it saw it, so that the workers keep the
 latest (karma/retention.py). A server becoming unavailable is an outage, not a leave: it is not
@@ -23,6 +29,7 @@ from karma.message import (
     MAX_SERVERS_PER_EVENT,
     PRESENT,
     UPDATED,
+    Deletion,
     IncomingMessage,
     ServerEvent,
     may_matter,
@@ -45,8 +52,8 @@ def intents():
     return chosen
 
 
-def to_incoming(message, me):
-    """What a worker needs from a discord.py Message."""
+def to_incoming(message, me, edited=0):
+    """What a worker needs from a discord.py Message (`edited`: its edit time, in microseconds)."""
     author = message.author
     permissions = author.guild_permissions if isinstance(author, discord.Member) else discord.Permissions.none()
     return IncomingMessage(
@@ -62,6 +69,7 @@ def to_incoming(message, me):
         bot_name=me.name,
         mentions={str(user.id): user.name for user in message.mentions},
         can_manage=permissions.manage_guild or permissions.administrator,
+        edited=edited,
     )
 
 
@@ -85,6 +93,11 @@ def named(guild):
     """A server's [name, icon hash or None], as a ServerEvent carries it (the admin and the public
     boards show servers by name)."""
     return [guild.name[:MAX_SERVER_NAME], guild.icon.key if guild.icon else None]
+
+
+def is_chat(message):
+    """Direct messages, bots (this one included) and webhooks are not chat."""
+    return message.guild is not None and not message.author.bot and not message.webhook_id
 
 
 class Gateway(discord.AutoShardedClient):
@@ -138,8 +151,8 @@ class Gateway(discord.AutoShardedClient):
         logger.info("shard %s reconnected and resumed its session", shard_id)
 
     async def on_message(self, message):
-        if message.guild is None or message.author.bot or message.webhook_id:
-            return  # direct messages, bots (this one included) and webhooks are not chat
+        if not is_chat(message):
+            return
         metrics.GATEWAY_RECEIVED.inc()
         if may_matter(message.content, self.user.id, self.user.name):
             self.forward(to_incoming(message, self.user).to_payload())
@@ -184,6 +197,23 @@ class Gateway(discord.AutoShardedClient):
             if ack.refusal:
                 return
         self.forward(incoming.to_payload())
+
+    async def on_raw_message_edit(self, event):
+        message = event.message
+        if "content" not in event.data or message.edited_at is None or not is_chat(message):
+            return  # an embed added, not an edit
+        edited = int(message.edited_at.timestamp() * 1_000_000)
+        self.forward(to_incoming(message, self.user, edited).to_payload())
+        self.forwarded += 1
+
+    async def on_raw_message_delete(self, event):
+        if event.guild_id is not None:
+            self.forward(Deletion(event.guild_id, event.channel_id, [event.message_id], time.time()).to_payload())
+
+    async def on_raw_bulk_message_delete(self, event):
+        if event.guild_id is not None:
+            deletion = Deletion(event.guild_id, event.channel_id, sorted(event.message_ids), time.time())
+            self.forward(deletion.to_payload())
 
     async def on_guild_join(self, guild):
         self.forward(ServerEvent(JOINED, [guild.id], time.time(), [named(guild)]).to_payload())

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
+from django.utils.html import format_html_join
 
 from karma import config, export, moderation, store
 from karma.models import MAX_NAME_LENGTH, GuildSettings, Karma, LedgerEntry, SettingChange
@@ -55,6 +56,7 @@ class KarmaAdmin(ServerNamed):
     ordering = ("-karma", "subject")
     fields = ("guild_id", "subject", "karma")
     actions = ("merge", "remove_alias")
+    REASONS = 20  # the subject's page shows the reasons of its last this many changes that gave one
 
     @admin.action(description="Merge selected subjects into another (an alias)", permissions=["change"])
     def merge(self, request, queryset):
@@ -93,12 +95,28 @@ class KarmaAdmin(ServerNamed):
             else:
                 self.message_user(request, f"{subject} counts for itself again.")
 
+    def get_fields(self, request, obj=None):
+        return (*self.fields, "reasons") if obj else self.fields
+
     def get_readonly_fields(self, request, obj=None):
         # A subject is renamed or moved by nobody: its ledger would no longer add up. An alias
         # holds no karma: its changes count for the subject it was merged into.
         if obj and obj.merged_into is not None:
-            return ("guild_id", "subject", "karma")
-        return ("guild_id", "subject") if obj else ()
+            return ("guild_id", "subject", "karma", "reasons")
+        return ("guild_id", "subject", "reasons") if obj else ()
+
+    @admin.display(description="reasons")
+    def reasons(self, obj):
+        """Why the subject's karma changed, newest first (the ledger has every change)."""
+        changes = store.reasons(obj.guild_id, obj.subject, self.REASONS)
+        if not changes:
+            return "No reasons recorded yet."
+        return format_html_join(
+            "",
+            "<p>{} {} by {}: {}</p>",
+            ((created_at.strftime("%Y-%m-%d %H:%M"), f"{delta:+d}", author or "someone", reason)
+             for _, delta, author, created_at, reason in changes),
+        )  # fmt: skip
 
     def save_model(self, request, obj, form, change):
         saved = store.admin_set_karma(obj.guild_id, obj.subject, obj.karma, request.user)
@@ -211,11 +229,12 @@ class LedgerEntryAdmin(ServerNamed, HistoryAdmin):
         "source",
         "author_name",
         "author_id",
+        "reason",
         "admin_user",
         "reverted",
     )
     list_filter = ("source", ServerFilter, "created_at")
-    search_fields = ("subject", "author_name", "=author_id", "=message_id", "server_name")
+    search_fields = ("subject", "author_name", "reason", "=author_id", "=message_id", "server_name")
     date_hierarchy = "created_at"
     list_select_related = ("admin_user", "reverted_by")
     actions = ("revert", "forget_authors")

@@ -1,6 +1,8 @@
 """What crosses the queues between Discord and the domain, in both directions.
 
-IncomingMessage: a chat message, from a gateway to the karma task (queue `karma`).
+IncomingMessage: a chat message, as first sent or edited, from a gateway to the karma task
+(queue `karma`).
+Deletion: chat messages were deleted, from a gateway to the deletion task (queue `karma`).
 ServerEvent: Popple joined, left or found servers, or a server was renamed, from a gateway to the
 server task (queue `karma`).
 Reply: the answer to one, from the karma task to the reply task (queue `replies`), in lines that
@@ -70,6 +72,9 @@ class IncomingMessage:
     # The other names the author goes by, "" when unknown: the self-karma rule refuses them all.
     author_global_name: str = ""  # the display name of their Discord account
     author_nick: str = ""  # their nickname in this server
+    # Which version of the message this is: 0 as first sent, else when it was edited (Discord's
+    # edited_timestamp, in microseconds since the epoch): the later edit is the higher.
+    edited: int = 0
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,10 +82,64 @@ class IncomingMessage:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload, optional=("author_global_name", "author_nick"))
+        values = check_fields(cls, payload, optional=("author_global_name", "author_nick", "edited"))
+        if values.get("edited", 0) >= DELETED_REVISION:
+            raise ValueError("payload field edited is not a valid time")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["mentions"].items()):
             raise ValueError("payload field mentions must map user ids to names")
         return cls(**values)
+
+
+DISCORD_EPOCH = 1420070400  # seconds since the Unix epoch at Discord's first snowflake
+MAX_DELETED_PER_EVENT = 100  # Discord's bulk delete takes at most 100 messages
+DELETED_REVISION = 2**62  # a deletion comes after every edit (as karma/models.py records it)
+
+
+def sent_at(message_id: int) -> float:
+    """When a Discord message was sent, in seconds since the epoch: its id says (a snowflake)."""
+    return (message_id >> 22) / 1000 + DISCORD_EPOCH
+
+
+def edit_reply_id(message_id: int, edited: int) -> int:
+    """The id the reply to an edit is held and posted under (botgateway keys replies by id).
+
+    A snowflake of the edit's time with the message's low bits: the reply to a message and the
+    replies to each of its edits are different replies, and it sorts where the edit happened in
+    the channel. It names no Discord message: an edit's reply never reacts.
+    """
+    return ((edited // 1000 - DISCORD_EPOCH * 1000) << 22) | (message_id & (2**22 - 1))
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """Chat messages of one channel were deleted (one, or a bulk delete): `at` is when the gateway
+    saw it, in seconds since the epoch, to tell whether they could still be edited then."""
+
+    guild_id: int
+    channel_id: int
+    deleted: list  # message ids
+    at: float
+
+    def to_payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Self:
+        """Build from a task payload; ValueError names the first field that is missing or wrong."""
+        values = check_fields(cls, payload)
+        deleted, at = values["deleted"], values["at"]
+        if not 0 < len(deleted) <= MAX_DELETED_PER_EVENT:
+            raise ValueError(f"payload field deleted must list 1 to {MAX_DELETED_PER_EVENT} messages")
+        if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in deleted):
+            raise ValueError("payload field deleted must hold message ids")
+        if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at) or at <= 0:
+            raise ValueError("payload field at must be a time in seconds since the epoch")
+        return cls(values["guild_id"], values["channel_id"], deleted, float(at))
+
+    @staticmethod
+    def is_one(payload: Any) -> bool:
+        """Whether a gateway's payload is a deletion (a chat message never has `deleted`)."""
+        return isinstance(payload, dict) and "deleted" in payload
 
 
 JOINED, LEFT, PRESENT, UPDATED = "joined", "left", "present", "updated"

@@ -3,9 +3,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 
+from karma.message import DELETED_REVISION  # noqa: F401 (the ledger's revision of a deletion)
 from karma.names import clean
 
 MAX_NAME_LENGTH = 128
+MAX_REASON_LENGTH = 200
 
 
 class ExactCharField(models.CharField):
@@ -138,11 +140,16 @@ class LedgerEntry(models.Model):
         MERGE = "merge"  # names that became one: by a migration (karma/names.py) or a moderator
         REVERT = "revert"  # a moderator undid another row (`reverts`)
         IMPORT = "import"  # brought from the Go Popple (manage.py import_popple)
+        DELETED = "deleted"  # the message was deleted: its changes taken back (karma/store.py)
 
     guild_id = models.BigIntegerField("server")
     channel_id = models.BigIntegerField(null=True, blank=True)
-    # Unique with the subject: applying the same Discord message twice fails on this key.
+    # Unique with the revision and the subject: applying the same version of a Discord message
+    # twice fails on this key.
     message_id = models.BigIntegerField(null=True, blank=True)
+    # Which version of the message made the change: 0 as first sent, then its edit time in
+    # microseconds (karma/message.py), DELETED_REVISION for its deletion.
+    revision = models.BigIntegerField(default=0)
     author_id = models.BigIntegerField(null=True, blank=True)
     author_name = models.CharField(max_length=100, blank=True)
     admin_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
@@ -152,7 +159,8 @@ class LedgerEntry(models.Model):
     # first said.
     total = models.BigIntegerField()
     version = models.BigIntegerField(default=0)
-    source = models.CharField(max_length=6, choices=Source.choices, default=Source.CHAT)
+    source = models.CharField(max_length=7, choices=Source.choices, default=Source.CHAT)
+    reason = models.CharField(max_length=MAX_REASON_LENGTH, blank=True, help_text="Why, as the message said (for ...).")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # The row a revert undid; unique, so that a row is reverted once however often it is asked.
     # No foreign key constraint: a departed server's ledger is deleted in batches of ids.
@@ -169,7 +177,7 @@ class LedgerEntry(models.Model):
     class Meta:
         verbose_name_plural = "ledger"
         constraints = [
-            models.UniqueConstraint(fields=["message_id", "subject"], name="ledger_once_per_message"),
+            models.UniqueConstraint(fields=["message_id", "revision", "subject"], name="ledger_once_per_version"),
         ]
         indexes = [
             models.Index(fields=["guild_id", "subject"], name="ledger_subject"),
@@ -180,6 +188,27 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.subject} {self.delta:+d}"
+
+
+class MessageVersion(models.Model):
+    """Which version of a chat message the ledger follows, while it may still be edited or deleted.
+
+    Versions arrive in any order (workers run in parallel, the broker redelivers): this row is
+    locked while one is applied, and a version older than the one recorded changes nothing.
+    An edit or deletion that arrives before the message itself is kept here (`pending`) until
+    the message comes; `counted` says whether it has. Rows go once their message is too old to
+    be edited (karma/retention.py).
+    """
+
+    message_id = models.BigIntegerField(primary_key=True)
+    guild_id = models.BigIntegerField("server")
+    revision = models.BigIntegerField(default=0)
+    counted = models.BooleanField(default=False)
+    # [[subject, delta, reason]] the newest version asks for, while the message is not counted.
+    pending = models.JSONField(null=True, blank=True)
+
+    def __str__(self):
+        return f"message {self.message_id} at revision {self.revision}"
 
 
 class Giver(models.Model):

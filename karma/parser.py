@@ -11,12 +11,16 @@ of chat, whatever it holds. Rules, in order of application:
 - A token counts when it ends with `++` or `--`, after trailing sentence punctuation.
 - Its name is cleaned (karma/names.py: NFC, no invisible characters) and counts when it is
   neither empty nor longer than 128 characters.
+- A reason: `for` or `because` right after a change starts it; it runs to the end of the sentence
+  (`.`, `!` or `?` ending a word, or a line break), without code spans, trimmed, at most 200
+  characters. Every change of that sentence gets it, those inside it too (`alice++ for teaching
+  me c++` is a change of c as well: the `ignored` setting is for that).
 """
 
 import re
 from collections.abc import Iterator
 
-from karma.models import MAX_NAME_LENGTH
+from karma.models import MAX_NAME_LENGTH, MAX_REASON_LENGTH
 from karma.names import clean
 
 _BACKTICKS = re.compile(r"`+")
@@ -25,6 +29,8 @@ _WORD = re.compile(r"\S+")
 _MENTION = re.compile(r"<@!?(\d+)>")
 _SENTENCE_END = ".,!?;:"
 _SIGNS = {"++": 1, "--": -1}
+_FULL_STOPS = ".!?"
+REASON_WORDS = {"for", "because"}
 
 
 def prose(text: str) -> Iterator[str]:
@@ -61,11 +67,18 @@ def tokens(text: str) -> Iterator[tuple[bool, str, str]]:
     For a parenthesised token `name` is what the parentheses hold and `suffix` what follows the
     closing one; for a plain token `name` is the whole token and `suffix` is empty.
     """
+    for in_parens, name, suffix, _ in _tokens(text):
+        yield in_parens, name, suffix
+
+
+def _tokens(text: str) -> Iterator[tuple[bool, str, str, bool]]:
+    """tokens(), each with whether a line break comes before it."""
     for segment in prose(text):
         matches = _matching_parens(segment)
         pos = 0
         while True:
             gap = _WHITESPACE.match(segment, pos)
+            line_break = bool(gap) and "\n" in gap.group()
             if gap:
                 pos = gap.end()
             if pos >= len(segment):
@@ -77,11 +90,11 @@ def tokens(text: str) -> Iterator[tuple[bool, str, str]]:
                     continue
                 word = _WORD.match(segment, close + 1)
                 end = word.end() if word else close + 1
-                yield True, segment[pos + 1 : close], segment[close + 1 : end]
+                yield True, segment[pos + 1 : close], segment[close + 1 : end], line_break
                 pos = end
             else:
                 word = _WORD.match(segment, pos)
-                yield False, word.group(), ""
+                yield False, word.group(), "", line_break
                 pos = word.end()
 
 
@@ -120,21 +133,44 @@ def parse_changes(text: str, mentions: dict[str, str]) -> list[tuple[str, int]]:
 
     `mentions` maps user ids (as strings) to usernames, for `<@id>++`.
     """
-    totals = {}
-    for in_parens, name, suffix in tokens(text):
+    return parse_message(text, mentions)[0]
+
+
+def parse_message(text: str, mentions: dict[str, str]) -> tuple[list[tuple[str, int]], dict[str, str]]:
+    """parse_changes(), and the reason given for each name that has one (its first)."""
+    totals, reasons = {}, {}
+    sentence, reason, after_change = [], None, False  # this sentence's names, its reason's words
+
+    def end_sentence():
+        if reason:
+            said = clean(" ".join(reason).rstrip(_FULL_STOPS))[:MAX_REASON_LENGTH].strip()
+            for subject in sentence:
+                if said:
+                    reasons.setdefault(subject, said)
+
+    for in_parens, name, suffix, line_break in _tokens(text):
+        if line_break:
+            end_sentence()
+            sentence, reason, after_change = [], None, False
+        word = f"({name}){suffix}" if in_parens else name
+        if reason is not None:
+            reason.append(word)
+        elif after_change and name.lower() in REASON_WORDS and not in_parens:
+            reason = []
         signed = _sign(suffix if in_parens else name)
-        if signed is None:
-            continue
-        if in_parens:
-            if signed[0]:  # the sign must follow the closing parenthesis directly
-                continue
-            subject = paren_name(name)
-        else:
-            subject = plain_name(signed[0], mentions)
-        subject = _subject(subject)
+        subject = None
+        if signed is not None and not (in_parens and signed[0]):  # a sign must follow `)` directly
+            subject = _subject(paren_name(name) if in_parens else plain_name(signed[0], mentions))
         if subject is not None:
             totals[subject] = totals.get(subject, 0) + signed[1]
-    return [(subject, delta) for subject, delta in totals.items() if delta]
+            sentence.append(subject)
+        after_change = subject is not None
+        if word[-1:] in _FULL_STOPS:
+            end_sentence()
+            sentence, reason, after_change = [], None, False
+    end_sentence()
+    changes = [(subject, delta) for subject, delta in totals.items() if delta]
+    return changes, {subject: reasons[subject] for subject, _ in changes if subject in reasons}
 
 
 def parse_names(text: str, mentions: dict[str, str]) -> list[str]:

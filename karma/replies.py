@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from datetime import datetime
 
 from karma.message import DISCORD_MESSAGE_LIMIT, Line, fit
 from karma.names import without_bidi_controls
@@ -87,6 +88,17 @@ def shorten(name: str) -> str:
 
 def on_board(name: str, karma: int) -> str:
     return f"* {has_karma(shorten(name), karma)}"
+
+
+def because(subject: str, delta: int, author_name: str, when: datetime, reason: str) -> str:
+    """One line of `why`: a change, who made it, when (a Discord timestamp, shown in the reader's
+    time zone), and why."""
+    who = shown(author_name) if author_name else "someone"  # the ledger forgot them (retention)
+    return f"{shown(shorten(subject))} {delta:+d} from {who} <t:{int(when.timestamp())}:R>: {shown(reason)}"
+
+
+def no_reasons(subject: str) -> str:
+    return f"No reasons recorded for {shown(shorten(subject))} yet."
 
 
 def left_out(count: int) -> str:

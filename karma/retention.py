@@ -8,6 +8,9 @@
   came back meanwhile. The gateways say when Popple joins and leaves a server (ServerEvent); the
   event the gateway saw last wins, whatever order the workers apply them in.
 
+- What versions of a message the ledger follows (MessageVersion) is forgotten once the message is
+  older than twice EDIT_WINDOW: it can no longer be edited or deleted (late events get a margin).
+
 The periodic tasks (karma/tasks.py) call these. Both work in batches of short statements, each in
 its own transaction, so that a server with millions of ledger rows is never locked for long.
 """
@@ -19,8 +22,8 @@ from django.core.cache import cache
 from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
-from karma.message import LEFT, PRESENT, UPDATED, ServerEvent
-from karma.models import Giver, GuildSettings, Karma, LedgerEntry, SettingChange
+from karma.message import DISCORD_EPOCH, LEFT, PRESENT, UPDATED, ServerEvent
+from karma.models import Giver, GuildSettings, Karma, LedgerEntry, MessageVersion, SettingChange
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,20 @@ def _forget_givers() -> int:
     while ids := list(gone.values_list("id", flat=True)[:BATCH]):
         forgotten += Giver.objects.filter(id__in=ids).delete()[0]
     return forgotten
+
+
+def forget_versions(edit_window: int, now: datetime | None = None) -> int:
+    """Delete the MessageVersion rows of messages sent more than twice `edit_window` seconds ago;
+    how many. (A message's id says when it was sent: the rows go by ranges of the primary key.)"""
+    cutoff = (now or timezone.now()) - timedelta(seconds=2 * edit_window)
+    before = max(int((cutoff.timestamp() - DISCORD_EPOCH) * 1000), 0) << 22
+    old = MessageVersion.objects.filter(message_id__lt=before)
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:BATCH]):
+        deleted += MessageVersion.objects.filter(pk__in=ids).delete()[0]
+    if deleted:
+        logger.info("forgot the versions of %d messages too old to be edited", deleted)
+    return deleted
 
 
 def record(event: ServerEvent) -> int:
@@ -150,13 +167,13 @@ def delete_departed(days: int, now: datetime | None = None) -> list[int]:
 
 def _delete_server(guild_id: int, cutoff: datetime) -> bool:
     departed = GuildSettings.objects.filter(guild_id=guild_id, left_at__lt=cutoff)
-    for model in (LedgerEntry, Karma, Giver, SettingChange):
+    for model in (LedgerEntry, Karma, Giver, SettingChange, MessageVersion):
         rows = model.objects.filter(guild_id=guild_id)
-        while ids := list(rows.values_list("id", flat=True)[:BATCH]):
+        while ids := list(rows.values_list("pk", flat=True)[:BATCH]):
             # Popple may be added back while this runs: what is left of the server stays.
             if not departed.exists():
                 logger.info("server %s came back: stopped deleting its data", guild_id)
                 return False
-            model.objects.filter(id__in=ids).delete()
+            model.objects.filter(pk__in=ids).delete()
     # Last, so that a run cut short is finished by the next one.
     return bool(departed.delete()[0])

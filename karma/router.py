@@ -7,12 +7,24 @@ from dataclasses import replace
 from django.conf import settings
 
 from karma import config, store
-from karma.message import IncomingMessage, Line, Reply, bot_prefixes
-from karma.parser import parse_changes, parse_names
-from karma.replies import CHECK, QUESTION, REFUSED, capped, has_karma, on_board, refused, too_many_subjects
+from karma.message import Deletion, IncomingMessage, Line, Reply, bot_prefixes, edit_reply_id, sent_at
+from karma.parser import parse_message, parse_names
+from karma.replies import (
+    CHECK,
+    QUESTION,
+    REFUSED,
+    because,
+    capped,
+    has_karma,
+    no_reasons,
+    on_board,
+    refused,
+    too_many_subjects,
+)
 
 DEFAULT_BOARD_SIZE = 10
 MAX_BOARD_SIZE = 100  # beyond this a board is spam, not an answer
+WHY_CHANGES = 5  # `why` tells the reasons of a subject's last this many changes
 BOARD_SIZE_ERROR = "Board size must be a positive, non-zero number"
 NO_KARMA = "No one has any karma yet."
 ANNOUNCE_ERROR = 'Valid announce settings are: "on", "off", "yes", "no"'
@@ -28,7 +40,7 @@ Command = Callable[[IncomingMessage, str, dict[str, str]], Reply]
 
 def respond(message: IncomingMessage) -> Reply:
     """The answer to `message`, no longer than MAX_MESSAGES_PER_ANSWER Discord messages."""
-    reply = _respond(message)
+    reply = respond_to_edit(message) if message.edited else _respond(message)
     return replace(reply, lines=capped(reply.lines, reply.joiner))
 
 
@@ -38,18 +50,50 @@ def _respond(message: IncomingMessage) -> Reply:
     if command:
         word, arguments = command
         return COMMANDS[word](message, arguments, mentions)
-    changes = parse_changes(message.content, mentions)
+    changes, reasons = parse_message(message.content, mentions)
     if not changes:
         return answer(message)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
-    outcome = store.apply_changes(message, changes[:limit])
+    return announced(message, store.apply_changes(message, changes[:limit], reasons), len(changes) > limit)
+
+
+def respond_to_edit(message: IncomingMessage) -> Reply:
+    """An edited message is read again: its karma becomes what it now says (karma/store.py).
+
+    Commands are not run again (an edit into a command asks for no karma); messages older than
+    EDIT_WINDOW when edited are left as they were.
+    """
+    reply = Reply(message.channel_id, edit_reply_id(message.message_id, message.edited))
+    if message.edited / 1e6 - sent_at(message.message_id) > settings.EDIT_WINDOW:
+        return reply
+    mentions = {**message.mentions, str(message.bot_id): message.bot_name}
+    changes, reasons = [], {}
+    if not split_command(message.content, message.bot_id, message.bot_name):
+        changes, reasons = parse_message(message.content, mentions)
+    limit = settings.MAX_SUBJECTS_PER_MESSAGE
+    outcome = store.apply_changes(message, changes[:limit], reasons)
+    # An edit that changes no karma says nothing, not even that some names did not count.
+    said = announced(message, outcome, len(changes) > limit and bool(outcome.applied))
+    # No reaction: the reply's id names no message (karma/message.py, edit_reply_id).
+    return replace(reply, lines=said.lines, joiner=said.joiner)
+
+
+def forget_deleted(deletion: Deletion) -> None:
+    """Deleted messages take back their changes, unless they were older than EDIT_WINDOW."""
+    for message_id in deletion.deleted:
+        if deletion.at - sent_at(message_id) <= settings.EDIT_WINDOW:
+            store.apply_deletion(deletion.guild_id, message_id)
+
+
+def announced(message: IncomingMessage, outcome: store.Outcome, cut: bool) -> Reply:
+    """The reply to applied changes: their new karma and what the rules refused, if announced."""
     if not outcome.announce:
         # Silent, but for a reaction when a rule refused something: the author learns it did.
         return answer(message, reaction=REFUSED if outcome.refusals else None)
     lines = [Line(has_karma(subject, total), subject, version) for subject, total, version in outcome.applied]
     lines += refused(outcome.refusals)
-    if len(changes) > limit:
-        lines.append(Line(too_many_subjects(limit)))
+    if cut:
+        lines.append(Line(too_many_subjects(settings.MAX_SUBJECTS_PER_MESSAGE)))
     return answer(message, lines)
 
 
@@ -131,6 +175,21 @@ def configure(message: IncomingMessage, arguments: str, mentions: dict[str, str]
     return answer(message, [f"{name.lower()}: {shown}"], reaction=CHECK)
 
 
+def why(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
+    names = parse_names(arguments, mentions)
+    if not names:
+        return answer(message, reaction=QUESTION)
+    return answer(message, why_lines(message.guild_id, names[0]), joiner="\n")
+
+
+def why_lines(guild_id: int, subject: str) -> list[str]:
+    """The answer to `why <subject>`: its last changes with a reason, newest first."""
+    changes = store.reasons(guild_id, subject, WHY_CHANGES)
+    if not changes:
+        return [no_reasons(subject)]
+    return [because(*change) for change in changes]
+
+
 def changed_by(message: IncomingMessage) -> str:
     return f"{message.author_name} ({message.author_id})"
 
@@ -141,4 +200,5 @@ COMMANDS: dict[str, Command] = {
     "bot": _board(highest=False),
     "announce": announce,
     "config": configure,
+    "why": why,
 }

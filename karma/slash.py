@@ -68,6 +68,7 @@ def commands() -> list[dict]:
             [_option(STRING, "subjects", "Names, as in chat", True)],
             None,
         ),
+        ("why", "Why a name has its karma: the last reasons given", [_option(STRING, "subject", "A name", True)], None),
         ("top", "The names with the most karma", [_board_size()], None),
         ("bottom", "The names with the least karma", [_board_size()], None),
         (
@@ -199,8 +200,9 @@ def acknowledge(interaction: SlashCommand) -> Ack:
     if interaction.command not in known or not set(interaction.options) <= known[interaction.command]:
         return Ack(UNKNOWN_COMMAND)  # an old registration, or a newer one than this code
     options = interaction.options
-    if interaction.command == "karma":
-        if not isinstance(options.get("subjects"), str) or not parse_names(options["subjects"], {}):
+    if interaction.command in ("karma", "why"):
+        text = options.get("subjects" if interaction.command == "karma" else "subject")
+        if not isinstance(text, str) or not parse_names(text, {}):
             return Ack(NO_NAMES)
     elif interaction.command in ("top", "bottom"):
         size = options.get("size", DEFAULT_BOARD_SIZE)
@@ -266,6 +268,7 @@ def answer(interaction: SlashCommand) -> SlashAnswer:
     options = interaction.options
     command, arguments = {
         "karma": ("karma", options.get("subjects", "")),
+        "why": ("why", options.get("subject", "")),
         "top": ("top", str(options.get("size", DEFAULT_BOARD_SIZE))),
         "bottom": ("bot", str(options.get("size", DEFAULT_BOARD_SIZE))),
         "announce": ("config", f"announce {options.get('setting', '')}"),

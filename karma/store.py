@@ -7,10 +7,10 @@ in production (the tests route them to SQLite or MariaDB in turn, testkit/databa
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, connections, router, transaction
@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from karma.message import IncomingMessage
-from karma.models import Giver, GuildSettings, Karma, LedgerEntry
+from karma.models import DELETED_REVISION, Giver, GuildSettings, Karma, LedgerEntry, MessageVersion
 from karma.rules import HOUR, Refusal, Rules, limit, screen
 from monitoring import metrics
 
@@ -27,11 +27,13 @@ from monitoring import metrics
 # innodb_lock_wait_timeout (1205); atomic() rolls back what is left, so running it again is safe.
 _RETRYABLE_MYSQL_ERRORS = {1205, 1213}
 _ATTEMPTS = 5
-MAX_ALIAS_HOPS = 3  # merges are resolved to their end when made (karma/moderation.py); this is a guard
 
 Changes = Sequence[tuple[str, int]]  # (subject, delta)
 Totals = list[tuple[str, int]]  # (subject, karma)
 Applied = list[tuple[str, int, int]]  # (subject, karma, version) right after a message's changes
+MAX_ALIAS_HOPS = 3  # merges are resolved to their end when made (karma/moderation.py); this is a guard
+Reasons = dict[str, str]  # subject -> why, as the message said
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 _ANNOUNCE_DEFAULT = GuildSettings._meta.get_field("announce").default
@@ -46,68 +48,181 @@ class Outcome:
     refusals: list[Refusal] = field(default_factory=list)  # what the server's rules refused
 
 
-def apply_changes(message: IncomingMessage, changes: Changes) -> Outcome:
-    """Apply a message's karma changes once, in one transaction, under the server's rules.
+def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons | None = None) -> Outcome:
+    """Apply a version of a message's karma changes once, in one transaction, under the server's rules.
 
-    `changes` is [(subject, delta)]. Applying the same Discord message again changes nothing and
-    answers what the first application did: the ledger's unique (message, subject) key refuses
-    the second copy.
+    `changes` is [(subject, delta)], `reasons` {subject: why}. The first version (`edited` 0)
+    counts as it says. A later one (an edit) changes each subject by the difference between what
+    it says and what the ledger says the message did so far, so that the message's karma is
+    what its newest version says, whatever order versions are applied in: a version older than
+    the one applied changes nothing, and an edit applied before the message itself waits for it
+    (MessageVersion). The same version again changes nothing and answers what the first
+    application did: the ledger's unique (message, revision, subject) key refuses a second copy.
     """
+    return _retrying(lambda: _apply_or_replay(message, changes, reasons or {}))
+
+
+def apply_deletion(guild_id: int, message_id: int) -> None:
+    """Take back what a deleted message did (in the ledger as source "deleted"), once.
+
+    A deletion applied before the message itself is kept: the message then changes nothing.
+    """
+    _retrying(lambda: _delete_once(guild_id, message_id))
+
+
+def _retrying(attempt: Callable[[], T]) -> T:
     for _ in range(_ATTEMPTS - 1):
         try:
-            return _apply_or_replay(message, changes)
+            return attempt()
         except OperationalError as exc:
             if exc.args[0] not in _RETRYABLE_MYSQL_ERRORS:
                 raise
-    return _apply_or_replay(message, changes)
+    return attempt()
 
 
-def _apply_or_replay(message: IncomingMessage, changes: Changes) -> Outcome:
+def _apply_or_replay(message: IncomingMessage, changes: Changes, reasons: Reasons) -> Outcome:
     try:
-        return _apply_once(message, changes)
+        return _apply_once(message, changes, reasons)
     except IntegrityError:
-        replay = _replay(message, changes)
-        if replay is None:
+        # The version is in the ledger although its MessageVersion row was not (it was forgotten
+        # since: a very late redelivery).
+        connection = connections[router.db_for_read(LedgerEntry)]
+        with connection.cursor() as cursor:
+            replay = _replay(cursor, message, changes, message.edited)
+        if not replay:
             raise
         return Outcome(replay, announce_enabled(message.guild_id))
 
 
-def _apply_once(message: IncomingMessage, changes: Changes) -> Outcome:
+def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) -> Outcome:
     using = router.db_for_write(Karma)
     connection = connections[using]
     now = timezone.now()
+    revision = message.edited
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        cursor.execute(_RULES, [message.guild_id])
-        row = cursor.fetchone()
-        if row is None:  # a server that never changed a setting
-            announce, rules = _ANNOUNCE_DEFAULT, Rules()
-        else:
-            announce, rules = bool(row[0]), Rules.of(*row[1:5], json.loads(row[5] or "[]"))
-        kept, refusals = screen(changes, message, rules)
-        if kept and rules.counts_givers:
-            kept, more = _limit_giver(cursor, connection.vendor, message, kept, rules, now)
-            # A message applied before (a redelivery) answers as the first time, even when later
-            # changes of the same person would make the rules refuse it now.
-            replay = _replay(message, changes) if more else None
-            if replay is not None:
-                return Outcome(replay, announce)
-            refusals += more
-        if not kept:
-            return _counted(Outcome([], announce, refusals))
-        stamp = connection.ops.adapt_datetimefield_value(now)
-        _add_karma(cursor, connection.vendor, message.guild_id, kept, stamp)
-        totals = _totals(cursor, message.guild_id, [subject for subject, _ in kept])
-        kept, totals = _follow_merges(cursor, connection.vendor, message.guild_id, kept, totals, stamp)
-        _record(cursor, message, kept, totals, stamp)
-    return _counted(Outcome([(subject, *totals[subject][:2]) for subject, _ in kept], announce, refusals))
+        announce, rules = _rules(cursor, message.guild_id)
+        asked = json.dumps([[subject, delta, reasons.get(subject, "")] for subject, delta in changes])
+        if _claim(cursor, message.guild_id, message.message_id, revision, counted=not revision, pending=asked):
+            if revision:  # an edit before the message itself: kept until the message comes
+                return Outcome([], announce)
+            return _apply_version(cursor, message, changes, reasons, rules, announce, now)  # the usual case
+        seen, counted, pending = _lock_version(cursor, message.message_id)
+        if not revision:  # the message itself
+            if counted:  # again (redelivered): answers as the first time, unless edited since
+                return Outcome(_replay(cursor, message, changes, 0) if seen == 0 else [], announce)
+            # Its edits, or its deletion, came first: the newest of them is what counts.
+            _set_version(cursor, message.message_id, seen, counted=True, pending=None)
+            newest = json.loads(pending)
+            changes, reasons = [(s, d) for s, d, _ in newest], {s: r for s, _, r in newest if r}
+            return _apply_version(cursor, message, changes, reasons, rules, announce, now, seen)
+        if revision < seen:  # an older version than the one applied
+            return Outcome([], announce)
+        if revision == seen:  # the same edit again
+            return Outcome(_replay(cursor, message, changes, revision) if counted else [], announce)
+        _set_version(cursor, message.message_id, revision, counted=counted, pending=None if counted else asked)
+        if not counted:
+            return Outcome([], announce)
+        return _apply_version(cursor, message, changes, reasons, rules, announce, now, revision)
+
+
+def _apply_version(cursor: CursorWrapper, message: IncomingMessage, changes: Changes, reasons: Reasons,
+                   rules: Rules, announce: bool, now: datetime, revision: int = 0) -> Outcome:  # fmt: skip
+    """Make the message's changes in the ledger what this version asks, under the rules.
+
+    The rules apply to what the version asks (self-karma, max change, ignored names) and to
+    what it adds (cooldown, budget); taking back a change the message no longer makes is always
+    allowed. Each subject whose karma changes gets one ledger row at this revision.
+    """
+    kept, refusals = screen(changes, message, rules)
+    wanted = dict(kept)
+    done = _done(cursor, message.message_id) if revision else {}  # the first version did nothing yet
+    difference = [(subject, wanted.get(subject, 0) - done.get(subject, 0)) for subject in {**wanted, **done}]
+    difference = [(subject, delta) for subject, delta in difference if delta]
+    added = [(subject, delta) for subject, delta in difference if subject in wanted]
+    if added and rules.counts_givers:
+        allowed, more = _limit_giver(cursor, cursor.db.vendor, message, added, rules, now)
+        refusals += more
+        allowed = {subject for subject, _ in allowed}
+        difference = [(subject, delta) for subject, delta in difference if subject not in wanted or subject in allowed]
+    if not difference:
+        return _counted(Outcome([], announce, refusals))
+    origin = (message.guild_id, message.channel_id, message.message_id, message.author_id, message.author_name)
+    made, totals = _change(cursor, origin, difference, revision, LedgerEntry.Source.CHAT, reasons, now)
+    return _counted(Outcome([(subject, *totals[subject][:2]) for subject, _ in made], announce, refusals))
 
 
 def _counted(outcome: Outcome) -> Outcome:
-    """Count what a first application did (a replayed message is not counted again)."""
+    """Count what a new version did (a replayed one is not counted again)."""
     metrics.KARMA_APPLIED.inc(len(outcome.applied))
     for refusal in outcome.refusals:
         metrics.KARMA_REFUSED.labels(refusal.rule).inc()
     return outcome
+
+
+def _delete_once(guild_id: int, message_id: int) -> None:
+    using = router.db_for_write(Karma)
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        if _claim(cursor, guild_id, message_id, DELETED_REVISION, counted=False, pending="[]"):
+            return  # before the message itself: kept, so that the message changes nothing
+        seen, counted, _ = _lock_version(cursor, message_id)
+        if seen == DELETED_REVISION:  # deleted before
+            return
+        _set_version(cursor, message_id, DELETED_REVISION, counted=counted, pending=None if counted else "[]")
+        taken_back = [(subject, -delta) for subject, delta in _done(cursor, message_id).items() if delta]
+        if not counted or not taken_back:
+            return
+        cursor.execute(_ORIGIN, [message_id])
+        channel_id, author_id, author_name = cursor.fetchone() or (None, None, "")
+        origin = (guild_id, channel_id, message_id, author_id, author_name)
+        _change(cursor, origin, taken_back, DELETED_REVISION, LedgerEntry.Source.DELETED, {}, timezone.now())
+    logger.info("message %s was deleted: took back %d changes", message_id, len(taken_back))
+
+
+def _rules(cursor: CursorWrapper, guild_id: int) -> tuple[bool, Rules]:
+    """Whether the server wants changes announced, and its rules."""
+    cursor.execute(_RULES, [guild_id])
+    row = cursor.fetchone()
+    if row is None:  # a server that never changed a setting
+        return _ANNOUNCE_DEFAULT, Rules()
+    return bool(row[0]), Rules.of(*row[1:5], json.loads(row[5] or "[]"))
+
+
+def _claim(cursor: CursorWrapper, guild_id: int, message_id: int, revision: int, counted: bool, pending: str) -> bool:
+    """Record the message's first version seen, unless one is recorded: whether this was the first."""
+    if counted:
+        pending = None
+    cursor.execute(_CLAIM[cursor.db.vendor], [message_id, guild_id, revision, counted, pending])
+    return cursor.rowcount == 1
+
+
+def _lock_version(cursor: CursorWrapper, message_id: int) -> tuple[int, bool, str | None]:
+    """(revision, counted, pending) of the message, locked until the transaction ends."""
+    cursor.execute(_VERSION[cursor.db.vendor], [message_id])
+    revision, counted, pending = cursor.fetchone()
+    return revision, bool(counted), pending
+
+
+def _set_version(cursor: CursorWrapper, message_id: int, revision: int, counted: bool, pending: str | None) -> None:
+    cursor.execute(_SET_VERSION, [revision, counted, pending, message_id])
+
+
+def _done(cursor: CursorWrapper, message_id: int) -> dict[str, int]:
+    """What the message's versions changed so far, net, per subject."""
+    cursor.execute(_DONE, [message_id])
+    return {subject: int(total) for subject, total in cursor.fetchall()}
+
+
+def _change(cursor: CursorWrapper, origin: tuple, changes: Changes, revision: int, source: str, reasons: Reasons,
+            now: datetime) -> tuple[Changes, dict[str, tuple[int, int, str | None]]]:  # fmt: skip
+    """Add `changes` to the karma and record them in the ledger: the changes as made (a merged name's
+    go to the subject it was merged into), and each subject's karma and version after."""
+    stamp = cursor.db.ops.adapt_datetimefield_value(now)
+    _add_karma(cursor, cursor.db.vendor, origin[0], changes, stamp)
+    totals = _totals(cursor, origin[0], [subject for subject, _ in changes])
+    changes, totals = _follow_merges(cursor, cursor.db.vendor, origin[0], changes, totals, stamp)
+    if changes:
+        _record(cursor, origin, changes, totals, stamp, revision, source, reasons)
+    return changes, totals
 
 
 def _limit_giver(cursor: CursorWrapper, vendor: str, message: IncomingMessage, changes: Changes, rules: Rules,
@@ -123,6 +238,7 @@ def _limit_giver(cursor: CursorWrapper, vendor: str, message: IncomingMessage, c
     since_last = {}
     if rules.cooldown:
         subjects = [subject for subject, _ in changes]
+        since = _stamp(cursor, now - timedelta(seconds=rules.cooldown))
         # A merged name's changes are recorded under the subject it was merged into: the cooldown
         # of either holds for both.
         cursor.execute(_ALIASES.format(subjects=", ".join(["%s"] * len(subjects))), [message.guild_id, *subjects])
@@ -184,8 +300,25 @@ _ALIASES = (
     f"SELECT subject, merged_into FROM {_KARMA} WHERE guild_id = %s AND subject IN ({{subjects}}) "  # noqa: S608
     "AND merged_into IS NOT NULL"
 )
-# (On the ledger's unique (message, subject) key.)
-_APPLIED = f"SELECT subject, total, version FROM {_LEDGER} WHERE message_id = %s AND source = 'chat'"  # noqa: S608
+# (On the ledger's unique (message, revision, subject) key.)
+_APPLIED = f"SELECT subject, total, version FROM {_LEDGER} WHERE message_id = %s AND revision = %s AND source = 'chat'"  # noqa: S608
+_DONE = f"SELECT subject, SUM(delta) FROM {_LEDGER} WHERE message_id = %s GROUP BY subject"  # noqa: S608
+_ORIGIN = f"SELECT channel_id, author_id, author_name FROM {_LEDGER} WHERE message_id = %s AND source = 'chat' LIMIT 1"  # noqa: S608
+
+_VERSIONS = MessageVersion._meta.db_table
+# Records a message's version unless one is recorded; how many rows it wrote says which. (When
+# one is, MySQL's INSERT IGNORE only reads its row: the lock comes with the SELECT after it.)
+_CLAIM = {
+    "mysql": f"INSERT IGNORE INTO {_VERSIONS} (message_id, guild_id, revision, counted, pending) "  # noqa: S608
+    "VALUES (%s, %s, %s, %s, %s)",
+    "sqlite": f"INSERT INTO {_VERSIONS} (message_id, guild_id, revision, counted, pending) "  # noqa: S608
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+}
+_VERSION = {
+    "mysql": f"SELECT revision, counted, pending FROM {_VERSIONS} WHERE message_id = %s FOR UPDATE",  # noqa: S608
+    "sqlite": f"SELECT revision, counted, pending FROM {_VERSIONS} WHERE message_id = %s",  # noqa: S608
+}
+_SET_VERSION = f"UPDATE {_VERSIONS} SET revision = %s, counted = %s, pending = %s WHERE message_id = %s"  # noqa: S608
 _HOUR_COUNT = f"SELECT COUNT(*) FROM {_LEDGER} WHERE {_THEIRS}"  # noqa: S608
 _HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY created_at LIMIT 1 OFFSET %s"  # noqa: S608
 
@@ -207,7 +340,7 @@ _UPSERT_CONFLICT = {
 _TOTALS = f"SELECT subject, karma, version, merged_into FROM {_KARMA} WHERE guild_id = %s AND subject IN ({{subjects}})"  # noqa: S608
 _RECORD = (
     f"INSERT INTO {_LEDGER} (guild_id, channel_id, message_id, author_id, author_name, subject, delta, total, "  # noqa: S608
-    "version, source, created_at) VALUES {rows}"
+    "version, source, created_at, revision, reason) VALUES {rows}"
 )
 
 
@@ -246,39 +379,44 @@ def _follow_merges(
             if subject in moved:
                 redirected[target] += delta
         _add_karma(cursor, vendor, guild_id, list(redirected.items()), now)
-        changes = list(combined.items())
+        # An edit can take a change back from an alias and give it to its subject: they cancel out.
+        changes = [(subject, delta) for subject, delta in combined.items() if delta]
         totals = _totals(cursor, guild_id, list(combined))
     raise OperationalError("a chain of merged subjects is too long")
 
 
-def _record(
-    cursor: CursorWrapper, message: IncomingMessage, changes: Changes, totals: dict[str, tuple[int, int]], now: datetime
-) -> None:
-    """The ledger rows; their unique (message, subject) key refuses a message applied before."""
-    origin = (message.guild_id, message.channel_id, message.message_id, message.author_id, message.author_name)
+def _record(cursor: CursorWrapper, origin: tuple, changes: Changes, totals: dict[str, tuple[int, int]], now: datetime,
+            revision: int, source: str, reasons: Reasons) -> None:  # fmt: skip
+    """The ledger rows; their unique (message, revision, subject) key refuses a version applied before."""
     cursor.execute(
-        _RECORD.format(rows=", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(changes))),
+        _RECORD.format(rows=", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(changes))),
         [
             value
             for subject, delta in changes
-            for value in (*origin, subject, delta, *totals[subject][:2], LedgerEntry.Source.CHAT.value, now)
+            for value in (
+                *origin,
+                subject,
+                delta,
+                *totals[subject][:2],
+                source,
+                now,
+                revision,
+                reasons.get(subject, ""),
+            )
         ],
     )
 
 
-def _replay(message: IncomingMessage, changes: Changes) -> Applied | None:
-    """What the message did when it was applied before, or None when it was not."""
-    connection = connections[router.db_for_read(LedgerEntry)]
-    with connection.cursor() as cursor:
-        cursor.execute(_APPLIED, [message.message_id])
-        applied = {subject: (total, version) for subject, total, version in cursor.fetchall()}
-    if not applied:
-        return None
-    logger.info("message %s was applied before (redelivered); answering as the first time", message.message_id)
-    # In the order of the changes; then the subjects that aliases led to (_follow_merges).
-    named = [subject for subject, _ in changes if subject in applied]
-    named += [subject for subject in applied if subject not in named]
-    return [(subject, *applied[subject]) for subject in named]
+def _replay(cursor: CursorWrapper, message: IncomingMessage, changes: Changes, revision: int) -> Applied:
+    """What this version of the message did when it was applied before ([] when nothing)."""
+    cursor.execute(_APPLIED, [message.message_id, revision])
+    applied = {subject: (total, version) for subject, total, version in cursor.fetchall()}
+    if applied:
+        logger.info("message %s was applied before (redelivered); answering as the first time", message.message_id)
+    asked = [subject for subject, _ in changes]
+    return [
+        (subject, *applied[subject]) for subject in [*asked, *sorted(set(applied) - set(asked))] if subject in applied
+    ]
 
 
 def karma_of(guild_id: int, names: Sequence[str]) -> Totals:
@@ -299,6 +437,19 @@ def board(guild_id: int, size: int, highest: bool = True) -> Totals:
     order = ("-karma" if highest else "karma", "subject")
     rows = Karma.objects.filter(guild_id=guild_id).exclude(karma=0).order_by(*order)
     return list(rows.values_list("subject", "karma")[:size])
+
+
+def reasons(guild_id: int, subject: str, count: int) -> list[tuple[str, int, str, datetime, str]]:
+    """The subject's last `count` changes that gave a reason, newest first, as (subject, delta,
+    author name, when, reason); not those of messages deleted since."""
+    deleted = LedgerEntry.objects.filter(guild_id=guild_id, subject=subject, source=LedgerEntry.Source.DELETED)
+    rows = (
+        LedgerEntry.objects.filter(guild_id=guild_id, subject=subject)
+        .exclude(reason="")
+        .exclude(message_id__in=deleted.values("message_id"))
+        .order_by("-created_at", "-id")
+    )
+    return list(rows.values_list("subject", "delta", "author_name", "created_at", "reason")[:count])
 
 
 def announce_enabled(guild_id: int) -> bool:

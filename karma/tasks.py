@@ -1,9 +1,11 @@
-"""The karma tasks (queue `karma`): apply one chat message and hand its answer to the reply task;
-record that Popple joined or left servers; and the periodic housekeeping that Celery beat runs.
+"""The karma tasks (queue `karma`): apply one chat message (as sent or edited) and hand its answer
+to the reply task; take back what deleted messages did; record that Popple joined or left servers;
+and the periodic housekeeping that Celery beat runs.
 
-Each is idempotent, which is what makes acks_late and redelivery safe: a message is applied once
-(the ledger's unique key), and a rerun answers as the first time; a server event older than the
-one recorded changes nothing; housekeeping does nothing the second time.
+Each is idempotent, which is what makes acks_late and redelivery safe: a version of a message is
+applied once (the ledger's unique key), and a rerun answers as the first time; an older version
+than the one applied, or a deletion again, changes nothing; a server event older than the one
+recorded changes nothing; housekeeping does nothing the second time.
 """
 
 import logging
@@ -15,8 +17,8 @@ from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from karma import retention, slash
-from karma.message import IncomingMessage, ServerEvent
-from karma.router import respond
+from karma.message import Deletion, IncomingMessage, ServerEvent
+from karma.router import forget_deleted, respond
 from poppleproject.celery import no_arguments, parsed
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,12 @@ def handle_interaction(self, payload=None, *unexpected, **unknown):
     )
 
 
+@shared_task(name="karma.message_deleted", bind=True, autoretry_for=(OperationalError, InterfaceError), **RETRY_POLICY)
+def message_deleted(self, payload=None, *unexpected, **unknown):
+    """Chat messages were deleted: what they did is taken back (no reply)."""
+    forget_deleted(parsed(self, Deletion.from_payload, payload, (*unexpected, *unknown), "deletion"))
+
+
 @shared_task(name="karma.server_event", bind=True, autoretry_for=(OperationalError, InterfaceError), **RETRY_POLICY)
 def server_event(self, payload=None, *unexpected, **unknown):
     """Popple joined or left a server, or found itself in servers (from a gateway, like messages)."""
@@ -93,4 +101,10 @@ def delete_departed_servers(self, *unexpected, **unknown):
     retention.delete_departed(settings.DEPARTED_SERVER_RETENTION_DAYS)
 
 
-HOUSEKEEPING = (anonymise_ledger, delete_departed_servers)
+@shared_task(name="karma.forget_message_versions", bind=True)
+def forget_message_versions(self, *unexpected, **unknown):
+    no_arguments(self, (*unexpected, *unknown))
+    retention.forget_versions(settings.EDIT_WINDOW)
+
+
+HOUSEKEEPING = (anonymise_ledger, delete_departed_servers, forget_message_versions)

@@ -122,6 +122,10 @@ def label_arguments(headers, body, **kwargs):
         label = [f"{key}={value}" for key, value in ids.items() if isinstance(value, int)]
         if isinstance(payload.get("guild_ids"), list):  # a server event (karma.message.ServerEvent)
             label.append(f"servers={len(payload['guild_ids'])}")
+        if isinstance(payload.get("deleted"), list):  # deleted messages (karma.message.Deletion)
+            label.append(f"deleted={len(payload['deleted'])}")
+        if payload.get("edited"):
+            label.append("edited")
         headers["argsrepr"] = " ".join(label) or "(hidden)"
     elif args:
         headers["argsrepr"] = f"({len(args)} arguments)"

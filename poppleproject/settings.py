@@ -246,6 +246,8 @@ CELERY_TASK_ROUTES = {
     "karma.handle_interaction": {"queue": "karma"},
     "karma.complete_interaction": {"queue": "replies"},
     "karma.server_event": {"queue": "karma"},
+    "karma.message_deleted": {"queue": "karma"},
+    "karma.forget_message_versions": {"queue": "karma"},
     "karma.anonymise_ledger": {"queue": "karma"},
     "karma.delete_departed_servers": {"queue": "karma"},
 }
@@ -299,6 +301,8 @@ RABBITMQ_MAX_QUEUE_LENGTH = _int("RABBITMQ_MAX_QUEUE_LENGTH", 100_000, minimum=1
 
 # A message changes at most this many distinct subjects; the rest are ignored and the reply says so.
 MAX_SUBJECTS_PER_MESSAGE = _int("MAX_SUBJECTS_PER_MESSAGE", 20, minimum=1)
+# Seconds after a message is sent during which editing or deleting it changes the karma it gave.
+EDIT_WINDOW = _int("EDIT_WINDOW", 24 * 3600, minimum=0)
 
 # Retention (karma/retention.py) ----------------------------------------------------------------
 
@@ -321,7 +325,7 @@ HOUSEKEEPING_INTERVAL = _int("HOUSEKEEPING_INTERVAL", 3600, minimum=1)
 CELERY_BEAT_SCHEDULER = "poppleproject.celery:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": HOUSEKEEPING_INTERVAL}
-    for name in ("karma.anonymise_ledger", "karma.delete_departed_servers")
+    for name in ("karma.anonymise_ledger", "karma.delete_departed_servers", "karma.forget_message_versions")
 }
 
 # Discord -------------------------------------------------------------------------------------

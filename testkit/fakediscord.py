@@ -1,7 +1,7 @@
 """A Discord double at the wire level: REST v10 and Gateway v10, enough for discord.py to run unmodified.
 
 The real discord.py client connects to it through DISCORD_API_BASE_URL and DISCORD_GATEWAY_URL.
-Tests play the users (`send`), then read what the bot did (`messages`, `reactions`). Every
+Tests play the users (`send`, `edit`, `delete`), then read what the bot did (`messages`, `reactions`). Every
 timestamp is taken here, so both ends of a message's trip share one clock.
 
 Implemented: login (`/users/@me`, `/oauth2/applications/@me`), `/gateway` and `/gateway/bot`, create
@@ -11,11 +11,13 @@ and reactions, and a global limit per second over all routes, with Discord's `X-
 every answer and its 429 bodies (`retry_after`, `global`, `X-RateLimit-Scope`); `DISCORD_LIMITS` sets
 the real numbers. Injected faults on top: 429s (shared or global), 5xx, 403 and 404. The gateway's HELLO,
 IDENTIFY (token, intents and shard checked; the session start rate recorded), READY, GUILD_CREATE,
-GUILD_DELETE (the bot removed from a server), GUILD_UPDATE (renamed), MESSAGE_CREATE, heartbeats, RESUME with replay of
-missed events, and shard routing by `(guild_id >> 22) % shard_count`. Slash commands: registration
-by bulk overwrite (global and per server), INTERACTION_CREATE over the gateway or a signed POST to an
-Interactions Endpoint URL (Ed25519, the fake's own key), the callback with Discord's rules (within 3 s
-of the interaction, once), and the original response's edit and follow-ups (15 minutes, by token).
+GUILD_DELETE (the bot removed from a server), GUILD_UPDATE (renamed), MESSAGE_CREATE,
+MESSAGE_UPDATE (an edit, or an embed added), MESSAGE_DELETE, MESSAGE_DELETE_BULK, heartbeats, RESUME
+with replay of missed events, and shard routing by `(guild_id >> 22) % shard_count`. Slash
+commands: registration by bulk overwrite (global and per server), INTERACTION_CREATE over the
+gateway or a signed POST to an Interactions Endpoint URL (Ed25519, the fake's own key), the callback
+with Discord's rules (within 3 s of the interaction, once), and the original response's edit and
+follow-ups (15 minutes, by token).
 It runs in a thread of the test process, on its own event loop.
 """
 
@@ -291,6 +293,7 @@ class FakeDiscord:
         self.messages = []
         self.reactions = []
         self.sent_at = {}  # message id -> when MESSAGE_CREATE was dispatched
+        self.sent = {}  # message id -> the message object, as last sent or edited
         self.identifies = []  # (time, shard_id, shard_count)
         self.rest_log = []  # (method, path, status)
         self.rest_times = []  # (time.perf_counter() at arrival, method, path, status)
@@ -372,8 +375,8 @@ class FakeDiscord:
 
     # -- the world: users, servers, members --------------------------------------------------
 
-    def _snowflake(self):
-        return ((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) | (next(self._ids) % (1 << 22))
+    def _snowflake(self, seconds_ago=0.0):
+        return ((int((time.time() - seconds_ago) * 1000) - DISCORD_EPOCH_MS) << 22) | (next(self._ids) % (1 << 22))
 
     def _user(self, name, bot=False, global_name=None):
         return {
@@ -531,22 +534,46 @@ class FakeDiscord:
 
     # -- users talk ----------------------------------------------------------------------------
 
-    def send(self, guild, author_id, content, channel_id=None, mentions=(), dm=False):
-        """A user posts `content`; returns the message id. `mentions` are user ids."""
-        message_id = self._snowflake()
+    def send(self, guild, author_id, content, channel_id=None, mentions=(), dm=False, seconds_ago=0.0):
+        """A user posts `content`; returns the message id. `mentions` are user ids. `seconds_ago`
+        dates the message back (its id says when it was sent), as if it came late."""
+        message_id = self._snowflake(seconds_ago)
         data = _message_object(message_id, channel_id or guild.channel_ids[0], self.users[str(author_id)], content)
         data["mentions"] = [{**self.users[str(user)], "member": self._member(guild, user)} for user in mentions]
         if not dm:
             data["guild_id"] = str(guild.id)
             data["member"] = self._member(guild, author_id)
+        self.sent[message_id] = data
         self.loop.call_soon_threadsafe(self._dispatch_message, guild.id, message_id, data)
         return message_id
 
     def _dispatch_message(self, guild_id, message_id, data):
         self.sent_at[message_id] = time.perf_counter()
-        for session in self.sessions.values():
-            if session.owns(guild_id):
-                session.dispatch("MESSAGE_CREATE", data)
+        self._dispatch_to_owners(guild_id, "MESSAGE_CREATE", data)
+
+    def edit(self, guild, message_id, content, edited_at=None):
+        """The author edits a message they sent; returns its edited_timestamp in microseconds."""
+        edited_at = edited_at or time.time()
+        data = {**self.sent[message_id], "content": content, "edited_timestamp": _iso(edited_at)}
+        self.sent[message_id] = data
+        self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "MESSAGE_UPDATE", data)
+        return int(datetime.fromisoformat(data["edited_timestamp"]).timestamp() * 1_000_000)
+
+    def add_embed(self, guild, message_id):
+        """Discord unfurls a link of the message: an update that is no edit (no edit time)."""
+        data = {**self.sent[message_id], "embeds": [{"type": "link", "url": "https://example.com"}]}
+        self.sent[message_id] = data
+        self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "MESSAGE_UPDATE", data)
+
+    def delete(self, guild, message_id):
+        data = {"id": str(message_id), "channel_id": self.sent[message_id]["channel_id"], "guild_id": str(guild.id)}
+        self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "MESSAGE_DELETE", data)
+
+    def bulk_delete(self, guild, message_ids):
+        """A moderator deletes messages of one channel at once (Discord allows 2 to 100)."""
+        channel_id = self.sent[message_ids[0]]["channel_id"]
+        data = {"ids": [str(i) for i in message_ids], "channel_id": channel_id, "guild_id": str(guild.id)}
+        self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "MESSAGE_DELETE_BULK", data)
 
     # -- what the bot did ------------------------------------------------------------------------
 

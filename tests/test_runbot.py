@@ -7,6 +7,7 @@ import time
 import pytest
 from django.db import connections
 
+from karma.message import edit_reply_id
 from testkit.burst import Burst
 from testkit.fakediscord import FakeDiscord
 from testkit.processes import ROOT, Process, as_root, clean_env, manage
@@ -72,6 +73,27 @@ def test_runbot_answers_slash_commands(fake, tmp_path):
     assert (asked.response_type, asked.content, asked.edits) == (5, "tea has 2 karma.", 1)
     assert (refused.response_type, refused.ephemeral) == (4, True)
     assert asked.token not in bot.log()
+
+
+def test_runbot_follows_edits_and_deletes(fake, tmp_path):
+    guild = fake.add_guild("home")
+    alice = fake.add_user("alice")
+    fake.add_member(guild, alice)
+    bot = runbot(fake, tmp_path)
+    try:
+        edited, deleted = fake.send(guild, alice, "bob++"), fake.send(guild, alice, "carol++ for tea")
+        assert fake.wait_until(lambda: fake.replies_to(edited) and fake.replies_to(deleted))
+        edit = edit_reply_id(edited, fake.edit(guild, edited, "dave++ for the docs"))
+        assert fake.wait_until(lambda: fake.replies_to(edit))
+        fake.delete(guild, deleted)
+        why = fake.send(guild, alice, "@Popple why carol")
+        board = fake.send(guild, alice, "@Popple top")
+        assert fake.wait_until(lambda: fake.replies_to(why) and fake.replies_to(board))
+    finally:
+        bot.stop()
+    assert fake.replies_to(edit) == ["dave has 1 karma. bob has 0 karma."]
+    assert fake.replies_to(why) == ["No reasons recorded for carol yet."]  # its message was deleted
+    assert fake.replies_to(board) == ["* dave has 1 karma."]
 
 
 def test_runbot_lives_within_discords_limits(tmp_path):

@@ -108,13 +108,13 @@ def test_sync_commands_overwrites_the_registration(discord, guild, settings):
     out = io.StringIO()
     call_command("sync_commands", stdout=out)
     call_command("sync_commands", stdout=out)
-    assert [c["name"] for c in discord.commands[None]] == ["karma", "top", "bottom", "announce", "config"]
+    assert [c["name"] for c in discord.commands[None]] == ["karma", "why", "top", "bottom", "announce", "config"]
     assert out.getvalue().splitlines()[-1] == (
-        "registered 5 slash commands globally: /karma, /top, /bottom, /announce, /config"
+        "registered 6 slash commands globally: /karma, /why, /top, /bottom, /announce, /config"
     )
     call_command("sync_commands", "--guild", str(guild.id), stdout=out)
-    assert len(discord.commands[guild.id]) == 5
-    assert len(discord.commands[None]) == 5
+    assert len(discord.commands[guild.id]) == 6
+    assert len(discord.commands[None]) == 6
     settings.DISCORD_TOKEN = "not-the-token"
     with pytest.raises(CommandError, match=r"Discord refused DISCORD_TOKEN \(401\)"):
         call_command("sync_commands")

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('karma', '0005_departed_servers'),
+        ('karma', '0006_edits_and_reasons'),
     ]
 
     operations = [
@@ -58,7 +58,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='ledgerentry',
             name='source',
-            field=models.CharField(choices=[('chat', 'Chat'), ('admin', 'Admin'), ('merge', 'Merge'), ('revert', 'Revert'), ('import', 'Import')], default='chat', max_length=6),
+            field=models.CharField(choices=[('chat', 'Chat'), ('admin', 'Admin'), ('merge', 'Merge'), ('revert', 'Revert'), ('import', 'Import'), ('deleted', 'Deleted')], default='chat', max_length=7),
         ),
         migrations.AddIndex(
             model_name='karma',

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from karma import config, retention
 from karma.message import JOINED, LEFT, PRESENT, UPDATED, ServerEvent
-from karma.models import Giver, GuildSettings, Karma, LedgerEntry, SettingChange
+from karma.models import Giver, GuildSettings, Karma, LedgerEntry, MessageVersion, SettingChange
 from karma.router import respond
-from karma.tasks import anonymise_ledger, delete_departed_servers, server_event
+from karma.tasks import anonymise_ledger, delete_departed_servers, forget_message_versions, server_event
 from testkit.databases import pinned
 from testkit.messages import chat
 from testkit.processes import manage
@@ -165,7 +165,7 @@ def a_server_with_data(guild):
 def everything_of(guild):
     return {
         model.__name__: model.objects.filter(guild_id=guild).count()
-        for model in (Karma, LedgerEntry, Giver, GuildSettings, SettingChange)
+        for model in (Karma, LedgerEntry, Giver, GuildSettings, SettingChange, MessageVersion)
     }
 
 
@@ -178,12 +178,14 @@ def test_a_server_is_deleted_only_after_the_retention_and_alone(guild, caplog):
     assert GuildSettings.objects.get(guild_id=guild).left_at == left
     assert retention.delete_departed(30) == []
     assert retention.delete_departed(30, now=left + timedelta(days=29, hours=23)) == []
-    assert everything_of(guild) == {"Karma": 2, "LedgerEntry": 3, "Giver": 2, "GuildSettings": 1, "SettingChange": 1}
+    assert everything_of(guild) == {"Karma": 2, "LedgerEntry": 3, "Giver": 2, "GuildSettings": 1, "SettingChange": 1,
+                                   "MessageVersion": 2}  # fmt: skip
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="karma.retention"):
         assert retention.delete_departed(30, now=left + timedelta(days=31)) == [guild]
     assert everything_of(guild) == dict.fromkeys(everything_of(guild), 0)
-    assert everything_of(other) == {"Karma": 2, "LedgerEntry": 3, "Giver": 2, "GuildSettings": 1, "SettingChange": 1}
+    assert everything_of(other) == {"Karma": 2, "LedgerEntry": 3, "Giver": 2, "GuildSettings": 1, "SettingChange": 1,
+                                   "MessageVersion": 2}  # fmt: skip
     assert [r.getMessage() for r in caplog.records] == [f"deleted data of server {guild}, left 31 days ago"]
 
 
@@ -300,7 +302,7 @@ def test_a_malformed_server_event_is_rejected_with_one_log_line(guild, caplog, p
     assert not GuildSettings.objects.exists()
 
 
-@pytest.mark.parametrize("task", [anonymise_ledger, delete_departed_servers])
+@pytest.mark.parametrize("task", [anonymise_ledger, delete_departed_servers, forget_message_versions])
 def test_a_periodic_task_called_with_arguments_is_rejected(guild, caplog, task):
     with caplog.at_level(logging.ERROR):
         result = task.apply(args=("surprise",))

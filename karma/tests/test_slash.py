@@ -131,7 +131,7 @@ def test_direct_messages_are_refused():
 
 def test_the_registered_commands():
     commands = {command["name"]: command for command in slash.commands()}
-    assert set(commands) == {"karma", "top", "bottom", "announce", "config"}
+    assert set(commands) == {"karma", "why", "top", "bottom", "announce", "config"}
     assert all(command["contexts"] == [0] for command in commands.values())  # servers only
     manage = str(slash.MANAGE_GUILD)
     assert {name for name, command in commands.items() if command["default_member_permissions"] == manage} == {
@@ -157,6 +157,16 @@ class TestAnswers:
         top = answer(slash_command("top", {"size": 2}, guild_id=31))
         assert top.content == respond(chat("@Popple top 2", guild_id=31)).text()
         assert answer(slash_command("bottom", {}, guild_id=31)).content.splitlines()[0] == "* coffee has -1 karma."
+
+    def test_why_says_what_the_text_command_says(self):
+        respond(chat("tea++ for warming us up", guild_id=36))
+        said = answer(slash_command("why", {"subject": "tea"}, guild_id=36)).content
+        assert said == respond(chat("@Popple why tea", guild_id=36)).text()
+        assert "warming us up" in said
+        assert answer(slash_command("why", {"subject": "coffee"}, guild_id=36)).content == (
+            "No reasons recorded for coffee yet."
+        )
+        assert acknowledge(slash_command("why", {"subject": "``"})) == Ack(NO_NAMES)
 
     def test_settings_change_once_and_say_how(self):
         first = answer(slash_command("config", {"setting": "cooldown", "value": "90"}, manager=True, guild_id=32))

@@ -12,6 +12,13 @@ def test_a_chat_message_is_shown_by_its_ids_only():
     assert labelled((payload,)) == ("message_id=11 channel_id=22", "{}")
 
 
+def test_an_edit_and_a_deletion_are_shown_by_their_ids_only():
+    edit = {"message_id": 11, "channel_id": 22, "content": "secret++", "edited": 1_700_000_000_000_000}
+    assert labelled((edit,)) == ("message_id=11 channel_id=22 edited", "{}")
+    deletion = {"guild_id": 33, "channel_id": 22, "deleted": [11, 12], "at": 1.0}
+    assert labelled((deletion,)) == ("channel_id=22 deleted=2", "{}")
+
+
 def test_a_reply_is_shown_by_its_ids_only():
     payload = {"channel_id": 22, "message_id": 11, "lines": [["alice has 3 karma.", "alice", 3]]}
     assert labelled((payload,)) == ("message_id=11 channel_id=22", "{}")

@@ -10,9 +10,9 @@ from botgateway.discordapi import point_discordpy_at_configured_urls, require_to
 from botgateway.gateway import Gateway
 from botgateway.outbox import Outbox
 from botgateway.shards import IdentifyThrottle, shard_ids
-from karma.message import ServerEvent
+from karma.message import Deletion, ServerEvent
 from karma.slash import SlashCommand
-from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_interaction, handle_message, server_event
+from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_interaction, handle_message, message_deleted, server_event
 from monitoring import metrics
 
 
@@ -28,11 +28,13 @@ class Command(BaseCommand):
 
     @staticmethod
     def task_for(payload):
-        """The task a payload from the outbox goes to: chat messages, slash commands and server
-        events share it."""
+        """The task a payload from the outbox goes to: chat messages, slash commands, deletions and
+        server events share it."""
         if SlashCommand.is_one(payload):
             return handle_interaction
-        return server_event if ServerEvent.is_one(payload) else handle_message
+        if ServerEvent.is_one(payload):
+            return server_event
+        return message_deleted if Deletion.is_one(payload) else handle_message
 
     def publish(self, payload):
         """Hand one message over; raising keeps it in the outbox, to be tried again."""
