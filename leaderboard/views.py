@@ -13,10 +13,12 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from karma import store
 from karma.models import GuildSettings, Karma, LedgerEntry
 from leaderboard.chart import Point, svg
 
 PER_PAGE = 25
+REASONS = 5  # the last reasons a subject's page shows (as `@Popple why` does)
 CHART_CHANGES = 1000  # the chart shows a subject's last changes, at most this many
 # Nothing on these pages comes from elsewhere but the servers' icons, from Discord's CDN.
 CONTENT_SECURITY_POLICY = (
@@ -129,5 +131,7 @@ def subject(request, guild_id: int, subject: str):
         "chart": svg(points),
         "changes": len(points),
         "aliases": list(aliases[:20]),
+        # Why, without who: a public page names no one who gave karma.
+        "reasons": [(delta, at, reason) for _, delta, _, at, reason in store.reasons(guild_id, subject, REASONS)],
     }
     return render(request, "leaderboard/subject.html", context)

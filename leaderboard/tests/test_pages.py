@@ -105,3 +105,13 @@ def test_a_merged_subject_leads_to_the_one_it_was_merged_into(client, servers):
     response = client.get(f"/servers/{PUBLIC}/tea/")
     assert (response.status_code, response["Location"]) == (302, f"/servers/{PUBLIC}/popple/")
     assert "Also counted as: <bdi>tea</bdi>" in client.get(f"/servers/{PUBLIC}/popple/").content.decode()
+
+
+def test_a_subject_page_says_why_without_saying_who(client, servers):
+    store.apply_changes(
+        chat("", guild_id=PUBLIC, author_name="secret-giver"), [("tea", 1)], {"tea": "<b>warm</b> & kind"}
+    )
+    page = client.get(f"/servers/{PUBLIC}/tea/").content.decode()
+    assert "+1" in page
+    assert "&lt;b&gt;warm&lt;/b&gt; &amp; kind" in page  # escaped, never HTML
+    assert "secret-giver" not in page
