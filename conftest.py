@@ -3,7 +3,16 @@
 import pytest
 
 from botgateway.delivery import courier
+from testkit.databases import DATABASES, pinned
 from testkit.fakediscord import FakeDiscord
+
+
+@pytest.fixture(params=DATABASES)
+def database(request):
+    """The database the models use in this test, each in turn: the test settings route them to it
+    (testkit/databases.py), the store's raw SQL included."""
+    with pinned(request.param):
+        yield request.param
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ block Django's default database is used, as in production.
 
 from contextlib import contextmanager
 
+DATABASES = ["default", "mariadb"]  # the data layer's tests run on each (conftest.py: database)
 _alias = None  # a module global, not a context variable: test threads must see it too
 
 

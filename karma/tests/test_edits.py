@@ -16,20 +16,13 @@ from karma.models import Karma, LedgerEntry, MessageVersion
 from karma.parser import parse_changes
 from karma.replies import REFUSED
 from karma.router import forget_deleted, respond
-from testkit.databases import pinned
+from testkit.databases import DATABASES
 from testkit.messages import chat, snowflake
 
-DATABASES = ["default", "mariadb"]
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 _guilds = itertools.count(7000)
 ALICE = 700
 DAY = 24 * 3600
-
-
-@pytest.fixture(params=DATABASES)
-def database(request):
-    with pinned(request.param):
-        yield request.param
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from karma.models import GuildSettings, Karma, LedgerEntry, SettingChange
-from testkit.databases import pinned
+from testkit.databases import DATABASES
 
-DATABASES = ["default", "mariadb"]
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 
 # The tables as connorkuehl/popple's migrations create them (internal/database/sqlite/migrations/
@@ -46,12 +45,6 @@ ENTITIES = [
 ]
 CONFIGS = [("111", True), ("222", False)]
 NOW = "2024-01-01 00:00:00"
-
-
-@pytest.fixture(params=DATABASES)
-def database(request):
-    with pinned(request.param):
-        yield request.param
 
 
 @pytest.fixture

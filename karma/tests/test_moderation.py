@@ -14,18 +14,11 @@ from django.utils import timezone
 from karma import moderation, store
 from karma.models import Giver, Karma, LedgerEntry, SettingChange
 from karma.router import respond
-from testkit.databases import pinned
+from testkit.databases import DATABASES
 from testkit.messages import chat
 
-DATABASES = ["default", "mariadb"]
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 SPAMMER, ALICE = 666, 700
-
-
-@pytest.fixture(params=DATABASES)
-def database(request):
-    with pinned(request.param):
-        yield request.param
 
 
 @pytest.fixture

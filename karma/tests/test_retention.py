@@ -15,20 +15,13 @@ from karma.message import JOINED, LEFT, PRESENT, UPDATED, ServerEvent
 from karma.models import Giver, GuildSettings, Karma, LedgerEntry, MessageVersion, SettingChange
 from karma.router import respond
 from karma.tasks import anonymise_ledger, delete_departed_servers, forget_message_versions, server_event
-from testkit.databases import pinned
+from testkit.databases import DATABASES
 from testkit.messages import chat
 from testkit.processes import manage
 
-DATABASES = ["default", "mariadb"]
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 _guilds = itertools.count(9000)
 ALICE, BOB = 700, 701
-
-
-@pytest.fixture(params=DATABASES)
-def database(request):
-    with pinned(request.param):
-        yield request.param
 
 
 @pytest.fixture

@@ -15,19 +15,12 @@ from karma.models import GuildSettings, Karma, LedgerEntry, SettingChange
 from karma.parser import parse_changes
 from karma.replies import CHECK, QUESTION, REFUSED
 from karma.router import respond
-from testkit.databases import pinned
+from testkit.databases import DATABASES
 from testkit.messages import BOT_ID, chat
 
-DATABASES = ["default", "mariadb"]
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 _guilds = itertools.count(5000)
 ALICE = 700
-
-
-@pytest.fixture(params=DATABASES)
-def database(request):
-    with pinned(request.param):
-        yield request.param
 
 
 @pytest.fixture

@@ -7,17 +7,8 @@ from django.db import connections
 
 from karma import config, store
 from karma.models import Karma, LedgerEntry
-from testkit.databases import pinned
+from testkit.databases import DATABASES
 from testkit.messages import chat
-
-DATABASES = ["default", "mariadb"]
-
-
-@pytest.fixture(params=DATABASES)
-def database(request):
-    """The database the store works on in this test: the test settings route the models to it."""
-    with pinned(request.param):
-        yield request.param
 
 
 def said(outcome):

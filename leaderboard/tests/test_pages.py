@@ -6,18 +6,11 @@ import pytest
 
 from karma import moderation, store
 from karma.models import GuildSettings
-from testkit.databases import pinned
+from testkit.databases import DATABASES
 from testkit.messages import chat
 
-DATABASES = ["default", "mariadb"]
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 PUBLIC, PRIVATE = 41, 42
-
-
-@pytest.fixture(params=DATABASES)
-def database(request):
-    with pinned(request.param):
-        yield request.param
 
 
 @pytest.fixture
