@@ -18,13 +18,14 @@ from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
 
+from botgateway.delivery import BACKOFF_SECONDS  # the same patience as a reply post
 from botgateway.ratelimits import retry_after
 from botgateway.rest import DiscordRest
-from karma.slash import TOKEN_SECONDS, SlashAnswer, created_at, expired
+from karma.message import sent_at
+from karma.slash import TOKEN_SECONDS, SlashAnswer, expired
 
 logger = logging.getLogger(__name__)
 
-BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # between attempts while Discord is unreachable or failing
 # Over HTTP, Discord learns of the deferral from the web process's answer, which can arrive after a
 # fast worker's edit: Discord then says the response is unknown. Tried again while this young.
 YOUNG_SECONDS = 15
@@ -93,7 +94,7 @@ def _edit(answer: SlashAnswer, rest: DiscordRest, attempt: int) -> float | None:
                 response.status,
             )
         return backoff
-    if response.status == 404 and time.time() - created_at(answer.interaction_id) < YOUNG_SECONDS:
+    if response.status == 404 and time.time() - sent_at(answer.interaction_id) < YOUNG_SECONDS:
         return 1.0  # the deferral is on its way to Discord
     logger.warning("slash command %s: answer dropped, Discord answered %s", answer.interaction_id, response.status)
     return None

@@ -65,7 +65,7 @@ def _read_sqlite(path: str) -> Source:
     except sqlite3.Error as problem:
         raise ValueError(f"cannot open {path}: {problem}") from None
     try:
-        return Source(_rows(db, "entities", "server_id, name, karma"), _rows(db, "configs", "server_id, no_announce"))
+        return _source(db)
     except sqlite3.DatabaseError as problem:
         raise ValueError(f"{path} is not a Popple database: {problem}") from None
     finally:
@@ -88,11 +88,16 @@ def _read_mysql(url: str) -> Source:
     except MySQLdb.Error as problem:
         raise ValueError(f"cannot connect to {parts.hostname}: {problem.args[-1]}") from None
     try:
-        return Source(_rows(db, "entities", "server_id, name, karma"), _rows(db, "configs", "server_id, no_announce"))
+        return _source(db)
     except MySQLdb.Error as problem:
         raise ValueError(f"not a Popple database: {problem.args[-1]}") from None
     finally:
         db.close()
+
+
+def _source(db) -> Source:
+    """Both tables of an open Go Popple database (a DB-API connection: SQLite or MySQL alike)."""
+    return Source(_rows(db, "entities", "server_id, name, karma"), _rows(db, "configs", "server_id, no_announce"))
 
 
 def _rows(db, table: str, columns: str) -> list[tuple]:

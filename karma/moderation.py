@@ -6,16 +6,14 @@ is a ledger row that says which admin user made it.
 """
 
 import logging
-import random
-import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, OperationalError, router, transaction
+from django.db import IntegrityError, router, transaction
 
 from karma.models import Giver, Karma, LedgerEntry, SettingChange
-from karma.store import _RETRYABLE_MYSQL_ERRORS, MAX_ALIAS_HOPS
+from karma.store import MAX_ALIAS_HOPS, admin_ledger, retrying
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,16 +26,12 @@ def _retried(work: Callable[[], T]) -> T:
     """`work` in a transaction, run again when MySQL picked it as a deadlock's victim (following
     an alias takes locks out of chat's name order), after a short random wait, so that busy chat
     does not win every time."""
-    for attempt in range(ATTEMPTS - 1):
-        try:
-            with transaction.atomic(using=router.db_for_write(Karma)):
-                return work()
-        except OperationalError as exc:
-            if exc.args[0] not in _RETRYABLE_MYSQL_ERRORS:
-                raise
-            time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter, not a secret)
-    with transaction.atomic(using=router.db_for_write(Karma)):
-        return work()
+
+    def attempt():
+        with transaction.atomic(using=router.db_for_write(Karma)):
+            return work()
+
+    return retrying(attempt, attempts=ATTEMPTS, jitter=0.05)
 
 
 def _locked(guild_id: int, subject: str) -> Karma:
@@ -67,16 +61,7 @@ def _change(row: Karma, delta: int, source: str, user: AbstractBaseUser | None, 
     row.karma += delta
     row.version += 1
     row.save(update_fields=["karma", "version", "merged_into", "updated_at"])
-    LedgerEntry.objects.create(
-        guild_id=row.guild_id,
-        subject=row.subject,
-        delta=delta,
-        total=row.karma,
-        version=row.version,
-        source=source,
-        admin_user=user,
-        reverts=reverts,
-    )
+    admin_ledger(row, delta, user, source, reverts)
 
 
 def revert(entries: Iterable[LedgerEntry], user: AbstractBaseUser | None) -> int:

@@ -7,18 +7,18 @@ answer (`answer`) and the reply side edits the deferred response into it (botgat
 The answers are the text commands' own (karma/router.py): `/top 5` says what `@Popple top 5` says.
 """
 
+import functools
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Self
 
 from karma import config
-from karma.message import IncomingMessage, check_fields
+from karma.message import IncomingMessage, check_fields, sent_at
 from karma.parser import parse_names
 from karma.replies import QUESTION, capped
 from karma.router import COMMANDS as TEXT_COMMANDS
 from karma.router import DEFAULT_BOARD_SIZE, MAX_BOARD_SIZE
 
-DISCORD_EPOCH_MS = 1420070400000
 # An interaction's token lets Popple edit its response for 15 minutes; a little is kept back for
 # the request itself.
 TOKEN_SECONDS = 15 * 60 - 30
@@ -101,14 +101,9 @@ def commands() -> list[dict]:
     ]
 
 
-def created_at(snowflake: int) -> float:
-    """When Discord made the object with this id, in seconds since the epoch."""
-    return ((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000
-
-
 def expired(interaction_id: int) -> bool:
     """Whether the interaction's token no longer lets Popple answer it."""
-    return time.time() - created_at(interaction_id) > TOKEN_SECONDS
+    return time.time() - sent_at(interaction_id) > TOKEN_SECONDS  # an id tells when it was made
 
 
 def _readable(value: Any) -> str | int:
@@ -192,11 +187,17 @@ class Ack:
 PRIVATE = {"announce", "config"}
 
 
+@functools.cache
+def _registered_options() -> dict[str, set[str]]:
+    """Each command's option names, as registered."""
+    return {command["name"]: {option["name"] for option in command["options"]} for command in commands()}
+
+
 def acknowledge(interaction: SlashCommand) -> Ack:
     """Refuse what can be refused without the database; defer everything else."""
     if not interaction.guild_id:
         return Ack(NOT_IN_DMS)
-    known = {command["name"]: {option["name"] for option in command["options"]} for command in commands()}
+    known = _registered_options()
     if interaction.command not in known or not set(interaction.options) <= known[interaction.command]:
         return Ack(UNKNOWN_COMMAND)  # an old registration, or a newer one than this code
     options = interaction.options

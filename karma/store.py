@@ -6,6 +6,8 @@ in production (the tests route them to SQLite or MariaDB in turn, testkit/databa
 
 import json
 import logging
+import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +61,7 @@ def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons |
     (MessageVersion). The same version again changes nothing and answers what the first
     application did: the ledger's unique (message, revision, subject) key refuses a second copy.
     """
-    return _retrying(lambda: _apply_or_replay(message, changes, reasons or {}))
+    return retrying(lambda: _apply_or_replay(message, changes, reasons or {}))
 
 
 def apply_deletion(guild_id: int, message_id: int) -> None:
@@ -67,16 +69,20 @@ def apply_deletion(guild_id: int, message_id: int) -> None:
 
     A deletion applied before the message itself is kept: the message then changes nothing.
     """
-    _retrying(lambda: _delete_once(guild_id, message_id))
+    retrying(lambda: _delete_once(guild_id, message_id))
 
 
-def _retrying(attempt: Callable[[], T]) -> T:
-    for _ in range(_ATTEMPTS - 1):
+def retrying(attempt: Callable[[], T], attempts: int = _ATTEMPTS, jitter: float = 0.0) -> T:
+    """`attempt()` (a whole transaction), run again when MySQL picked it as a deadlock's victim or
+    gave up waiting for a lock; with `jitter`, after a random wait up to jitter x 2^n seconds."""
+    for n in range(attempts - 1):
         try:
             return attempt()
         except OperationalError as exc:
             if exc.args[0] not in _RETRYABLE_MYSQL_ERRORS:
                 raise
+            if jitter:
+                time.sleep(random.uniform(0, jitter * 2**n))  # noqa: S311 (jitter, not a secret)
     return attempt()
 
 
@@ -470,7 +476,7 @@ def admin_set_karma(guild_id: int, subject: str, karma: int, user: AbstractBaseU
         row.karma = karma
         row.save()
         if delta:
-            _admin_ledger(row, delta, user)
+            admin_ledger(row, delta, user)
     return row
 
 
@@ -480,18 +486,26 @@ def admin_delete(rows: QuerySet[Karma], user: AbstractBaseUser) -> None:
             if row.karma:
                 delta, row.karma = -row.karma, 0
                 row.version += 1
-                _admin_ledger(row, delta, user)
+                admin_ledger(row, delta, user)
             row.delete()
 
 
-def _admin_ledger(row: Karma, delta: int, user: AbstractBaseUser) -> None:
-    """The ledger row of an admin's change, `row` being the subject right after it."""
+def admin_ledger(
+    row: Karma,
+    delta: int,
+    user: AbstractBaseUser | None,
+    source: str = LedgerEntry.Source.ADMIN,
+    reverts: LedgerEntry | None = None,
+) -> None:
+    """The ledger row of a change made in the admin (an edit, a revert, a merge), `row` being the
+    subject right after it."""
     LedgerEntry.objects.create(
         guild_id=row.guild_id,
         subject=row.subject,
         delta=delta,
         total=row.karma,
         version=row.version,
-        source=LedgerEntry.Source.ADMIN,
+        source=source,
         admin_user=user,
+        reverts=reverts,
     )

@@ -3,7 +3,6 @@ tells the workers when the fake Discord removes Popple from a server or adds it 
 
 import sqlite3
 import sys
-import time
 from datetime import timedelta
 
 import pytest
@@ -38,15 +37,6 @@ def stack(stack_factory, world):
     return stack
 
 
-def wait_until(condition, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 def say(fake, guild, author, content):
     message = fake.send(guild, author, content)
     assert fake.wait_until(lambda: fake.replies_to(message))
@@ -67,7 +57,7 @@ def test_beat_has_old_ledger_rows_forget_their_author(stack, world, fake_discord
     ledger = LedgerEntry.objects.using("mariadb")
     # As if it had just aged past the 8 days (beat runs every second: earlier rows are done).
     ledger.filter(message_id=old).update(created_at=timezone.now() - timedelta(days=8, minutes=30))
-    assert wait_until(lambda: ledger.get(message_id=old).author_id is None)
+    assert fake.wait_until(lambda: ledger.get(message_id=old).author_id is None)
     assert ledger.get(message_id=old).author_name == ""
     assert ledger.filter(message_id=new, author_id=alice, author_name="alice").exists()
     assert karma(guilds["kept"]) == {"x": 1, "y": 1}
@@ -95,9 +85,9 @@ def test_a_server_popple_is_added_back_to_keeps_its_data(stack, world, fake_disc
     beat = stack.processes["beat"]
     beat.stop()  # no housekeeping until Popple is back
     fake.remove_bot(guild)
-    assert wait_until(lambda: settings_of(guild) is not None and settings_of(guild).left_at is not None)
+    assert fake.wait_until(lambda: settings_of(guild) is not None and settings_of(guild).left_at is not None)
     fake.add_bot(guild)
-    assert wait_until(lambda: settings_of(guild).left_at is None)
+    assert fake.wait_until(lambda: settings_of(guild).left_at is None)
     beat.start()
     beat.wait_for_log(DELETE_TASK, count=3)
     stack.wait_idle()
@@ -117,11 +107,11 @@ def test_a_server_popple_is_added_back_to_while_no_gateway_runs_keeps_its_data(s
     beat = stack.processes["beat"]
     beat.stop()
     fake.remove_bot(guild)
-    assert wait_until(lambda: settings_of(guild) is not None and settings_of(guild).left_at is not None)
+    assert fake.wait_until(lambda: settings_of(guild) is not None and settings_of(guild).left_at is not None)
     stack.processes["gateway"].stop()
     fake.add_bot(guild)  # no gateway hears it: the next one finds the server among those it is in
     stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
-    assert wait_until(lambda: settings_of(guild).left_at is None)
+    assert fake.wait_until(lambda: settings_of(guild).left_at is None)
     beat.start()
     beat.wait_for_log(DELETE_TASK, count=3)
     stack.wait_idle()

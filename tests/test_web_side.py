@@ -1,8 +1,6 @@
 """The web side end to end: servers known by name through the gateway and a real worker, and the
 moderators' revert and merge exact while two workers apply chat at the same time."""
 
-import time
-
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -36,15 +34,6 @@ def stack(stack_factory, world):
     return stack
 
 
-def wait_until(condition, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 def server(guild):
     return GuildSettings.objects.using("mariadb").filter(guild_id=guild.id).first()
 
@@ -56,14 +45,16 @@ def karma(guild):
 def test_servers_get_their_names_at_connect_on_join_and_on_rename(stack, world, fake_discord):
     fake, (guilds, _, _) = fake_discord, world
     # Found at connect.
-    assert wait_until(lambda: server(guilds["Café ☕"]) is not None and server(guilds["Café ☕"]).name == "Café ☕")
+    assert fake.wait_until(
+        lambda: server(guilds["Café ☕"]) is not None and server(guilds["Café ☕"]).name == "Café ☕"
+    )
     # Renamed, with an icon.
     fake.rename(guilds["Café ☕"], "Tea room 🍵", icon="0123abcd")
-    assert wait_until(lambda: server(guilds["Café ☕"]).name == "Tea room 🍵")
+    assert fake.wait_until(lambda: server(guilds["Café ☕"]).name == "Tea room 🍵")
     assert server(guilds["Café ☕"]).icon == "0123abcd"
     # Joined later.
     joined = fake.add_guild("newcomers")
-    assert wait_until(lambda: server(joined) is not None and server(joined).name == "newcomers")
+    assert fake.wait_until(lambda: server(joined) is not None and server(joined).name == "newcomers")
     assert server(joined).joined_at is not None
     assert "rejected" not in stack.processes["karma1"].log() + stack.processes["karma2"].log()
 

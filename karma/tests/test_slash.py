@@ -6,6 +6,7 @@ import time
 import pytest
 
 from karma import config, slash
+from karma.message import DISCORD_EPOCH
 from karma.models import SettingChange
 from karma.router import respond
 from karma.slash import (
@@ -28,7 +29,7 @@ _ids = itertools.count(1)
 
 def snowflake(age=0.0):
     """An id Discord would have made `age` seconds ago."""
-    ms = int((time.time() - age) * 1000) - slash.DISCORD_EPOCH_MS
+    ms = int((time.time() - age - DISCORD_EPOCH) * 1000)
     return (ms << 22) | next(_ids)
 
 
