@@ -3,9 +3,9 @@
 While the channel's bucket can carry every held reply, each goes out on its own, as it would have
 without holding. When it cannot (a burst in a busy channel), they are merged into as few messages
 as possible: in order, split only between lines, each reply starting on a line of its own, and a
-subject that several replies mention said once, with its latest value. A merged message remembers
-what it said, so that a reply delivered late never contradicts it with an older value. Reactions go
-out after the text, one request each.
+subject that several replies mention said once, with its latest value. Every post remembers which
+version of each subject it said, so that a reply delivered late never contradicts it with an older
+value (botgateway/delivery.py). Reactions go out after the text, one request each.
 """
 
 from botgateway.mailbox import Held
@@ -21,19 +21,6 @@ def kind_of(held: list[Held]) -> str | None:
     if any(entry.reaction for entry in held):
         return REACTION
     return None
-
-
-def stale(held: list[Held], said: dict[str, int]) -> dict:
-    """The lines that report an older version of a subject than a merged message already said.
-
-    Returned as what a post would cover (`remaining` in botgateway/mailbox.py takes it), or {}.
-    """
-    covers = {}
-    for entry in held:
-        for index, line in entry.lines:
-            if line.subject is not None and line.version <= said.get(line.subject, 0):
-                covers.setdefault(str(entry.message_id), []).append(index)
-    return {"covers": covers, "reaction_of": None} if covers else {}
 
 
 def next_post(held: list[Held], spare: int, limit: int = DISCORD_MESSAGE_LIMIT) -> dict:
@@ -59,8 +46,9 @@ def next_post(held: list[Held], spare: int, limit: int = DISCORD_MESSAGE_LIMIT) 
             origins.append((entry.message_id, index, line))
     count = fit(pieces, limit)
     sent = [(message_id, index) for message_id, index, _ in origins[:count]]
-    if merged:
-        said = {line.subject: line.version for _, _, line in origins[:count] if line.subject is not None}
+    for _, _, line in origins[:count]:
+        if line.subject is not None:
+            said[line.subject] = max(line.version, said.get(line.subject, line.version))
     covers = {}
     for message_id, index in sent + superseded:
         covers.setdefault(str(message_id), []).append(index)
@@ -72,7 +60,7 @@ def next_post(held: list[Held], spare: int, limit: int = DISCORD_MESSAGE_LIMIT) 
         "message_id": first_message,
         "covers": covers,
         "reaction_of": None,
-        "said": said,  # what a merged message said: later, older values are not said at all
+        "said": said,  # the version of each subject it says: later, older values are not said at all
     }
 
 

@@ -6,24 +6,33 @@ again when its bucket refills. A poller thread in every delivering process claim
 and posts for them. So a reply task takes milliseconds whatever Discord's limits say, a busy
 channel never slows the others, and replies that pile up in a channel go out merged
 (botgateway/coalesce.py).
+
+What a channel is told of a subject never goes back in the subject's order of versions, however
+replies are reordered on their way (two karma workers, two reply workers, redeliveries): a line
+about a subject the channel was told of in a newer version is left out, and a line about a subject
+it has no memory of (Redis restarted empty, or a quiet channel) says the subject's karma as the
+database has it now. So losing Redis costs at most a value said twice, never an older one.
 """
 
 import logging
 import os
 import threading
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import urllib3
 from django.conf import settings
+from django.db import DatabaseError, close_old_connections
 from redis.exceptions import RedisError
 
-from botgateway.coalesce import REACTION, TEXT, kind_of, next_post, stale
-from botgateway.discordapi import require_token
+from botgateway.coalesce import REACTION, TEXT, kind_of, next_post
+from botgateway.discordapi import redis_prefix, require_token
 from botgateway.mailbox import LEASE_SECONDS, Held, mailbox_for, remaining
 from botgateway.ratelimits import Route, limits_for
 from botgateway.rest import DiscordRest
 from karma.message import Reply
+from karma.router import current_lines
 from monitoring import metrics
 
 logger = logging.getLogger(__name__)
@@ -36,6 +45,7 @@ POLL_SECONDS = 0.05  # how often a poller looks for due channels
 BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # between attempts at a post Discord did not answer properly
 TOKEN_REFUSED_PAUSE = 60  # a refused token: every request counts towards Discord's ban of the IP
 HANDOVER_LIMIT = 1000  # replies handed over (runbot) that may wait for a posting thread
+DATABASE_PAUSE = 5  # a line that must be checked against the database waits this long for it
 
 
 class _LeaseLost(Exception):
@@ -43,10 +53,12 @@ class _LeaseLost(Exception):
 
 
 class Courier:
-    def __init__(self, mailbox, limits, rest: DiscordRest, threads: int = 4):
+    def __init__(self, mailbox, limits, rest: DiscordRest, threads: int = 4, current=current_lines):
         self.mailbox = mailbox
         self.limits = limits
         self.rest = rest
+        self.current = current  # (server id, subjects) -> {subject: the Line that says it now}
+        self._database_down = False
         self._poller = None
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -64,21 +76,22 @@ class Courier:
         if not reply:
             return  # nothing to say
         self.start()  # held replies need a poller in this process (a no-op once started)
-        token, held = self.mailbox.add(reply)
+        token, held, said = self.mailbox.add(reply)
         if token is None or held:
             metrics.REPLIES_HELD.inc()
         if token is None:
             return  # someone else is posting for the channel; they post this reply too
         channel_id = reply.channel_id
         if not held:
+            told = {}
             try:
-                wait = self._post_directly(reply, token)
+                wait = self._post_directly(reply, token, said, told)
             except _LeaseLost:
                 return
             if wait:
-                self.mailbox.give_back(channel_id, token, wait)
+                self.mailbox.give_back(channel_id, token, wait, told)
                 return
-            if not self.mailbox.finish(channel_id, token):
+            if not self.mailbox.finish(channel_id, token, told):
                 return  # the usual case: one reply, posted, nothing else held meanwhile
         self._post_held(channel_id, token)
 
@@ -132,14 +145,22 @@ class Courier:
             if token is not None:
                 self.mailbox.give_back(channel_id, token, due_in)
 
-    def _post_directly(self, reply: Reply, token: str) -> float:
+    def _post_directly(self, reply: Reply, token: str, said: dict[str, int], told: dict[str, int]) -> float:
         """The channel held nothing: make the reply's first request without writing it down first.
 
         Should this process die meanwhile, the broker delivers the reply task again, which is
         enough: the same request is made, with the same nonce. What is left of the reply (all of it
-        when Discord did not take it) is held as usual. Returns the seconds to wait, or 0.
+        when Discord did not take it) is held as usual. `said` is what the channel was told of the
+        reply's subjects; `told` gets what this post tells it. Returns the seconds to wait, or 0.
         """
-        entry = Held.of(reply)
+        checked = self._checked_against([Held.of(reply)], said)
+        if checked is None:  # the database cannot say whether the reply is stale: it waits for it
+            self._checked(self.mailbox.hold(reply.channel_id, token, Held.of(reply)))
+            return DATABASE_PAUSE
+        fresh, _ = checked
+        if not fresh:
+            return 0  # the channel was told as much or more already
+        entry = fresh[0]
         kind = kind_of([entry])
         route = Route(ROUTES[kind], reply.channel_id)
         grant = self.limits.acquire(route)
@@ -151,6 +172,8 @@ class Courier:
             left = remaining([entry], intent)[entry.message_id]
 
         wait = grant.wait or self._make(reply.channel_id, token, kind, route, intent, posted)
+        if left is not entry:
+            told.update(intent.get("said", {}))
         if left is not None:
             metrics.REPLIES_HELD.inc()
             self._checked(self.mailbox.hold(reply.channel_id, token, left))
@@ -160,13 +183,18 @@ class Courier:
         """Make the channel's next request. None: nothing held; 0: go on; else seconds to wait."""
         state = self._checked(self.mailbox.state(channel_id, token))
         intent = state.intent
+        held = state.held
         if intent is None:
-            outdated = stale(state.held, state.said)
+            checked = self._checked_against(state.held, state.said)
+            if checked is None:
+                return DATABASE_PAUSE
+            held, outdated = checked
             if outdated:
+                outdated = {"covers": outdated, "reaction_of": None}
                 self._checked(self.mailbox.commit(channel_id, token, outdated, state))
-                metrics.REPLIES_COALESCED.inc(len(outdated["covers"]))  # a merged message said it already
+                metrics.REPLIES_COALESCED.inc(len(outdated["covers"]))  # the channel was told as much already
                 return 0
-            kind = kind_of(state.held)
+            kind = kind_of(held)
             if kind is None:
                 return None
         else:
@@ -180,7 +208,7 @@ class Courier:
         if intent is None:
             # Written down before it is made: whoever takes over after a crash makes the same post
             # (same content, same nonce), which Discord then recognises.
-            intent = {**next_post(state.held, grant.spare), "attempts": 0}
+            intent = {**next_post(held, grant.spare), "attempts": 0}
             self._checked(self.mailbox.set_intent(channel_id, token, intent))
         return self._make(
             channel_id,
@@ -231,6 +259,47 @@ class Courier:
         )
         posted()
         return 0
+
+    def _checked_against(self, held: list[Held], said: dict[str, int]) -> tuple[list[Held], dict] | None:
+        """The held replies as the channel may be told them now, and the lines to leave out.
+
+        `said` is the version of each subject the channel was told last. A line about an older or
+        the same version is left out; a line about a subject the channel has no memory of says the
+        subject's karma as it is now, if that is newer. The database has the last word: a memory
+        that is ahead of it is not of this database (a fresh one) and is not believed. Returns
+        (replies, {message id: [indices left out]}), or None when the database cannot be asked.
+        """
+        asked = defaultdict(set)
+        for entry in held:
+            for _, line in entry.lines:
+                subject = line.subject
+                # Not in the channel's memory, or the memory says it is stale: the database decides.
+                if entry.guild_id and subject is not None and (subject not in said or said[subject] >= line.version):
+                    asked[entry.guild_id].add(subject)
+        try:
+            now = {guild_id: self.current(guild_id, subjects) for guild_id, subjects in asked.items()}
+        except DatabaseError as exc:
+            close_old_connections()  # a broken connection is not used again
+            if not self._database_down:
+                logger.warning("replies: the database is unreachable (%s); announcements wait for it", exc)
+                self._database_down = True
+            return None
+        if self._database_down and asked:
+            logger.info("replies: the database is reachable again")
+            self._database_down = False
+        fresh, left_out = [], {}
+        for entry in held:
+            lines, latest = [], now.get(entry.guild_id, {})
+            for index, line in entry.lines:
+                told = said.get(line.subject) if line.subject is not None else None
+                known = latest.get(line.subject)
+                if told is not None and told >= line.version and (known is None or known.version >= told):
+                    left_out.setdefault(str(entry.message_id), []).append(index)
+                    continue
+                lines.append((index, known if known is not None and known.version > line.version else line))
+            if lines or entry.reaction:
+                fresh.append(Held(entry.message_id, tuple(lines), entry.joiner, entry.reaction, entry.guild_id))
+        return fresh, left_out
 
     @staticmethod
     def _checked(result):
@@ -320,12 +389,14 @@ def courier() -> Courier:
         settings.DISCORD_API_BASE_URL,
         settings.DISCORD_TOKEN,
         settings.DISCORD_GLOBAL_RATE_LIMIT,
+        settings.REDIS_NAMESPACE,
     )
     with _lock:
         if _courier is None or _courier_key != key or _courier.stopped:
+            prefix = redis_prefix()
             _courier = Courier(
-                mailbox_for(settings.REDIS_URL),
-                limits_for(settings.REDIS_URL, settings.DISCORD_GLOBAL_RATE_LIMIT),
+                mailbox_for(settings.REDIS_URL, prefix),
+                limits_for(settings.REDIS_URL, settings.DISCORD_GLOBAL_RATE_LIMIT, prefix),
                 DiscordRest(settings.DISCORD_API_BASE_URL, require_token()),
             )
             _courier_key = key

@@ -9,7 +9,9 @@ step: a holder whose lease ran out (a stalled process) can no longer change anyt
 Each post is written down before it is made (the *intent*) and made again, unchanged, by whoever
 takes over after a crash: Discord's nonce then answers with the message posted the first time
 instead of posting it twice. A reply that was posted is remembered for an hour, so that the same
-reply delivered again (a redelivered task) is not held a second time.
+reply delivered again (a redelivered task) is not held a second time. What each post told the
+channel of a subject (its version) is remembered too: a reply that comes late must not say an
+older value (botgateway/delivery.py drops or refreshes it).
 
 Two stores with the same behaviour: RedisMailbox (every process that uses the same Redis shares
 the held replies, which survive a killed worker) and MemoryMailbox (one process alone).
@@ -27,7 +29,9 @@ import redis
 from karma.message import Line, Reply
 
 LEASE_SECONDS = 10  # a holder that dies leaves the channel to others after this long
-SAID_SECONDS = 600  # how long a channel remembers what its merged messages said
+# How long a channel remembers which version of each subject it was told; a line about a subject it
+# no longer remembers is checked against the database (the truth) before it is said.
+SAID_SECONDS = 6 * 3600
 POSTED_SECONDS = 3600  # how long a channel remembers which replies it posted
 
 
@@ -39,26 +43,30 @@ class Held:
     lines: tuple[tuple[int, Line], ...]
     joiner: str
     reaction: str | None
+    guild_id: int = 0  # the server whose karma the lines report (0: unknown)
 
     @classmethod
     def of(cls, reply: Reply) -> "Held":
-        return cls(reply.message_id, tuple(enumerate(reply.lines)), reply.joiner, reply.reaction)
+        return cls(reply.message_id, tuple(enumerate(reply.lines)), reply.joiner, reply.reaction, reply.guild_id)
 
     def to_json(self) -> str:
         lines = [[index, line.text, line.subject, line.version] for index, line in self.lines]
-        return json.dumps({"lines": lines, "joiner": self.joiner, "reaction": self.reaction})
+        return json.dumps({"lines": lines, "joiner": self.joiner, "reaction": self.reaction, "guild": self.guild_id})
 
     @classmethod
     def from_json(cls, message_id: int, text: str) -> "Held":
         data = json.loads(text)
         lines = tuple((index, Line(text, subject, version)) for index, text, subject, version in data["lines"])
-        return cls(message_id, lines, data["joiner"], data["reaction"])
+        return cls(message_id, lines, data["joiner"], data["reaction"], data.get("guild", 0))
+
+    def subjects(self) -> list[str]:
+        return list(dict.fromkeys(line.subject for _, line in self.lines if line.subject is not None))
 
     def without(self, indices: set[int], reaction: bool) -> "Held | None":
         """What is left once the lines at `indices` (and the reaction, if `reaction`) went out."""
         lines = tuple((index, line) for index, line in self.lines if index not in indices)
         left = None if reaction else self.reaction
-        return Held(self.message_id, lines, self.joiner, left) if lines or left else None
+        return Held(self.message_id, lines, self.joiner, left, self.guild_id) if lines or left else None
 
 
 def remaining(held: list[Held], intent: dict) -> dict[int, Held | None]:
@@ -82,10 +90,12 @@ class State:
 
 
 def _after(state: State, intent: dict) -> tuple[dict[str, int], dict[int, Held | None], list[int]]:
-    """What `intent` changes once made: what was said, the replies left (None: gone), those posted."""
-    said = {
-        subject: version for subject, version in intent.get("said", {}).items() if version > state.said.get(subject, 0)
-    }
+    """What `intent` changes once made: what was said, the replies left (None: gone), those posted.
+
+    What a post says of a subject is what the channel was last told, even when it is older than the
+    memory (delivery says older only when the database shows that memory was not of this database).
+    """
+    said = intent.get("said", {})
     left = remaining(state.held, intent)
     return said, left, [message_id for message_id, entry in left.items() if entry is None]
 
@@ -99,29 +109,40 @@ class MemoryMailbox:
         self._intents = {}  # channel -> intent
         self._leases = {}  # channel -> (token, expires)
         self._due = {}  # channel -> when (monotonic seconds)
-        self._said = {}  # channel -> ({subject -> version a merged message said}, expires)
+        self._said = {}  # channel -> ({subject -> version the channel was told last}, expires)
         self._posted = {}  # (channel, message id) -> expires
 
-    def add(self, reply: Reply) -> tuple[str | None, bool]:
-        """Take in `reply`: (the channel's lease if it was free, whether the reply was held).
+    def add(self, reply: Reply) -> tuple[str | None, bool, dict[str, int]]:
+        """Take in `reply`: (the channel's lease if it was free, whether the reply was held, which
+        version of the reply's subjects the channel was told last).
 
-        A channel that holds nothing, whose lease is free and that merged no replies lately (a
-        late reply must not contradict a merged message) does not hold the reply: its new holder
-        posts it straight away, and holds what Discord did not take. Otherwise the reply is held,
-        once however often it comes, unless it was posted already.
+        A channel that holds nothing and whose lease is free does not hold the reply: its new
+        holder posts it straight away (once it is checked against what the channel was told), and
+        holds what Discord did not take. Otherwise the reply is held, once however often it comes,
+        unless it was posted already.
         """
         with self._lock:
             now = time.monotonic()
             channel = reply.channel_id
-            recently_merged = self._said.get(channel, ({}, 0))[1] > now
-            if channel not in self._held and channel not in self._intents and not recently_merged:
+            said = self._told(channel, now)
+            said = {subject: said[subject] for subject in Held.of(reply).subjects() if subject in said}
+            if channel not in self._held and channel not in self._intents:
                 token = self._take_lease(channel, now)
                 if token is not None:
-                    return token, False
+                    return token, False, said
             if self._posted.get((channel, reply.message_id), 0) <= now:
                 self._held.setdefault(channel, {}).setdefault(reply.message_id, Held.of(reply))
                 self._due[channel] = min(self._due.get(channel, float("inf")), now)
-            return self._take_lease(channel, now), True
+            return self._take_lease(channel, now), True, said
+
+    def _told(self, channel_id: int, now: float) -> dict[str, int]:
+        said, expires = self._said.get(channel_id, ({}, 0))
+        return said if expires > now else {}
+
+    def _remember(self, channel_id: int, ours: bool, said: dict[str, int] | None) -> None:
+        if ours and said:
+            now = time.monotonic()
+            self._said[channel_id] = ({**self._told(channel_id, now), **said}, now + SAID_SECONDS)
 
     def hold(self, channel_id: int, token: str, entry: Held) -> bool:
         """Hold what is left of a reply its lease holder could not post at once."""
@@ -155,8 +176,7 @@ class MemoryMailbox:
             now = time.monotonic()
             self._leases[channel_id] = (token, now + LEASE_SECONDS)
             held = sorted(self._held.get(channel_id, {}).values(), key=lambda entry: entry.message_id)
-            said, expires = self._said.get(channel_id, ({}, 0))
-            return State(self._intents.get(channel_id), held, dict(said) if expires > now else {})
+            return State(self._intents.get(channel_id), held, dict(self._told(channel_id, now)))
 
     def held(self, channel_id: int) -> list[Held]:
         with self._lock:
@@ -179,9 +199,7 @@ class MemoryMailbox:
                 return False
             now = time.monotonic()
             said, left, posted = _after(state, intent)
-            if said:
-                known, expires = self._said.get(channel_id, ({}, 0))
-                self._said[channel_id] = ({**(known if expires > now else {}), **said}, now + SAID_SECONDS)
+            self._remember(channel_id, True, said)
             entries = self._held.get(channel_id, {})
             for message_id, entry in left.items():
                 if entry is None:
@@ -196,10 +214,14 @@ class MemoryMailbox:
             self._intents.pop(channel_id, None)
             return True
 
-    def finish(self, channel_id: int, token: str) -> bool:
-        """Give the lease back if the channel holds nothing; else keep it and return True."""
+    def finish(self, channel_id: int, token: str, said: dict[str, int] | None = None) -> bool:
+        """Give the lease back if the channel holds nothing; else keep it and return True.
+
+        `said`: what a post made without holding the reply told the channel (Courier.deliver).
+        """
         with self._lock:
             ours = self._holds_lease(channel_id, token)
+            self._remember(channel_id, ours, said)
             if channel_id in self._held or channel_id in self._intents:
                 return ours
             if ours:
@@ -207,11 +229,14 @@ class MemoryMailbox:
                 self._due.pop(channel_id, None)
             return False
 
-    def give_back(self, channel_id: int, token: str, due_in: float | None = None) -> None:
+    def give_back(
+        self, channel_id: int, token: str, due_in: float | None = None, said: dict[str, int] | None = None
+    ) -> None:
         """Give the lease back; a channel that holds replies is due again in `due_in` seconds."""
         with self._lock:
             if not self._holds_lease(channel_id, token):
                 return
+            self._remember(channel_id, True, said)
             del self._leases[channel_id]
             if channel_id not in self._held and channel_id not in self._intents:
                 self._due.pop(channel_id, None)
@@ -232,20 +257,23 @@ class MemoryMailbox:
 _NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 _HOLDS_LEASE = "redis.call('GET', KEYS[1]) == ARGV[1]"
 # KEYS: lease, held, due, posted, intent, said. ARGV: token, lease ms, channel, message id, held
-# reply. Returns {leased, held}.
+# reply, then the reply's subjects. Returns {leased, held, {version the channel was told of each
+# subject, or false}}.
 _ADD = (
     _NOW_MS
     + """
-if redis.call('EXISTS', KEYS[2], KEYS[5], KEYS[6]) == 0 then
-  if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0} end
+local said = {}
+if #ARGV > 5 then said = redis.call('HMGET', KEYS[6], unpack(ARGV, 6)) end
+if redis.call('EXISTS', KEYS[2], KEYS[5]) == 0 then
+  if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0, said} end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 if not redis.call('ZSCORE', KEYS[4], ARGV[4]) then
   redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])
   redis.call('ZADD', KEYS[3], 'LT', now, ARGV[3])
 end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 1} end
-return {0, 1}
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 1, said} end
+return {0, 1, said}
 """
 )
 # KEYS: lease, held. ARGV: token, message id, held reply.
@@ -286,12 +314,17 @@ redis.call('DEL', KEYS[2])
 return 1
 """
 )
-# KEYS: lease, held, intent, due. ARGV: token, channel, "finish" or "give back", due in ms or "".
+# KEYS: lease, held, intent, due, said. ARGV: token, channel, "finish" or "give back", due in ms or
+# "", what a post made without holding said {{subject: version}} or "", seconds said is remembered.
 # finish: give the lease back only when the channel holds nothing (else return 1: go on).
 _RELEASE = (
     _NOW_MS
     + f"""
 local ours = {_HOLDS_LEASE}
+if ours and ARGV[5] ~= '' then
+  for subject, version in pairs(cjson.decode(ARGV[5])) do redis.call('HSET', KEYS[5], subject, version) end
+  redis.call('EXPIRE', KEYS[5], ARGV[6])
+end
 local holds = redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1
 if ARGV[3] == 'finish' and holds then return ours and 1 or 0 end
 if not ours then return 0 end
@@ -319,39 +352,35 @@ def _pairs(flat: list) -> dict:
 class RedisMailbox:
     """Held replies shared by every process that uses this Redis; they outlive a killed worker."""
 
-    PREFIX = "popple:replies:"
-
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, prefix: str):
         self.redis = client
+        self.prefix = prefix + "replies:"  # prefix: this bot's (botgateway/discordapi.py: redis_prefix)
         self._scripts = {
             name: client.register_script(script)
             for name, script in (("add", _ADD), ("hold", _HOLD), ("state", _STATE), ("set_intent", _SET_INTENT),
                                  ("commit", _COMMIT), ("release", _RELEASE), ("claim", _CLAIM))
         }  # fmt: skip
-        self._due_key = self.PREFIX + "due"
+        self._due_key = self.prefix + "due"
 
     def _keys(self, channel_id: int, *kinds: str) -> list[str]:
-        return [f"{self.PREFIX}{kind}:{channel_id}" for kind in kinds]
+        return [f"{self.prefix}{kind}:{channel_id}" for kind in kinds]
 
-    def add(self, reply: Reply) -> tuple[str | None, bool]:
-        """Take in `reply`: (the channel's lease if it was free, whether the reply was held).
-
-        A channel that holds nothing, whose lease is free and that merged no replies lately (a
-        late reply must not contradict a merged message) does not hold the reply: its new holder
-        posts it straight away, and holds what Discord did not take. Otherwise the reply is held,
-        once however often it comes, unless it was posted already.
-        """
+    def add(self, reply: Reply) -> tuple[str | None, bool, dict[str, int]]:
+        """Take in `reply`: as MemoryMailbox.add."""
         token = uuid.uuid4().hex
         channel = reply.channel_id
-        leased, held = self._scripts["add"](
+        entry = Held.of(reply)
+        subjects = entry.subjects()
+        leased, held, said = self._scripts["add"](
             keys=[
                 *self._keys(channel, "lease", "held"),
                 self._due_key,
                 *self._keys(channel, "posted", "intent", "said"),
             ],
-            args=[token, LEASE_SECONDS * 1000, channel, reply.message_id, Held.of(reply).to_json()],
+            args=[token, LEASE_SECONDS * 1000, channel, reply.message_id, entry.to_json(), *subjects],
         )
-        return (token if leased else None), bool(held)
+        told = {subject: int(version) for subject, version in zip(subjects, said, strict=True) if version is not None}
+        return (token if leased else None), bool(held), told
 
     def hold(self, channel_id: int, token: str, entry: Held) -> bool:
         """Hold what is left of a reply its lease holder could not post at once."""
@@ -405,22 +434,26 @@ class RedisMailbox:
             )
         )
 
-    def finish(self, channel_id: int, token: str) -> bool:
-        """Give the lease back if the channel holds nothing; else keep it and return True."""
-        keys = [*self._keys(channel_id, "lease", "held", "intent"), self._due_key]
-        return bool(self._scripts["release"](keys=keys, args=[token, channel_id, "finish", ""]))
+    def finish(self, channel_id: int, token: str, said: dict[str, int] | None = None) -> bool:
+        """As MemoryMailbox.finish."""
+        return bool(self._release(channel_id, token, "finish", "", said))
 
-    def give_back(self, channel_id: int, token: str, due_in: float | None = None) -> None:
-        """Give the lease back; a channel that holds replies is due again in `due_in` seconds."""
-        keys = [*self._keys(channel_id, "lease", "held", "intent"), self._due_key]
-        due = "" if due_in is None else round(due_in * 1000)
-        self._scripts["release"](keys=keys, args=[token, channel_id, "give back", due])
+    def give_back(
+        self, channel_id: int, token: str, due_in: float | None = None, said: dict[str, int] | None = None
+    ) -> None:
+        """As MemoryMailbox.give_back."""
+        self._release(channel_id, token, "give back", "" if due_in is None else round(due_in * 1000), said)
+
+    def _release(self, channel_id: int, token: str, how: str, due: int | str, said: dict[str, int] | None) -> int:
+        keys = [*self._keys(channel_id, "lease", "held", "intent"), self._due_key, *self._keys(channel_id, "said")]
+        told = json.dumps(said) if said else ""
+        return self._scripts["release"](keys=keys, args=[token, channel_id, how, due, told, SAID_SECONDS])
 
     def claim_due(self, limit: int = 100) -> list[int]:
         claimed = self._scripts["claim"](keys=[self._due_key], args=[limit, LEASE_SECONDS * 1000])
         return [int(channel) for channel in claimed]
 
 
-def mailbox_for(redis_url: str | None) -> Any:
-    """Shared through Redis when it is configured, this process's own otherwise."""
-    return RedisMailbox(redis.Redis.from_url(redis_url)) if redis_url else MemoryMailbox()
+def mailbox_for(redis_url: str | None, prefix: str = "") -> Any:
+    """Shared through Redis (under `prefix`) when it is configured, this process's own otherwise."""
+    return RedisMailbox(redis.Redis.from_url(redis_url), prefix) if redis_url else MemoryMailbox()

@@ -236,10 +236,9 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1
 class RedisLimits:
     """The budget shared by every process that uses this Redis: workers, runbot, gateways."""
 
-    PREFIX = "popple:ratelimit:"
-
-    def __init__(self, client: redis.Redis, global_limit: int):
+    def __init__(self, client: redis.Redis, global_limit: int, prefix: str):
         self.redis = client
+        self.prefix = prefix + "ratelimit:"  # prefix: this bot's (botgateway/discordapi.py: redis_prefix)
         self.global_limit = global_limit
         self._acquire = client.register_script(_ACQUIRE)
         self._learn = client.register_script(_LEARN)
@@ -250,14 +249,14 @@ class RedisLimits:
         self._lock = threading.Lock()
 
     def _keys(self, route: Route) -> list[str]:
-        return [self.PREFIX + "blocked", self.PREFIX + "global", self.PREFIX + "route:" + route.name]
+        return [self.prefix + "blocked", self.prefix + "global", self.prefix + "route:" + route.name]
 
     def acquire(self, route: Route) -> Grant:
         with self._lock:
             self._sequence += 1
             member = f"{self._member}:{self._sequence}"
         wait, spare = self._acquire(
-            keys=[*self._keys(route), self.PREFIX + "bucket:"],
+            keys=[*self._keys(route), self.prefix + "bucket:"],
             args=[self.global_limit, GLOBAL_WINDOW_MS, PROBE_MS, route.name, route.major, member],
         )
         return Grant(wait / 1000, None if spare < 0 else spare)
@@ -266,7 +265,7 @@ class RedisLimits:
         wait = retry_after(answer) if answer.status == 429 else 0.0
         told = _bucket_headers(answer)
         self._learn(
-            keys=[self.PREFIX + "blocked", self.PREFIX + "route:" + route.name, self.PREFIX + "bucket:"],
+            keys=[self.prefix + "blocked", self.prefix + "route:" + route.name, self.prefix + "bucket:"],
             args=[
                 route.name,
                 route.major,
@@ -280,11 +279,11 @@ class RedisLimits:
         return wait
 
     def pause(self, seconds: float) -> None:
-        self._pause(keys=[self.PREFIX + "blocked"], args=[round(seconds * 1000)])
+        self._pause(keys=[self.prefix + "blocked"], args=[round(seconds * 1000)])
 
 
-def limits_for(redis_url: str | None, global_limit: int) -> Any:
-    """Shared through Redis when it is configured, this process's own otherwise."""
+def limits_for(redis_url: str | None, global_limit: int, prefix: str = "") -> Any:
+    """Shared through Redis (under `prefix`) when it is configured, this process's own otherwise."""
     if redis_url:
-        return RedisLimits(redis.Redis.from_url(redis_url), global_limit)
+        return RedisLimits(redis.Redis.from_url(redis_url), global_limit, prefix)
     return MemoryLimits(global_limit)

@@ -228,6 +228,9 @@ class Reply:
     lines: tuple[Line, ...] = ()
     joiner: str = " "  # between lines: a space for sentences, a line break for a board
     reaction: str | None = None
+    # The server: delivery reads a subject's karma there when a line may be stale (0: unknown, as in
+    # replies queued before this field existed).
+    guild_id: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.lines or self.reaction)
@@ -252,12 +255,13 @@ class Reply:
             "lines": [[line.text, line.subject, line.version] for line in self.lines],
             "joiner": self.joiner,
             "reaction": self.reaction,
+            "guild_id": self.guild_id,
         }
 
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload)
+        values = check_fields(cls, payload, optional=("guild_id",))
         if values["joiner"] not in (" ", "\n"):
             raise ValueError("payload field joiner must be a space or a line break")
         if values["reaction"] is not None and not (isinstance(values["reaction"], str) and values["reaction"]):

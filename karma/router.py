@@ -63,7 +63,7 @@ def respond_to_edit(message: IncomingMessage) -> Reply:
     Commands are not run again (an edit into a command asks for no karma); messages older than
     EDIT_WINDOW when edited are left as they were.
     """
-    reply = Reply(message.channel_id, edit_reply_id(message.message_id, message.edited))
+    reply = Reply(message.channel_id, edit_reply_id(message.message_id, message.edited), guild_id=message.guild_id)
     if message.edited / 1e6 - sent_at(message.message_id) > settings.EDIT_WINDOW:
         return reply
     mentions = {**message.mentions, str(message.bot_id): message.bot_name}
@@ -97,12 +97,24 @@ def announced(message: IncomingMessage, outcome: store.Outcome, cut: bool) -> Re
     return answer(message, lines)
 
 
+def current_lines(guild_id: int, subjects: Iterable[str]) -> dict[str, Line]:
+    """What announcing each subject says now, with its version: the database is the truth.
+
+    Delivery asks for it when a line it holds may be older than what its channel was told
+    (botgateway/delivery.py); merged and unknown subjects are left out.
+    """
+    return {
+        subject: Line(has_karma(subject, karma), subject, version)
+        for subject, (karma, version) in store.current(guild_id, subjects).items()
+    }
+
+
 def answer(
     message: IncomingMessage, lines: Iterable[Line | str] = (), joiner: str = " ", reaction: str | None = None
 ) -> Reply:
     """The reply to `message`, whole: `respond` (and a slash command's answer) caps its length."""
     lines = tuple(line if isinstance(line, Line) else Line(line) for line in lines)
-    return Reply(message.channel_id, message.message_id, lines, joiner, reaction)
+    return Reply(message.channel_id, message.message_id, lines, joiner, reaction, message.guild_id)
 
 
 def split_command(content: str, bot_id: int, bot_name: str) -> tuple[str, str] | None:

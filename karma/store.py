@@ -9,7 +9,7 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -436,6 +436,12 @@ def karma_of(guild_id: int, names: Sequence[str]) -> Totals:
         known |= dict(targets.values_list("subject", "karma"))
     named = [aliases.get(name, name) for name in names]
     return [(name, known.get(name, 0)) for name in named]
+
+
+def current(guild_id: int, subjects: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """{subject: (karma, version)} of the subjects that exist and were not merged into another."""
+    rows = Karma.objects.filter(guild_id=guild_id, subject__in=list(subjects), merged_into__isnull=True)
+    return {subject: (karma, version) for subject, karma, version in rows.values_list("subject", "karma", "version")}
 
 
 def board(guild_id: int, size: int, highest: bool = True) -> Totals:

@@ -220,6 +220,12 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Replies held for Discord, its rate limits and what each channel was told are kept under
+# popple:<REDIS_NAMESPACE>: (default: the bot's application id, from DISCORD_TOKEN), so that bots
+# sharing one Redis keep apart (botgateway/discordapi.py: redis_prefix).
+REDIS_NAMESPACE = _str("REDIS_NAMESPACE")
+if REDIS_NAMESPACE and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", REDIS_NAMESPACE):
+    raise _config_error("REDIS_NAMESPACE", "must be 1 to 64 letters, digits, dots, dashes or underscores")
 
 # Celery (read by poppleproject/celery.py through the CELERY_ namespace) ----------------------
 

@@ -12,7 +12,6 @@ import redis
 from celery import Celery
 from django.conf import settings
 
-from botgateway.mailbox import RedisMailbox
 from poppleproject import rabbitmq
 from testkit.processes import ROOT, Process, clean_env
 
@@ -152,7 +151,7 @@ class Stack:
                 queued = 0
                 for name in rabbitmq.TASK_QUEUES:
                     queued += connection.default_channel.queue_declare(name, passive=True).message_count
-                queued += shared.zcard(RedisMailbox.PREFIX + "due")
+                queued += sum(shared.zcard(key) for key in shared.scan_iter("popple:*:replies:due"))
                 quiet = quiet + 1 if not busy and not queued else 0
                 if quiet == 2:
                     return

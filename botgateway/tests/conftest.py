@@ -3,6 +3,8 @@ import redis
 
 from testkit.stack import REDIS_URL
 
+PREFIX = "popple:tests:"  # what botgateway.discordapi.redis_prefix gives a real bot
+
 
 @pytest.fixture
 def shared_redis():

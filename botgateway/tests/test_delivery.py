@@ -12,6 +12,7 @@ from botgateway.delivery import Courier
 from botgateway.mailbox import Held, MemoryMailbox, RedisMailbox
 from botgateway.ratelimits import MemoryLimits, RedisLimits
 from botgateway.rest import DiscordRest
+from botgateway.tests.conftest import PREFIX
 from karma.message import Line, Reply
 from testkit.fakediscord import FakeDiscord
 
@@ -35,7 +36,7 @@ def make_courier(request, fake):
             mailbox, limits = MemoryMailbox(), MemoryLimits(fake.global_limit)
         else:
             client = request.getfixturevalue("shared_redis")
-            mailbox, limits = RedisMailbox(client), RedisLimits(client, fake.global_limit)
+            mailbox, limits = RedisMailbox(client, PREFIX), RedisLimits(client, fake.global_limit, PREFIX)
         courier = Courier(mailbox, limits, DiscordRest(fake.api_url, fake.token))
         couriers.append(courier)
         return courier.start() if start else courier
@@ -93,7 +94,11 @@ def test_held_replies_outlive_a_killed_worker(fake, shared_redis):
     """Held in Redis, replies wait for any worker. (In memory they die with their process.)"""
 
     def worker():
-        return Courier(RedisMailbox(shared_redis), RedisLimits(shared_redis, 50), DiscordRest(fake.api_url, fake.token))
+        return Courier(
+            RedisMailbox(shared_redis, PREFIX),
+            RedisLimits(shared_redis, 50, PREFIX),
+            DiscordRest(fake.api_url, fake.token),
+        )
 
     dying = worker()
     channel = fake.add_guild("survivor").channel_ids[0]
@@ -116,7 +121,7 @@ def test_a_post_made_before_a_crash_is_not_made_twice(make_courier, fake):
     reply = karma_reply(channel, 6000, "x", 1, 1)
     # A worker held the reply, wrote down its post, made it, and died before it could note that
     # it was made; its lease ran out since.
-    token, _ = courier.mailbox.add(reply)
+    token, _, _ = courier.mailbox.add(reply)
     assert courier.mailbox.hold(channel, token, Held.of(reply))
     intent = {"kind": "text", "content": "x has 1 karma.", "nonce": "6000.0", "message_id": 6000,
               "covers": {"6000": [0]}, "reaction_of": None, "attempts": 0}  # fmt: skip

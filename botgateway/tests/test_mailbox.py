@@ -3,6 +3,7 @@
 import pytest
 
 from botgateway.mailbox import Held, MemoryMailbox, RedisMailbox
+from botgateway.tests.conftest import PREFIX
 from karma.message import Line, Reply
 
 CHANNEL = 42
@@ -12,7 +13,7 @@ CHANNEL = 42
 def mailbox(request):
     if request.param == "memory":
         return MemoryMailbox()
-    return RedisMailbox(request.getfixturevalue("shared_redis"))
+    return RedisMailbox(request.getfixturevalue("shared_redis"), PREFIX)
 
 
 def reply(message_id, text="x has 1 karma."):
@@ -29,40 +30,51 @@ def held_ids(mailbox, token):
 
 
 def test_an_idle_channel_hands_its_reply_over_and_holds_those_that_come_meanwhile(mailbox):
-    token, held = mailbox.add(reply(1))
+    token, held, _ = mailbox.add(reply(1))
     assert token is not None
     assert held is False  # nothing held, lease free: the new holder posts it at once
-    assert mailbox.add(reply(2)) == (None, True)  # the holder is busy: held for it
-    assert mailbox.add(reply(2)) == (None, True)  # held once, however often it comes
+    assert mailbox.add(reply(2)) == (None, True, {})  # the holder is busy: held for it
+    assert mailbox.add(reply(2)) == (None, True, {})  # held once, however often it comes
     assert held_ids(mailbox, token) == [2]
 
 
 def test_a_reply_posted_is_not_held_again(mailbox):
-    token, _ = mailbox.add(reply(1))
+    token, _, _ = mailbox.add(reply(1))
     mailbox.add(reply(2))
     state = mailbox.state(CHANNEL, token)
     assert mailbox.commit(CHANNEL, token, post_of(2), state)
     assert mailbox.finish(CHANNEL, token) is False  # nothing left: the lease is given back
-    token, held = mailbox.add(reply(3))
+    token, held, _ = mailbox.add(reply(3))
     assert held is False  # goes straight to a new holder
-    assert mailbox.add(reply(2)) == (None, True)  # the posted reply, delivered again (a redelivered task)
+    assert mailbox.add(reply(2)) == (None, True, {})  # the posted reply, delivered again (a redelivered task)
     assert held_ids(mailbox, token) == []
 
 
-def test_after_a_merged_message_replies_are_held_not_handed_over(mailbox):
-    token, _ = mailbox.add(reply(1))
+def test_a_channel_remembers_what_it_was_told_of_each_subject(mailbox):
+    token, _, said = mailbox.add(reply(1))
+    assert said == {}  # told nothing yet
     mailbox.add(reply(2))
     state = mailbox.state(CHANNEL, token)
     mailbox.commit(CHANNEL, token, post_of(2, said={"x": 2}), state)
     assert mailbox.finish(CHANNEL, token) is False
-    # A late reply about x must go through the holder, who knows what the merged message said.
-    token, held = mailbox.add(reply(1))
-    assert held is True
-    assert mailbox.state(CHANNEL, token).said == {"x": 2}
+    # A late reply about x learns what the channel was told of x, whoever posted it.
+    token, held, said = mailbox.add(reply(1))
+    assert (held, said) == (False, {"x": 2})
+    # A post made without holding the reply (Courier.deliver) is remembered as it gives the lease back.
+    assert mailbox.finish(CHANNEL, token, said={"x": 3}) is False
+    assert mailbox.add(reply(4))[2] == {"x": 3}
+
+
+def test_two_bots_sharing_redis_keep_apart(shared_redis):
+    ours, theirs = RedisMailbox(shared_redis, "popple:1:"), RedisMailbox(shared_redis, "popple:2:")
+    token, _, _ = ours.add(reply(1))
+    ours.finish(CHANNEL, token, said={"x": 9})
+    assert ours.add(reply(2))[2] == {"x": 9}
+    assert theirs.add(reply(2))[1:] == (False, {})  # the other bot's channel is idle and told nothing
 
 
 def test_a_holder_whose_lease_ran_out_changes_nothing(mailbox):
-    stalled, _ = mailbox.add(reply(1))
+    stalled, _, _ = mailbox.add(reply(1))
     assert mailbox.hold(CHANNEL, stalled, Held.of(reply(1)))
     state = mailbox.state(CHANNEL, stalled)
     mailbox.give_back(CHANNEL, stalled)  # as if its lease had run out
@@ -75,7 +87,7 @@ def test_a_holder_whose_lease_ran_out_changes_nothing(mailbox):
 
 
 def test_finish_keeps_the_lease_while_replies_remain(mailbox):
-    token, _ = mailbox.add(reply(1))
+    token, _, _ = mailbox.add(reply(1))
     mailbox.add(reply(2))
     mailbox.add(reply(3))
     state = mailbox.state(CHANNEL, token)
@@ -85,7 +97,7 @@ def test_finish_keeps_the_lease_while_replies_remain(mailbox):
 
 
 def test_a_held_channel_is_due_until_claimed_and_again_when_given_back(mailbox):
-    token, _ = mailbox.add(reply(1))
+    token, _, _ = mailbox.add(reply(1))
     mailbox.add(reply(2))
     assert mailbox.claim_due() == [CHANNEL]
     assert mailbox.claim_due() == []  # claimed: pushed a lease's length ahead

@@ -7,6 +7,7 @@ from urllib3 import HTTPHeaderDict
 
 from botgateway.ratelimits import GLOBAL_WINDOW_MS, Grant, MemoryLimits, RedisLimits, Route
 from botgateway.rest import Answer
+from botgateway.tests.conftest import PREFIX
 
 MESSAGES = "POST /channels/{channel_id}/messages"
 REACTIONS = "PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me"
@@ -18,7 +19,7 @@ def make_limits(request):
     if request.param == "memory":
         return MemoryLimits
     client = request.getfixturevalue("shared_redis")
-    return lambda global_limit: RedisLimits(client, global_limit)
+    return lambda global_limit: RedisLimits(client, global_limit, PREFIX)
 
 
 def answer(status=200, limit=5, remaining=4, reset_after=5.0, bucket="abc", **extra):
@@ -109,7 +110,7 @@ def test_pause_stops_everything(make_limits):
 
 def test_processes_sharing_redis_share_the_budget(shared_redis):
     """What one worker learns (a 429, a spent bucket, the global count) holds for every other."""
-    one, other = RedisLimits(shared_redis, 4), RedisLimits(shared_redis, 4)
+    one, other = RedisLimits(shared_redis, 4, PREFIX), RedisLimits(shared_redis, 4, PREFIX)
     route = Route(MESSAGES, 1)
     one.acquire(route)
     one.learn(route, answer(limit=2, remaining=1))
@@ -118,6 +119,6 @@ def test_processes_sharing_redis_share_the_budget(shared_redis):
     other.acquire(Route(MESSAGES, 2))
     assert one.acquire(Route(MESSAGES, 3)).wait == 0
     assert one.acquire(Route(MESSAGES, 4)).wait > 0  # four grants in all: the global limit
-    shared_redis.delete(RedisLimits.PREFIX + "global")
+    shared_redis.delete(one.prefix + "global")
     other.learn(Route(MESSAGES, 2), too_many(2.0, scope="global"))
     assert one.acquire(Route(MESSAGES, 9)).wait > 1.5
