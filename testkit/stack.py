@@ -6,6 +6,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import kombu
 import redis
@@ -48,6 +49,13 @@ def mariadb_test_url():
     """The MariaDB test database that pytest-django created, as a URL for other processes."""
     db = settings.DATABASES["mariadb"]
     return f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['TEST']['NAME']}"
+
+
+def reader_url(database_url):
+    """The same database through the reply workers' account, which may only read (scripts/test
+    makes it as deploy/mariadb/replies-account.sh does)."""
+    parts = urlsplit(database_url)
+    return parts._replace(netloc=f"popple-replies:popple-replies@{parts.hostname}:{parts.port}").geturl()
 
 
 def free_port():
@@ -96,7 +104,10 @@ class Stack:
         return process
 
     def deployed(self, name, process, **variables):
-        """A worker as the Procfile starts it (`worker` applies karma, `replies` posts replies)."""
+        """A worker as the Procfile starts it (`worker` applies karma, `replies` posts replies, with
+        the read-only database account compose gives it)."""
+        if process == "replies":
+            variables.setdefault("DATABASE_URL", reader_url(self.env["DATABASE_URL"]))
         command = shlex.split(PROCFILE[process])
         assert command[0] == "celery"
         command[command.index("-n") + 1] = f"{name}@%h"  # several per machine here

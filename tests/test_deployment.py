@@ -61,12 +61,25 @@ def test_each_process_uses_its_own_broker_account(service, role):
         ("DISCORD_TOKEN", {"gateway", "replies"}),
         ("DJANGO_SECRET_KEY", {"web"}),
         ("FLOWER_BASIC_AUTH", {"flower"}),
-        ("DATABASE_URL", {"migrate", "web", "worker"}),
+        ("DATABASE_URL", {"migrate", "web", "worker", "replies"}),
     ],
 )
 def test_secrets_reach_only_the_services_that_use_them(variable, services):
     holders = {name for name in SERVICES if variable in json.dumps(SERVICES[name].get("environment", {}))}
     assert holders == services
+
+
+def test_reply_workers_may_only_read_the_database():
+    assert environment("replies")["DATABASE_URL"].startswith("mysql://popple-replies:${MARIADB_REPLIES_PASSWORD:?")
+    assert "./deploy/mariadb:/docker-entrypoint-initdb.d:ro" in SERVICES["mariadb"]["volumes"]
+    script = (ROOT / "deploy" / "mariadb" / "replies-account.sh").read_text()
+    assert re.findall(r"^GRANT .*$", script, re.MULTILINE) == ["GRANT SELECT ON popple.* TO 'popple-replies'@'%';"]
+
+
+def test_redis_keeps_held_replies_across_a_restart():
+    command = SERVICES["redis"]["command"]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert any(volume.endswith(":/data") for volume in SERVICES["redis"]["volumes"])
 
 
 def test_only_loopback_ports_are_published():

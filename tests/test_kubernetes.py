@@ -126,7 +126,7 @@ def test_every_variable_is_documented_and_every_reference_exists(service):
         ("DISCORD_TOKEN", {"gateway", "replies"}),
         ("DJANGO_SECRET_KEY", {"web"}),
         ("FLOWER_BASIC_AUTH", {"flower"}),
-        ("DATABASE_URL", {"migrate", "web", "worker"}),
+        ("DATABASE_URL", {"migrate", "web", "worker", "replies"}),
         ("RABBITMQ_MANAGEMENT_URL", {"rabbitmq-setup"}),
     ],
 )
@@ -135,6 +135,14 @@ def test_secrets_reach_only_the_processes_that_use_them(variable, services):
     assert holders == services
     for service in services:
         assert "secretKeyRef" in environment(service)[variable]["valueFrom"]
+
+
+def test_reply_workers_get_the_read_only_database_account():
+    keys = {service: environment(service)["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] for service in WORKLOADS
+            if "DATABASE_URL" in environment(service)}  # fmt: skip
+    assert keys.pop("replies") == "database-url-replies"
+    assert set(keys.values()) == {"database-url"}
+    assert "database-url-replies=mysql://popple-replies:" in (KUBERNETES / "secrets.env.example").read_text()
 
 
 @pytest.mark.parametrize("service, role", [("web", "web"), ("worker", "worker"), ("replies", "worker"),

@@ -29,6 +29,7 @@ from testkit.processes import ROOT, clean_env, manage
         ("DJANGO_TRUSTED_ORIGINS", "https://a.example, https://b.example/admin/", "DJANGO_TRUSTED_ORIGINS must hold"),
         ("DJANGO_LOGIN_FAILURE_LIMIT", "0", "DJANGO_LOGIN_FAILURE_LIMIT must be at least 1"),
         ("DJANGO_BEHIND_TLS_PROXY", "sure", "DJANGO_BEHIND_TLS_PROXY must be one of true/false"),
+        ("REDIS_NAMESPACE", "a:b", "REDIS_NAMESPACE must be 1 to 64 letters, digits, dots, dashes or underscores"),
     ],
 )
 def test_malformed_variable_stops_with_one_line_naming_it(variable, value, problem, tmp_path):
