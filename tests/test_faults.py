@@ -36,7 +36,7 @@ SERVERS = 8
 SUBJECTS = ["alpha", "beta", "gamma", "(the build server)", "café", "🎉"]
 COMMAND_EVERY = 50  # every 50th message is a command answered with a reaction
 PARTITION_SECONDS = 30
-_ANNOUNCED = re.compile(r"(.+?) has (-?\d+) karma\.(?=\s|$)")
+_ANNOUNCED = re.compile(r"(?<!\S)(\S.*?) has (-?\d+) karma\.(?!\S)")  # one line of an announcement
 # A run writes its report here (ignored by git); scripts/publish-reports copies it to docs/reliability.md.
 REPORT = ROOT / "var" / "reports" / "reliability.md"
 
