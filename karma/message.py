@@ -92,7 +92,8 @@ class IncomingMessage:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload, optional=("author_global_name", "author_nick", "edited", "message_forwarded"))
+        optional = ("author_global_name", "author_nick", "edited", "message_forwarded")
+        values = check_fields(cls, payload, optional=optional)
         if values.get("edited", 0) >= DELETED_REVISION:
             raise ValueError("payload field edited is not a valid time")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["mentions"].items()):
