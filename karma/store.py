@@ -112,9 +112,8 @@ def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) ->
     with transaction.atomic(using=using), connection.cursor() as cursor:
         announce, rules = _rules(cursor, message.guild_id)
         asked = json.dumps([[subject, delta, reasons.get(subject, "")] for subject, delta in changes])
-        may_wait = message.message_forwarded or not revision
-        if may_wait and _claim(cursor, message.guild_id, message.message_id, revision, counted=not revision,
-                               pending=asked):  # fmt: skip
+        may_wait = message.message_forwarded or not revision  # the message may be on its way
+        if may_wait and _claim(cursor, message.guild_id, message.message_id, revision, not revision, asked):
             if revision:  # an edit before the message itself: kept until the message comes
                 return Outcome([], announce)
             return _apply_version(cursor, message, changes, reasons, rules, announce, now)  # the usual case
