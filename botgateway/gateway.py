@@ -3,11 +3,15 @@
 It never answers itself. Chat without a karma sign that does not address the bot (most of it) is
 dropped here, before it costs the outbox, the broker and a worker; the counts are logged.
 
-Edits and deletes come as raw events (no message cache: nothing here looks back). An edit is
-forwarded as the message again, stamped with its edit time, whatever it now says: removing a
-karma sign is an edit that matters, and only the ledger knows what the message said before.
-Updates that change no text (Discord adding a link's embed) are not edits. Deletions are
-forwarded as ids.
+Edits and deletes come as raw events (no message cache). Only a message the gateway forwarded
+a version of that held a karma sign can have changed karma, so it keeps those messages' ids while
+they may be edited (botgateway/forwarded.py). An edit is forwarded as the message again, stamped
+with its edit time, when the message is one of them (removing a karma sign is an edit that
+matters, and only the ledger knows what the message said before) or when the edit holds a sign;
+it says whether the gateway forwarded the message as sent, which is what lets a worker keep an
+edit that overtook its message. Updates that change no text (Discord adding a link's embed) are
+not edits. Deletions are forwarded as ids, of those messages only. The rest (edits and purges of
+chat without karma) is dropped here, like that chat itself.
 
 It also forwards when Popple joins or leaves a server and when a server is renamed (ServerEvent),
 with the server's name and icon, stamped with the time it saw it, so that the workers keep the
@@ -22,6 +26,7 @@ import time
 import aiohttp
 import discord
 
+from botgateway.forwarded import Forwarded
 from karma.message import (
     JOINED,
     LEFT,
@@ -32,6 +37,7 @@ from karma.message import (
     Deletion,
     IncomingMessage,
     ServerEvent,
+    holds_sign,
     may_matter,
 )
 from karma.slash import SlashCommand, acknowledge
@@ -52,8 +58,9 @@ def intents():
     return chosen
 
 
-def to_incoming(message, me, edited=0):
-    """What a worker needs from a discord.py Message (`edited`: its edit time, in microseconds)."""
+def to_incoming(message, me, edited=0, message_forwarded=True):
+    """What a worker needs from a discord.py Message (`edited`: its edit time, in microseconds;
+    `message_forwarded`: for an edit, whether the message as sent was forwarded with a sign)."""
     author = message.author
     permissions = author.guild_permissions if isinstance(author, discord.Member) else discord.Permissions.none()
     return IncomingMessage(
@@ -70,6 +77,7 @@ def to_incoming(message, me, edited=0):
         mentions={str(user.id): user.name for user in message.mentions},
         can_manage=permissions.manage_guild or permissions.administrator,
         edited=edited,
+        message_forwarded=message_forwarded,
     )
 
 
@@ -101,7 +109,7 @@ def is_chat(message):
 
 
 class Gateway(discord.AutoShardedClient):
-    def __init__(self, forward, shard_count=None, shard_ids=None, throttle=None):
+    def __init__(self, forward, shard_count=None, shard_ids=None, throttle=None, forwarded=None):
         # Popple never joins voice; spare the operator discord.py's warnings about voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(
@@ -114,8 +122,10 @@ class Gateway(discord.AutoShardedClient):
         )
         self.forward = forward
         self.throttle = throttle
+        self.record = forwarded or Forwarded()  # the messages whose edits and deletion may matter
         self._was_ready = False
         self.forwarded = self.dropped = 0  # since the last report
+        self.dropped_edits = self.dropped_deletions = 0  # since the last report
         self._available = []  # servers found available, not forwarded yet
         self._available_since = None  # when the first of them was seen
         self._reported_at = time.monotonic()
@@ -156,6 +166,8 @@ class Gateway(discord.AutoShardedClient):
         metrics.GATEWAY_RECEIVED.inc()
         if may_matter(message.content, self.user.id, self.user.name):
             self.forward(to_incoming(message, self.user).to_payload())
+            if holds_sign(message.content):
+                self.record.sent(message.id)
             self.forwarded += 1
             metrics.GATEWAY_FORWARDED.inc()
         else:
@@ -203,17 +215,32 @@ class Gateway(discord.AutoShardedClient):
         if "content" not in event.data or message.edited_at is None or not is_chat(message):
             return  # an embed added, not an edit
         edited = int(message.edited_at.timestamp() * 1_000_000)
-        self.forward(to_incoming(message, self.user, edited).to_payload())
+        sent = self.record.find([message.id]).get(message.id)  # None: no version forwarded with a sign
+        sign = holds_sign(message.content)
+        if (sent is None and not sign) or self.record.too_old(message.id, edited / 1e6):
+            self.dropped_edits += 1  # it cannot change karma
+            return
+        if sign:
+            self.record.edited(message.id)
+        self.forward(to_incoming(message, self.user, edited, message_forwarded=bool(sent)).to_payload())
         self.forwarded += 1
 
     async def on_raw_message_delete(self, event):
         if event.guild_id is not None:
-            self.forward(Deletion(event.guild_id, event.channel_id, [event.message_id], time.time()).to_payload())
+            self._forward_deletion(event.guild_id, event.channel_id, [event.message_id])
 
     async def on_raw_bulk_message_delete(self, event):
         if event.guild_id is not None:
-            deletion = Deletion(event.guild_id, event.channel_id, sorted(event.message_ids), time.time())
-            self.forward(deletion.to_payload())
+            self._forward_deletion(event.guild_id, event.channel_id, sorted(event.message_ids))
+
+    def _forward_deletion(self, guild_id, channel_id, message_ids):
+        """Forward the deletion of those messages that may have changed karma."""
+        sent = self.record.find(message_ids)
+        kept = [message_id for message_id in message_ids if message_id in sent]
+        self.dropped_deletions += len(message_ids) - len(kept)
+        if kept:
+            not_forwarded = [message_id for message_id in kept if not sent[message_id]]
+            self.forward(Deletion(guild_id, channel_id, kept, time.time(), not_forwarded).to_payload())
 
     async def on_guild_join(self, guild):
         self.forward(ServerEvent(JOINED, [guild.id], time.time(), [named(guild)]).to_payload())
@@ -245,15 +272,23 @@ class Gateway(discord.AutoShardedClient):
             self.forward(ServerEvent(PRESENT, ids, self._available_since, names).to_payload())
 
     def report(self):
-        """Log what was forwarded and dropped since the last report."""
+        """Log what was forwarded and dropped since the last report; forget messages too old to
+        be edited."""
         if self.forwarded or self.dropped:
             logger.info(
                 "forwarded %d messages, dropped %d without karma or a command",
                 self.forwarded,
                 self.dropped,
             )
-        self.forwarded = self.dropped = 0
+        if self.dropped_edits or self.dropped_deletions:
+            logger.info(
+                "dropped %d edits and %d deleted messages that cannot change karma",
+                self.dropped_edits,
+                self.dropped_deletions,
+            )
+        self.forwarded = self.dropped = self.dropped_edits = self.dropped_deletions = 0
         self._reported_at = time.monotonic()
+        self.record.forget_old()
 
     async def close(self):
         self.report()

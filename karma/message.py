@@ -24,13 +24,18 @@ def bot_prefixes(bot_id: int, bot_name: str) -> tuple[str, ...]:
     return (f"<@{bot_id}>", f"<@!{bot_id}>", f"@{bot_name}")
 
 
+def holds_sign(content: str) -> bool:
+    """Whether `content` holds a karma sign: only such a version of a message can ask for karma."""
+    return "++" in content or "--" in content
+
+
 def may_matter(content: str, bot_id: int, bot_name: str) -> bool:
     """Whether Popple could do anything with `content`: it holds a karma sign or addresses the bot.
 
     Anything else is chat Popple ignores; the gateway drops it before it costs the outbox, the
     broker and a worker. It may say yes to more than matters, never less.
     """
-    return "++" in content or "--" in content or content.lstrip().startswith(bot_prefixes(bot_id, bot_name))
+    return holds_sign(content) or content.lstrip().startswith(bot_prefixes(bot_id, bot_name))
 
 
 def check_fields(cls: type, payload: Any, optional: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -75,6 +80,11 @@ class IncomingMessage:
     # Which version of the message this is: 0 as first sent, else when it was edited (Discord's
     # edited_timestamp, in microseconds since the epoch): the later edit is the higher.
     edited: int = 0
+    # For an edit: whether the gateway forwarded the message as sent, holding a karma sign. Only
+    # then may the message still be on its way, and an edit that arrives first wait for it
+    # (karma/store.py); otherwise the edit changes only a message the ledger counted, and leaves
+    # no row. Payloads from gateways older than this field waited, as they still do.
+    message_forwarded: bool = True
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,7 +92,8 @@ class IncomingMessage:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload, optional=("author_global_name", "author_nick", "edited"))
+        optional = ("author_global_name", "author_nick", "edited", "message_forwarded")
+        values = check_fields(cls, payload, optional=optional)
         if values.get("edited", 0) >= DELETED_REVISION:
             raise ValueError("payload field edited is not a valid time")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["mentions"].items()):
@@ -113,12 +124,18 @@ def edit_reply_id(message_id: int, edited: int) -> int:
 @dataclass(frozen=True)
 class Deletion:
     """Chat messages of one channel were deleted (one, or a bulk delete): `at` is when the gateway
-    saw it, in seconds since the epoch, to tell whether they could still be edited then."""
+    saw it, in seconds since the epoch, to tell whether they could still be edited then.
+
+    The gateway forwards only messages it forwarded a version of that held a karma sign;
+    `not_forwarded` names those of them it forwarded an edit of but not the message as sent: their
+    deletion changes only a message the ledger counted, and leaves no row (as for an edit's
+    IncomingMessage.message_forwarded)."""
 
     guild_id: int
     channel_id: int
     deleted: list  # message ids
     at: float
+    not_forwarded: list = dataclasses.field(default_factory=list)  # some of `deleted`
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,15 +143,17 @@ class Deletion:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload)
-        deleted, at = values["deleted"], values["at"]
+        values = check_fields(cls, payload, optional=("not_forwarded",))
+        deleted, at, not_forwarded = values["deleted"], values["at"], values.get("not_forwarded", [])
         if not 0 < len(deleted) <= MAX_DELETED_PER_EVENT:
             raise ValueError(f"payload field deleted must list 1 to {MAX_DELETED_PER_EVENT} messages")
         if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in deleted):
             raise ValueError("payload field deleted must hold message ids")
         if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at) or at <= 0:
             raise ValueError("payload field at must be a time in seconds since the epoch")
-        return cls(values["guild_id"], values["channel_id"], deleted, float(at))
+        if not all(isinstance(i, int) and not isinstance(i, bool) and i in deleted for i in not_forwarded):
+            raise ValueError("payload field not_forwarded must hold ids of deleted messages")
+        return cls(values["guild_id"], values["channel_id"], deleted, float(at), not_forwarded)
 
     @staticmethod
     def is_one(payload: Any) -> bool:

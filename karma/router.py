@@ -82,7 +82,7 @@ def forget_deleted(deletion: Deletion) -> None:
     """Deleted messages take back their changes, unless they were older than EDIT_WINDOW."""
     for message_id in deletion.deleted:
         if deletion.at - sent_at(message_id) <= settings.EDIT_WINDOW:
-            store.apply_deletion(deletion.guild_id, message_id)
+            store.apply_deletion(deletion.guild_id, message_id, message_id not in deletion.not_forwarded)
 
 
 def announced(message: IncomingMessage, outcome: store.Outcome, cut: bool) -> Reply:

@@ -58,18 +58,22 @@ def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons |
     it says and what the ledger says the message did so far, so that the message's karma is
     what its newest version says, whatever order versions are applied in: a version older than
     the one applied changes nothing, and an edit applied before the message itself waits for it
-    (MessageVersion). The same version again changes nothing and answers what the first
-    application did: the ledger's unique (message, revision, subject) key refuses a second copy.
+    (MessageVersion), if the gateway forwarded the message (`message_forwarded`): an edit of a
+    message it did not forward changes only a counted message and never writes a row. The same
+    version again changes nothing and answers what the first application did: the ledger's unique
+    (message, revision, subject) key refuses a second copy.
     """
     return retrying(lambda: _apply_or_replay(message, changes, reasons or {}))
 
 
-def apply_deletion(guild_id: int, message_id: int) -> None:
+def apply_deletion(guild_id: int, message_id: int, message_forwarded: bool = True) -> None:
     """Take back what a deleted message did (in the ledger as source "deleted"), once.
 
-    A deletion applied before the message itself is kept: the message then changes nothing.
+    A deletion applied before the message itself is kept, if the gateway forwarded the message:
+    the message then changes nothing. Otherwise it changes only a counted message, and never
+    writes a row.
     """
-    retrying(lambda: _delete_once(guild_id, message_id))
+    retrying(lambda: _delete_once(guild_id, message_id, message_forwarded))
 
 
 def retrying(attempt: Callable[[], T], attempts: int = _ATTEMPTS, jitter: float = 0.0) -> T:
@@ -108,11 +112,17 @@ def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) ->
     with transaction.atomic(using=using), connection.cursor() as cursor:
         announce, rules = _rules(cursor, message.guild_id)
         asked = json.dumps([[subject, delta, reasons.get(subject, "")] for subject, delta in changes])
-        if _claim(cursor, message.guild_id, message.message_id, revision, counted=not revision, pending=asked):
+        may_wait = message.message_forwarded or not revision  # the message may be on its way
+        if may_wait and _claim(cursor, message.guild_id, message.message_id, revision, not revision, asked):
             if revision:  # an edit before the message itself: kept until the message comes
                 return Outcome([], announce)
             return _apply_version(cursor, message, changes, reasons, rules, announce, now)  # the usual case
-        seen, counted, pending = _lock_version(cursor, message.message_id)
+        found = _lock_version(cursor, message.message_id)
+        if not found or not (found[1] or may_wait):
+            # An edit of a message the gateway did not forward: the message is not on its way, and
+            # changed no karma unless it was counted (the gateway forgot it): no row for the rest.
+            return Outcome([], announce)
+        seen, counted, pending = found
         if not revision:  # the message itself
             if counted:  # again (redelivered): answers as the first time, unless edited since
                 return Outcome(_replay(cursor, message, changes, 0) if seen == 0 else [], announce)
@@ -165,12 +175,15 @@ def _counted(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _delete_once(guild_id: int, message_id: int) -> None:
+def _delete_once(guild_id: int, message_id: int, message_forwarded: bool) -> None:
     using = router.db_for_write(Karma)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        if _claim(cursor, guild_id, message_id, DELETED_REVISION, counted=False, pending="[]"):
+        if message_forwarded and _claim(cursor, guild_id, message_id, DELETED_REVISION, counted=False, pending="[]"):
             return  # before the message itself: kept, so that the message changes nothing
-        seen, counted, _ = _lock_version(cursor, message_id)
+        found = _lock_version(cursor, message_id)
+        if not found or not (found[1] or message_forwarded):
+            return  # not on its way and never counted: nothing to take back, and no row
+        seen, counted, _ = found
         if seen == DELETED_REVISION:  # deleted before
             return
         _set_version(cursor, message_id, DELETED_REVISION, counted=counted, pending=None if counted else "[]")
@@ -201,11 +214,12 @@ def _claim(cursor: CursorWrapper, guild_id: int, message_id: int, revision: int,
     return cursor.rowcount == 1
 
 
-def _lock_version(cursor: CursorWrapper, message_id: int) -> tuple[int, bool, str | None]:
-    """(revision, counted, pending) of the message, locked until the transaction ends."""
+def _lock_version(cursor: CursorWrapper, message_id: int) -> tuple[int, bool, str | None] | None:
+    """(revision, counted, pending) of the message, locked until the transaction ends; None when
+    it has no row."""
     cursor.execute(_VERSION[cursor.db.vendor], [message_id])
-    revision, counted, pending = cursor.fetchone()
-    return revision, bool(counted), pending
+    row = cursor.fetchone()
+    return row and (row[0], bool(row[1]), row[2])
 
 
 def _set_version(cursor: CursorWrapper, message_id: int, revision: int, counted: bool, pending: str | None) -> None:

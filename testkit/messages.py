@@ -18,7 +18,7 @@ def snowflake(seconds_ago=0.0):
 
 
 def chat(content, guild_id=1, author_id=500, can_manage=True, mentions=None, message_id=None, author_name=None,
-         author_global_name="", author_nick="", edited=0):  # fmt: skip
+         author_global_name="", author_nick="", edited=0, message_forwarded=True):  # fmt: skip
     return IncomingMessage(
         guild_id=guild_id,
         channel_id=guild_id * 10,
@@ -33,4 +33,5 @@ def chat(content, guild_id=1, author_id=500, can_manage=True, mentions=None, mes
         author_global_name=author_global_name,
         author_nick=author_nick,
         edited=edited,
+        message_forwarded=message_forwarded,
     )

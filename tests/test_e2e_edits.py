@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases
 @pytest.fixture(scope="module")
 def world(fake_discord):
     fake = fake_discord
-    guilds = {name: fake.add_guild(name) for name in ("edits", "deletes", "window", "order")}
+    guilds = {name: fake.add_guild(name) for name in ("edits", "deletes", "window", "order", "quiet", "restart")}
     alice = fake.add_user("alice")
     for guild in guilds.values():
         fake.add_member(guild, alice)
@@ -167,3 +167,42 @@ def test_reordered_and_redelivered_tasks_leave_the_last_version(stack, world, fa
     assert rows.filter(message_id=two, subject="erin").count() == 1
     assert not rows.filter(subject="frank").exists()
     assert fake.replies_to(edit_reply_id(two, now + 10 * second)) == []
+
+
+def test_edits_and_deletes_of_messages_without_karma_leave_no_rows(stack, world, fake_discord):
+    """Edits and a purge of chat without karma never reach a worker; an edit that now holds a sign,
+    and the deletion of its message, do, but change nothing and write no MessageVersion row: the
+    gateway says it did not forward the message, so it is not on its way."""
+    fake, guild, alice = fake_discord, world[0]["quiet"], world[1]
+    chatter = [fake.send(guild, alice, f"hello {n}") for n in range(10)]
+    for n in range(30):
+        fake.edit(guild, chatter[n % 10], f"hello again {n}")
+    signed = fake.edit(guild, chatter[0], "bob++ after all")
+    command = fake.send(guild, alice, "@Popple karma bob")
+    assert said(fake, command) == ["bob has 0 karma."]
+    command_signed = fake.edit(guild, command, "@Popple karma bob++")
+    fake.bulk_delete(guild, chatter)
+    fake.delete(guild, command)
+    marker = fake.send(guild, alice, "marker++")
+    said(fake, marker)
+    stack.wait_idle()
+    assert karma(guild) == {"marker": 1}
+    assert not MessageVersion.objects.using("mariadb").filter(message_id__in=[*chatter, command]).exists()
+    assert not LedgerEntry.objects.using("mariadb").filter(message_id__in=[*chatter, command]).exists()
+    assert fake.replies_to(edit_reply_id(chatter[0], signed)) == []
+    assert fake.replies_to(edit_reply_id(command, command_signed)) == []
+
+
+def test_a_restarted_gateway_still_follows_the_messages_it_forwarded(stack, world, fake_discord):
+    """What the gateway forwarded with a karma sign is kept next to its outbox: after a restart, an
+    edit that removes the sign and a deletion still take the karma back."""
+    fake, guild, alice = fake_discord, world[0]["restart"], world[1]
+    edited, deleted = fake.send(guild, alice, "bob++ carol++"), fake.send(guild, alice, "dave++")
+    said(fake, edited)
+    said(fake, deleted)
+    gateway = stack.processes["gateway"]
+    gateway.stop()
+    gateway.start().wait_for_log("connected to Discord as Popple")
+    assert said(fake, edited, fake.edit(guild, edited, "thanks, both")) == ["bob has 0 karma. carol has 0 karma."]
+    fake.delete(guild, deleted)
+    assert fake.wait_until(lambda: karma(guild) == {}, timeout=60)

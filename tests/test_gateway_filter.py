@@ -1,5 +1,7 @@
-"""The gateway forwards only what may matter: chat without karma or a command never reaches RabbitMQ."""
+"""The gateway forwards only what may matter: chat without karma or a command never reaches RabbitMQ,
+nor do its edits and deletions."""
 
+import json
 import random
 
 import kombu
@@ -23,17 +25,33 @@ def queued(name):
         return connection.default_channel.queue_declare(name, passive=True).message_count
 
 
-def test_a_chat_stream_with_five_percent_karma_publishes_only_those(stack_factory, fake_discord):
-    fake = fake_discord
-    guild = fake.add_guild("chatty")
+def taken(name):
+    """The (task, payload) of each message in the queue, oldest first, taken off it."""
+    found = []
+    with kombu.Connection(BROKER_URL) as connection:
+        while message := connection.default_channel.basic_get(name, no_ack=True):
+            [payload], _, _ = json.loads(message.body)  # Celery's protocol 2: [args, kwargs, embed]
+            found.append((message.headers["task"], payload))
+    return found
+
+
+def a_gateway_alone(stack_factory, fake, name):
+    """A gateway and no worker (what it publishes stays in the queue), in a server of its own with
+    alice in it; its queue empty."""
+    guild = fake.add_guild(name)
     alice = fake.add_user("alice")
     fake.add_member(guild, alice)
-    stack = stack_factory()  # a gateway and no worker: what it publishes stays in the queue
-    gateway = stack.gateway("gateway")
+    gateway = stack_factory().gateway("gateway")
     gateway.wait_for_log("connected to Discord as Popple")
     # At connect the gateway says which servers it is in (one "present" event): not chat.
     assert fake.wait_until(lambda: queued("karma") >= 1, timeout=30)
     purge_queues()
+    return gateway, guild, alice
+
+
+def test_a_chat_stream_with_five_percent_karma_publishes_only_those(stack_factory, fake_discord):
+    fake = fake_discord
+    gateway, guild, alice = a_gateway_alone(stack_factory, fake, "chatty")
 
     rng = random.Random(5)
     stream = [f"thanks friend{n}++" if n % 20 == 0 else rng.choice(CHATTER) for n in range(199)]
@@ -48,3 +66,40 @@ def test_a_chat_stream_with_five_percent_karma_publishes_only_those(stack_factor
     assert queued("karma") == matters
     assert "forwarded 11 messages, dropped 189 without karma or a command" in gateway.log()
     purge_queues()
+
+
+def test_edits_and_a_purge_of_chat_without_karma_publish_nothing(stack_factory, fake_discord):
+    """50 edits of messages without a karma sign and a bulk delete of 100 of them reach no queue; the
+    versions that can change karma still go, each once: a message with a sign, its edits (with a
+    sign or without: the message may have changed karma), an edit that now holds a sign, and the
+    deletion of the messages they are versions of."""
+    fake = fake_discord
+    gateway, guild, alice = a_gateway_alone(stack_factory, fake, "purged")
+    chatter = [fake.send(guild, alice, f"chat {n}") for n in range(100)]
+    for n in range(50):
+        fake.edit(guild, chatter[n % 10], f"chat, edited {n}")
+    fake.bulk_delete(guild, chatter)
+    fake.delete(guild, fake.send(guild, alice, "see you later"))
+
+    karma = fake.send(guild, alice, "bob++")
+    fake.edit(guild, karma, "bob++ thanks")
+    fake.edit(guild, karma, "thanks")  # takes bob's karma back
+    hello = fake.send(guild, alice, "hello")
+    fake.edit(guild, hello, "carol++")  # may change karma, if hello was counted (it was not)
+    fake.bulk_delete(guild, [karma, hello])
+    assert fake.wait_until(lambda: queued("karma") >= 5, timeout=30)
+    gateway.stop()  # its last report comes at the end
+
+    published = taken("karma")
+    assert [(task, p.get("content"), p.get("edited", 0) > 0) for task, p in published] == [
+        ("karma.handle_message", "bob++", False),
+        ("karma.handle_message", "bob++ thanks", True),
+        ("karma.handle_message", "thanks", True),
+        ("karma.handle_message", "carol++", True),
+        ("karma.message_deleted", None, False),
+    ]
+    # Only an edit of a message forwarded as sent may wait for it at a worker (karma/store.py).
+    assert [p.get("message_forwarded") for _, p in published[:4]] == [True, True, True, False]
+    assert published[4][1]["deleted"] == sorted([karma, hello])
+    assert published[4][1]["not_forwarded"] == [hello]
+    assert "dropped 50 edits and 101 deleted messages that cannot change karma" in gateway.log()

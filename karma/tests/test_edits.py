@@ -38,12 +38,13 @@ class Message:
         self.id = snowflake(seconds_ago)
         self.now_us = int(time.time() * 1_000_000)  # its edits are made from now on
         self.versions = [content]
+        self.forwarded = True  # whether the gateway forwarded the message as sent (it held a sign)
 
     def version(self, number):
         """The message as sent (0) or as its `number`-th edit made it."""
         edited = self.now_us + number * 1000 if number else 0
         return chat(self.versions[number], guild_id=self.guild, author_id=self.author_id, author_name="zed",
-                    message_id=self.id, edited=edited)  # fmt: skip
+                    message_id=self.id, edited=edited, message_forwarded=self.forwarded)  # fmt: skip
 
     def send(self):
         return respond(self.version(0)).text()
@@ -61,7 +62,8 @@ class Message:
         return reply.text()
 
     def delete(self, at=None):
-        forget_deleted(Deletion(self.guild, self.guild * 10, [self.id], at or time.time()))
+        unsent = [] if self.forwarded else [self.id]
+        forget_deleted(Deletion(self.guild, self.guild * 10, [self.id], at or time.time(), not_forwarded=unsent))
 
 
 def karma(guild):
@@ -216,6 +218,39 @@ def test_old_versions_are_forgotten_after_twice_the_window(guild):
     recent.send()
     assert forget_versions(DAY) == 1
     assert list(MessageVersion.objects.filter(guild_id=guild).values_list("message_id", flat=True)) == [recent.id]
+
+
+def versions_of(message):
+    return MessageVersion.objects.filter(message_id=message.id).count()
+
+
+def test_edits_and_a_deletion_of_a_message_the_gateway_did_not_forward_write_no_row(guild):
+    """The gateway forwards an edit that holds a sign although it did not forward the message as
+    sent with one: the message is not on its way, and its versions change nothing, leave nothing."""
+    for first in ("hello", "@Popple karma bob"):  # dropped; forwarded, but holding no sign
+        message = Message(guild, first)
+        if first.startswith("@"):
+            assert message.send() == "bob has 0 karma."
+        message.forwarded = False
+        for content in ("bob++", "bob++ carol--", "hello again bob++"):
+            assert message.edit(content) == ""
+        message.delete()
+        message.delete()  # redelivered
+        assert versions_of(message) == 0
+        assert ledger(message) == []
+    assert karma(guild) == {}
+
+
+def test_a_counted_message_follows_edits_forwarded_without_it(guild):
+    """A gateway that lost its record of what it forwarded (a reshard) still forwards edits that
+    hold a sign: they change a message the ledger counted, and so does its deletion."""
+    message = Message(guild, "bob++")
+    message.send()
+    message.forwarded = False
+    assert message.edit("carol++") == "carol has 1 karma. bob has 0 karma."
+    message.delete()
+    assert karma(guild) == {}
+    assert versions_of(message) == 1
 
 
 # -- any order, any number of times ----------------------------------------------------------------

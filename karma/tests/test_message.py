@@ -23,6 +23,7 @@ def test_payload_round_trip():
         (lambda p: p.update(mentions={"1": 2}), "mentions must map user ids to names"),
         (lambda p: p.update(edited=-1), "edited is not a valid int"),
         (lambda p: p.update(edited=2**62), "edited is not a valid time"),
+        (lambda p: p.update(message_forwarded=1), "message_forwarded is not a valid bool"),
     ],
 )
 def test_malformed_payloads_are_refused_with_the_field_named(change, error):
@@ -44,9 +45,20 @@ def test_a_payload_from_before_edits_is_the_message_as_sent():
     assert IncomingMessage.from_payload(payload).edited == 0
 
 
+def test_an_edit_from_a_gateway_older_than_message_forwarded_may_wait_for_its_message():
+    payload = chat("hi++", edited=int(time.time() * 1_000_000)).to_payload()
+    del payload["message_forwarded"]
+    assert IncomingMessage.from_payload(payload).message_forwarded
+
+
 def test_a_deletion_round_trip_and_its_checks():
     deletion = Deletion(1, 2, [3, 4], 1_700_000_000.5)
     assert Deletion.from_payload(deletion.to_payload()) == deletion
+    partly = Deletion(1, 2, [3, 4], 1_700_000_000.5, not_forwarded=[4])
+    assert Deletion.from_payload(partly.to_payload()) == partly
+    older = deletion.to_payload()
+    del older["not_forwarded"]  # from a gateway older than the field
+    assert Deletion.from_payload(older) == deletion
     assert Deletion.is_one(deletion.to_payload())
     assert not Deletion.is_one(chat("x++").to_payload())
     for change, error in [
@@ -56,6 +68,9 @@ def test_a_deletion_round_trip_and_its_checks():
         ({"deleted": "3"}, "deleted is not a valid list"),
         ({"at": float("nan")}, "at must be a time"),
         ({"guild_id": None}, "guild_id is not a valid int"),
+        ({"not_forwarded": [5]}, "not_forwarded must hold ids of deleted messages"),
+        ({"not_forwarded": [{}]}, "not_forwarded must hold ids of deleted messages"),
+        ({"not_forwarded": 3}, "not_forwarded is not a valid list"),
     ]:
         with pytest.raises(ValueError, match=error):
             Deletion.from_payload({**deletion.to_payload(), **change})

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from botgateway.discordapi import point_discordpy_at_configured_urls, require_token
+from botgateway.forwarded import Forwarded
 from botgateway.gateway import Gateway
 from botgateway.outbox import Outbox
 from botgateway.shards import IdentifyThrottle, shard_ids
@@ -50,17 +51,17 @@ class Command(BaseCommand):
         self.prepare()
         point_discordpy_at_configured_urls()
         label = "-".join(map(str, ids)) if ids else "all"
-        outbox = Outbox(
-            Path(settings.GATEWAY_OUTBOX_PATH.format(shards=label)),
-            settings.GATEWAY_OUTBOX_MAX,
-            self.publish,
-            self.destination,
-        )
+        path = Path(settings.GATEWAY_OUTBOX_PATH.format(shards=label))
+        outbox = Outbox(path, settings.GATEWAY_OUTBOX_MAX, self.publish, self.destination)
+        # Next to the outbox, on the same volume: a restarted gateway still follows the edits and
+        # deletes of the messages it forwarded before.
+        forwarded = Forwarded(path.with_name(f"{path.stem}-forwarded{path.suffix}"))
         client = Gateway(
             outbox.put,
             shard_count=settings.DISCORD_SHARD_COUNT or None,
             shard_ids=ids,
             throttle=IdentifyThrottle(settings.REDIS_URL) if settings.REDIS_URL else None,
+            forwarded=forwarded,
         )
         metrics.register_gateway(client, outbox)
         metrics.serve()
@@ -71,6 +72,7 @@ class Command(BaseCommand):
             raise SystemExit("popple: Discord refused DISCORD_TOKEN (401 Unauthorized)") from None
         finally:
             outbox.stop()
+            forwarded.close()
             self.finish()
 
     async def _run(self, client, token):
