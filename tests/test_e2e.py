@@ -134,15 +134,20 @@ def test_a_thousand_messages_at_once_count_exactly(stack, world, fake_discord):
     fake, guild = fake_discord, world["load"]
     users = world["users"]
     sent = [fake.send(guild, random.choice(users), "thing++") for _ in range(1000)]
-    assert fake.wait_until(lambda: all(fake.replies_to(m) for m in sent), timeout=180)
+    channel = guild.channel_ids[0]
+
+    def told():
+        return [int(m.content.removeprefix("thing has ").removesuffix(" karma.")) for m in fake.messages
+                if m.channel_id == channel]  # fmt: skip
+
+    assert fake.wait_until(lambda: told()[-1:] == [1000], timeout=180)
     stack.wait_idle()
     assert karma(guild, "thing") == 1000
     assert LedgerEntry.objects.using("mariadb").filter(guild_id=guild.id, subject="thing").count() == 1000
-    replies = [fake.replies_to(m) for m in sent]
-    assert all(len(r) == 1 for r in replies)
-    # Each message saw its own total: the thousand replies are 1..1000, each once.
-    totals = sorted(int(r[0].removeprefix("thing has ").removesuffix(" karma.")) for r in replies)
-    assert totals == list(range(1, 1001))
+    assert all(len(fake.replies_to(m)) <= 1 for m in sent)
+    # Each reply said its own message's total, unless the channel had been told a higher one by
+    # then (two workers apply, two post: replies overtake each other): what was said only rises.
+    assert told() == sorted(set(told()))
 
 
 def test_replies_wait_out_rate_limits_and_server_errors(stack, world, fake_discord):

@@ -68,9 +68,10 @@ def test_edits_add_remove_and_replace_subjects(stack, world, fake_discord):
 
 def test_a_deleted_message_and_a_bulk_delete_take_their_karma_back(stack, world, fake_discord):
     fake, guild, alice = fake_discord, world[0]["deletes"], world[1]
-    sent = [fake.send(guild, alice, content) for content in ("bob++", "bob++ carol++", "carol--", "dave++")]
-    for message in sent:
-        said(fake, message)
+    sent = []
+    for content in ("bob++", "bob++ carol++", "carol--", "dave++"):  # one at a time: each is answered
+        sent.append(fake.send(guild, alice, content))
+        said(fake, sent[-1])
     edited = fake.edit(guild, sent[0], "bob++ erin++")
     said(fake, sent[0], edited)
     fake.delete(guild, sent[0])
@@ -86,9 +87,10 @@ def test_a_deleted_message_and_a_bulk_delete_take_their_karma_back(stack, world,
 
 def test_edits_and_deletes_after_the_window_change_nothing(stack, world, fake_discord):
     fake, guild, alice = fake_discord, world[0]["window"], world[1]
-    old = [fake.send(guild, alice, "bob++", seconds_ago=25 * 3600) for _ in range(2)]
-    for message in old:
-        said(fake, message)
+    old = []
+    for _ in range(2):  # one at a time: a later "bob has 2 karma." would make "1" go unsaid
+        old.append(fake.send(guild, alice, "bob++", seconds_ago=25 * 3600))
+        said(fake, old[-1])
     late = fake.edit(guild, old[0], "carol++")
     fake.delete(guild, old[1])
     marker = fake.send(guild, alice, "marker++")
