@@ -162,7 +162,7 @@ class Stack:
                 queued = 0
                 for name in rabbitmq.TASK_QUEUES:
                     queued += connection.default_channel.queue_declare(name, passive=True).message_count
-                queued += sum(shared.zcard(key) for key in shared.scan_iter("popple:*:replies:due"))
+                queued += sum(shared.zcard(key) for key in shared.scan_iter("popple:*replies:due"))
                 quiet = quiet + 1 if not busy and not queued else 0
                 if quiet == 2:
                     return
