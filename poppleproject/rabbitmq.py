@@ -44,8 +44,8 @@ PERMISSIONS = {
         r"^(celeryev\..+|celery\.pidbox|.+\.reply\.celery\.pidbox)$",
         r"^(celeryev|celeryev\..+|reply\.celery\.pidbox|.+\.reply\.celery\.pidbox)$",
     ),
-    # /healthz connects; /interactions (slash commands over HTTP) publishes them to `karma`, as a
-    # gateway does. It cannot read any queue nor publish replies.
+    # /interactions (slash commands over HTTP) publishes them to `karma`, as a gateway does. It
+    # cannot read any queue nor publish replies.
     "web": (NOTHING, "^karma$", NOTHING),
 }
 

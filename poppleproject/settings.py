@@ -137,7 +137,7 @@ MIDDLEWARE = [
     # First: a health check from the machine itself (compose's probe calls
     # http://127.0.0.1:8000/healthz; a Kubernetes probe must run inside the container, an exec
     # probe, to count as one) is answered before the host check and the HTTPS redirect, which it
-    # could not pass: its Host is an address, and it speaks plain HTTP.
+    # could not pass: its Host is an address, and it speaks plain HTTP. From elsewhere: 404.
     "monitoring.health.LoopbackHealthCheck",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
