@@ -69,6 +69,17 @@ def test_secrets_reach_only_the_services_that_use_them(variable, services):
     assert holders == services
 
 
+def test_redis_has_a_password_that_every_client_uses():
+    # Open, anyone on compose's network could read the held replies and plant their own.
+    redis = SERVICES["redis"]
+    assert '--requirepass "$$REDISCLI_AUTH"' in " ".join(redis["command"])
+    assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
+    clients = {name for name in POPPLE_SERVICES if "REDIS_URL" in environment(name)}
+    assert clients == {"web", "replies", "gateway"}
+    for name in clients:
+        assert environment(name)["REDIS_URL"] == "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}@redis:6379/0"
+
+
 def test_only_loopback_ports_are_published():
     published = [port for config in SERVICES.values() for port in config.get("ports", [])]
     assert published

@@ -146,6 +146,11 @@ def test_each_process_uses_its_own_broker_account(service, role):
     assert role in rabbitmq.PERMISSIONS
 
 
+def test_redis_is_reached_with_a_password():
+    example = re.search(r"^redis-url=(.*)$", (KUBERNETES / "secrets.env.example").read_text(), re.M).group(1)
+    assert example.startswith("redis://:PASSWORD@")
+
+
 def test_no_secret_is_written_in_a_manifest():
     assert "Secret" not in BY_KIND  # kustomize makes it from secrets.env, which git ignores
     assert "deploy/kubernetes/secrets.env" in (ROOT / ".gitignore").read_text().splitlines()
