@@ -5,7 +5,7 @@ state, and changes passwords and limits in place). Compose runs it before any Po
 starts; scripts/test runs it for the tests.
 
     RABBITMQ_MANAGEMENT_URL=http://admin:PASSWORD@rabbitmq:15672 \
-    RABBITMQ_GATEWAY_PASSWORD=... RABBITMQ_WORKER_PASSWORD=... (one per role) \
+    RABBITMQ_GATEWAY_PASSWORD=... RABBITMQ_WORKER_PASSWORD=... (one per role; KEDA's optional) \
     python manage.py setup_rabbitmq
 
 Passwords come from the environment only, never from the command line (which `ps` shows).
@@ -84,7 +84,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         passwords = {role: os.environ.get(password_variable(role), "") for role in rabbitmq.PERMISSIONS}
-        missing = [password_variable(role) for role, password in passwords.items() if len(password) < 12]
+        roles = [role for role in rabbitmq.PERMISSIONS if passwords[role] or role not in rabbitmq.OPTIONAL_ROLES]
+        missing = [password_variable(role) for role in roles if len(passwords[role]) < 12]
         if missing:
             raise CommandError(f"set {', '.join(missing)} (at least 12 characters each)")
         api = ManagementAPI(os.environ.get("RABBITMQ_MANAGEMENT_URL", ""))
@@ -94,7 +95,8 @@ class Command(BaseCommand):
         api.call("PUT", f"/vhosts/{vhost}", {"description": "Popple"})
         # The administrator declares the queues below, so it needs every right on the vhost.
         api.call("PUT", f"/permissions/{vhost}/{quoted(api.user)}", {"configure": ".*", "write": ".*", "read": ".*"})
-        for role, (configure, write, read) in rabbitmq.PERMISSIONS.items():
+        for role in roles:
+            configure, write, read = rabbitmq.PERMISSIONS[role]
             user = quoted(account(role))
             api.call("PUT", f"/users/{user}", {"password": passwords[role], "tags": ""})
             api.call("PUT", f"/permissions/{vhost}/{user}", {"configure": configure, "write": write, "read": read})
@@ -123,7 +125,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"RabbitMQ: vhost {options['vhost']}, accounts "
-            + ", ".join(account(role) for role in rabbitmq.PERMISSIONS)
+            + ", ".join(account(role) for role in roles)
             + f"; queues {', '.join(rabbitmq.TASK_QUEUES)} (delivery limit {policy['delivery-limit']}, "
             f"at most {policy['max-length']} messages) and {rabbitmq.DEAD_LETTERS}"
         )
