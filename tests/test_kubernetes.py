@@ -222,6 +222,67 @@ def test_disruption_budgets_cover_the_processes_that_run_several():
     assert budgets == {"web", "worker", "replies", "gateway"}
 
 
+# Network policies ------------------------------------------------------------------------------
+INGRESS, PROMETHEUS = "ingress-nginx", "monitoring"  # the namespaces network-policy.yaml names
+
+
+def selects(selector, labels):
+    """Whether a label selector (matchLabels, matchExpressions with In) selects these labels."""
+    matched = all(labels.get(key) == value for key, value in selector.get("matchLabels", {}).items())
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In"  # the only one used here
+        matched = matched and labels.get(expression["key"]) in expression["values"]
+    return matched
+
+
+def allowed_sources(service):
+    """{port name: the namespaces that may connect to it} for a workload's pods."""
+    kind, name = WORKLOADS[service]
+    labels = BY_KIND[kind][name]["spec"]["template"]["metadata"]["labels"]
+    sources = {}
+    for policy in BY_KIND["NetworkPolicy"].values():
+        if not selects(policy["spec"]["podSelector"], labels):
+            continue
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        for rule in policy["spec"].get("ingress", []):
+            # Never "from anywhere" (no from) nor from pods of this namespace (a bare podSelector).
+            assert rule["from"], policy["metadata"]["name"]
+            namespaces = set()
+            for peer in rule["from"]:
+                assert set(peer) == {"namespaceSelector"}, policy["metadata"]["name"]
+                [(key, namespace)] = peer["namespaceSelector"]["matchLabels"].items()
+                assert key == "kubernetes.io/metadata.name"
+                namespaces.add(namespace)
+            for port in rule["ports"]:
+                sources.setdefault(port["port"], set()).update(namespaces)
+    return sources
+
+
+def test_no_pod_is_reachable_unless_a_policy_says_so():
+    denying = [policy for policy in BY_KIND["NetworkPolicy"].values() if policy["spec"]["podSelector"] == {}]
+    assert [policy["spec"] for policy in denying] == [{"podSelector": {}, "policyTypes": ["Ingress"]}]
+
+
+@pytest.mark.parametrize(
+    "service, expected",
+    [
+        ("web", {"http": {INGRESS}}),  # no pod can send its own X-Forwarded-For past the proxy
+        ("flower", {"http": {INGRESS, PROMETHEUS}}),
+        ("worker", {"metrics": {PROMETHEUS}}),
+        ("replies", {"metrics": {PROMETHEUS}}),
+        ("gateway", {"metrics": {PROMETHEUS}}),
+        ("beat", {}),
+        ("migrate", {}),
+        ("rabbitmq-setup", {}),
+    ],
+)
+def test_each_port_is_open_to_its_clients_only(service, expected):
+    assert allowed_sources(service) == expected
+    # Every port a container listens on is one of them, by name.
+    listening = {port["name"] for port in container(service).get("ports", [])}
+    assert listening == set(expected)
+
+
 # KEDA ------------------------------------------------------------------------------------------
 # KEDA's custom resources are not in Kubernetes' schemas. What Popple relies on is checked here, as
 # KEDA's CRD for keda.sh/v1alpha1 defines it: the fields a ScaledObject's spec and a trigger may
