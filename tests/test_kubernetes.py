@@ -102,6 +102,16 @@ def test_every_popple_process_of_compose_runs_here():
     assert [image["name"] for image in KUSTOMIZATION["images"]] == ["popple"]
 
 
+def test_images_are_pinned_by_digest():
+    # The manifests name one image, popple, which kustomize replaces: by digest, never by a tag.
+    images = {container["image"] for doc in OBJECTS if "template" in doc.get("spec", {})
+              for container in doc["spec"]["template"]["spec"]["containers"]}  # fmt: skip
+    assert images == {"popple"}
+    [image] = KUSTOMIZATION["images"]
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image["digest"])
+    assert "newTag" not in image
+
+
 @pytest.mark.parametrize("service", WORKLOADS)
 def test_each_process_gets_exactly_the_variables_compose_gives_it(service):
     assert set(environment(service)) == set(COMPOSE[service].get("environment", {})) | EXTRA.get(service, set())
