@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from poppleproject import rabbitmq
+from poppleproject import rabbitmq, variables
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,8 +31,9 @@ def _config_error(name, problem):
 
 
 def _raw(name):
-    """The variable's value, or None when it is unset or empty (an empty line in .env)."""
-    return env.str(name, default="").strip() or None
+    """The variable's value (or the contents of the file NAME_FILE names: a secret mounted as a
+    file), or None when it is unset or empty (an empty line in .env)."""
+    return variables.value(name).strip() or None
 
 
 def _bool(name, default):

@@ -123,7 +123,7 @@ def test_start_order_waits_for_health_and_migrations():
 def test_every_variable_is_documented_and_used():
     compose_variables = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
     settings_variables = set(re.findall(r'_(?:str|url|int|bool)\(\s*"([A-Z_]+)"', SETTINGS))
-    settings_variables |= set(re.findall(r'environ\.get\("([A-Z_]+)"', SETUP_RABBITMQ))
+    settings_variables |= set(re.findall(r'(?:environ\.get|variables\.value)\("([A-Z_]+)"', SETUP_RABBITMQ))
     documented = set(ENV_EXAMPLE)
     assert compose_variables <= documented
     assert settings_variables <= documented

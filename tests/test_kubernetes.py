@@ -49,6 +49,7 @@ EXTRA = {
     "rabbitmq-setup": {"RABBITMQ_KEDA_PASSWORD"},
 }
 CUSTOM_KINDS = {"keda.sh/v1alpha1"}  # KEDA's, not in Kubernetes' schemas: checked below
+SECRETS = "/run/secrets/popple"  # where each pod mounts the keys of popple-secrets it uses
 
 
 def container(service):
@@ -58,7 +59,37 @@ def container(service):
 
 
 def environment(service):
-    return {variable["name"]: variable for variable in container(service).get("env", [])}
+    """{name: its env entry}, a secret's NAME_FILE counted as NAME (poppleproject/variables.py)."""
+    entries = {}
+    for variable in container(service).get("env", []):
+        name = variable["name"]
+        if name.endswith("_FILE") and variable.get("value", "").startswith(SECRETS + "/"):
+            name = name.removesuffix("_FILE")
+        entries[name] = variable
+    return entries
+
+
+def secret_file(service, variable):
+    """The Secret's key a process reads `variable` from (a file in its secrets volume), or None."""
+    value = environment(service)[variable].get("value", "")
+    return value.removeprefix(SECRETS + "/") if value.startswith(SECRETS + "/") else None
+
+
+def mounted_secrets(service):
+    """The keys of popple-secrets a workload's pod mounts, as files."""
+    kind, name = WORKLOADS[service]
+    pod = BY_KIND[kind][name]["spec"]["template"]["spec"]
+    volumes = [volume for volume in pod.get("volumes", []) if "secret" in volume]
+    if not volumes:
+        return set()
+    [volume] = volumes
+    assert volume["secret"]["secretName"] == "popple-secrets"
+    assert volume["secret"]["defaultMode"] == 0o440  # root's files, readable by the pod's group
+    assert pod["securityContext"]["fsGroup"] == 999
+    mounts = [mount for mount in container(service)["volumeMounts"] if mount["name"] == volume["name"]]
+    assert mounts == [{"name": volume["name"], "mountPath": SECRETS, "readOnly": True}]
+    assert all(item["key"] == item["path"] for item in volume["secret"]["items"])
+    return {item["key"] for item in volume["secret"]["items"]}
 
 
 def test_kustomization_lists_every_manifest():
@@ -132,9 +163,9 @@ def test_every_variable_is_documented_and_every_reference_exists(service):
         if "configMapKeyRef" in source:
             assert source["configMapKeyRef"] == {"name": "popple-config", "key": name}
             assert name in CONFIG_KEYS
-        if "secretKeyRef" in source:
-            assert source["secretKeyRef"]["name"] == "popple-secrets"
-            assert source["secretKeyRef"]["key"] in SECRET_KEYS
+        assert "secretKeyRef" not in source, f"{service}: {name} is a secret in the environment"
+        if secret_file(service, name):
+            assert secret_file(service, name) in SECRET_KEYS
     assert CONFIG_KEYS <= ENV_EXAMPLE
 
 
@@ -152,13 +183,13 @@ def test_secrets_reach_only_the_processes_that_use_them(variable, services):
     holders = {service for service in WORKLOADS if variable in environment(service)}
     assert holders == services
     for service in services:
-        assert "secretKeyRef" in environment(service)[variable]["valueFrom"]
+        assert secret_file(service, variable) in mounted_secrets(service)
 
 
 @pytest.mark.parametrize("service, role", [("web", "web"), ("worker", "worker"), ("replies", "worker"),
                                            ("beat", "beat"), ("gateway", "gateway"), ("flower", "flower")])  # fmt: skip
 def test_each_process_uses_its_own_broker_account(service, role):
-    assert environment(service)["CELERY_BROKER_URL"]["valueFrom"]["secretKeyRef"]["key"] == f"broker-url-{role}"
+    assert secret_file(service, "CELERY_BROKER_URL") == f"broker-url-{role}"
     example = re.search(rf"^broker-url-{role}=(.*)$", (KUBERNETES / "secrets.env.example").read_text(), re.M)
     assert example.group(1).startswith(f"amqp://popple-{role}:")
     assert role in rabbitmq.PERMISSIONS
@@ -173,12 +204,20 @@ def test_no_secret_is_written_in_a_manifest():
     assert "Secret" not in BY_KIND  # kustomize makes it from secrets.env, which git ignores
     assert "deploy/kubernetes/secrets.env" in (ROOT / ".gitignore").read_text().splitlines()
     for service in WORKLOADS:
-        for name, variable in environment(service).items():
+        for name in environment(service):
             if re.search(r"TOKEN|PASSWORD|SECRET|BASIC_AUTH|_URL$", name) and name not in {
                 "DISCORD_API_BASE_URL",
                 "DISCORD_GATEWAY_URL",
             }:
-                assert "value" not in variable, f"{service}: {name} is written out"
+                assert secret_file(service, name), f"{service}: {name} is written out"
+
+
+@pytest.mark.parametrize("service", WORKLOADS)
+def test_secrets_are_files_each_pod_mounts_only_the_ones_it_reads(service):
+    # Not environment variables: those reach every child process, crash reports and /proc.
+    read = {secret_file(service, name) for name in environment(service)} - {None}
+    assert read
+    assert mounted_secrets(service) == read
 
 
 def test_gateway_pods_share_the_shards_by_ordinal():
@@ -334,4 +373,4 @@ def test_the_autoscaler_uses_an_account_with_no_rights():
     example = re.search(r"^broker-url-keda=(.*)$", (KUBERNETES / "secrets.env.example").read_text(), re.M)
     assert example.group(1).startswith("amqp://popple-keda:")
     assert rabbitmq.PERMISSIONS["keda"] == (rabbitmq.NOTHING,) * 3
-    assert environment("rabbitmq-setup")["RABBITMQ_KEDA_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] in SECRET_KEYS
+    assert secret_file("rabbitmq-setup", "RABBITMQ_KEDA_PASSWORD") in SECRET_KEYS
