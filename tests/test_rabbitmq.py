@@ -98,6 +98,16 @@ def test_the_autoscaler_account_is_made_only_when_its_password_is_given(empty_qu
     assert "popple-web, popple-keda;" in with_it.stdout
 
 
+def test_the_setup_reads_passwords_from_files(empty_queues, tmp_path):
+    # As the Kubernetes Job has them: mounted files, not environment variables.
+    password = tmp_path / "rabbitmq-web-password"
+    password.write_text("test-web-password\n")
+    done = setup_rabbitmq(RABBITMQ_WEB_PASSWORD="", RABBITMQ_WEB_PASSWORD_FILE=password)
+    assert done.returncode == 0, done.stderr
+    publish("web", "karma")  # the account's password is the file's
+    assert queued("karma") == 1
+
+
 def test_workers_consume_both_queues_and_publish_replies(empty_queues):
     consume("worker", "karma")
     consume("worker", "replies")
