@@ -49,7 +49,7 @@ class Consumer(WorkerConsumer):
         (`refusal`): a refused message costs one log line and goes to the dead-letter queue
         (rejected without requeue), before Celery even looks up its task."""
         handle = super().create_task_handler(*args, **kwargs)
-        allowed = tasks_by_queue()
+        allowed = tasks_by_queue(self.app)  # the worker's app: the benchmarks' has routes of its own
 
         def on_task_received(message):
             queue = self.queue_of(message)
@@ -79,11 +79,11 @@ class Consumer(WorkerConsumer):
         return next((queue for queue, each in self.task_consumer._active_tags.items() if each == tag), None)
 
 
-def tasks_by_queue():
+def tasks_by_queue(celery_app=app):
     """The task names each queue may carry: Popple's routing (CELERY_TASK_ROUTES), one table for
     where a task is sent and what a worker accepts."""
     allowed = {}
-    for name, route in app.conf.task_routes.items():
+    for name, route in celery_app.conf.task_routes.items():
         allowed.setdefault(route["queue"], set()).add(name)
     return allowed
 
