@@ -14,12 +14,14 @@ import time
 
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
+from redis.exceptions import RedisError
 
 from karma.slash import EPHEMERAL, UNAVAILABLE, SlashCommand, acknowledge, answer
 from karma.tasks import handle_interaction
@@ -30,6 +32,9 @@ PING, APPLICATION_COMMAND = 1, 2  # interaction types
 PONG, CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE = 1, 4, 5  # response types
 # A signed request older (or newer) than this is refused: a recorded request cannot be replayed later.
 MAX_CLOCK_DIFFERENCE = 300
+# Each interaction id is remembered this long, longer than a signature is accepted either side of
+# now: a recorded request replayed within its 5 minutes is refused, not applied twice.
+SEEN_SECONDS = 15 * 60
 PUBLISH_SECONDS = 1.0  # Discord waits 3 s for the answer; the broker gets a third of them
 
 
@@ -73,6 +78,9 @@ def interactions(request):
     except ValueError as exc:
         logger.warning("slash command ignored: %s", exc)
         return HttpResponse("not a slash command Popple reads", status=400, content_type="text/plain")
+    if not first_time(interaction.interaction_id):
+        logger.warning("slash command %s refused: received already (a replay)", interaction.interaction_id)
+        return HttpResponse("interaction already received", status=409, content_type="text/plain")
     ack = acknowledge(interaction)
     if ack.refusal:
         return message(ack.refusal)
@@ -87,6 +95,17 @@ def interactions(request):
             logger.warning("slash command %s: database unreachable too", interaction.interaction_id)
             return message(UNAVAILABLE)
     return JsonResponse({"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL if ack.ephemeral else 0}})
+
+
+def first_time(interaction_id: int) -> bool:
+    """True the first time an interaction id comes (the cache's add is atomic, and Redis shares it
+    between the web processes). While Redis is unreachable every command passes, with one line:
+    slash commands keep working, and only a replay within those minutes goes unnoticed."""
+    try:
+        return cache.add(f"interaction-seen:{interaction_id}", True, SEEN_SECONDS)
+    except RedisError as exc:
+        logger.warning("slash command %s: cache unreachable (%s), not checked for a replay", interaction_id, exc)
+        return True
 
 
 def queue(interaction: SlashCommand) -> None:

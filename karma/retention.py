@@ -44,9 +44,9 @@ def anonymise_ledger(days: int, now: datetime | None = None) -> int:
     # row whose transaction committed late (on the created_at index: a big ledger's years of
     # anonymised rows are not read again each hour). Without the mark (a fresh cache), from the
     # start: slower once, never wrong.
-    done_before = cache.get(ANONYMISED_BEFORE)
-    if done_before is not None:
-        old = old.filter(created_at__gte=done_before - MARGIN)
+    done_before = cache.get(ANONYMISED_BEFORE)  # a POSIX timestamp: the cache holds JSON
+    if isinstance(done_before, int | float):
+        old = old.filter(created_at__gte=datetime.fromtimestamp(done_before, UTC) - MARGIN)
     # Walked by ranges of ids, each a short statement on the primary key: a LIMIT-ed update of
     # "the old rows that still have an author" would read every row anonymised before, each time.
     bounds = old.aggregate(first=Min("id"), last=Max("id"))
@@ -55,7 +55,7 @@ def anonymise_ledger(days: int, now: datetime | None = None) -> int:
         for start in range(bounds["first"], bounds["last"] + 1, ID_RANGE):
             rows = LedgerEntry.objects.filter(id__gte=start, id__lt=start + ID_RANGE, created_at__lt=cutoff)
             changed += rows.exclude(author_id=None).update(author_id=None, author_name="")
-    cache.set(ANONYMISED_BEFORE, cutoff, timeout=None)
+    cache.set(ANONYMISED_BEFORE, cutoff.timestamp(), timeout=None)
     forgotten = _forget_givers()
     logger.info(
         "anonymised %d ledger rows older than %d days; forgot %d people with no ledger row left",

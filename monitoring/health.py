@@ -1,12 +1,20 @@
-"""GET /healthz: can this deployment reach its database and its broker?"""
+"""Health checks for probes on the web's own machine: /livez (the process answers) and /healthz
+(it can serve: its database answers).
+
+Neither looks at RabbitMQ. A broker outage must not take the web down with it: the boards, the
+admin and the /interactions fallback that answers from the database keep working, and a
+liveness probe that failed on the broker restarted every web pod at once. The broker's health is
+a metric instead (monitoring/metrics.py: popple_broker_up), where the processes that use it serve it.
+
+Only the machine itself is answered (compose's health check, a Kubernetes exec probe): from
+anywhere else both paths are not found. /healthz costs a database query, which nobody outside
+should be able to make the web spend at will.
+"""
 
 import ipaddress
 
 from django.db import connection
-from django.http import JsonResponse
-
-from poppleproject.celery import app as celery_app
-from poppleproject.celery import tasks_run_inline
+from django.http import HttpResponseNotFound, JsonResponse
 
 
 def _database():
@@ -14,44 +22,43 @@ def _database():
         cursor.execute("SELECT 1")
 
 
-def _broker():
-    with celery_app.connection_for_write(connect_timeout=3) as conn:
-        conn.connect()
+def livez(request):
+    """The process answers: a liveness probe restarts the pod only when it does not."""
+    return JsonResponse({"process": "ok"})
 
 
 def healthz(request):
-    checks = {"database": _database}
-    if not tasks_run_inline():
-        checks["broker"] = _broker
-    report = {}
-    for name, check in checks.items():
-        try:
-            check()
-            report[name] = "ok"
-        except Exception as exc:  # any failure means unhealthy; the class name says which kind
-            report[name] = f"unreachable ({type(exc).__name__})"
-    healthy = all(status == "ok" for status in report.values())
-    return JsonResponse(report, status=200 if healthy else 503)
+    """The database answers: a readiness probe sends no traffic to a pod whose database does not."""
+    try:
+        _database()
+        report = {"database": "ok"}
+    except Exception as exc:  # any failure means unhealthy; the class name says which kind
+        report = {"database": f"unreachable ({type(exc).__name__})"}
+    return JsonResponse(report, status=200 if report["database"] == "ok" else 503)
+
+
+CHECKS = {"/livez": livez, "/healthz": healthz}
 
 
 class LoopbackHealthCheck:
-    """Answers /healthz asked from this machine, before anything checks the Host or the scheme.
+    """Answers the health checks asked from this machine, before anything checks the Host or the
+    scheme; anyone else gets 404 for them.
 
     Probes call http://127.0.0.1:8000/healthz: plain HTTP, and a Host that DJANGO_ALLOWED_HOSTS
-    need not list. Anyone else, a proxy on this machine included, goes through Django's checks
-    like every other request.
+    need not list. A proxy on this machine also connects from loopback: what it forwards carries
+    X-Forwarded-For (README: the proxy must add it), and is not answered.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        # A proxy on the same machine also connects from loopback: what it forwards carries
-        # X-Forwarded-For (README: the proxy must add it), and goes through Django's checks.
-        from_this_machine = _loopback(request.META.get("REMOTE_ADDR", ""))
-        if request.path_info == "/healthz" and from_this_machine and "HTTP_X_FORWARDED_FOR" not in request.META:
-            return healthz(request)
-        return self.get_response(request)
+        check = CHECKS.get(request.path_info)
+        if check is None:
+            return self.get_response(request)
+        if _loopback(request.META.get("REMOTE_ADDR", "")) and "HTTP_X_FORWARDED_FOR" not in request.META:
+            return check(request)
+        return HttpResponseNotFound()
 
 
 def _loopback(address):

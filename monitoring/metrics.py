@@ -79,6 +79,25 @@ class GatewayCollector(Collector):
         yield latency
 
 
+class BrokerCollector(Collector):
+    """Whether this process reaches RabbitMQ, tried when scraped: the broker's health as a figure
+    to alert on, not a health check that fails (the web's /healthz no longer asks, monitoring/health.py)."""
+
+    def collect(self):
+        from poppleproject.celery import app  # Django's settings are loaded by now
+
+        try:
+            # One attempt (kombu's connect does not retry), cut short: a scrape must not hang.
+            with app.connection_for_write(connect_timeout=2) as connection:
+                connection.connect()
+            up = 1
+        except Exception:  # any failure means unreachable; the scrape itself goes on
+            up = 0
+        yield GaugeMetricFamily(
+            "popple_broker_up", "1 when this process reached RabbitMQ when scraped, else 0", value=up
+        )
+
+
 def register_gateway(client, outbox):
     REGISTRY.register(GatewayCollector(client, outbox))
 
@@ -88,6 +107,10 @@ def serve():
     port, address = settings.METRICS_PORT, settings.METRICS_ADDRESS
     if not port:
         return
+    from poppleproject.celery import tasks_run_inline
+
+    if not tasks_run_inline():  # one process without a broker has none to report on
+        REGISTRY.register(BrokerCollector())
     try:
         start_http_server(port, addr=address)
     except OSError as exc:

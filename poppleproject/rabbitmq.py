@@ -44,10 +44,16 @@ PERMISSIONS = {
         r"^(celeryev\..+|celery\.pidbox|.+\.reply\.celery\.pidbox)$",
         r"^(celeryev|celeryev\..+|reply\.celery\.pidbox|.+\.reply\.celery\.pidbox)$",
     ),
-    # /healthz connects; /interactions (slash commands over HTTP) publishes them to `karma`, as a
-    # gateway does. It cannot read any queue nor publish replies.
+    # /interactions (slash commands over HTTP) publishes them to `karma`, as a gateway does. It
+    # cannot read any queue nor publish replies.
     "web": (NOTHING, "^karma$", NOTHING),
+    # KEDA (deploy/kubernetes/keda.yaml) asks the task queues' lengths: a passive declare, which
+    # needs no right at all. No other right: Flower's account, which it used, may broadcast to
+    # the workers (celery.pidbox).
+    "keda": (NOTHING, NOTHING, NOTHING),
 }
+# Accounts made only when their password is given: compose runs no KEDA.
+OPTIONAL_ROLES = ("keda",)
 
 
 def task_queues():

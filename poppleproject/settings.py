@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from poppleproject import rabbitmq
+from poppleproject import rabbitmq, variables
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -31,8 +31,9 @@ def _config_error(name, problem):
 
 
 def _raw(name):
-    """The variable's value, or None when it is unset or empty (an empty line in .env)."""
-    return env.str(name, default="").strip() or None
+    """The variable's value (or the contents of the file NAME_FILE names: a secret mounted as a
+    file), or None when it is unset or empty (an empty line in .env)."""
+    return variables.value(name).strip() or None
 
 
 def _bool(name, default):
@@ -137,7 +138,7 @@ MIDDLEWARE = [
     # First: a health check from the machine itself (compose's probe calls
     # http://127.0.0.1:8000/healthz; a Kubernetes probe must run inside the container, an exec
     # probe, to count as one) is answered before the host check and the HTTPS redirect, which it
-    # could not pass: its Host is an address, and it speaks plain HTTP.
+    # could not pass: its Host is an address, and it speaks plain HTTP. From elsewhere: 404.
     "monitoring.health.LoopbackHealthCheck",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -217,7 +218,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = _url("REDIS_URL", schemes={"redis", "rediss", "unix"})
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,  # redis://:PASSWORD@host:6379/0 (compose sets a password)
+            # JSON, not pickle: what is read from Redis is data, never code (poppleproject/cache.py).
+            "OPTIONS": {"serializer": "poppleproject.cache.JSONSerializer"},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Replies held for Discord, its rate limits and what each channel was told are kept under

@@ -3,11 +3,9 @@ from django.contrib import admin
 from django.urls import include, path
 
 from botgateway.slash_endpoint import interactions
-from monitoring.health import healthz
 
 urlpatterns = [
     path(settings.ADMIN_PATH, admin.site.urls),
-    path("healthz", healthz, name="healthz"),
     path("interactions", interactions, name="interactions"),
     path("", include("leaderboard.urls")),
 ]

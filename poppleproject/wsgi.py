@@ -1,4 +1,4 @@
-"""WSGI entry point for the web process (admin and /healthz), served by gunicorn."""
+"""WSGI entry point for the web process (boards, admin, /interactions, health checks), served by gunicorn."""
 
 import os
 

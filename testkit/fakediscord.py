@@ -309,6 +309,7 @@ class FakeDiscord:
         self._windows = {}
         self._global = _SlidingWindow(global_limit)
         self.interactions = {}  # id -> Interaction
+        self.signed_posts = {}  # interaction id -> (body, headers) of its POST to /interactions, to replay
         self._interactions_by_token = {}
         self.commands = {}  # None (global) or a server id -> the registered commands
         self._signing_key = SigningKey.generate()
@@ -919,6 +920,8 @@ class FakeDiscord:
             if sign == "bad":
                 signature = signature[:-2] + ("00" if signature[-2:] != "00" else "11")
             headers.update({"X-Signature-Ed25519": signature, "X-Signature-Timestamp": timestamp})
+        if interaction_id is not None:
+            self.signed_posts[interaction_id] = (raw, headers)
         response = urllib3.request("POST", url, body=raw, headers=headers, timeout=10, retries=False)
         try:
             answer = json.loads(response.data)
@@ -927,6 +930,13 @@ class FakeDiscord:
         if interaction_id is not None and response.status == 200 and isinstance(answer, dict):
             self._record_callback(self.interactions[interaction_id], answer)
         return response.status, answer, interaction_id
+
+    def replay_interaction(self, url, interaction_id):
+        """What someone who recorded an interaction's POST could do: send the same bytes, signature
+        included, again. Returns (status, text)."""
+        raw, headers = self.signed_posts[interaction_id]
+        response = urllib3.request("POST", url, body=raw, headers=headers, timeout=10, retries=False)
+        return response.status, response.data.decode(errors="replace")
 
     def _record_callback(self, interaction, body):
         """The bot's answer to an interaction: Discord's rules, then what it shows. None if accepted."""

@@ -4,7 +4,11 @@ in a library, the kernel's OOM killer). Loaded only by the tests' workers (`--in
 import os
 import signal
 
-from celery import shared_task
+from celery import current_app, shared_task
+
+# Routed to `karma` like the tasks it stands for: a worker accepts on each queue only the tasks
+# routed there (poppleproject/celery.py: tasks_by_queue).
+current_app.conf.task_routes["testkit.poison"] = {"queue": "karma"}
 
 
 @shared_task(name="testkit.poison")

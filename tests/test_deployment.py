@@ -77,9 +77,19 @@ def test_reply_workers_may_only_read_the_database():
 
 
 def test_redis_keeps_held_replies_across_a_restart():
-    command = SERVICES["redis"]["command"]
-    assert command[command.index("--appendonly") + 1] == "yes"
+    assert "--appendonly yes" in " ".join(SERVICES["redis"]["command"])
     assert any(volume.endswith(":/data") for volume in SERVICES["redis"]["volumes"])
+
+
+def test_redis_has_a_password_that_every_client_uses():
+    # Open, anyone on compose's network could read the held replies and plant their own.
+    redis = SERVICES["redis"]
+    assert '--requirepass "$$REDISCLI_AUTH"' in " ".join(redis["command"])
+    assert redis["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
+    clients = {name for name in POPPLE_SERVICES if "REDIS_URL" in environment(name)}
+    assert clients == {"web", "replies", "gateway"}
+    for name in clients:
+        assert environment(name)["REDIS_URL"] == "redis://:${REDIS_PASSWORD:?set REDIS_PASSWORD in .env}@redis:6379/0"
 
 
 def test_only_loopback_ports_are_published():
@@ -125,7 +135,7 @@ def test_start_order_waits_for_health_and_migrations():
 def test_every_variable_is_documented_and_used():
     compose_variables = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
     settings_variables = set(re.findall(r'_(?:str|url|int|bool)\(\s*"([A-Z_]+)"', SETTINGS))
-    settings_variables |= set(re.findall(r'environ\.get\("([A-Z_]+)"', SETUP_RABBITMQ))
+    settings_variables |= set(re.findall(r'(?:environ\.get|variables\.value)\("([A-Z_]+)"', SETUP_RABBITMQ))
     documented = set(ENV_EXAMPLE)
     assert compose_variables <= documented
     assert settings_variables <= documented

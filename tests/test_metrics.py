@@ -164,3 +164,24 @@ def test_the_dashboard_shows_every_popple_metric_and_only_those(tmp_path):
 def gateway_collector(tmp_path):
     """The gateway's collector around a client that has not connected and an outbox not started."""
     return metrics.GatewayCollector(Gateway(lambda payload: None), Outbox(tmp_path / "outbox.sqlite3", 1, print))
+
+
+def test_the_broker_s_health_is_a_metric(stack, ports, tmp_path):
+    # The web's health checks no longer ask RabbitMQ (monitoring/health.py): the processes that
+    # use it say whether they reach it, when scraped.
+    assert value(scrape(ports["gateway"]), "popple_broker_up") == 1
+    assert value(scrape(ports["worker"]), "popple_broker_up") == 1
+    port = free_port()
+    cut_off = Process(
+        "cut-off",
+        [sys.executable, "-m", *shlex.split(PROCFILE["worker"])],
+        {**stack.env, "METRICS_PORT": str(port), "CELERY_BROKER_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}//"},
+        tmp_path,
+    ).start()
+    try:
+        cut_off.wait_for_log(f"metrics at http://127.0.0.1:{port}/metrics")
+        samples = scrape(port)
+        assert ("popple_broker_up", ()) in samples
+        assert value(samples, "popple_broker_up") == 0
+    finally:
+        cut_off.stop()

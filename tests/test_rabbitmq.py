@@ -76,6 +76,38 @@ def test_the_web_may_only_publish_slash_commands_to_karma(empty_queues):
     assert queued("karma") == 1
 
 
+def test_the_autoscaler_may_only_read_queue_lengths(empty_queues):
+    # KEDA's account (deploy/kubernetes/keda.yaml): a passive declare needs no right.
+    publish("gateway", "karma")
+    with kombu.Connection(broker_url("keda")) as connection:
+        assert connection.default_channel.queue_declare("karma", passive=True).message_count == 1
+    with pytest.raises(AccessRefused):
+        publish("keda", "karma")
+    with pytest.raises(AccessRefused):
+        consume("keda", "replies")
+    with pytest.raises(AccessRefused):
+        publish("keda", "celery.pidbox")  # a broadcast to the workers (shutdown, rate limits), as Flower's may
+
+
+def test_the_autoscaler_account_is_made_only_when_its_password_is_given(empty_queues):
+    without = setup_rabbitmq(RABBITMQ_KEDA_PASSWORD="")  # compose runs no KEDA
+    assert without.returncode == 0, without.stderr
+    assert "popple-web;" in without.stdout
+    with_it = setup_rabbitmq()
+    assert with_it.returncode == 0, with_it.stderr
+    assert "popple-web, popple-keda;" in with_it.stdout
+
+
+def test_the_setup_reads_passwords_from_files(empty_queues, tmp_path):
+    # As the Kubernetes Job has them: mounted files, not environment variables.
+    password = tmp_path / "rabbitmq-web-password"
+    password.write_text("test-web-password\n")
+    done = setup_rabbitmq(RABBITMQ_WEB_PASSWORD="", RABBITMQ_WEB_PASSWORD_FILE=password)
+    assert done.returncode == 0, done.stderr
+    publish("web", "karma")  # the account's password is the file's
+    assert queued("karma") == 1
+
+
 def test_workers_consume_both_queues_and_publish_replies(empty_queues):
     consume("worker", "karma")
     consume("worker", "replies")

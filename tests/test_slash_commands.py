@@ -195,6 +195,28 @@ def test_no_interaction_token_in_any_log(stack, fake_discord):
         assert not [token for token in tokens if token in log], f"an interaction token in {name}'s log"
 
 
+def test_a_recorded_interaction_replayed_is_refused(stack, fake_discord, world):
+    # Discord sends each interaction once; someone who recorded a signed POST could send it again
+    # within the signature's 5 minutes, re-applying a manager's /config. Interaction ids are
+    # remembered (in Redis, shared by the web processes) for 15 minutes.
+    def config(value, shown):
+        status, _, interaction_id = fake_discord.post_interaction(
+            stack.interactions_url, world["guild"], world["manager"], "config",
+            {"setting": "cooldown", "value": value}, headers=PROXY,
+        )  # fmt: skip
+        assert status == 200
+        assert completed(fake_discord, interaction_id).content == f"cooldown: {shown}"
+        return interaction_id
+
+    first = config("2 min", "2 min")
+    config("3 min", "3 min")
+    assert GuildSettings.objects.using("mariadb").get(guild_id=world["guild"].id).cooldown == 180
+    assert fake_discord.replay_interaction(stack.interactions_url, first) == (409, "interaction already received")
+    stack.wait_idle()
+    assert GuildSettings.objects.using("mariadb").get(guild_id=world["guild"].id).cooldown == 180
+    config("off", "off")
+
+
 def test_acknowledged_in_time_while_rabbitmq_is_stopped(stack, fake_discord, world):
     """Last in this module: RabbitMQ restarts."""
     give(fake_discord, world, "outage-coffee++")

@@ -165,3 +165,19 @@ class TestEndpoint:
     def test_off_without_a_public_key(self, discord, url, settings):
         settings.DISCORD_PUBLIC_KEY = ""
         assert discord.post_interaction(url, body={"type": 1})[0] == 404
+
+    def test_a_replay_is_refused_and_with_the_cache_unreachable_commands_still_pass(
+        self, discord, guild, url, settings, caplog
+    ):
+        status, _, interaction_id = discord.post_interaction(url, guild, guild.alice, "bottom")
+        assert status == 200
+        assert discord.replay_interaction(url, interaction_id) == (409, "interaction already received")
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            }
+        }
+        status, _, other = discord.post_interaction(url, guild, guild.alice, "bottom")
+        assert status == 200
+        assert f"slash command {other}: cache unreachable" in caplog.text

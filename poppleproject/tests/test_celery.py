@@ -29,3 +29,13 @@ def test_anything_else_is_hidden():
     assert labelled(({"content": "x++"},)) == ("(hidden)", "{}")
     assert labelled(("just a string", 2)) == ("(2 arguments)", "{}")
     assert labelled((), {"payload": {"content": "x++"}}) == ("()", "{...}")
+
+
+def test_every_popple_task_is_routed_to_a_queue_that_accepts_it():
+    # A worker accepts on each queue only the tasks routed there: an unrouted task would be refused.
+    from poppleproject.celery import app, tasks_by_queue
+
+    accepted = {name for names in tasks_by_queue().values() for name in names}
+    popple = {name for name in app.tasks if not name.startswith("celery.")}
+    assert popple == accepted
+    assert set(tasks_by_queue()) == {"karma", "replies"}

@@ -175,3 +175,18 @@ def test_login_failures_are_counted_per_client_address(behind_proxy, addresses, 
         CLIENT_ADDRESS, DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite3", DJANGO_BEHIND_TLS_PROXY=behind_proxy
     )
     assert printed.split() == addresses
+
+
+def test_a_secret_may_come_from_a_file(tmp_path):
+    # As the Kubernetes manifests mount them: the value is not in the process's environment.
+    secret = tmp_path / "discord-token"
+    secret.write_text("token-from-a-file\n")
+    script = "from django.conf import settings; print(settings.DISCORD_TOKEN, settings.REDIS_URL)"
+    done = manage("shell", "-c", script, DISCORD_TOKEN_FILE=secret, REDIS_URL_FILE=tmp_path / "absent")
+    assert done.returncode != 0
+    assert (
+        done.stderr == f"popple: configuration error: REDIS_URL_FILE {tmp_path / 'absent'}: No such file or directory\n"
+    )
+    done = manage("shell", "-c", script, DISCORD_TOKEN_FILE=secret)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "token-from-a-file None"

@@ -48,4 +48,13 @@ class Command(BaseCommand):
         if problem:
             raise SystemExit(f"popple: configuration error: FLOWER_BASIC_AUTH {problem}")
         flower.urls.handlers[:] = remove_actions(flower.urls.handlers)
-        celery_app.start(["flower", f"--port={port}", f"--address={settings.FLOWER_ADDRESS}"])
+        # Given to Flower here, in this process (not on a command line), since it may come from
+        # a file (FLOWER_BASIC_AUTH_FILE) rather than the variable Flower would read.
+        celery_app.start(
+            [
+                "flower",
+                f"--port={port}",
+                f"--address={settings.FLOWER_ADDRESS}",
+                f"--basic-auth={settings.FLOWER_BASIC_AUTH}",
+            ]
+        )

@@ -5,15 +5,15 @@ state, and changes passwords and limits in place). Compose runs it before any Po
 starts; scripts/test runs it for the tests.
 
     RABBITMQ_MANAGEMENT_URL=http://admin:PASSWORD@rabbitmq:15672 \
-    RABBITMQ_GATEWAY_PASSWORD=... RABBITMQ_WORKER_PASSWORD=... (one per role) \
+    RABBITMQ_GATEWAY_PASSWORD=... RABBITMQ_WORKER_PASSWORD=... (one per role; KEDA's optional) \
     python manage.py setup_rabbitmq
 
-Passwords come from the environment only, never from the command line (which `ps` shows).
+Passwords come from the environment only (or from files: RABBITMQ_WEB_PASSWORD_FILE=/path, as
+Kubernetes mounts them), never from the command line (which `ps` shows).
 """
 
 import base64
 import json
-import os
 import time
 import urllib.error
 import urllib.parse
@@ -22,7 +22,7 @@ import urllib.request
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from poppleproject import rabbitmq
+from poppleproject import rabbitmq, variables
 
 WAIT_SECONDS = 120  # RabbitMQ's health check passes a little before its HTTP API answers
 
@@ -83,18 +83,20 @@ class Command(BaseCommand):
         parser.add_argument("--vhost", default=rabbitmq.VHOST, help=f"the vhost to set up (default {rabbitmq.VHOST})")
 
     def handle(self, *args, **options):
-        passwords = {role: os.environ.get(password_variable(role), "") for role in rabbitmq.PERMISSIONS}
-        missing = [password_variable(role) for role, password in passwords.items() if len(password) < 12]
+        passwords = {role: variables.value(password_variable(role)) for role in rabbitmq.PERMISSIONS}
+        roles = [role for role in rabbitmq.PERMISSIONS if passwords[role] or role not in rabbitmq.OPTIONAL_ROLES]
+        missing = [password_variable(role) for role in roles if len(passwords[role]) < 12]
         if missing:
             raise CommandError(f"set {', '.join(missing)} (at least 12 characters each)")
-        api = ManagementAPI(os.environ.get("RABBITMQ_MANAGEMENT_URL", ""))
+        api = ManagementAPI(variables.value("RABBITMQ_MANAGEMENT_URL"))
         api.wait_until_up()
 
         vhost = quoted(options["vhost"])
         api.call("PUT", f"/vhosts/{vhost}", {"description": "Popple"})
         # The administrator declares the queues below, so it needs every right on the vhost.
         api.call("PUT", f"/permissions/{vhost}/{quoted(api.user)}", {"configure": ".*", "write": ".*", "read": ".*"})
-        for role, (configure, write, read) in rabbitmq.PERMISSIONS.items():
+        for role in roles:
+            configure, write, read = rabbitmq.PERMISSIONS[role]
             user = quoted(account(role))
             api.call("PUT", f"/users/{user}", {"password": passwords[role], "tags": ""})
             api.call("PUT", f"/permissions/{vhost}/{user}", {"configure": configure, "write": write, "read": read})
@@ -123,7 +125,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"RabbitMQ: vhost {options['vhost']}, accounts "
-            + ", ".join(account(role) for role in rabbitmq.PERMISSIONS)
+            + ", ".join(account(role) for role in roles)
             + f"; queues {', '.join(rabbitmq.TASK_QUEUES)} (delivery limit {policy['delivery-limit']}, "
             f"at most {policy['max-length']} messages) and {rabbitmq.DEAD_LETTERS}"
         )
