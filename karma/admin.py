@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -7,6 +8,7 @@ from django.utils.html import format_html_join
 
 from karma import config, export, moderation, store
 from karma.models import MAX_NAME_LENGTH, GuildSettings, Karma, LedgerEntry, SettingChange
+from karma.names import clean
 
 
 class ServerFilter(admin.SimpleListFilter):
@@ -44,12 +46,29 @@ class ServerNamed(admin.ModelAdmin):
         return server_label(obj.server_name, obj.guild_id)
 
 
+def subject_name(typed: str) -> str:
+    """A name typed in the admin, as chat would count it (karma/names.py: one line, nothing hidden)."""
+    name = clean(typed)
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(f"{typed!r} is not a name karma could count (1 to {MAX_NAME_LENGTH} characters).")
+    return name
+
+
 class MergeForm(forms.Form):
     target = forms.CharField(label="Merge into", max_length=MAX_NAME_LENGTH, strip=False)
+
+    def clean_target(self):
+        return subject_name(self.cleaned_data["target"])
+
+
+class KarmaForm(forms.ModelForm):
+    def clean_subject(self):
+        return subject_name(self.cleaned_data["subject"])
 
 
 @admin.register(Karma)
 class KarmaAdmin(ServerNamed):
+    form = KarmaForm
     list_display = ("subject", "karma", "server", "merged_into", "updated_at")
     list_filter = (ServerFilter,)
     search_fields = ("subject", "server_name")

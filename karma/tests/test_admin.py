@@ -71,6 +71,21 @@ def test_adding_and_deleting_karma_is_recorded(admin_client, admin_user):
     ]
 
 
+def test_names_typed_in_the_admin_are_cleaned_as_chat_cleans_them(admin_client, karma_rows):
+    # A name is one line (karma/names.py): a line break in the admin cannot make a subject whose
+    # public page breaks.
+    add = reverse("admin:karma_karma_add")
+    assert admin_client.post(add, {"guild_id": "5", "subject": "new\r\nline", "karma": "4"}).status_code == 302
+    assert Karma.objects.get(guild_id=5).subject == "new line"
+    refused = admin_client.post(add, {"guild_id": "5", "subject": "\u200b\n", "karma": "4"})
+    assert "not a name karma could count" in refused.content.decode()
+    tea = Karma.objects.get(guild_id=1, subject="tea").pk
+    karma = reverse("admin:karma_karma_changelist")
+    admin_client.post(karma, {"action": "merge", "_selected_action": [tea], "apply": "Merge", "target": "hot\ntea"})
+    assert Karma.objects.get(pk=tea).merged_into == "hot tea"
+    assert Karma.objects.filter(guild_id=1, subject="hot tea", karma=1).exists()
+
+
 def test_ledger_is_read_only_and_filterable(admin_client, karma_rows):
     entry = LedgerEntry.objects.first()
     assert admin_client.get(reverse("admin:karma_ledgerentry_add")).status_code == 403
