@@ -183,17 +183,27 @@ class GuildSettingsAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="popple-{guild_id}-{name}"'
         return response
 
-    @admin.action(description="Export karma (CSV)", permissions=["view"])
+    # An export shows what the ledger and karma pages show: it needs their view permissions too.
+    def has_view_karma_permission(self, request):
+        return self.admin_site.get_model_admin(Karma).has_view_permission(request)
+
+    def has_view_ledger_permission(self, request):
+        return self.admin_site.get_model_admin(LedgerEntry).has_view_permission(request)
+
+    def has_view_both_permission(self, request):
+        return self.has_view_karma_permission(request) and self.has_view_ledger_permission(request)
+
+    @admin.action(description="Export karma (CSV)", permissions=["view_karma"])
     def export_karma_csv(self, request, queryset):
         pieces = lambda guild: export.csv_pieces(guild, "karma")  # noqa: E731
         return self._export(request, queryset, "karma.csv", "text/csv; charset=utf-8", pieces)
 
-    @admin.action(description="Export ledger (CSV)", permissions=["view"])
+    @admin.action(description="Export ledger (CSV)", permissions=["view_ledger"])
     def export_ledger_csv(self, request, queryset):
         pieces = lambda guild: export.csv_pieces(guild, "ledger")  # noqa: E731
         return self._export(request, queryset, "ledger.csv", "text/csv; charset=utf-8", pieces)
 
-    @admin.action(description="Export karma and ledger (JSON)", permissions=["view"])
+    @admin.action(description="Export karma and ledger (JSON)", permissions=["view_both"])
     def export_json(self, request, queryset):
         return self._export(request, queryset, "karma.json", "application/json", export.json_pieces)
 

@@ -235,3 +235,31 @@ def test_csv_exports_cannot_hold_spreadsheet_formulas(admin_client):
     ledger = cells("export_ledger_csv")
     assert {row["author_name"] for row in ledger} == {"'@SUM(A1:A9)", "'\tcmd"}
     assert [row["delta"] for row in ledger if row["subject"] == "'" + formula] == ["-2"]
+
+
+def test_exports_need_the_view_permissions_of_what_they_export(client, django_user_model, karma_rows):
+    from django.contrib.auth.models import Permission
+
+    store.apply_changes(chat("", guild_id=1, author_id=666, author_name="private-person"), [("x", 1)])
+    GuildSettings.objects.create(guild_id=1)
+    staff = django_user_model.objects.create_user("settings-viewer", password="x", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_guildsettings"))
+    client.force_login(staff)
+    servers = reverse("admin:karma_guildsettings_changelist")
+
+    def exported(action):
+        response = client.post(servers, {"action": action, "_selected_action": [1]})
+        return b"".join(response.streaming_content).decode() if response.streaming else None
+
+    def granted(codename):
+        staff.user_permissions.add(Permission.objects.get(codename=codename))
+
+    assert client.get(reverse("admin:karma_ledgerentry_changelist")).status_code == 403
+    actions = ("export_karma_csv", "export_ledger_csv", "export_json")
+    assert [exported(action) for action in actions] == [None, None, None]
+    granted("view_karma")
+    assert "popple" in exported("export_karma_csv")
+    assert [exported("export_ledger_csv"), exported("export_json")] == [None, None]
+    granted("view_ledgerentry")
+    assert "private-person" in exported("export_ledger_csv")
+    assert "private-person" in exported("export_json")
