@@ -266,7 +266,7 @@ class LedgerEntryAdmin(ServerNamed, HistoryAdmin):
     search_fields = ("subject", "author_name", "reason", "=author_id", "=message_id", "server_name")
     date_hierarchy = "created_at"
     list_select_related = ("admin_user", "reverted_by")
-    actions = ("revert", "forget_authors")
+    actions = ("revert", "forget_authors", "redact_reasons")
 
     @admin.display(boolean=True)
     def reverted(self, obj):
@@ -286,3 +286,8 @@ class LedgerEntryAdmin(ServerNamed, HistoryAdmin):
         people = set(queryset.exclude(author_id=None).values_list("author_id", flat=True))
         changed = sum(moderation.forget_user(person) for person in people)
         self.message_user(request, f"Forgot {len(people)} people: {changed} ledger rows no longer name them.")
+
+    @admin.action(description="Redact the reasons of the selected rows (shown publicly)", permissions=["moderate"])
+    def redact_reasons(self, request, queryset):
+        redacted = moderation.redact_reasons(queryset, request.user)
+        self.message_user(request, f"Redacted the reasons of {redacted} ledger rows; the changes stay.")

@@ -263,3 +263,19 @@ def test_exports_need_the_view_permissions_of_what_they_export(client, django_us
     granted("view_ledgerentry")
     assert "private-person" in exported("export_ledger_csv")
     assert "private-person" in exported("export_json")
+
+
+def test_a_moderator_redacts_a_reason_from_the_admin(admin_client, client, django_user_model, karma_rows):
+    from django.contrib.auth.models import Permission
+
+    store.apply_changes(chat("", guild_id=1), [("tea", 1)], {"tea": "my phone number is 555-0100"})
+    row = LedgerEntry.objects.get(reason__startswith="my phone")
+    ledger = reverse("admin:karma_ledgerentry_changelist")
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_ledgerentry"))
+    client.force_login(viewer)
+    client.post(ledger, {"action": "redact_reasons", "_selected_action": [row.pk]})
+    assert LedgerEntry.objects.get(pk=row.pk).reason.startswith("my phone")  # viewing is not moderating
+    response = admin_client.post(ledger, {"action": "redact_reasons", "_selected_action": [row.pk]}, follow=True)
+    assert "Redacted the reasons of 1 ledger rows" in response.content.decode()
+    assert LedgerEntry.objects.get(pk=row.pk).reason == ""
