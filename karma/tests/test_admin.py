@@ -279,3 +279,15 @@ def test_a_moderator_redacts_a_reason_from_the_admin(admin_client, client, djang
     response = admin_client.post(ledger, {"action": "redact_reasons", "_selected_action": [row.pk]}, follow=True)
     assert "Redacted the reasons of 1 ledger rows" in response.content.decode()
     assert LedgerEntry.objects.get(pk=row.pk).reason == ""
+
+
+def test_the_server_filter_does_not_scan_karma_on_every_page(admin_client, karma_rows):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:karma_ledgerentry_changelist")
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(url, {"guild_id": "1"}).content.decode()
+    assert '<a href="?guild_id=2">2</a>' in page  # listed, from the cache
+    assert not [sql for sql in (query["sql"] for query in queries) if "DISTINCT" in sql and "karma_karma" in sql]

@@ -6,6 +6,9 @@ import re
 from urllib.parse import urljoin
 
 import pytest
+from django.core.cache import cache
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from karma import moderation, store
 from karma.models import GuildSettings, Karma
@@ -40,7 +43,9 @@ def test_the_servers_page_lists_public_boards_escaped(client, servers):
     assert "<b>Café" not in page
     assert f'href="/servers/{PUBLIC}/"' in page
     GuildSettings.objects.filter(guild_id=PUBLIC).update(public=False)
+    cache.clear()  # (the list is cached for a minute; the board itself answers 404 at once)
     assert f"/servers/{PUBLIC}/" not in client.get("/").content.decode()
+    assert client.get(f"/servers/{PUBLIC}/").status_code == 404
 
 
 def test_a_board_shows_top_and_bottom_escaped(client, servers):
@@ -136,3 +141,19 @@ def test_every_stored_name_has_a_working_page(client, servers):
         page = client.get(href)
         assert page.status_code == 200, href
         assert f"<h1><bdi>{name}</bdi></h1>" in page.content.decode(), href
+
+
+def test_the_servers_page_is_paged_and_cached(client, database):
+    listed = [GuildSettings(guild_id=900 + i, name=f"server {i:03}", public=True) for i in range(55)]
+    GuildSettings.objects.bulk_create(listed)
+    first = client.get("/").content.decode()
+    assert re.findall(r"server \d+", first) == [f"server {i:03}" for i in range(50)]
+    assert 'href="?page=2"' in first
+    second = client.get("/", {"page": "2"}).content.decode()
+    assert re.findall(r"server \d+", second) == [f"server {i:03}" for i in range(50, 55)]
+    assert client.get("/", {"page": "99"}).content.decode() == second  # the nearest page, not an error
+    # Asked again, from the cache: no query at all, however often it is asked.
+    with CaptureQueriesContext(connections[database]) as queries:
+        assert client.get("/").content.decode() == first
+        assert client.get("/", {"page": "2"}).content.decode() == second
+    assert len(queries) == 0
