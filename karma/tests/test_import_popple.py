@@ -213,6 +213,8 @@ def test_more_rows_than_the_cap_is_a_clear_error(popple_db, sqlite_popple):
         f"CommandError: {sqlite_popple}: entities has more than 10 rows (--max-rows): nothing was imported"
     )
     assert imported(popple_db) == []
+    result = manage("import_popple", sqlite_popple, "--max-rows", "0", DATABASE_URL=popple_db)
+    assert refusal(result) == "CommandError: --max-rows must be at least 1."
     assert manage("import_popple", sqlite_popple, "--max-rows", "11", DATABASE_URL=popple_db).returncode == 0
     assert (111, "popple", 5) in imported(popple_db)
 

@@ -30,6 +30,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, location, merge, max_rows, **options):
+        if max_rows < 1:
+            raise CommandError("--max-rows must be at least 1.")
         try:
             source = gopopple.read(location, password=self.mysql_password, max_rows=max_rows)
         except ValueError as problem:
