@@ -1,6 +1,7 @@
 """Fixtures for every test folder."""
 
 import pytest
+from django.core.cache import cache
 
 from botgateway.delivery import courier
 from testkit.databases import DATABASES, pinned
@@ -13,6 +14,13 @@ def database(request):
     (testkit/databases.py), the store's raw SQL included."""
     with pinned(request.param):
         yield request.param
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty cache (this process's memory in tests): pages cached by one
+    test (the public servers, the admin's server filter) are not another's."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def main():
         "DATABASE_URL": f"sqlite:///{workdir}/db.sqlite3",
         "REDIS_URL": REDIS_URL,
         "DISCORD_TOKEN": "unused.token.value",
-        "DJANGO_SECRET_KEY": "memory-benchmark-secret-key-0123456789abcdef",
+        "DJANGO_SECRET_KEY": "memory-benchmark-secret-key-0123456789abcdefghijklmnop",
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=clean_env(**base), check=True)
     rows = []

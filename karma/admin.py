@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -7,15 +9,26 @@ from django.utils.html import format_html_join
 
 from karma import config, export, moderation, store
 from karma.models import MAX_NAME_LENGTH, GuildSettings, Karma, LedgerEntry, SettingChange
+from karma.names import clean
 
 
 class ServerFilter(admin.SimpleListFilter):
-    """Servers by name (the ones Popple has seen; their id when it has no name for them yet)."""
+    """Servers by name (the ones Popple has seen; their id when it has no name for them yet).
+
+    Finding the servers that have karma reads the karma table's index: once a minute (Django's
+    cache), not on every page of every list.
+    """
 
     title = "server"
     parameter_name = "guild_id"  # as before names: bookmarked filters keep working
+    CACHE_KEY = "popple:admin-servers"
+    CACHED_FOR = 60
 
     def lookups(self, request, model_admin):
+        return cache.get_or_set(self.CACHE_KEY, self.servers, self.CACHED_FOR)
+
+    @staticmethod
+    def servers() -> list[tuple[str, str]]:
         names = dict(GuildSettings.objects.values_list("guild_id", "name"))
         with_karma = Karma.objects.order_by().values_list("guild_id", flat=True).distinct()
         servers = {**dict.fromkeys(with_karma, ""), **names}
@@ -44,12 +57,29 @@ class ServerNamed(admin.ModelAdmin):
         return server_label(obj.server_name, obj.guild_id)
 
 
+def subject_name(typed: str) -> str:
+    """A name typed in the admin, as chat would count it (karma/names.py: one line, nothing hidden)."""
+    name = clean(typed)
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise ValidationError(f"{typed!r} is not a name karma could count (1 to {MAX_NAME_LENGTH} characters).")
+    return name
+
+
 class MergeForm(forms.Form):
     target = forms.CharField(label="Merge into", max_length=MAX_NAME_LENGTH, strip=False)
+
+    def clean_target(self):
+        return subject_name(self.cleaned_data["target"])
+
+
+class KarmaForm(forms.ModelForm):
+    def clean_subject(self):
+        return subject_name(self.cleaned_data["subject"])
 
 
 @admin.register(Karma)
 class KarmaAdmin(ServerNamed):
+    form = KarmaForm
     list_display = ("subject", "karma", "server", "merged_into", "updated_at")
     list_filter = (ServerFilter,)
     search_fields = ("subject", "server_name")
@@ -164,17 +194,27 @@ class GuildSettingsAdmin(admin.ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="popple-{guild_id}-{name}"'
         return response
 
-    @admin.action(description="Export karma (CSV)", permissions=["view"])
+    # An export shows what the ledger and karma pages show: it needs their view permissions too.
+    def has_view_karma_permission(self, request):
+        return self.admin_site.get_model_admin(Karma).has_view_permission(request)
+
+    def has_view_ledger_permission(self, request):
+        return self.admin_site.get_model_admin(LedgerEntry).has_view_permission(request)
+
+    def has_view_both_permission(self, request):
+        return self.has_view_karma_permission(request) and self.has_view_ledger_permission(request)
+
+    @admin.action(description="Export karma (CSV)", permissions=["view_karma"])
     def export_karma_csv(self, request, queryset):
         pieces = lambda guild: export.csv_pieces(guild, "karma")  # noqa: E731
         return self._export(request, queryset, "karma.csv", "text/csv; charset=utf-8", pieces)
 
-    @admin.action(description="Export ledger (CSV)", permissions=["view"])
+    @admin.action(description="Export ledger (CSV)", permissions=["view_ledger"])
     def export_ledger_csv(self, request, queryset):
         pieces = lambda guild: export.csv_pieces(guild, "ledger")  # noqa: E731
         return self._export(request, queryset, "ledger.csv", "text/csv; charset=utf-8", pieces)
 
-    @admin.action(description="Export karma and ledger (JSON)", permissions=["view"])
+    @admin.action(description="Export karma and ledger (JSON)", permissions=["view_both"])
     def export_json(self, request, queryset):
         return self._export(request, queryset, "karma.json", "application/json", export.json_pieces)
 
@@ -237,7 +277,7 @@ class LedgerEntryAdmin(ServerNamed, HistoryAdmin):
     search_fields = ("subject", "author_name", "reason", "=author_id", "=message_id", "server_name")
     date_hierarchy = "created_at"
     list_select_related = ("admin_user", "reverted_by")
-    actions = ("revert", "forget_authors")
+    actions = ("revert", "forget_authors", "redact_reasons")
 
     @admin.display(boolean=True)
     def reverted(self, obj):
@@ -257,3 +297,8 @@ class LedgerEntryAdmin(ServerNamed, HistoryAdmin):
         people = set(queryset.exclude(author_id=None).values_list("author_id", flat=True))
         changed = sum(moderation.forget_user(person) for person in people)
         self.message_user(request, f"Forgot {len(people)} people: {changed} ledger rows no longer name them.")
+
+    @admin.action(description="Redact the reasons of the selected rows (shown publicly)", permissions=["moderate"])
+    def redact_reasons(self, request, queryset):
+        redacted = moderation.redact_reasons(queryset, request.user)
+        self.message_user(request, f"Redacted the reasons of {redacted} ledger rows; the changes stay.")

@@ -1,7 +1,8 @@
 """A server's karma and ledger as CSV or JSON, for the admin and `manage.py export_karma`.
 
 Made row by row, so that a server with millions of ledger rows is exported without holding
-them in memory.
+them in memory. In CSV, a text that a spreadsheet would run as a formula (a name such as
+`=HYPERLINK(...)`, typed by anyone in chat) starts with `'`, which spreadsheets show and do not run.
 """
 
 import csv
@@ -29,6 +30,7 @@ LEDGER_FIELDS = [
 ]
 TABLES = {"karma": KARMA_FIELDS, "ledger": LEDGER_FIELDS}
 CHUNK = 2000  # rows read from the database at a time
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet cell a formula (OWASP)
 
 
 def rows(guild_id: int, table: str) -> Iterator[dict]:
@@ -60,7 +62,12 @@ def csv_pieces(guild_id: int, table: str) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield writer.writerow(TABLES[table])
     for row in rows(guild_id, table):
-        yield writer.writerow(row.values())
+        yield writer.writerow(map(_inert, row.values()))
+
+
+def _inert(value):
+    """The value, a text that a spreadsheet would read as a formula made plain text."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def json_pieces(guild_id: int) -> Iterator[str]:

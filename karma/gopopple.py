@@ -8,6 +8,13 @@ and the MySQL database of its 2022 `popplesvc` (migrations/). Older SQLite files
 Idempotent: every subject imported gets a ledger row with source "import", and a subject that has
 one is never imported again. A server that already has karma is refused unless `merge` is given
 (then Popple's karma is added to what it has).
+
+A SQLite file may come from anyone: what it holds is read, never run. Its schema calls no function
+that is not harmless (trusted_schema off); both names must be plain tables, with no computed column
+(a view or a computed column makes rows or values out of nothing); no value may exceed
+MAX_VALUE_BYTES; and no table may hold more than `max_rows` rows: the rows are read with that limit,
+so a bigger one is refused before it is held in memory. The MySQL password never comes in the URL:
+a command line is readable by anyone on the machine.
 """
 
 import sqlite3
@@ -23,6 +30,14 @@ from karma.names import clean
 
 CHANGED_BY = "import from Popple"
 BATCH = 500  # subjects written per statement
+TABLES = ("entities", "configs")
+MAX_ROWS = 1_000_000  # rows per table, unless told otherwise
+# No honest value comes near: a name is at most a Discord message (4,000 characters).
+MAX_VALUE_BYTES = 65536
+
+
+class TooBig(ValueError):
+    """A table with more rows than the import takes."""
 
 
 @dataclass
@@ -52,61 +67,97 @@ class Source:
     configs: list  # (server_id, no_announce)
 
 
-def read(location: str) -> Source:
-    """The rows of a Go Popple database: a SQLite file's path, or a mysql:// URL."""
+def read(location: str, password: Callable[[], str] | None = None, max_rows: int = MAX_ROWS) -> Source:
+    """The rows of a Go Popple database: a SQLite file's path, or a mysql:// URL without its
+    password (`password` gives it). ValueError says why they cannot be read; TooBig, that a table
+    holds more than `max_rows` rows."""
     if location.startswith(("mysql://", "mariadb://")):
-        return _read_mysql(location)
-    return _read_sqlite(location)
+        return _read_mysql(location, password, max_rows)
+    return _read_sqlite(location, max_rows)
 
 
-def _read_sqlite(path: str) -> Source:
+def _read_sqlite(path: str, max_rows: int) -> Source:
     try:
         db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True)
     except sqlite3.Error as problem:
         raise ValueError(f"cannot open {path}: {problem}") from None
     try:
-        return _source(db)
-    except sqlite3.DatabaseError as problem:
+        db.execute("PRAGMA trusted_schema = OFF")
+        db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+        for table in TABLES:
+            _plain_table(db, table)
+        return _source(db, max_rows)
+    except sqlite3.DataError:  # (SQLite's "string or blob too big")
+        raise ValueError(f"{path} holds a value longer than {MAX_VALUE_BYTES} bytes: not a Popple database") from None
+    except TooBig as problem:
+        raise TooBig(f"{path}: {problem}") from None
+    except (sqlite3.DatabaseError, ValueError) as problem:
         raise ValueError(f"{path} is not a Popple database: {problem}") from None
     finally:
         db.close()
 
 
-def _read_mysql(url: str) -> Source:
+def _plain_table(db: sqlite3.Connection, table: str) -> None:
+    """ValueError unless `table` is missing (the query says so later) or a table of stored values."""
+    found = db.execute("SELECT type, sql FROM sqlite_master WHERE name = ?", [table]).fetchone()
+    if found is None:
+        return
+    kind, sql = found
+    if kind != "table" or sql.upper().startswith("CREATE VIRTUAL"):
+        raise ValueError(f"{table} is a {'virtual table' if kind == 'table' else kind}, not a table")
+    for _, column, *_, hidden in db.execute(f"PRAGMA table_xinfo({table})"):
+        if hidden:  # 2 and 3: generated columns
+            raise ValueError(f"{table}.{column} is computed, not stored")
+
+
+def _read_mysql(url: str, password: Callable[[], str] | None, max_rows: int) -> Source:
     import MySQLdb  # Django's MySQL driver
 
     parts = urllib.parse.urlsplit(url)
+    if parts.password is not None:
+        raise ValueError(
+            "the URL holds a password, which anyone on this machine can read in the command line: "
+            "leave it out, and set MYSQL_PWD or type it when asked"
+        )
     try:
         db = MySQLdb.connect(
             host=parts.hostname or "localhost",
             port=parts.port or 3306,
             user=urllib.parse.unquote(parts.username or ""),
-            password=urllib.parse.unquote(parts.password or ""),
+            password=password() if password else "",
             database=parts.path.lstrip("/"),
             charset="utf8mb4",
         )
     except MySQLdb.Error as problem:
         raise ValueError(f"cannot connect to {parts.hostname}: {problem.args[-1]}") from None
     try:
-        return _source(db)
+        return _source(db, max_rows)
     except MySQLdb.Error as problem:
         raise ValueError(f"not a Popple database: {problem.args[-1]}") from None
     finally:
         db.close()
 
 
-def _source(db) -> Source:
+def _source(db, max_rows: int) -> Source:
     """Both tables of an open Go Popple database (a DB-API connection: SQLite or MySQL alike)."""
-    return Source(_rows(db, "entities", "server_id, name, karma"), _rows(db, "configs", "server_id, no_announce"))
+    return Source(
+        _rows(db, "entities", "server_id, name, karma", max_rows),
+        _rows(db, "configs", "server_id, no_announce", max_rows),
+    )
 
 
-def _rows(db, table: str, columns: str) -> list[tuple]:
+def _rows(db, table: str, columns: str, max_rows: int) -> list[tuple]:
     cursor = db.cursor()
     cursor.execute(f"SELECT * FROM {table} LIMIT 0")  # noqa: S608 (fixed names)
     present = {column[0] for column in cursor.description}
+    cursor.fetchall()
     deleted = " WHERE deleted_at IS NULL" if "deleted_at" in present else ""
-    cursor.execute(f"SELECT {columns} FROM {table}{deleted}")  # noqa: S608 (fixed names)
-    return list(cursor.fetchall())
+    # One row past the limit says that there are more, without reading them.
+    cursor.execute(f"SELECT {columns} FROM {table}{deleted} LIMIT {int(max_rows) + 1}")  # noqa: S608 (fixed names)
+    rows = cursor.fetchall()
+    if len(rows) > max_rows:
+        raise TooBig(f"{table} has more than {max_rows} rows (--max-rows): nothing was imported")
+    return list(rows)
 
 
 def _server_id(value) -> int | None:

@@ -1,4 +1,5 @@
-"""Moderators' tools: revert ledger rows, merge one subject into another (an alias), forget a person.
+"""Moderators' tools: revert ledger rows, merge one subject into another (an alias), forget a person,
+redact a reason.
 
 Each keeps karma exact while chat changes it: the subjects' rows are locked before they are read
 (chat adds in the database under the same row locks, karma/store.py), and every change of karma
@@ -11,6 +12,7 @@ from typing import TypeVar
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, router, transaction
+from django.db.models import QuerySet
 
 from karma.models import Giver, Karma, LedgerEntry, SettingChange
 from karma.store import MAX_ALIAS_HOPS, admin_ledger, retrying
@@ -138,14 +140,23 @@ def unmerge(guild_id: int, subject: str) -> None:
 
 
 def forget_user(user_id: int) -> int:
-    """Remove a person's id and name from every server's ledger and settings history (a privacy
-    request); the karma totals stay. Their Giver rows go too. How many ledger rows changed."""
-    changed = LedgerEntry.objects.filter(author_id=user_id).update(author_id=None, author_name="")
+    """Remove a person's id and name, and the reasons they wrote, from every server's ledger, and
+    their name from the settings history (a privacy request); the karma totals stay. Their Giver
+    rows go too. How many ledger rows changed."""
+    changed = LedgerEntry.objects.filter(author_id=user_id).update(author_id=None, author_name="", reason="")
     Giver.objects.filter(author_id=user_id).delete()
     # Settings they changed in Discord: "name (id)" (karma/router.py, changed_by).
     SettingChange.objects.filter(changed_by__endswith=f" ({user_id})").update(changed_by="(forgotten)")
     logger.info("forgot a person: %d ledger rows no longer name them", changed)
     return changed
+
+
+def redact_reasons(entries: QuerySet[LedgerEntry], user: AbstractBaseUser | None) -> int:
+    """Blank the reasons of these ledger rows (free text, shown publicly: a moderator takes one
+    down); the changes stay. How many rows had one."""
+    redacted = entries.exclude(reason="").update(reason="")
+    logger.info("%s redacted the reasons of %d ledger rows", _who(user), redacted)
+    return redacted
 
 
 def _who(user: AbstractBaseUser | None) -> str:

@@ -1,9 +1,10 @@
 """How long Popple keeps people's data.
 
 - The ledger forgets who made a change once the change is older than LEDGER_RETENTION_DAYS: the
-  author's id and name are blanked. The subject, the change, the totals and the message id stay
-  (the message id is what keeps a redelivered message from counting twice). People who have no
-  row left in the ledger lose their Giver row too.
+  author's id and name are blanked, and the reason they wrote (free text, shown publicly). The
+  subject, the change, the totals and the message id stay (the message id is what keeps a
+  redelivered message from counting twice). People who have no row left in the ledger lose their
+  Giver row too.
 - A server Popple left loses all its data DEPARTED_SERVER_RETENTION_DAYS later, unless Popple
   came back meanwhile. The gateways say when Popple joins and leaves a server (ServerEvent); the
   event the gateway saw last wins, whatever order the workers apply them in.
@@ -29,13 +30,15 @@ logger = logging.getLogger(__name__)
 
 ID_RANGE = 5000  # ledger ids one anonymising statement looks at
 BATCH = 1000  # rows one deleting statement deletes
-# The cutoff of the last complete anonymising run (Django's cache: Redis when configured).
-ANONYMISED_BEFORE = "popple:ledger-anonymised-before"
+# The cutoff of the last complete anonymising run (Django's cache: Redis when configured). Named
+# anew when a run blanks more than before (v2: reasons): the first run walks the old rows again.
+ANONYMISED_BEFORE = "popple:ledger-anonymised-before:v2"
 MARGIN = timedelta(hours=1)
 
 
 def anonymise_ledger(days: int, now: datetime | None = None) -> int:
-    """Blank the author of ledger rows older than `days` (0: keep them forever); how many rows."""
+    """Blank the author and the reason of ledger rows older than `days` (0: keep them forever); how
+    many rows."""
     if not days:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
@@ -54,7 +57,9 @@ def anonymise_ledger(days: int, now: datetime | None = None) -> int:
     if bounds["first"] is not None:
         for start in range(bounds["first"], bounds["last"] + 1, ID_RANGE):
             rows = LedgerEntry.objects.filter(id__gte=start, id__lt=start + ID_RANGE, created_at__lt=cutoff)
-            changed += rows.exclude(author_id=None).update(author_id=None, author_name="")
+            changed += rows.exclude(author_id=None, author_name="", reason="").update(
+                author_id=None, author_name="", reason=""
+            )
     cache.set(ANONYMISED_BEFORE, cutoff.timestamp(), timeout=None)
     forgotten = _forget_givers()
     logger.info(

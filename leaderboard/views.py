@@ -7,6 +7,7 @@ saw: its existence is not given away. Everything shown is escaped by the templat
 
 from functools import wraps
 
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404, JsonResponse
@@ -18,6 +19,11 @@ from karma.models import GuildSettings, Karma, LedgerEntry
 from leaderboard.chart import Point, svg
 
 PER_PAGE = 25
+SERVERS_PER_PAGE = 50
+# The list of public servers is read from Django's cache (Redis when configured) for this many
+# seconds: anyone may ask for it as often as they like. A board made private leaves the list
+# within this time; the board itself answers 404 at once.
+SERVERS_CACHED_FOR = 60
 REASONS = 5  # the last reasons a subject's page shows (as `@Popple why` does)
 CHART_CHANGES = 1000  # the chart shows a subject's last changes, at most this many
 # Nothing on these pages comes from elsewhere but the servers' icons, from Discord's CDN.
@@ -74,7 +80,11 @@ def _board(request, guild_id: int):
 @public
 def servers(request):
     listed = GuildSettings.objects.filter(public=True, left_at=None).order_by("name", "guild_id")
-    return render(request, "leaderboard/servers.html", {"servers": listed})
+    paginator = Paginator(listed.values("guild_id", "name", "icon"), SERVERS_PER_PAGE)
+    paginator.count = cache.get_or_set("popple:public-servers", listed.count, SERVERS_CACHED_FOR)
+    page = paginator.get_page(request.GET.get("page"))  # a page that exists: one cache key per page
+    rows = cache.get_or_set(f"popple:public-servers:{page.number}", lambda: list(page), SERVERS_CACHED_FOR)
+    return render(request, "leaderboard/servers.html", {"servers": rows, "page": page})
 
 
 @public

@@ -1,6 +1,12 @@
-"""The web process signs sessions and CSRF tokens, so it refuses to start on a weak key."""
+"""The web process signs sessions and CSRF tokens, so it refuses to start on a weak key: exactly the
+keys Django's deployment check (`manage.py check --deploy`, security.W009) warns about."""
 
 from django.conf import settings
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -10,8 +16,12 @@ def secret_key_problem(key, debug):
         return None
     if not key:
         return "must be set when DJANGO_DEBUG is off"
-    if key.startswith("django-insecure-") or len(key) < 32 or len(set(key)) < 8:
-        return "must be a long random value (at least 32 characters), not a placeholder"
+    if (
+        key.startswith(SECRET_KEY_INSECURE_PREFIX)
+        or len(key) < SECRET_KEY_MIN_LENGTH
+        or len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+    ):
+        return f"must be a long random value (at least {SECRET_KEY_MIN_LENGTH} characters), not a placeholder"
     return None
 
 

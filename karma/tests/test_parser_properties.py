@@ -1,5 +1,6 @@
 """Properties of the parser and router over arbitrary text (hypothesis)."""
 
+import re
 from collections import Counter
 
 import pytest
@@ -13,7 +14,7 @@ from testkit.messages import BOT_ID, chat
 
 # Text that stresses the parser: its own syntax, mentions, whitespace of all kinds, and anything.
 SYNTAX = st.sampled_from(["(", ")", "`", "```", "++", "--", "+", "-", "@", "<@42>", "<@!42>", "<@&1>", " ", "\n", "\t",
-                          "!", ".", "Popple", "\u200b", "\u202e", "é", "🎉"])  # fmt: skip
+                          "\x00", "!", ".", "Popple", "\u200b", "\u202e", "é", "🎉"])  # fmt: skip
 ANY_TEXT = st.lists(st.one_of(SYNTAX, st.text(max_size=20)), max_size=200).map("".join).map(lambda t: t[:4000])
 # A word that is one token however it is surrounded: no whitespace, parentheses or backticks.
 WORD = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="()`"), min_size=1, max_size=12).filter(
@@ -22,6 +23,7 @@ WORD = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=
 SIGNED_WORD = st.tuples(WORD, st.sampled_from(["++", "--", "", "++!", "--.", "+", "+-"])).map("".join)
 WHITESPACE = st.text(st.sampled_from(" \t\n\r\u00a0\u3000"), min_size=1, max_size=3)
 MENTIONS = {"42": "alice"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # control characters, line breaks
 
 
 @given(ANY_TEXT)
@@ -29,6 +31,7 @@ def test_parsing_never_raises_and_stays_in_bounds(text):
     changes = parse_changes(text, MENTIONS)
     assert all(1 <= len(name) <= 128 and delta != 0 for name, delta in changes)
     assert len({name for name, _ in changes}) == len(changes)
+    assert not any(_CONTROL.search(name) for name, _ in changes)  # one line, nothing hidden
     assert all(1 <= len(name) <= 128 for name in parse_names(text, MENTIONS))
     split_command(text, BOT_ID, "Popple")
 

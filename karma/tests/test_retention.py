@@ -90,6 +90,25 @@ def test_old_ledger_rows_forget_their_author_and_keep_the_rest(guild, caplog):
     assert retention.anonymise_ledger(365) == 0  # nothing left to do
 
 
+def test_old_ledger_rows_forget_their_reasons_too(guild):
+    say(guild, "a++ for what only my friends know")
+    say(guild, "b++ for today")
+    age(LedgerEntry.objects.filter(guild_id=guild, subject="a"), 400)
+    assert retention.anonymise_ledger(365) == 1
+    reasons = sorted(LedgerEntry.objects.filter(guild_id=guild).values_list("subject", "reason"))
+    assert reasons == [("a", ""), ("b", "today")]
+
+
+def test_rows_anonymised_before_reasons_were_forgotten_lose_them_at_the_next_run(guild):
+    say(guild, "a++ for what only my friends know")
+    old = LedgerEntry.objects.filter(guild_id=guild)
+    age(old, 400)
+    old.update(author_id=None, author_name="")  # as a run before this version left them
+    cache.set("popple:ledger-anonymised-before", timezone.now() - timedelta(days=365))  # its mark
+    assert retention.anonymise_ledger(365) == 1
+    assert list(old.values_list("reason", flat=True)) == [""]
+
+
 def test_a_run_starts_where_the_last_one_stopped(guild, database):
     for content in ("a++", "b++", "c++", "d++"):
         say(guild, content)

@@ -100,6 +100,20 @@ def _public_pages(browser, live_server):
     shot(phone, "private-404")
 
 
+def test_names_a_browser_would_rewrite_lead_to_their_pages(live_server, servers):
+    # `..` and `a/../b` are dot segments a browser resolves; a line break was stored before
+    # migration 0008 and matches no URL pattern unescaped.
+    for name in ("..", "a/../b", "foo\nbar"):
+        Karma.objects.create(guild_id=PUBLIC, subject=name, karma=100, version=1)
+    with chromium() as browser:
+        page = browser.new_page()
+        for shown in ("..", "a/../b", "foo bar"):
+            page.goto(f"{live_server.url}/servers/{PUBLIC}/")
+            page.locator("#top").get_by_role("link", name=shown, exact=True).click()
+            assert page.inner_text("h1") == shown
+            assert page.inner_text(".summary").startswith("100 karma")
+
+
 def test_moderators_revert_merge_and_export_in_the_admin(live_server, servers, django_user_model):
     django_user_model.objects.create_superuser("admin", "admin@example.com", "correct horse battery")
     spam = chat("", guild_id=PUBLIC, author_id=666, author_name="spammer")

@@ -1,11 +1,17 @@
 """The public leaderboards through Django's test client, on SQLite and on MariaDB."""
 
+import html
 import json
+import re
+from urllib.parse import urljoin
 
 import pytest
+from django.core.cache import cache
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 
 from karma import moderation, store
-from karma.models import GuildSettings
+from karma.models import GuildSettings, Karma
 from testkit.databases import DATABASES
 from testkit.messages import chat
 
@@ -37,7 +43,9 @@ def test_the_servers_page_lists_public_boards_escaped(client, servers):
     assert "<b>Café" not in page
     assert f'href="/servers/{PUBLIC}/"' in page
     GuildSettings.objects.filter(guild_id=PUBLIC).update(public=False)
+    cache.clear()  # (the list is cached for a minute; the board itself answers 404 at once)
     assert f"/servers/{PUBLIC}/" not in client.get("/").content.decode()
+    assert client.get(f"/servers/{PUBLIC}/").status_code == 404
 
 
 def test_a_board_shows_top_and_bottom_escaped(client, servers):
@@ -108,3 +116,44 @@ def test_a_subject_page_says_why_without_saying_who(client, servers):
     assert "+1" in page
     assert "&lt;b&gt;warm&lt;/b&gt; &amp; kind" in page  # escaped, never HTML
     assert "secret-giver" not in page
+
+
+# Names whose links a browser, a proxy or Django's resolver would not give back as they are: a line
+# break (stored before migration 0008 cleaned names; `.` does not match it in Django's patterns),
+# path segments a browser resolves (`..`) or a proxy merges (`//`), escapes, a query, a fragment.
+ODD_NAMES = ["foo\nbar", "tab\tbed", "..", ".", "a/../b", "./x", "/", "a//b", "ci/", "50%", "a%41", "%2e%2e", "why?"]
+
+
+def test_every_stored_name_has_a_working_page(client, servers):
+    for name in ODD_NAMES:
+        Karma.objects.create(guild_id=PUBLIC, subject=name, karma=10, version=1)
+    board = client.get(f"/servers/{PUBLIC}/")
+    assert board.status_code == 200
+    links = dict(re.findall(r'<a href="([^"]+)"><bdi>(.*?)</bdi></a>', board.content.decode()))
+    shown = {" ".join(name.splitlines()) for name in ODD_NAMES}
+    assert shown <= {html.unescape(name) for name in links.values()}
+    base = "https://popple.example.org"
+    for href, name in links.items():
+        href = html.unescape(href)
+        # As a browser resolves it (no dot segment), and as a proxy passes it (no empty segment).
+        assert urljoin(f"{base}/servers/{PUBLIC}/", href) == base + href, href
+        assert "//" not in href, href
+        page = client.get(href)
+        assert page.status_code == 200, href
+        assert f"<h1><bdi>{name}</bdi></h1>" in page.content.decode(), href
+
+
+def test_the_servers_page_is_paged_and_cached(client, database):
+    listed = [GuildSettings(guild_id=900 + i, name=f"server {i:03}", public=True) for i in range(55)]
+    GuildSettings.objects.bulk_create(listed)
+    first = client.get("/").content.decode()
+    assert re.findall(r"server \d+", first) == [f"server {i:03}" for i in range(50)]
+    assert 'href="?page=2"' in first
+    second = client.get("/", {"page": "2"}).content.decode()
+    assert re.findall(r"server \d+", second) == [f"server {i:03}" for i in range(50, 55)]
+    assert client.get("/", {"page": "99"}).content.decode() == second  # the nearest page, not an error
+    # Asked again, from the cache: no query at all, however often it is asked.
+    with CaptureQueriesContext(connections[database]) as queries:
+        assert client.get("/").content.decode() == first
+        assert client.get("/", {"page": "2"}).content.decode() == second
+    assert len(queries) == 0

@@ -54,11 +54,30 @@ def test_nothing_configured_is_a_working_default(tmp_path):
         ("django-insecure-" + "x" * 50, False, False),
         ("short-key", False, False),
         ("a" * 60, False, False),
-        ("Zp3v8Qm1sX0yT7nK4rB2wC9dE6fG5hJ-uL_iO+aSdFgHj", False, True),
+        ("Zp3v8Qm1sX0yT7nK4rB2wC9dE6fG5hJ-uL_iO+aSdFgHj", False, False),  # 45: Django warns under 50
+        ("Zp3v8Qm1sX0yT7nK4rB2wC9dE6fG5hJ-uL_iO+aSdFgHj7Wq2e", False, True),
     ],
 )
 def test_secret_key_rules(key, debug, fine):
     assert (secret_key_problem(key, debug) is None) is fine
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "Zp3v8Qm1sX0yT7nK4rB2wC9dE6fG5hJ-uL_iO+aSdFgHj",  # 45 characters
+        "Zp3v8Qm1sX0yT7nK4rB2wC9dE6fG5hJ-uL_iO+aSdFgHj7Wq2",  # 49
+        "Zp3v8Qm1sX0yT7nK4rB2wC9dE6fG5hJ-uL_iO+aSdFgHj7Wq2e",  # 50
+        "abcde" * 10,  # 50, five different characters
+        "abcd" * 13,  # 52, four
+        "django-insecure-Zp3v8Qm1sX0yT7nK4rB2wC9dE6fG5hJ-uL_iO+aSdFgHj",
+    ],
+)
+def test_the_web_process_refuses_exactly_the_keys_djangos_deployment_check_warns_about(key, settings):
+    from django.core.checks.security.base import check_secret_key
+
+    settings.SECRET_KEY = key
+    assert (secret_key_problem(key, debug=False) is not None) == bool(check_secret_key(None))
 
 
 def test_web_process_refuses_to_start_without_a_real_secret_key():
