@@ -27,9 +27,9 @@ class Command(BaseCommand):
         rest = DiscordRest(settings.DISCORD_API_BASE_URL, require_token())
         try:
             application = rest.application()
-            self.check(application, "reading the application")
+            answered(application, "reading the application")
             registered = rest.put_commands(int(application.body["id"]), commands(), guild)
-            self.check(registered, "registering the commands")
+            answered(registered, "registering the commands")
         except urllib3.exceptions.HTTPError as exc:
             raise CommandError(f"Discord is unreachable ({type(exc).__name__}); try again later") from None
         finally:
@@ -38,10 +38,12 @@ class Command(BaseCommand):
         where = f"in server {guild}" if guild else "globally"
         self.stdout.write(f"registered {len(registered.body)} slash commands {where}: {names}")
 
-    @staticmethod
-    def check(answer, doing):
-        if answer.status == 401:
-            raise CommandError("Discord refused DISCORD_TOKEN (401)")
-        if not answer.ok:
-            reason = answer.body.get("message") if isinstance(answer.body, dict) else None
-            raise CommandError(f"{doing}: Discord answered {answer.status} {reason or ''}".rstrip())
+
+def answered(answer, doing):
+    """Stop with one line unless Discord did what was asked. (A module function: a method named
+    `check` would hide BaseCommand.check, which Django runs before `handle` from the command line.)"""
+    if answer.status == 401:
+        raise CommandError("Discord refused DISCORD_TOKEN (401)")
+    if not answer.ok:
+        reason = answer.body.get("message") if isinstance(answer.body, dict) else None
+        raise CommandError(f"{doing}: Discord answered {answer.status} {reason or ''}".rstrip())

@@ -19,7 +19,10 @@ class Command(BaseCommand):
         if not (GuildSettings.objects.filter(guild_id=guild).exists() or Karma.objects.filter(guild_id=guild).exists()):
             raise CommandError(f"Popple knows no server {guild}.")
         self.stdout.ending = ""  # the writers end their own lines
-        out = open(output, "w", encoding="utf-8", newline="") if output else self.stdout  # noqa: SIM115
+        try:
+            out = open(output, "w", encoding="utf-8", newline="") if output else self.stdout  # noqa: SIM115
+        except OSError as exc:
+            raise CommandError(f"cannot write {output}: {exc.strerror}") from None
         try:
             export.write(out, export.csv_pieces(guild, table) if format == "csv" else export.json_pieces(guild))
         finally:
