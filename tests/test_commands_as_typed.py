@@ -161,7 +161,7 @@ def test_scripts_run_chat(tmp_path):
         ["scripts/run", "chat"], cwd=ROOT, env=env, input="coffee++\n", capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "tea has 1 karma.\n"
+    assert done.stdout == "coffee has 1 karma.\n"
     unknown = subprocess.run(["scripts/run", "chats"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert unknown.returncode == 1
     assert "Unknown command: 'chats'" in unknown.stderr
