@@ -18,12 +18,12 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
 from karma.message import IncomingMessage
 from karma.models import DELETED_REVISION, Giver, GuildSettings, Karma, LedgerEntry, MessageVersion
 from karma.rules import HOUR, Refusal, Rules, limit, screen
-from monitoring import metrics
 
 # MySQL picks a victim when two transactions wait on each other (1213) and gives up after
 # innodb_lock_wait_timeout (1205); atomic() rolls back what is left, so running it again is safe.
@@ -38,6 +38,9 @@ Reasons = dict[str, str]  # subject -> why, as the message said
 T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
+# Sent once per version of a message applied (not for a replayed one), with `outcome`: what it did.
+# The ledger counts nothing itself; monitoring/apps.py connects the metrics to this.
+version_applied = Signal()
 _ANNOUNCE_DEFAULT = GuildSettings._meta.get_field("announce").default
 
 
@@ -168,10 +171,8 @@ def _apply_version(cursor: CursorWrapper, message: IncomingMessage, changes: Cha
 
 
 def _counted(outcome: Outcome) -> Outcome:
-    """Count what a new version did (a replayed one is not counted again)."""
-    metrics.KARMA_APPLIED.inc(len(outcome.applied))
-    for refusal in outcome.refusals:
-        metrics.KARMA_REFUSED.labels(refusal.rule).inc()
+    """Say what a new version did (a replayed one is not said again): version_applied."""
+    version_applied.send(sender=Outcome, outcome=outcome)
     return outcome
 
 
