@@ -4,7 +4,7 @@ import re
 import unicodedata
 from datetime import datetime
 
-from karma.message import DISCORD_MESSAGE_LIMIT, Line, fit
+from karma.message import MESSAGE_LIMIT, Line
 from karma.names import without_bidi_controls
 from karma.rules import BUDGET, COOLDOWN, MAX_CHANGE, SELF, Refusal
 
@@ -110,7 +110,7 @@ def too_many_subjects(limit: int) -> str:
 
 
 def capped(
-    lines: tuple[Line, ...], joiner: str, limit: int = DISCORD_MESSAGE_LIMIT, messages: int = MAX_MESSAGES_PER_ANSWER
+    lines: tuple[Line, ...], joiner: str, limit: int = MESSAGE_LIMIT, messages: int = MAX_MESSAGES_PER_ANSWER
 ) -> tuple[Line, ...]:
     """`lines`, or as many of them as fit in `messages` messages with a last line saying how many
     more were left out."""
@@ -127,8 +127,13 @@ def capped(
 
 
 def _messages_needed(texts: list[str], joiner: str, limit: int) -> int:
-    pieces, count = [(joiner, text) for text in texts], 0
-    while pieces:
-        pieces = pieces[fit(pieces, limit) :]
-        count += 1
+    """How many messages of at most `limit` characters `texts` take, split only between them (a
+    longer text takes one of its own). Discord's are cut the same way (botgateway/splitting.py,
+    whose tests check that a capped answer takes no more messages there)."""
+    count, length = 0, None
+    for text in texts:
+        if length is not None and length + len(joiner) + len(text) <= limit:
+            length += len(joiner) + len(text)
+        else:
+            count, length = count + 1, len(text)
     return count

@@ -7,7 +7,7 @@ from dataclasses import replace
 from django.conf import settings
 
 from karma import config, store
-from karma.message import Deletion, IncomingMessage, Line, Reply, bot_prefixes, edit_reply_id, sent_at
+from karma.message import Deletion, IncomingMessage, Line, Reply, bot_prefixes
 from karma.parser import parse_message, parse_names
 from karma.replies import (
     CHECK,
@@ -61,10 +61,11 @@ def respond_to_edit(message: IncomingMessage) -> Reply:
     """An edited message is read again: its karma becomes what it now says (karma/store.py).
 
     Commands are not run again (an edit into a command asks for no karma); messages older than
-    EDIT_WINDOW when edited are left as they were.
+    EDIT_WINDOW when edited are left as they were (a message whose sending time the gateway did not
+    say was checked by the gateway: IncomingMessage.sent_at).
     """
-    reply = Reply(message.channel_id, edit_reply_id(message.message_id, message.edited), guild_id=message.guild_id)
-    if message.edited / 1e6 - sent_at(message.message_id) > settings.EDIT_WINDOW:
+    reply = Reply(message.channel_id, message.reply_id, guild_id=message.guild_id)
+    if message.sent_at and message.edited / 1e6 - message.sent_at > settings.EDIT_WINDOW:
         return reply
     mentions = {**message.mentions, str(message.bot_id): message.bot_name}
     changes, reasons = [], {}
@@ -74,14 +75,18 @@ def respond_to_edit(message: IncomingMessage) -> Reply:
     outcome = store.apply_changes(message, changes[:limit], reasons)
     # An edit that changes no karma says nothing, not even that some names did not count.
     said = announced(message, outcome, len(changes) > limit and bool(outcome.applied))
-    # No reaction: the reply's id names no message (karma/message.py, edit_reply_id).
+    if not message.reply_id:  # from a gateway older than reply_id: no id to say it under
+        return reply
+    # No reaction: the reply's id names no message (botgateway/snowflakes.py, edit_reply_id).
     return replace(reply, lines=said.lines, joiner=said.joiner)
 
 
 def forget_deleted(deletion: Deletion) -> None:
-    """Deleted messages take back their changes, unless they were older than EDIT_WINDOW."""
+    """Deleted messages take back their changes, unless they were older than EDIT_WINDOW (a message
+    whose sending time the gateway did not say was checked by the gateway: Deletion.sent_at)."""
+    sent = deletion.sent_times()
     for message_id in deletion.deleted:
-        if deletion.at - sent_at(message_id) <= settings.EDIT_WINDOW:
+        if message_id not in sent or deletion.at - sent[message_id] <= settings.EDIT_WINDOW:
             store.apply_deletion(deletion.guild_id, message_id, message_id not in deletion.not_forwarded)
 
 

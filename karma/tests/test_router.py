@@ -8,7 +8,7 @@ from karma import store
 from karma.models import Karma
 from karma.replies import CHECK, QUESTION
 from karma.router import respond
-from testkit.messages import BOT_ID, chat
+from testkit.messages import BOT_ID, chat, discord_messages
 from testkit.rules import RULES
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +133,7 @@ def test_a_board_of_long_names_fits_in_two_messages(guild):
     for first in range(0, 100, 20):
         say(guild, " ".join(f"({name})++" for name in names[first : first + 20]))
     reply = respond(chat("@Popple bot 100", guild_id=guild))
-    messages = reply.messages()
+    messages = discord_messages(reply)
     assert len(messages) == 2
     lines = "\n".join(messages).splitlines()
     shortened = "\\_" * 39 + "\N{HORIZONTAL ELLIPSIS}"
