@@ -19,7 +19,7 @@ _RIGHT_TO_LEFT = {"R", "AL", "RLE", "RLO", "LRE", "LRO", "RLI", "LRI", "FSI", "P
 
 # Discord's markdown, escaped as discord.py's escape_markdown does it (links are left alone). The
 # two expressions are discord.py's; they are repeated here so that the domain does not depend on a
-# Discord library (karma/tests/test_replies.py checks that both escape alike).
+# Discord library (botgateway/tests/test_markdown.py checks that both escape alike).
 _URL = r"(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
 _MARKDOWN = r"(?P<markdown>[_\\~|\*`]|^>(?:>>)?\s|\[.+\]\(.+\)|^#{1,3}|^\s*-)"
 _MARKDOWN_OR_URL = re.compile(f"(?:{_URL}|{_MARKDOWN})", re.MULTILINE)

@@ -1,10 +1,7 @@
-import discord.utils
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from karma.message import Line, Reply
-from karma.replies import escape_markdown, has_karma, shown
+from karma.replies import has_karma, shown
 
 
 def test_reply_payload_round_trip():
@@ -52,8 +49,3 @@ def test_names_are_shown_without_formatting_effects(name, expected):
 
 def test_has_karma():
     assert has_karma("Popple", -3) == "Popple has -3 karma."
-
-
-@given(st.text(alphabet=st.sampled_from(list("ab _*~|`\\>#-[]():/.<> \nhtps")), max_size=60))
-def test_markdown_is_escaped_as_discordpy_escapes_it(text):
-    assert escape_markdown(text) == discord.utils.escape_markdown(text)
