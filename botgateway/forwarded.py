@@ -4,7 +4,7 @@ be edited.
 Only such a message can have changed karma, so only its edits and its deletion are worth a
 worker's time (botgateway/gateway.py). The gateway keeps no message cache: it keeps these ids,
 each with whether it forwarded the message as sent (an edit that arrives at a worker before such a
-message waits for it; karma/store.py), in a SQLite file next to its outbox, so that a restarted
+message waits for it; karma/ledger/writes.py), in a SQLite file next to its outbox, so that a restarted
 gateway still knows what it forwarded before. A message's id says when it was sent: ids older than
 the edit window go by a range of the primary key, so the file holds at most one edit window of
 what the gateway forwarded with a sign.

@@ -84,7 +84,7 @@ class IncomingMessage:
     edited: int = 0
     # For an edit: whether the gateway forwarded the message as sent, holding a karma sign. Only
     # then may the message still be on its way, and an edit that arrives first wait for it
-    # (karma/store.py); otherwise the edit changes only a message the ledger counted, and leaves
+    # (karma/ledger/writes.py); otherwise the edit changes only a message the ledger counted, and leaves
     # no row. Payloads from gateways older than this field waited, as they still do.
     message_forwarded: bool = True
     # When the message was first sent, in seconds since the epoch (the gateway reads it from the

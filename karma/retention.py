@@ -74,7 +74,7 @@ def anonymise_ledger(days: int, now: datetime | None = None) -> int:
 
 def _forget_givers() -> int:
     """Delete the Giver rows of people the ledger no longer names: the cooldown and the budget
-    create them again if those people come back (karma/store.py)."""
+    create them again if those people come back (karma/ledger/writes.py)."""
     named = LedgerEntry.objects.filter(guild_id=OuterRef("guild_id"), author_id=OuterRef("author_id"))
     gone = Giver.objects.filter(~Exists(named))
     forgotten = 0

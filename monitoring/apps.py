@@ -7,7 +7,7 @@ class MonitoringConfig(AppConfig):
 
     def ready(self):
         # The domain counts nothing itself: it says what it did, and the metrics count it here.
-        from karma.store import version_applied
+        from karma.ledger.writes import version_applied
         from monitoring import metrics
 
         version_applied.connect(metrics.count_karma, dispatch_uid="monitoring.count_karma")
