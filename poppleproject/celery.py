@@ -11,12 +11,12 @@ import os
 
 from celery import Celery
 
+from poppleproject import worker_signals  # noqa: F401  connects the signal handlers in every process
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
 
 app = Celery("poppleproject")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-
-from poppleproject import worker_signals  # noqa: E402, F401  connects the signal handlers
 
 
 def tasks_run_inline():
