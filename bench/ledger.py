@@ -3,7 +3,7 @@
     python bench/ledger.py [--messages 20000] [--database test_popple_ledger]
 
 Applies that many one-name karma messages (50 servers, 400 people, 2,000 names) through
-`karma.store.apply_changes`, as a worker does, into a database of its own on the MariaDB the tests
+`karma.ledger.writes.apply_changes`, as a worker does, into a database of its own on the MariaDB the tests
 use (TEST_MARIADB_URL's server and account; created, then dropped), then reads InnoDB's size of
 the ledger table after ANALYZE TABLE.
 """
@@ -43,8 +43,8 @@ def main():
         from django.db import connection
 
         from bench.report import markdown_table, report
+        from karma.ledger.writes import apply_changes
         from karma.message import IncomingMessage
-        from karma.store import apply_changes
 
         call_command("migrate", verbosity=0)
         rng = random.Random(2026)

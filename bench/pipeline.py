@@ -186,7 +186,7 @@ def saturate_with_edits(world, deployment, count):
     sent (as people fix a typo), interleaved with the rest: time from the first send to the last
     reply, to a message or an edit, as saturate() measures (a deletion has no reply; interleaved
     with the rest, it is done by then but for the last few)."""
-    from karma.message import edit_reply_id
+    from botgateway.snowflakes import edit_reply_id
 
     lines = karma_lines(count)
     rng = random.Random(14)

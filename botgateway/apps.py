@@ -8,4 +8,4 @@ class BotGatewayConfig(AppConfig):
     def ready(self):
         # The reply task registers in every process, not only in workers: the karma task finds it
         # by name, also when it runs inline (runbot, tests). The signals close what a worker opened.
-        from botgateway import signals, tasks  # noqa: F401
+        from botgateway import housekeeping, signals, tasks  # noqa: F401

@@ -9,7 +9,7 @@ value (botgateway/delivery.py). Reactions go out after the text, one request eac
 """
 
 from botgateway.mailbox import Held
-from karma.message import DISCORD_MESSAGE_LIMIT, fit, joined
+from botgateway.splitting import DISCORD_MESSAGE_LIMIT, fit, joined
 
 TEXT, REACTION = "text", "reaction"
 

@@ -4,7 +4,7 @@ be edited.
 Only such a message can have changed karma, so only its edits and its deletion are worth a
 worker's time (botgateway/gateway.py). The gateway keeps no message cache: it keeps these ids,
 each with whether it forwarded the message as sent (an edit that arrives at a worker before such a
-message waits for it; karma/store.py), in a SQLite file next to its outbox, so that a restarted
+message waits for it; karma/ledger/writes.py), in a SQLite file next to its outbox, so that a restarted
 gateway still knows what it forwarded before. A message's id says when it was sent: ids older than
 the edit window go by a range of the primary key, so the file holds at most one edit window of
 what the gateway forwarded with a sign.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from karma.message import DISCORD_EPOCH, sent_at
+from botgateway.snowflakes import first_id_at, sent_at
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS forwarded (message_id INTEGER PRIMARY KEY, sent INTEGER NOT NULL)"
 _SENT = "INSERT INTO forwarded (message_id, sent) VALUES (?, 1) ON CONFLICT (message_id) DO UPDATE SET sent = 1"
@@ -60,8 +60,7 @@ class Forwarded:
 
     def forget_old(self, now=None):
         """Forget the messages sent more than the edit window ago."""
-        cutoff_ms = int(((now or time.time()) - self.edit_window - DISCORD_EPOCH) * 1000)
-        self.db.execute(_FORGET, (max(cutoff_ms, 0) << 22,))
+        self.db.execute(_FORGET, (first_id_at((now or time.time()) - self.edit_window),))
 
     def close(self):
         self.db.close()

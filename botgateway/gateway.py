@@ -26,7 +26,9 @@ import time
 import aiohttp
 import discord
 
+from botgateway import snowflakes
 from botgateway.forwarded import Forwarded
+from botgateway.slash_commands import from_discord
 from karma.message import (
     JOINED,
     LEFT,
@@ -40,7 +42,7 @@ from karma.message import (
     holds_sign,
     may_matter,
 )
-from karma.slash import SlashCommand, acknowledge
+from karma.slash import acknowledge
 from monitoring import metrics
 
 logger = logging.getLogger(__name__)
@@ -60,7 +62,8 @@ def intents():
 
 def to_incoming(message, me, edited=0, message_forwarded=True):
     """What a worker needs from a discord.py Message (`edited`: its edit time, in microseconds;
-    `message_forwarded`: for an edit, whether the message as sent was forwarded with a sign)."""
+    `message_forwarded`: for an edit, whether the message as sent was forwarded with a sign). The
+    times and ids only Discord's ids tell are read here: the worker never decodes one."""
     author = message.author
     permissions = author.guild_permissions if isinstance(author, discord.Member) else discord.Permissions.none()
     return IncomingMessage(
@@ -78,11 +81,13 @@ def to_incoming(message, me, edited=0, message_forwarded=True):
         can_manage=permissions.manage_guild or permissions.administrator,
         edited=edited,
         message_forwarded=message_forwarded,
+        sent_at=snowflakes.sent_at(message.id),
+        reply_id=snowflakes.edit_reply_id(message.id, edited) if edited else 0,
     )
 
 
 def interaction_data(interaction):
-    """The parts of Discord's interaction object that SlashCommand.from_discord reads, from discord.py's."""
+    """The parts of Discord's interaction object that from_discord reads, from discord.py's."""
     user = interaction.user
     member = isinstance(user, discord.Member)
     return {
@@ -180,7 +185,7 @@ class Gateway(discord.AutoShardedClient):
         if interaction.type is not discord.InteractionType.application_command:
             return  # Popple registers no components, modals or autocompletion
         try:
-            incoming = SlashCommand.from_discord(interaction_data(interaction))
+            incoming = from_discord(interaction_data(interaction))
         except ValueError as exc:
             logger.warning("slash command %s ignored: %s", interaction.id, exc)
             return
@@ -240,7 +245,8 @@ class Gateway(discord.AutoShardedClient):
         self.dropped_deletions += len(message_ids) - len(kept)
         if kept:
             not_forwarded = [message_id for message_id in kept if not sent[message_id]]
-            self.forward(Deletion(guild_id, channel_id, kept, time.time(), not_forwarded).to_payload())
+            sent = [snowflakes.sent_at(message_id) for message_id in kept]
+            self.forward(Deletion(guild_id, channel_id, kept, time.time(), not_forwarded, sent).to_payload())
 
     async def on_guild_join(self, guild):
         self.forward(ServerEvent(JOINED, [guild.id], time.time(), [named(guild)]).to_payload())

@@ -21,8 +21,9 @@ from redis.exceptions import RedisError
 from botgateway.delivery import BACKOFF_SECONDS  # the same patience as a reply post
 from botgateway.ratelimits import retry_after
 from botgateway.rest import DiscordRest
-from karma.message import sent_at
-from karma.slash import TOKEN_SECONDS, SlashAnswer, expired
+from botgateway.slash_commands import TOKEN_SECONDS, expired
+from botgateway.snowflakes import sent_at
+from karma.slash import SlashAnswer
 
 logger = logging.getLogger(__name__)
 

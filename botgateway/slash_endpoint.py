@@ -23,7 +23,8 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 from redis.exceptions import RedisError
 
-from karma.slash import EPHEMERAL, UNAVAILABLE, SlashCommand, acknowledge, answer
+from botgateway.slash_commands import EPHEMERAL, from_discord
+from karma.slash import UNAVAILABLE, SlashCommand, acknowledge, answer
 from karma.tasks import handle_interaction
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def interactions(request):
     if kind != APPLICATION_COMMAND:
         return HttpResponse("Popple answers slash commands only", status=400, content_type="text/plain")
     try:
-        interaction = SlashCommand.from_discord(data)
+        interaction = from_discord(data)
     except ValueError as exc:
         logger.warning("slash command ignored: %s", exc)
         return HttpResponse("not a slash command Popple reads", status=400, content_type="text/plain")

@@ -13,8 +13,8 @@ from botgateway import slash_answers
 from botgateway.delivery import courier
 from karma.message import Reply
 from karma.slash import SlashAnswer
-from karma.tasks import RETRY_POLICY
-from poppleproject.celery import parsed, tasks_run_inline
+from karma.tasks import RETRY_POLICY, parsed
+from poppleproject.celery import tasks_run_inline
 
 
 @shared_task(

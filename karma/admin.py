@@ -7,8 +7,10 @@ from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html_join
 
-from karma import config, export, moderation, store
+from karma import config
+from karma.ledger import reads
 from karma.models import MAX_NAME_LENGTH, GuildSettings, Karma, LedgerEntry, SettingChange
+from karma.moderation import actions, export
 from karma.names import clean
 
 
@@ -108,7 +110,7 @@ class KarmaAdmin(ServerNamed):
         [guild_id], target = servers, form.cleaned_data["target"]
         for subject in queryset.values_list("subject", flat=True):
             try:
-                moved = moderation.merge(guild_id, subject, target, request.user)
+                moved = actions.merge(guild_id, subject, target, request.user)
             except ValueError as problem:
                 self.message_user(request, str(problem), messages.ERROR)
             else:
@@ -119,7 +121,7 @@ class KarmaAdmin(ServerNamed):
     def remove_alias(self, request, queryset):
         for guild_id, subject in queryset.values_list("guild_id", "subject"):
             try:
-                moderation.unmerge(guild_id, subject)
+                actions.unmerge(guild_id, subject)
             except ValueError as problem:
                 self.message_user(request, str(problem), messages.ERROR)
             else:
@@ -138,7 +140,7 @@ class KarmaAdmin(ServerNamed):
     @admin.display(description="reasons")
     def reasons(self, obj):
         """Why the subject's karma changed, newest first (the ledger has every change)."""
-        changes = store.reasons(obj.guild_id, obj.subject, self.REASONS)
+        changes = reads.reasons(obj.guild_id, obj.subject, self.REASONS)
         if not changes:
             return "No reasons recorded yet."
         return format_html_join(
@@ -149,14 +151,14 @@ class KarmaAdmin(ServerNamed):
         )  # fmt: skip
 
     def save_model(self, request, obj, form, change):
-        saved = store.admin_set_karma(obj.guild_id, obj.subject, obj.karma, request.user)
+        saved = actions.admin_set_karma(obj.guild_id, obj.subject, obj.karma, request.user)
         obj.pk = saved.pk
 
     def delete_model(self, request, obj):
-        store.admin_delete(Karma.objects.filter(pk=obj.pk), request.user)
+        actions.admin_delete(Karma.objects.filter(pk=obj.pk), request.user)
 
     def delete_queryset(self, request, queryset):
-        store.admin_delete(queryset, request.user)
+        actions.admin_delete(queryset, request.user)
 
 
 @admin.register(GuildSettings)
@@ -289,16 +291,16 @@ class LedgerEntryAdmin(ServerNamed, HistoryAdmin):
 
     @admin.action(description="Revert the selected changes", permissions=["moderate"])
     def revert(self, request, queryset):
-        undone = moderation.revert(queryset.order_by("id").iterator(), request.user)
+        undone = actions.revert(queryset.order_by("id").iterator(), request.user)
         self.message_user(request, f"Reverted {undone} changes (reverts, merges and rows reverted before are skipped).")
 
     @admin.action(description="Forget the authors of the selected rows (a privacy request)", permissions=["moderate"])
     def forget_authors(self, request, queryset):
         people = set(queryset.exclude(author_id=None).values_list("author_id", flat=True))
-        changed = sum(moderation.forget_user(person) for person in people)
+        changed = sum(actions.forget_user(person) for person in people)
         self.message_user(request, f"Forgot {len(people)} people: {changed} ledger rows no longer name them.")
 
     @admin.action(description="Redact the reasons of the selected rows (shown publicly)", permissions=["moderate"])
     def redact_reasons(self, request, queryset):
-        redacted = moderation.redact_reasons(queryset, request.user)
+        redacted = actions.redact_reasons(queryset, request.user)
         self.message_user(request, f"Redacted the reasons of {redacted} ledger rows; the changes stay.")

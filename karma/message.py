@@ -12,11 +12,13 @@ a message is split between and that answers to one channel can be merged by.
 import dataclasses
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Self
 
-DISCORD_MESSAGE_LIMIT = 2000  # characters in one Discord message
+# Characters in one chat message Popple sends: a Line holds at most this, and an answer is capped
+# at a number of messages this long (karma/replies.py). Discord's limit: botgateway/splitting.py
+# cuts replies into Discord messages, and its tests check that the two agree.
+MESSAGE_LIMIT = 2000
 
 
 def bot_prefixes(bot_id: int, bot_name: str) -> tuple[str, ...]:
@@ -82,9 +84,20 @@ class IncomingMessage:
     edited: int = 0
     # For an edit: whether the gateway forwarded the message as sent, holding a karma sign. Only
     # then may the message still be on its way, and an edit that arrives first wait for it
-    # (karma/store.py); otherwise the edit changes only a message the ledger counted, and leaves
+    # (karma/ledger/writes.py); otherwise the edit changes only a message the ledger counted, and leaves
     # no row. Payloads from gateways older than this field waited, as they still do.
     message_forwarded: bool = True
+    # When the message was first sent, in seconds since the epoch (the gateway reads it from the
+    # message's id): an edit later than EDIT_WINDOW after it changes nothing. 0: not said, in a
+    # payload from a gateway older than this field (queued during a rolling upgrade). Such a
+    # payload is applied rather than lost: that gateway forwarded only edits within EDIT_WINDOW of
+    # the message (botgateway/forwarded.py, too_old), the same check the worker would make.
+    sent_at: float = 0.0
+    # The id this version's reply is held and posted under: an edit's is a new one, which sorts
+    # where the edit happened (botgateway/snowflakes.py, edit_reply_id). 0: the message's own id,
+    # as for a message as sent. An edit from a gateway older than this field changes karma as it
+    # says, but its reply is not said: only the gateway can make an id for it.
+    reply_id: int = 0
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,33 +105,21 @@ class IncomingMessage:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        optional = ("author_global_name", "author_nick", "edited", "message_forwarded")
+        optional = ("author_global_name", "author_nick", "edited", "message_forwarded", "sent_at", "reply_id")
         values = check_fields(cls, payload, optional=optional)
         if values.get("edited", 0) >= DELETED_REVISION:
             raise ValueError("payload field edited is not a valid time")
+        if not _is_time(values.get("sent_at", 0.0), unknown=True):
+            raise ValueError("payload field sent_at must be a time in seconds since the epoch")
+        if values.get("reply_id", 0) >= 2**63:
+            raise ValueError("payload field reply_id is not a valid id")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["mentions"].items()):
             raise ValueError("payload field mentions must map user ids to names")
         return cls(**values)
 
 
-DISCORD_EPOCH = 1420070400  # seconds since the Unix epoch at Discord's first snowflake
 MAX_DELETED_PER_EVENT = 100  # Discord's bulk delete takes at most 100 messages
 DELETED_REVISION = 2**62  # a deletion comes after every edit (as karma/models.py records it)
-
-
-def sent_at(message_id: int) -> float:
-    """When a Discord message was sent, in seconds since the epoch: its id says (a snowflake)."""
-    return (message_id >> 22) / 1000 + DISCORD_EPOCH
-
-
-def edit_reply_id(message_id: int, edited: int) -> int:
-    """The id the reply to an edit is held and posted under (botgateway keys replies by id).
-
-    A snowflake of the edit's time with the message's low bits: the reply to a message and the
-    replies to each of its edits are different replies, and it sorts where the edit happened in
-    the channel. It names no Discord message: an edit's reply never reacts.
-    """
-    return ((edited // 1000 - DISCORD_EPOCH * 1000) << 22) | (message_id & (2**22 - 1))
 
 
 @dataclass(frozen=True)
@@ -129,13 +130,20 @@ class Deletion:
     The gateway forwards only messages it forwarded a version of that held a karma sign;
     `not_forwarded` names those of them it forwarded an edit of but not the message as sent: their
     deletion changes only a message the ledger counted, and leaves no row (as for an edit's
-    IncomingMessage.message_forwarded)."""
+    IncomingMessage.message_forwarded).
+
+    `sent_at` says when each of `deleted` was sent, in its order (the gateway reads it from the
+    ids): a message deleted later than EDIT_WINDOW after it was sent keeps its karma. Empty in a
+    payload from a gateway older than the field: its deletions are applied, as that gateway
+    forwarded only those of messages it had forwarded within EDIT_WINDOW (botgateway/forwarded.py).
+    """
 
     guild_id: int
     channel_id: int
     deleted: list  # message ids
     at: float
     not_forwarded: list = dataclasses.field(default_factory=list)  # some of `deleted`
+    sent_at: list = dataclasses.field(default_factory=list)  # seconds since the epoch, per message
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,8 +151,9 @@ class Deletion:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload, optional=("not_forwarded",))
+        values = check_fields(cls, payload, optional=("not_forwarded", "sent_at"))
         deleted, at, not_forwarded = values["deleted"], values["at"], values.get("not_forwarded", [])
+        sent = values.get("sent_at", [])
         if not 0 < len(deleted) <= MAX_DELETED_PER_EVENT:
             raise ValueError(f"payload field deleted must list 1 to {MAX_DELETED_PER_EVENT} messages")
         if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in deleted):
@@ -153,7 +162,13 @@ class Deletion:
             raise ValueError("payload field at must be a time in seconds since the epoch")
         if not all(isinstance(i, int) and not isinstance(i, bool) and i in deleted for i in not_forwarded):
             raise ValueError("payload field not_forwarded must hold ids of deleted messages")
-        return cls(values["guild_id"], values["channel_id"], deleted, float(at), not_forwarded)
+        if sent and (len(sent) != len(deleted) or not all(_is_time(each) for each in sent)):
+            raise ValueError("payload field sent_at must give the time each deleted message was sent")
+        return cls(values["guild_id"], values["channel_id"], deleted, float(at), not_forwarded, [*map(float, sent)])
+
+    def sent_times(self) -> dict[int, float]:
+        """{message id: when it was sent} of the deleted messages the gateway gave a time for."""
+        return dict(zip(self.deleted, self.sent_at, strict=False))
 
     @staticmethod
     def is_one(payload: Any) -> bool:
@@ -257,16 +272,6 @@ class Reply:
     def text(self) -> str:
         return self.joiner.join(line.text for line in self.lines)
 
-    def messages(self, limit: int = DISCORD_MESSAGE_LIMIT) -> list[str]:
-        """The text as Discord messages of at most `limit` characters, split only between lines."""
-        pieces = [(self.joiner, line.text) for line in self.lines]
-        messages = []
-        while pieces:
-            count = fit(pieces, limit)
-            messages.append(joined(pieces[:count]))
-            pieces = pieces[count:]
-        return messages
-
     def to_payload(self) -> dict[str, Any]:
         return {
             "channel_id": self.channel_id,
@@ -294,6 +299,13 @@ class Reply:
         return cls(**values)
 
 
+def _is_time(value: Any, unknown: bool = False) -> bool:
+    """Whether `value` is a time in seconds since the epoch (or 0, when `unknown` may be said)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    return value > 0 or (unknown and value == 0)
+
+
 def _is_name(value: Any) -> bool:
     return (
         isinstance(value, list)
@@ -309,25 +321,8 @@ def _is_line(value: Any) -> bool:
         isinstance(value, list)
         and len(value) == 3
         and isinstance(value[0], str)
-        and 0 < len(value[0]) <= DISCORD_MESSAGE_LIMIT
+        and 0 < len(value[0]) <= MESSAGE_LIMIT
         and (value[1] is None or isinstance(value[1], str))
         and isinstance(value[2], int)
         and not isinstance(value[2], bool)
     )
-
-
-def fit(pieces: Sequence[tuple[str, str]], limit: int = DISCORD_MESSAGE_LIMIT) -> int:
-    """How many of `pieces` fit in one message of at most `limit` characters (at least one).
-
-    A piece is (separator, text); the separator goes before the text unless it starts the message.
-    """
-    length = 0
-    for count, (separator, text) in enumerate(pieces):
-        length += len(text) + (len(separator) if count else 0)
-        if length > limit and count:
-            return count
-    return len(pieces)
-
-
-def joined(pieces: Sequence[tuple[str, str]]) -> str:
-    return "".join(text if index == 0 else separator + text for index, (separator, text) in enumerate(pieces))

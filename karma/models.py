@@ -33,7 +33,7 @@ class Karma(models.Model):
     # version is the newer, whatever order they are delivered in.
     version = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
-    # A moderator merged this subject into another (karma/moderation.py): its karma went there, and
+    # A moderator merged this subject into another (karma/moderation/actions.py): its karma went there, and
     # its later changes count there too. The row stays, with no karma, as the alias; deleting it
     # removes the alias.
     merged_into = ExactCharField(max_length=MAX_NAME_LENGTH, null=True, blank=True, editable=False)
@@ -140,7 +140,7 @@ class LedgerEntry(models.Model):
         MERGE = "merge"  # names that became one: by a migration (karma/names.py) or a moderator
         REVERT = "revert"  # a moderator undid another row (`reverts`)
         IMPORT = "import"  # brought from the Go Popple (manage.py import_popple)
-        DELETED = "deleted"  # the message was deleted: its changes taken back (karma/store.py)
+        DELETED = "deleted"  # the message was deleted: its changes taken back (karma/ledger/writes.py)
 
     guild_id = models.BigIntegerField("server")
     channel_id = models.BigIntegerField(null=True, blank=True)
@@ -215,7 +215,7 @@ class Giver(models.Model):
     """Someone who changes karma in a server under the cooldown or budget rules.
 
     Their row is locked while one of their messages is applied, so that two workers applying the
-    same person's messages at once count them one after the other (karma/store.py).
+    same person's messages at once count them one after the other (karma/ledger/writes.py).
     """
 
     guild_id = models.BigIntegerField("server")

@@ -4,7 +4,7 @@ import re
 import unicodedata
 from datetime import datetime
 
-from karma.message import DISCORD_MESSAGE_LIMIT, Line, fit
+from karma.message import MESSAGE_LIMIT, Line
 from karma.names import without_bidi_controls
 from karma.rules import BUDGET, COOLDOWN, MAX_CHANGE, SELF, Refusal
 
@@ -19,7 +19,7 @@ _RIGHT_TO_LEFT = {"R", "AL", "RLE", "RLO", "LRE", "LRO", "RLI", "LRI", "FSI", "P
 
 # Discord's markdown, escaped as discord.py's escape_markdown does it (links are left alone). The
 # two expressions are discord.py's; they are repeated here so that the domain does not depend on a
-# Discord library (karma/tests/test_replies.py checks that both escape alike).
+# Discord library (botgateway/tests/test_markdown.py checks that both escape alike).
 _URL = r"(?P<url><[^: >]+:\/[^ >]+>|(?:https?|steam):\/\/[^\s<]+[^<.,:;\"\'\]\s])"
 _MARKDOWN = r"(?P<markdown>[_\\~|\*`]|^>(?:>>)?\s|\[.+\]\(.+\)|^#{1,3}|^\s*-)"
 _MARKDOWN_OR_URL = re.compile(f"(?:{_URL}|{_MARKDOWN})", re.MULTILINE)
@@ -110,7 +110,7 @@ def too_many_subjects(limit: int) -> str:
 
 
 def capped(
-    lines: tuple[Line, ...], joiner: str, limit: int = DISCORD_MESSAGE_LIMIT, messages: int = MAX_MESSAGES_PER_ANSWER
+    lines: tuple[Line, ...], joiner: str, limit: int = MESSAGE_LIMIT, messages: int = MAX_MESSAGES_PER_ANSWER
 ) -> tuple[Line, ...]:
     """`lines`, or as many of them as fit in `messages` messages with a last line saying how many
     more were left out."""
@@ -127,8 +127,13 @@ def capped(
 
 
 def _messages_needed(texts: list[str], joiner: str, limit: int) -> int:
-    pieces, count = [(joiner, text) for text in texts], 0
-    while pieces:
-        pieces = pieces[fit(pieces, limit) :]
-        count += 1
+    """How many messages of at most `limit` characters `texts` take, split only between them (a
+    longer text takes one of its own). Discord's are cut the same way (botgateway/splitting.py,
+    whose tests check that a capped answer takes no more messages there)."""
+    count, length = 0, None
+    for text in texts:
+        if length is not None and length + len(joiner) + len(text) <= limit:
+            length += len(joiner) + len(text)
+        else:
+            count, length = count + 1, len(text)
     return count

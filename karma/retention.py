@@ -12,7 +12,8 @@
 - What versions of a message the ledger follows (MessageVersion) is forgotten once the message is
   older than twice EDIT_WINDOW: it can no longer be edited or deleted (late events get a margin).
 
-The periodic tasks (karma/tasks.py) call these. Both work in batches of short statements, each in
+The periodic tasks (karma/tasks.py; botgateway/tasks.py for the versions, whose age only a Discord
+id tells) call these. Both work in batches of short statements, each in
 its own transaction, so that a server with millions of ledger rows is never locked for long.
 """
 
@@ -23,7 +24,7 @@ from django.core.cache import cache
 from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
-from karma.message import DISCORD_EPOCH, LEFT, PRESENT, UPDATED, ServerEvent
+from karma.message import LEFT, PRESENT, UPDATED, ServerEvent
 from karma.models import Giver, GuildSettings, Karma, LedgerEntry, MessageVersion, SettingChange
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def anonymise_ledger(days: int, now: datetime | None = None) -> int:
 
 def _forget_givers() -> int:
     """Delete the Giver rows of people the ledger no longer names: the cooldown and the budget
-    create them again if those people come back (karma/store.py)."""
+    create them again if those people come back (karma/ledger/writes.py)."""
     named = LedgerEntry.objects.filter(guild_id=OuterRef("guild_id"), author_id=OuterRef("author_id"))
     gone = Giver.objects.filter(~Exists(named))
     forgotten = 0
@@ -82,12 +83,14 @@ def _forget_givers() -> int:
     return forgotten
 
 
-def forget_versions(edit_window: int, now: datetime | None = None) -> int:
-    """Delete the MessageVersion rows of messages sent more than twice `edit_window` seconds ago;
-    how many. (A message's id says when it was sent: the rows go by ranges of the primary key.)"""
-    cutoff = (now or timezone.now()) - timedelta(seconds=2 * edit_window)
-    before = max(int((cutoff.timestamp() - DISCORD_EPOCH) * 1000), 0) << 22
-    old = MessageVersion.objects.filter(message_id__lt=before)
+def forget_versions(before_id: int) -> int:
+    """Delete the MessageVersion rows of messages older than the message `before_id`; how many.
+
+    Message ids grow with time, so the rows go by a range of the primary key. Which id was made
+    when is Discord's to say: the periodic task (karma.forget_message_versions, in
+    botgateway/tasks.py) finds the first id of twice EDIT_WINDOW ago.
+    """
+    old = MessageVersion.objects.filter(message_id__lt=before_id)
     deleted = 0
     while ids := list(old.values_list("pk", flat=True)[:BATCH]):
         deleted += MessageVersion.objects.filter(pk__in=ids).delete()[0]

@@ -6,8 +6,9 @@ from dataclasses import replace
 
 from django.conf import settings
 
-from karma import config, store
-from karma.message import Deletion, IncomingMessage, Line, Reply, bot_prefixes, edit_reply_id, sent_at
+from karma import config
+from karma.ledger import reads, writes
+from karma.message import Deletion, IncomingMessage, Line, Reply, bot_prefixes
 from karma.parser import parse_message, parse_names
 from karma.replies import (
     CHECK,
@@ -54,38 +55,43 @@ def _respond(message: IncomingMessage) -> Reply:
     if not changes:
         return answer(message)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
-    return announced(message, store.apply_changes(message, changes[:limit], reasons), len(changes) > limit)
+    return announced(message, writes.apply_changes(message, changes[:limit], reasons), len(changes) > limit)
 
 
 def respond_to_edit(message: IncomingMessage) -> Reply:
-    """An edited message is read again: its karma becomes what it now says (karma/store.py).
+    """An edited message is read again: its karma becomes what it now says (karma/ledger/writes.py).
 
     Commands are not run again (an edit into a command asks for no karma); messages older than
-    EDIT_WINDOW when edited are left as they were.
+    EDIT_WINDOW when edited are left as they were (a message whose sending time the gateway did not
+    say was checked by the gateway: IncomingMessage.sent_at).
     """
-    reply = Reply(message.channel_id, edit_reply_id(message.message_id, message.edited), guild_id=message.guild_id)
-    if message.edited / 1e6 - sent_at(message.message_id) > settings.EDIT_WINDOW:
+    reply = Reply(message.channel_id, message.reply_id, guild_id=message.guild_id)
+    if message.sent_at and message.edited / 1e6 - message.sent_at > settings.EDIT_WINDOW:
         return reply
     mentions = {**message.mentions, str(message.bot_id): message.bot_name}
     changes, reasons = [], {}
     if not split_command(message.content, message.bot_id, message.bot_name):
         changes, reasons = parse_message(message.content, mentions)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
-    outcome = store.apply_changes(message, changes[:limit], reasons)
+    outcome = writes.apply_changes(message, changes[:limit], reasons)
     # An edit that changes no karma says nothing, not even that some names did not count.
     said = announced(message, outcome, len(changes) > limit and bool(outcome.applied))
-    # No reaction: the reply's id names no message (karma/message.py, edit_reply_id).
+    if not message.reply_id:  # from a gateway older than reply_id: no id to say it under
+        return reply
+    # No reaction: the reply's id names no message (botgateway/snowflakes.py, edit_reply_id).
     return replace(reply, lines=said.lines, joiner=said.joiner)
 
 
 def forget_deleted(deletion: Deletion) -> None:
-    """Deleted messages take back their changes, unless they were older than EDIT_WINDOW."""
+    """Deleted messages take back their changes, unless they were older than EDIT_WINDOW (a message
+    whose sending time the gateway did not say was checked by the gateway: Deletion.sent_at)."""
+    sent = deletion.sent_times()
     for message_id in deletion.deleted:
-        if deletion.at - sent_at(message_id) <= settings.EDIT_WINDOW:
-            store.apply_deletion(deletion.guild_id, message_id, message_id not in deletion.not_forwarded)
+        if message_id not in sent or deletion.at - sent[message_id] <= settings.EDIT_WINDOW:
+            writes.apply_deletion(deletion.guild_id, message_id, message_id not in deletion.not_forwarded)
 
 
-def announced(message: IncomingMessage, outcome: store.Outcome, cut: bool) -> Reply:
+def announced(message: IncomingMessage, outcome: writes.Outcome, cut: bool) -> Reply:
     """The reply to applied changes: their new karma and what the rules refused, if announced."""
     if not outcome.announce:
         # Silent, but for a reaction when a rule refused something: the author learns it did.
@@ -105,7 +111,7 @@ def current_lines(guild_id: int, subjects: Iterable[str]) -> dict[str, Line]:
     """
     return {
         subject: Line(has_karma(subject, karma), subject, version)
-        for subject, (karma, version) in store.current(guild_id, subjects).items()
+        for subject, (karma, version) in reads.current(guild_id, subjects).items()
     }
 
 
@@ -137,7 +143,7 @@ def karma(message: IncomingMessage, arguments: str, mentions: dict[str, str]) ->
     names = parse_names(arguments, mentions)
     if not names:
         return answer(message, reaction=QUESTION)
-    values = store.karma_of(message.guild_id, names)
+    values = reads.karma_of(message.guild_id, names)
     return answer(message, [has_karma(name, value) for name, value in values])
 
 
@@ -151,7 +157,7 @@ def _board(highest: bool) -> Command:
                 return answer(message, [BOARD_SIZE_ERROR])
             # Checked by length first: int() refuses numbers of thousands of digits.
             size = MAX_BOARD_SIZE if len(digits) > 3 else min(int(digits), MAX_BOARD_SIZE)
-        rows = store.board(message.guild_id, size, highest=highest)
+        rows = reads.board(message.guild_id, size, highest=highest)
         if not rows:
             return answer(message, [NO_KARMA])
         return answer(message, [on_board(subject, value) for subject, value in rows], joiner="\n")
@@ -196,7 +202,7 @@ def why(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> R
 
 def why_lines(guild_id: int, subject: str) -> list[str]:
     """The answer to `why <subject>`: its last changes with a reason, newest first."""
-    changes = store.reasons(guild_id, subject, WHY_CHANGES)
+    changes = reads.reasons(guild_id, subject, WHY_CHANGES)
     if not changes:
         return [no_reasons(subject)]
     return [because(*change) for change in changes]

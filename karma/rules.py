@@ -11,7 +11,7 @@ refused; everything else behaves as Popple always has.
 - Budget: one person makes at most that many changes an hour, all names together.
 
 The first three need only the message (`screen`); the last two need the person's recent changes
-from the ledger (`limit`, given those facts by karma/store.py).
+from the ledger (`limit`, given those facts by karma/ledger/writes.py).
 """
 
 from collections.abc import Callable, Sequence

@@ -1,10 +1,11 @@
-"""Slash commands: what Popple registers with Discord, and how it answers one.
+"""Slash commands: which Popple has, and how it answers one.
 
-Both ways in (the gateway's INTERACTION_CREATE, and Discord's POST to /interactions) make an
-SlashCommand and ask `acknowledge` what to tell Discord at once, within its 3 seconds: a refusal
-(only the person who asked sees it), or "deferred", after which a karma worker computes the
-answer (`answer`) and the reply side edits the deferred response into it (botgateway/slash_answers.py).
-The answers are the text commands' own (karma/router.py): `/top 5` says what `@Popple top 5` says.
+Both ways in (the gateway's INTERACTION_CREATE, and Discord's POST to /interactions) make a
+SlashCommand (botgateway/slash_commands.py reads Discord's JSON) and ask `acknowledge` what to tell
+Discord at once, within its 3 seconds: a refusal (only the person who asked sees it), or
+"deferred", after which a karma worker computes the answer (`answer`) and the reply side edits the
+deferred response into it (botgateway/slash_answers.py). The answers are the text commands' own
+(karma/router.py): `/top 5` says what `@Popple top 5` says.
 """
 
 import functools
@@ -13,21 +14,11 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Self
 
 from karma import config
-from karma.message import IncomingMessage, check_fields, sent_at
+from karma.message import MESSAGE_LIMIT, IncomingMessage, check_fields
 from karma.parser import parse_names
 from karma.replies import QUESTION, capped
 from karma.router import COMMANDS as TEXT_COMMANDS
 from karma.router import DEFAULT_BOARD_SIZE, MAX_BOARD_SIZE
-
-# An interaction's token lets Popple edit its response for 15 minutes; a little is kept back for
-# the request itself.
-TOKEN_SECONDS = 15 * 60 - 30
-MANAGE_GUILD = 1 << 5  # Discord's permission bits
-ADMINISTRATOR = 1 << 3
-EPHEMERAL = 1 << 6  # a message flag: only the person who asked sees it
-
-# Option types (Discord's ApplicationCommandOptionType)
-STRING, INTEGER = 3, 4
 
 UNKNOWN_COMMAND = "Popple does not know this command any more; its commands are being updated."
 NOT_IN_DMS = "Popple's commands work in servers, where karma is kept, not in direct messages."
@@ -39,75 +30,56 @@ BAD_SIZE = f"The size of a board is a number from 1 to {MAX_BOARD_SIZE}."
 UNAVAILABLE = "Popple cannot answer right now; please try again in a minute."
 
 
-def _option(kind: int, name: str, description: str, required: bool = False, **extra: Any) -> dict:
-    return {"type": kind, "name": name, "description": description, "required": required, **extra}
+@dataclass(frozen=True)
+class Option:
+    """One of a command's options: a text (str) or a whole number (int)."""
+
+    name: str
+    description: str
+    kind: type
+    required: bool = False
+    choices: tuple[str, ...] = ()  # the values it may take, when they are few
+    min_value: int | None = None
+    max_value: int | None = None
 
 
-def _board_size() -> dict:
-    return _option(
-        INTEGER,
-        "size",
-        f"How many names (default {DEFAULT_BOARD_SIZE})",
-        min_value=1,
-        max_value=MAX_BOARD_SIZE,
-    )
+@dataclass(frozen=True)
+class Command:
+    """A slash command. Servers only; `managers_only`: shown only to members who can manage the
+    server (the server can change who sees it, so the answer checks again)."""
+
+    name: str
+    description: str
+    options: tuple[Option, ...]
+    managers_only: bool = False
 
 
-def commands() -> list[dict]:
-    """Popple's slash commands, as Discord's bulk overwrite takes them (manage.py sync_commands).
+_BOARD_SIZE = Option(
+    "size", f"How many names (default {DEFAULT_BOARD_SIZE})", int, min_value=1, max_value=MAX_BOARD_SIZE
+)
 
-    Servers only (`contexts`: guild); the settings commands are shown to members who can manage the
-    server (a server's own integration settings can change that, so the answer checks again).
-    """
-    manage = str(MANAGE_GUILD)
-    settings = [{"name": name, "value": name} for name in config.SETTINGS]
-    defined = [
+# Popple's slash commands, in the order they are registered (botgateway/slash_commands.py).
+COMMANDS = (
+    Command("karma", "Show the karma of one or more names", (Option("subjects", "Names, as in chat", str, True),)),
+    Command("why", "Why a name has its karma: the last reasons given", (Option("subject", "A name", str, True),)),
+    Command("top", "The names with the most karma", (_BOARD_SIZE,)),
+    Command("bottom", "The names with the least karma", (_BOARD_SIZE,)),
+    Command(
+        "announce",
+        "Say each karma change in the channel, or not",
+        (Option("setting", "on or off", str, True, choices=("on", "off")),),
+        managers_only=True,
+    ),
+    Command(
+        "config",
+        "Show this server's karma rules, or change one",
         (
-            "karma",
-            "Show the karma of one or more names",
-            [_option(STRING, "subjects", "Names, as in chat", True)],
-            None,
+            Option("setting", "The rule to change (leave out to see them all)", str, choices=tuple(config.SETTINGS)),
+            Option("value", "Its new value, as `@Popple config` takes it", str),
         ),
-        ("why", "Why a name has its karma: the last reasons given", [_option(STRING, "subject", "A name", True)], None),
-        ("top", "The names with the most karma", [_board_size()], None),
-        ("bottom", "The names with the least karma", [_board_size()], None),
-        (
-            "announce",
-            "Say each karma change in the channel, or not",
-            [_option(STRING, "setting", "on or off", True, choices=[{"name": v, "value": v} for v in ("on", "off")])],
-            manage,
-        ),
-        (
-            "config",
-            "Show this server's karma rules, or change one",
-            [
-                _option(STRING, "setting", "The rule to change (leave out to see them all)", choices=settings),
-                _option(STRING, "value", "Its new value, as `@Popple config` takes it"),
-            ],
-            manage,
-        ),
-    ]
-    return [
-        {
-            "name": name,
-            "type": 1,  # a slash command
-            "description": description,
-            "options": options,
-            "default_member_permissions": permissions,
-            "contexts": [0],  # servers only
-            "integration_types": [0],  # installed to servers
-        }
-        for name, description, options, permissions in defined
-    ]
-
-
-def expired(interaction_id: int) -> bool:
-    """Whether the interaction's token no longer lets Popple answer it."""
-    return time.time() - sent_at(interaction_id) > TOKEN_SECONDS  # an id tells when it was made
-
-
-def _readable(value: Any) -> str | int:
-    return value if isinstance(value, str | int) and not isinstance(value, bool) else ""
+        managers_only=True,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -126,6 +98,11 @@ class SlashCommand:
     can_manage: bool  # Manage Server or Administrator, as Discord resolved them for this channel
     command: str
     options: dict  # option name -> value (str or int)
+    # Until when an answer can still be given, in seconds since the epoch (the token's life, which
+    # the gateway reads from the interaction's id). 0: not said, in a payload from a gateway older
+    # than this field: it is answered, and the reply side, which checks the token's age itself
+    # (botgateway/slash_answers.py), drops the answer if it is too late.
+    answer_by: float = 0.0
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,7 +110,7 @@ class SlashCommand:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload)
+        values = check_fields(cls, payload, optional=("answer_by",))
         if not all(isinstance(k, str) and isinstance(v, str | int) for k, v in values["options"].items()):
             raise ValueError("payload field options must map names to values")
         return cls(**values)
@@ -143,35 +120,10 @@ class SlashCommand:
         """Whether a payload from a gateway's outbox is an interaction (a chat message has no token)."""
         return isinstance(payload, dict) and "token" in payload
 
-    @classmethod
-    def from_discord(cls, data: Any) -> Self:
-        """From Discord's interaction object (JSON), as the HTTP endpoint and the gateway receive it.
 
-        ValueError when it is not a slash command Popple can read.
-        """
-        try:
-            member = data.get("member") or {}
-            user = member.get("user") or data.get("user") or {}
-            permissions = int(member.get("permissions") or 0)
-            command = data["data"]
-            return cls(
-                interaction_id=int(data["id"]),
-                application_id=int(data["application_id"]),
-                token=str(data["token"]),
-                guild_id=int(data.get("guild_id") or 0),
-                channel_id=int(data.get("channel_id") or (data.get("channel") or {}).get("id") or 0),
-                user_id=int(user["id"]),
-                user_name=str(user.get("username") or ""),
-                user_global_name=str(user.get("global_name") or ""),
-                user_nick=str(member.get("nick") or ""),
-                can_manage=bool(permissions & (MANAGE_GUILD | ADMINISTRATOR)),
-                command=str(command["name"]),
-                # A value Popple never registers (a subcommand, a boolean, a number) stays, as "", so
-                # that acknowledge refuses it as unknown rather than acting without it.
-                options={str(option["name"]): _readable(option.get("value")) for option in command.get("options", [])},
-            )
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"not a slash command: {exc!r}") from None
+def too_late(interaction: SlashCommand, now: float | None = None) -> bool:
+    """Whether the interaction can no longer be answered (unknown: it can)."""
+    return bool(interaction.answer_by) and (now or time.time()) > interaction.answer_by
 
 
 @dataclass(frozen=True)
@@ -190,7 +142,7 @@ PRIVATE = {"announce", "config"}
 @functools.cache
 def _registered_options() -> dict[str, set[str]]:
     """Each command's option names, as registered."""
-    return {command["name"]: {option["name"] for option in command["options"]} for command in commands()}
+    return {command.name: {option.name for option in command.options} for command in COMMANDS}
 
 
 def acknowledge(interaction: SlashCommand) -> Ack:
@@ -241,7 +193,7 @@ class SlashAnswer:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         values = check_fields(cls, payload)
-        if not 0 < len(values["content"]) <= 2000:
+        if not 0 < len(values["content"]) <= MESSAGE_LIMIT:
             raise ValueError("payload field content must be 1 to 2,000 characters")
         return cls(**values)
 

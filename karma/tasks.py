@@ -9,9 +9,12 @@ recorded changes nothing; housekeeping does nothing the second time.
 """
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from amqp.exceptions import MessageNacked
-from celery import current_app, shared_task
+from celery import Task, current_app, shared_task
+from celery.exceptions import Reject
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
@@ -19,7 +22,6 @@ from kombu.exceptions import OperationalError as BrokerError
 from karma import retention, slash
 from karma.message import Deletion, IncomingMessage, ServerEvent
 from karma.router import forget_deleted, respond
-from poppleproject.celery import no_arguments, parsed
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,30 @@ INTERACTION_REPLY_TASK = "karma.complete_interaction"
 RETRY_POLICY = {"retry_backoff": 1, "retry_backoff_max": 30, "retry_jitter": True, "max_retries": 40}
 # A publish that RabbitMQ neither confirms nor refuses (a resource alarm) fails after this long.
 PUBLISH_CONFIRM_TIMEOUT = 30
+
+
+def parsed(task: Task, parse: Callable[[Any], Any], payload: Any, extra: tuple, what: str) -> Any:
+    """`parse(payload)` for a task that takes one payload; a malformed one (or `extra` arguments)
+    costs one log line and the message is dropped, never retried: Reject, without requeue."""
+    try:
+        if extra:
+            raise ValueError(f"the task takes exactly one argument, the {what} payload")
+        return parse(payload)
+    except ValueError as exc:
+        logging.getLogger(task.__module__).error(
+            "rejected malformed %s payload (task %s): %s", what, task.request.id, exc
+        )
+        raise Reject(str(exc), requeue=False) from None
+
+
+def no_arguments(task: Task, extra: tuple) -> None:
+    """For a task that takes no arguments (the periodic ones): any costs one log line and the
+    message is dropped, never retried."""
+    if extra:
+        logging.getLogger(task.__module__).error(
+            "rejected task %s (%s): it takes no arguments", task.name, task.request.id
+        )
+        raise Reject("the task takes no arguments", requeue=False)
 
 
 # BrokerError: the reply could not be queued; MessageNacked: RabbitMQ refused it (the replies
@@ -66,7 +92,7 @@ def handle_message(self, payload=None, *unexpected, **unknown):
 def handle_interaction(self, payload=None, *unexpected, **unknown):
     """A slash command, acknowledged already (karma/slash.py): its answer, to the reply side."""
     interaction = parsed(self, slash.SlashCommand.from_payload, payload, (*unexpected, *unknown), "interaction")
-    if slash.expired(interaction.interaction_id):
+    if slash.too_late(interaction):
         # Its token no longer lets anyone answer it (a long outage): nothing useful is left to do.
         logger.warning("slash command %s dropped: older than its 15-minute token", interaction.interaction_id)
         return
@@ -101,10 +127,6 @@ def delete_departed_servers(self, *unexpected, **unknown):
     retention.delete_departed(settings.DEPARTED_SERVER_RETENTION_DAYS)
 
 
-@shared_task(name="karma.forget_message_versions", bind=True)
-def forget_message_versions(self, *unexpected, **unknown):
-    no_arguments(self, (*unexpected, *unknown))
-    retention.forget_versions(settings.EDIT_WINDOW)
-
-
-HOUSEKEEPING = (anonymise_ledger, delete_departed_servers, forget_message_versions)
+# The third, karma.forget_message_versions, is in botgateway/housekeeping.py: only a Discord id
+# says how old its message is. botgateway/housekeeping.py: HOUSEKEEPING lists all three.
+HOUSEKEEPING = (anonymise_ledger, delete_departed_servers)

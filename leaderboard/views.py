@@ -14,7 +14,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from karma import store
+from karma.ledger import reads
 from karma.models import GuildSettings, Karma, LedgerEntry
 from leaderboard.chart import Point, svg
 
@@ -142,6 +142,6 @@ def subject(request, guild_id: int, subject: str):
         "changes": len(points),
         "aliases": list(aliases[:20]),
         # Why, without who: a public page names no one who gave karma.
-        "reasons": [(delta, at, reason) for _, delta, _, at, reason in store.reasons(guild_id, subject, REASONS)],
+        "reasons": [(delta, at, reason) for _, delta, _, at, reason in reads.reasons(guild_id, subject, REASONS)],
     }
     return render(request, "leaderboard/subject.html", context)

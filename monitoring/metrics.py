@@ -45,9 +45,16 @@ REPLIES_COALESCED = Counter(
     "Replies that went out merged into another reply's Discord message, or that one said already",
 )
 
-# Karma (karma/store.py) -----------------------------------------------------------------------
+# Karma (counted as the ledger says what each version of a message did: karma/ledger/writes.py) -
 KARMA_APPLIED = Counter("popple_karma_applied", "Karma changes applied: a name changed by a message")
 KARMA_REFUSED = Counter("popple_karma_refused", "Karma changes the server's rules refused, by rule", ["rule"])
+
+
+def count_karma(sender, outcome, **kwargs):
+    """What a version of a message did: its changes applied, and what the rules refused."""
+    KARMA_APPLIED.inc(len(outcome.applied))
+    for refusal in outcome.refusals:
+        KARMA_REFUSED.labels(refusal.rule).inc()
 
 
 class GatewayCollector(Collector):

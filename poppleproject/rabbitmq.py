@@ -16,7 +16,7 @@ VHOST = "popple"
 TASK_QUEUES = ("karma", "replies")
 # Where RabbitMQ moves what needs a person's attention: a message redelivered `delivery_limit`
 # times (each delivery ended without an acknowledgement: its worker died, or lost the broker), and
-# a malformed one a worker rejected (poppleproject/celery.py: parsed). Bounded: the oldest go.
+# a malformed one a worker rejected (karma/tasks.py: parsed). Bounded: the oldest go.
 DEAD_LETTERS = "dead-letters"
 
 NOTHING = "^$"

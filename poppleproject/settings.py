@@ -295,11 +295,11 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # Task events feed Flower. Workers report each task; a "sent" event from every publisher as well
 # would cost two more broker messages per chat message (measured: 211 -> 187 messages/s).
 CELERY_WORKER_SEND_TASK_EVENTS = True
-# ... sent without publisher confirms (poppleproject/celery.py: Consumer says why).
-CELERY_WORKER_CONSUMER = "poppleproject.celery:Consumer"
+# ... sent without publisher confirms (poppleproject/consumer.py: Consumer says why).
+CELERY_WORKER_CONSUMER = "poppleproject.consumer:Consumer"
 CELERY_TASK_SEND_SENT_EVENT = False
 # Celery closes the database connection around every task unless told to reuse it; reconnecting
-# costs more than the task. poppleproject/celery.py applies Django's own rules per task instead
+# costs more than the task. poppleproject/worker_signals.py applies Django's own rules per task instead
 # (CONN_MAX_AGE, health checks), as Django does per request.
 CELERY_DB_REUSE_MAX = 1_000_000_000
 # Django's LOGGING (with its token filter) stays in charge of the worker's logs.
@@ -336,7 +336,7 @@ HOUSEKEEPING_INTERVAL = _int("HOUSEKEEPING_INTERVAL", 3600, minimum=1)
 # No expiry on the runs: RabbitMQ would move an expired one to the dead-letter queue, which is for
 # messages that need a person's attention. Runs queued while the workers were down cost little:
 # the first does the work, the copies after it find nothing to do.
-CELERY_BEAT_SCHEDULER = "poppleproject.celery:Scheduler"
+CELERY_BEAT_SCHEDULER = "poppleproject.scheduler:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": HOUSEKEEPING_INTERVAL}
     for name in ("karma.anonymise_ledger", "karma.delete_departed_servers", "karma.forget_message_versions")

@@ -3,7 +3,9 @@
 import itertools
 import time
 
-from karma.message import DISCORD_EPOCH, IncomingMessage
+from botgateway.snowflakes import DISCORD_EPOCH, edit_reply_id, sent_at
+from botgateway.splitting import messages as discord_messages  # noqa: F401 (for the domain's tests)
+from karma.message import Deletion, IncomingMessage
 
 BOT_ID = 900
 BOT_NAME = "Popple"
@@ -19,10 +21,12 @@ def snowflake(seconds_ago=0.0):
 
 def chat(content, guild_id=1, author_id=500, can_manage=True, mentions=None, message_id=None, author_name=None,
          author_global_name="", author_nick="", edited=0, message_forwarded=True):  # fmt: skip
+    """A chat message as the gateway forwards it: its time and an edit's reply id read from its id."""
+    message_id = message_id or next(_ids)
     return IncomingMessage(
         guild_id=guild_id,
         channel_id=guild_id * 10,
-        message_id=message_id or next(_ids),
+        message_id=message_id,
         author_id=author_id,
         author_name=author_name or f"user{author_id}",
         content=content,
@@ -34,4 +38,11 @@ def chat(content, guild_id=1, author_id=500, can_manage=True, mentions=None, mes
         author_nick=author_nick,
         edited=edited,
         message_forwarded=message_forwarded,
+        sent_at=sent_at(message_id),
+        reply_id=edit_reply_id(message_id, edited) if edited else 0,
     )
+
+
+def deletion(guild_id, channel_id, deleted, at, not_forwarded=()):
+    """A deletion as the gateway forwards it: each message's time read from its id."""
+    return Deletion(guild_id, channel_id, list(deleted), at, list(not_forwarded), [sent_at(i) for i in deleted])

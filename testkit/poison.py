@@ -7,7 +7,7 @@ import signal
 from celery import current_app, shared_task
 
 # Routed to `karma` like the tasks it stands for: a worker accepts on each queue only the tasks
-# routed there (poppleproject/celery.py: tasks_by_queue).
+# routed there (poppleproject/consumer.py: tasks_by_queue).
 current_app.conf.task_routes["testkit.poison"] = {"queue": "karma"}
 
 

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from karma.management.commands.chat import LOCAL_GUILD_ID, USER_ID
+from botgateway.management.commands.chat import LOCAL_GUILD_ID, USER_ID
 from testkit.fakediscord import FakeDiscord
 from testkit.processes import ROOT, clean_env, manage
 

@@ -6,7 +6,7 @@ import time
 import pytest
 from celery import Celery
 
-from karma.message import edit_reply_id
+from botgateway.snowflakes import edit_reply_id
 from karma.models import Karma, LedgerEntry, MessageVersion
 from poppleproject import rabbitmq
 from testkit.messages import snowflake

@@ -98,7 +98,7 @@ def test_edits_and_a_purge_of_chat_without_karma_publish_nothing(stack_factory, 
         ("karma.handle_message", "carol++", True),
         ("karma.message_deleted", None, False),
     ]
-    # Only an edit of a message forwarded as sent may wait for it at a worker (karma/store.py).
+    # Only an edit of a message forwarded as sent may wait for it at a worker (karma/ledger/writes.py).
     assert [p.get("message_forwarded") for _, p in published[:4]] == [True, True, True, False]
     assert published[4][1]["deleted"] == sorted([karma, hello])
     assert published[4][1]["not_forwarded"] == [hello]

@@ -97,7 +97,7 @@ def test_malformed_tasks_are_rejected_once_with_one_line(stack, world, fake_disc
     assert "payload has no guild_id" in log
     assert "payload must be an object, not str" in log
     assert "the task takes exactly one argument" in log
-    # Not a task at all: refused in one line, before Celery reads it (poppleproject/celery.py).
+    # Not a task at all: refused in one line, before Celery reads it (poppleproject/consumer.py).
     assert log.count("refused a message on queue karma (task None") == 1
     # The worker is still at work.
     guild, user = world

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.db import connections
 
-from karma.message import edit_reply_id
+from botgateway.snowflakes import edit_reply_id
 from testkit.burst import Burst
 from testkit.fakediscord import FakeDiscord
 from testkit.processes import ROOT, Process, as_root, clean_env, manage

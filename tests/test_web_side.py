@@ -4,8 +4,8 @@ moderators' revert and merge exact while two workers apply chat at the same time
 import pytest
 from django.contrib.auth import get_user_model
 
-from karma import moderation
 from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.moderation import actions
 from testkit.databases import pinned
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
@@ -72,8 +72,8 @@ def test_revert_and_merge_stay_exact_while_two_workers_apply_chat(stack, world, 
         # While alice keeps giving karma to both names and to the spam, a moderator merges and reverts.
         for _ in range(BURST):
             fake.send(guild, alice, "(the build)++ (the build server)++ spam++")
-        moved = moderation.merge(guild.id, "the build", "the build server", moderator)
-        undone = moderation.revert(LedgerEntry.objects.filter(author_id=spammer).order_by("id"), moderator)
+        moved = actions.merge(guild.id, "the build", "the build server", moderator)
+        undone = actions.revert(LedgerEntry.objects.filter(author_id=spammer).order_by("id"), moderator)
         given = LedgerEntry.objects.using("mariadb").filter(guild_id=guild.id, author_id=alice)
         assert fake.wait_until(lambda: sum(given.values_list("delta", flat=True)) == 3 * BURST, timeout=60)
         stack.wait_idle()

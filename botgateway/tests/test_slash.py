@@ -11,7 +11,8 @@ from django.core.management import CommandError, call_command
 from botgateway import slash_answers
 from botgateway.rest import DiscordRest
 from botgateway.slash_answers import CLAIM_SECONDS, complete
-from karma.slash import NOT_IN_DMS, SlashAnswer, SlashCommand, answer
+from botgateway.slash_commands import from_discord
+from karma.slash import NOT_IN_DMS, SlashAnswer, answer
 from testkit.stack import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +30,7 @@ def deferred(fake, guild, command="top", options=None):
     """An interaction a gateway has deferred, and its answer as a worker computed it."""
     body = fake._interaction_object(guild, guild.alice, command, options)
     fake.interaction(int(body["id"])).response_type = 5
-    return fake.interaction(int(body["id"])), answer(SlashCommand.from_discord(body))
+    return fake.interaction(int(body["id"])), answer(from_discord(body))
 
 
 @pytest.fixture

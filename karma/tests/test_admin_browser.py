@@ -5,7 +5,7 @@ import shutil
 import pytest
 from playwright.sync_api import sync_playwright
 
-from karma import store
+from karma.ledger import writes
 from karma.models import Karma, LedgerEntry
 from testkit.messages import chat
 
@@ -25,7 +25,7 @@ CHROMIUM_FLAGS = [
 @pytest.mark.django_db(transaction=True)
 def test_log_in_and_edit_karma(live_server, django_user_model):
     django_user_model.objects.create_superuser("admin", "admin@example.com", "correct horse battery")
-    store.apply_changes(chat("", guild_id=1), [("the build server", 2)])
+    writes.apply_changes(chat("", guild_id=1), [("the build server", 2)])
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)

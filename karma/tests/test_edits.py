@@ -11,13 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from karma import config
-from karma.message import Deletion, edit_reply_id
 from karma.models import Karma, LedgerEntry, MessageVersion
 from karma.parser import parse_changes
 from karma.replies import REFUSED
 from karma.router import forget_deleted, respond
 from testkit.databases import DATABASES
-from testkit.messages import chat, snowflake
+from testkit.messages import chat, deletion, edit_reply_id, snowflake
 
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 _guilds = itertools.count(7000)
@@ -63,7 +62,7 @@ class Message:
 
     def delete(self, at=None):
         unsent = [] if self.forwarded else [self.id]
-        forget_deleted(Deletion(self.guild, self.guild * 10, [self.id], at or time.time(), not_forwarded=unsent))
+        forget_deleted(deletion(self.guild, self.guild * 10, [self.id], at or time.time(), not_forwarded=unsent))
 
 
 def karma(guild):
@@ -123,7 +122,7 @@ def test_a_bulk_delete_takes_back_each_message(guild):
         message.send()
     keep = Message(guild, "bob++")
     keep.send()
-    forget_deleted(Deletion(guild, guild * 10, [m.id for m in messages], time.time()))
+    forget_deleted(deletion(guild, guild * 10, [m.id for m in messages], time.time()))
     assert karma(guild) == {"bob": 1}
 
 
@@ -212,11 +211,12 @@ def test_with_announce_off_an_edit_changes_karma_silently(guild):
 
 def test_old_versions_are_forgotten_after_twice_the_window(guild):
     from karma.retention import forget_versions
+    from testkit.messages import snowflake
 
     old, recent = Message(guild, "bob++", seconds_ago=2 * DAY + 60), Message(guild, "bob++")
     old.send()
     recent.send()
-    assert forget_versions(DAY) == 1
+    assert forget_versions(snowflake(seconds_ago=2 * DAY)) == 1  # the periodic task asks for 2 windows
     assert list(MessageVersion.objects.filter(guild_id=guild).values_list("message_id", flat=True)) == [recent.id]
 
 

@@ -2,8 +2,8 @@ import time
 
 import pytest
 
-from karma.message import Deletion, IncomingMessage, edit_reply_id, sent_at
-from testkit.messages import chat, snowflake
+from karma.message import Deletion, IncomingMessage
+from testkit.messages import chat
 
 
 def test_payload_round_trip():
@@ -76,10 +76,30 @@ def test_a_deletion_round_trip_and_its_checks():
             Deletion.from_payload({**deletion.to_payload(), **change})
 
 
-def test_an_edits_reply_id_sorts_at_the_edit_and_differs_per_edit():
-    message_id = snowflake(seconds_ago=60)
-    assert abs(sent_at(message_id) - (time.time() - 60)) < 5
-    now = int(time.time() * 1_000_000)
-    first, second = edit_reply_id(message_id, now), edit_reply_id(message_id, now + 1000)
-    assert message_id < first < second
-    assert abs(sent_at(first) - now / 1e6) < 0.001
+def test_a_message_from_a_gateway_older_than_its_times_is_kept_without_them():
+    """Payloads queued by a gateway older than sent_at and reply_id (a rolling upgrade) still parse."""
+    payload = chat("hi++", edited=int(time.time() * 1_000_000)).to_payload()
+    del payload["sent_at"], payload["reply_id"]
+    message = IncomingMessage.from_payload(payload)
+    assert (message.sent_at, message.reply_id) == (0.0, 0)
+    older = Deletion(1, 2, [3, 4], 1_700_000_000.5).to_payload()
+    del older["sent_at"]
+    assert Deletion.from_payload(older).sent_times() == {}
+
+
+def test_the_times_a_gateway_gives_are_checked():
+    message = chat("hi++").to_payload()
+    for change, error in [
+        ({"sent_at": float("nan")}, "sent_at must be a time"),
+        ({"sent_at": -1.0}, "sent_at must be a time"),
+        ({"sent_at": "now"}, "sent_at is not a valid float"),
+        ({"reply_id": 2**63}, "reply_id is not a valid id"),
+    ]:
+        with pytest.raises(ValueError, match=error):
+            IncomingMessage.from_payload({**message, **change})
+    deletion = Deletion(1, 2, [3, 4], 1_700_000_000.5, sent_at=[1_699_999_999.0, 1_700_000_000.0])
+    assert Deletion.from_payload(deletion.to_payload()) == deletion
+    assert deletion.sent_times() == {3: 1_699_999_999.0, 4: 1_700_000_000.0}
+    for sent in ([1.0], [1.0, "x"], [1.0, float("inf")]):
+        with pytest.raises(ValueError, match="sent_at must give the time each deleted message was sent"):
+            Deletion.from_payload({**deletion.to_payload(), "sent_at": sent})

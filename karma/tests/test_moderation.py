@@ -11,8 +11,9 @@ from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
-from karma import moderation, store
+from karma.ledger import reads, writes
 from karma.models import Giver, Karma, LedgerEntry, SettingChange
+from karma.moderation import actions
 from karma.router import respond
 from testkit.databases import DATABASES
 from testkit.messages import chat
@@ -40,21 +41,21 @@ def test_reverting_a_spammers_burst_is_exact_and_happens_once(database, moderato
         say("spam++ popple--", author=SPAMMER)
     assert karma() == {"popple": -4, "tea": 1, "spam": 5}
     burst = LedgerEntry.objects.filter(author_id=SPAMMER)
-    assert moderation.revert(burst.order_by("id"), moderator) == 10
+    assert actions.revert(burst.order_by("id"), moderator) == 10
     assert karma() == {"popple": 1, "tea": 1, "spam": 0}
     reverts = LedgerEntry.objects.filter(source="revert")
     assert reverts.count() == 10
     assert set(reverts.values_list("admin_user__username", flat=True)) == {"mod"}
     assert sorted(reverts.values_list("reverts__author_id", flat=True).distinct()) == [SPAMMER]
     # Twice: nothing; reverting a revert or the reverts again: nothing either.
-    assert moderation.revert(burst.order_by("id"), moderator) == 0
-    assert moderation.revert(reverts, moderator) == 0
+    assert actions.revert(burst.order_by("id"), moderator) == 0
+    assert actions.revert(reverts, moderator) == 0
     assert karma() == {"popple": 1, "tea": 1, "spam": 0}
 
 
 def test_merge_moves_karma_keeps_history_and_aliases_later_changes(database, moderator):
     say("(the build)++ (the build)++ (the build server)++")
-    assert moderation.merge(1, "the build", "the build server", moderator) == 2
+    assert actions.merge(1, "the build", "the build server", moderator) == 2
     assert karma() == {"the build": 0, "the build server": 3}
     merges = LedgerEntry.objects.filter(source="merge").order_by("subject")
     assert list(merges.values_list("subject", "delta", "total", "admin_user__username")) == [
@@ -73,7 +74,7 @@ def test_merge_moves_karma_keeps_history_and_aliases_later_changes(database, mod
     # A board never lists the alias.
     assert "the build has" not in say("@Popple bot 10")
     # The alias removed: it counts for itself again, from 0.
-    moderation.unmerge(1, "the build")
+    actions.unmerge(1, "the build")
     assert say("(the build)++") == "the build has 1 karma."
     assert karma() == {"the build": 1, "the build server": 6}
 
@@ -81,7 +82,7 @@ def test_merge_moves_karma_keeps_history_and_aliases_later_changes(database, mod
 def test_the_cooldown_of_a_subject_holds_for_its_aliases(database, moderator):
     say("old++ new++", author=SPAMMER)
     LedgerEntry.objects.update(created_at=timezone.now() - timedelta(hours=2))
-    moderation.merge(1, "old", "new", moderator)
+    actions.merge(1, "old", "new", moderator)
     say("@Popple config cooldown 1h")
     assert say("new++") == "new has 3 karma."
     assert say("old++").startswith("cooldown: you can change old again in ")
@@ -92,8 +93,8 @@ def test_the_cooldown_of_a_subject_holds_for_its_aliases(database, moderator):
 
 def test_merges_follow_chains_and_refuse_what_makes_no_sense(database, moderator):
     say("a++ b++ c++")
-    moderation.merge(1, "a", "b", moderator)
-    moderation.merge(1, "b", "c", moderator)
+    actions.merge(1, "a", "b", moderator)
+    actions.merge(1, "b", "c", moderator)
     assert Karma.objects.get(guild_id=1, subject="a").merged_into == "c"  # aliases of b follow it
     assert say("a++") == "c has 4 karma."
     for source, target, problem in [
@@ -103,17 +104,17 @@ def test_merges_follow_chains_and_refuse_what_makes_no_sense(database, moderator
         ("c", "b", "b is merged into c: merge into that"),
     ]:
         with pytest.raises(ValueError, match=problem):
-            moderation.merge(1, source, target, moderator)
+            actions.merge(1, source, target, moderator)
     assert karma() == {"a": 0, "b": 0, "c": 4}
     with pytest.raises(ValueError, match="not merged"):
-        moderation.unmerge(1, "c")
+        actions.unmerge(1, "c")
 
 
 def test_reverting_a_change_of_a_merged_subject_takes_it_from_where_it_went(database, moderator):
     say("a++", author=SPAMMER)
     say("b++")
-    moderation.merge(1, "a", "b", moderator)
-    assert moderation.revert(LedgerEntry.objects.filter(author_id=SPAMMER), moderator) == 1
+    actions.merge(1, "a", "b", moderator)
+    assert actions.revert(LedgerEntry.objects.filter(author_id=SPAMMER), moderator) == 1
     assert karma() == {"a": 0, "b": 1}
 
 
@@ -136,8 +137,8 @@ def test_forget_user_keeps_the_totals(database):
 def test_forgetting_a_person_forgets_the_reasons_they_gave(database):
     say("x++ for my secret address", author=SPAMMER)
     say("x++ for being kind")
-    moderation.forget_user(SPAMMER)
-    assert [reason for *_, reason in store.reasons(1, "x", 5)] == ["being kind"]
+    actions.forget_user(SPAMMER)
+    assert [reason for *_, reason in reads.reasons(1, "x", 5)] == ["being kind"]
     assert not LedgerEntry.objects.filter(reason__contains="secret").exists()
 
 
@@ -145,15 +146,15 @@ def test_a_moderator_redacts_a_reason(database, moderator):
     say("x++ for something nobody should read")
     say("x++ for being kind")
     row = LedgerEntry.objects.get(reason__startswith="something")
-    assert moderation.redact_reasons(LedgerEntry.objects.filter(pk=row.pk), moderator) == 1
-    assert [reason for *_, reason in store.reasons(1, "x", 5)] == ["being kind"]
+    assert actions.redact_reasons(LedgerEntry.objects.filter(pk=row.pk), moderator) == 1
+    assert [reason for *_, reason in reads.reasons(1, "x", 5)] == ["being kind"]
     row.refresh_from_db()
     assert (row.reason, row.delta, row.author_id) == ("", 1, ALICE)  # the change itself stays
 
 
 def test_export_as_csv_and_json(database, moderator):
     say('(café ☕)++ (a, "quoted" name)--')
-    moderation.revert(LedgerEntry.objects.filter(subject="café ☕"), moderator)
+    actions.revert(LedgerEntry.objects.filter(subject="café ☕"), moderator)
     out = io.StringIO()
     call_command("export_karma", "--guild", "1", "--format", "csv", stdout=out)
     assert list(csv.DictReader(io.StringIO(out.getvalue()))) == [
@@ -201,7 +202,7 @@ def test_merge_and_revert_are_exact_under_concurrent_chat(database, django_user_
     def chat_away(t):
         try:
             for i in range(per_thread):
-                store.apply_changes(chat("", guild_id=1, author_id=t), [("old", 1), ("new", 1), ("spam", 1)][i % 2 :])
+                writes.apply_changes(chat("", guild_id=1, author_id=t), [("old", 1), ("new", 1), ("spam", 1)][i % 2 :])
         except Exception as exc:  # reported below
             errors.append(("chat", exc))
         finally:
@@ -209,9 +210,9 @@ def test_merge_and_revert_are_exact_under_concurrent_chat(database, django_user_
 
     def moderate():
         try:
-            moderation.merge(1, "spam", "old", user)
-            moderation.merge(1, "old", "new", user)
-            moderation.revert(LedgerEntry.objects.filter(author_id=SPAMMER), user)
+            actions.merge(1, "spam", "old", user)
+            actions.merge(1, "old", "new", user)
+            actions.revert(LedgerEntry.objects.filter(author_id=SPAMMER), user)
         except Exception as exc:  # reported below
             errors.append(exc)
         finally:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from karma.message import may_matter
 from karma.parser import parse_changes, parse_names
 from karma.router import respond, split_command
-from testkit.messages import BOT_ID, chat
+from testkit.messages import BOT_ID, chat, discord_messages
 
 # Text that stresses the parser: its own syntax, mentions, whitespace of all kinds, and anything.
 SYNTAX = st.sampled_from(["(", ")", "`", "```", "++", "--", "+", "-", "@", "<@42>", "<@!42>", "<@&1>", " ", "\n", "\t",
@@ -66,7 +66,7 @@ MANY_NAMES = st.lists(LONG_NAME.map(lambda name: f"({name})++"), min_size=30, ma
 @given(st.one_of(ANY_TEXT, MANY_NAMES), st.sampled_from(["", f"<@{BOT_ID}> ", "@Popple ", "@Popple karma "]))
 def test_any_message_gets_an_answer_that_fits_discord(text, prefix):
     reply = respond(chat(prefix + text, mentions=MENTIONS))
-    messages = reply.messages()
+    messages = discord_messages(reply)
     target(float(len(messages)))  # steer hypothesis towards replies that must be split
     assert len(messages) <= 2
     assert all(0 < len(message) <= 2000 for message in messages)

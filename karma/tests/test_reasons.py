@@ -6,11 +6,10 @@ import time
 import pytest
 from django.urls import reverse
 
-from karma.message import Deletion
 from karma.models import Karma, LedgerEntry
 from karma.parser import parse_message
 from karma.router import forget_deleted, respond, why_lines
-from testkit.messages import BOT_ID, chat, snowflake
+from testkit.messages import BOT_ID, chat, deletion, snowflake
 
 pytestmark = pytest.mark.django_db
 _guilds = itertools.count(9000)
@@ -101,7 +100,7 @@ def test_why_is_ping_safe_and_shows_markdown_as_typed(guild):
 def test_why_forgets_deleted_messages(guild):
     kept, deleted = say(guild, "bob++ for staying"), chat("bob++ for going", guild_id=guild, message_id=snowflake())
     respond(deleted)
-    forget_deleted(Deletion(guild, guild * 10, [deleted.message_id], time.time()))
+    forget_deleted(deletion(guild, guild * 10, [deleted.message_id], time.time()))
     assert kept
     assert [line.rsplit(": ", 1)[1] for line in why_lines(guild, "bob")] == ["staying"]
 

@@ -4,11 +4,11 @@ import itertools
 
 import pytest
 
-from karma import store
+from karma.ledger import reads
 from karma.models import Karma
 from karma.replies import CHECK, QUESTION
 from karma.router import respond
-from testkit.messages import BOT_ID, chat
+from testkit.messages import BOT_ID, chat, discord_messages
 from testkit.rules import RULES
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +133,7 @@ def test_a_board_of_long_names_fits_in_two_messages(guild):
     for first in range(0, 100, 20):
         say(guild, " ".join(f"({name})++" for name in names[first : first + 20]))
     reply = respond(chat("@Popple bot 100", guild_id=guild))
-    messages = reply.messages()
+    messages = discord_messages(reply)
     assert len(messages) == 2
     lines = "\n".join(messages).splitlines()
     shortened = "\\_" * 39 + "\N{HORIZONTAL ELLIPSIS}"
@@ -148,13 +148,13 @@ def test_a_board_of_long_names_fits_in_two_messages(guild):
 )
 def test_announce_setting(guild, value, announce):
     assert say(guild, f"@Popple announce {value}") == (None, CHECK)
-    assert store.announce_enabled(guild) is announce
+    assert reads.announce_enabled(guild) is announce
 
 
 @pytest.mark.parametrize("content", ["@Popple announce", "@Popple announce maybe", "@Popple announce onn"])
 def test_announce_needs_a_valid_value(guild, content):
     assert say(guild, content) == ('Valid announce settings are: "on", "off", "yes", "no"', QUESTION)
-    assert store.announce_enabled(guild) is True
+    assert reads.announce_enabled(guild) is True
 
 
 def test_glued_announce_is_not_a_command(guild):
@@ -175,4 +175,4 @@ def test_only_managers_change_announce(guild):
         "Only members who can manage this server can change announce.",
         QUESTION,
     )
-    assert store.announce_enabled(guild) is True
+    assert reads.announce_enabled(guild) is True

@@ -1,12 +1,11 @@
-"""Slash commands in the domain: what is registered, what is refused at once, what a worker answers."""
+"""Slash commands in the domain: what is refused at once, what a worker answers, and when it is
+too late to (Discord's JSON: botgateway/tests/test_slash_commands.py)."""
 
 import itertools
 import time
 
 import pytest
 
-from karma import config, slash
-from karma.message import DISCORD_EPOCH
 from karma.models import SettingChange
 from karma.router import respond
 from karma.slash import (
@@ -14,68 +13,36 @@ from karma.slash import (
     FORBIDDEN,
     NO_NAMES,
     NO_SETTING,
-    NOT_IN_DMS,
     UNKNOWN_COMMAND,
     Ack,
     SlashAnswer,
     SlashCommand,
     acknowledge,
     answer,
+    too_late,
 )
-from testkit.messages import chat
+from testkit.messages import chat, discord_messages
 
 _ids = itertools.count(1)
 
 
-def snowflake(age=0.0):
-    """An id Discord would have made `age` seconds ago."""
-    ms = int((time.time() - age - DISCORD_EPOCH) * 1000)
-    return (ms << 22) | next(_ids)
-
-
-def discord_json(command="top", options=None, permissions=0, dm=False, guild_id=7):
-    """Discord's interaction object for a slash command."""
-    user = {"id": "501", "username": "alice", "global_name": "Alice"}
-    data = {
-        "id": str(snowflake()),
-        "application_id": "900",
-        "type": 2,
-        "token": "interaction-token",
-        "data": {
-            "name": command,
-            "options": [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()],
-        },
-        "channel_id": "70",
-    }
-    if dm:
-        return {**data, "user": user}
-    return {**data, "guild_id": str(guild_id), "member": {"user": user, "nick": "al", "permissions": str(permissions)}}
-
-
-def slash_command(command="top", options=None, manager=False, guild_id=7, age=0.0):
-    permissions = slash.MANAGE_GUILD if manager else 0
-    return SlashCommand.from_discord({**discord_json(command, options, permissions, guild_id=guild_id),
-                                     "id": str(snowflake(age))})  # fmt: skip
-
-
-def test_from_discord_reads_what_popple_needs():
-    interaction = SlashCommand.from_discord(discord_json("karma", {"subjects": "tea"}, permissions=1 << 3))
-    assert (interaction.guild_id, interaction.channel_id, interaction.user_id) == (7, 70, 501)
-    assert (interaction.user_name, interaction.user_global_name, interaction.user_nick) == ("alice", "Alice", "al")
-    assert interaction.can_manage  # Administrator counts as Manage Server
-    assert (interaction.command, interaction.options) == ("karma", {"subjects": "tea"})
-    assert SlashCommand.from_payload(interaction.to_payload()) == interaction
-    assert SlashCommand.is_one(interaction.to_payload())
-    assert not SlashCommand.is_one(chat("x++").to_payload())
-
-
-@pytest.mark.parametrize(
-    "broken",
-    [{}, {"id": "1"}, {**discord_json(), "data": None}, {**discord_json(), "member": {"user": {}}}, [], "text"],
-)
-def test_what_is_not_a_slash_command_is_refused_with_a_reason(broken):
-    with pytest.raises(ValueError, match="not a slash command"):
-        SlashCommand.from_discord(broken)
+def slash_command(command="top", options=None, manager=False, guild_id=7, answer_by=None):
+    """A slash command as the gateway hands it over."""
+    return SlashCommand(
+        interaction_id=next(_ids),
+        application_id=900,
+        token="interaction-token",
+        guild_id=guild_id,
+        channel_id=70,
+        user_id=501,
+        user_name="alice",
+        user_global_name="Alice",
+        user_nick="al",
+        can_manage=manager,
+        command=command,
+        options=dict(options or {}),
+        answer_by=time.time() + 600 if answer_by is None else answer_by,
+    )
 
 
 @pytest.mark.parametrize(
@@ -115,35 +82,6 @@ def test_a_malformed_task_payload_is_refused(payload):
 )
 def test_acknowledge(command, options, manager, ack):
     assert acknowledge(slash_command(command, options, manager)) == ack
-
-
-def test_an_option_popple_never_registered_is_unknown_whatever_its_type():
-    body = discord_json("config")
-    body["data"]["options"] = [{"name": "set", "type": 1, "options": [{"name": "cooldown", "type": 3, "value": "5"}]}]
-    assert acknowledge(SlashCommand.from_discord(body)) == Ack(UNKNOWN_COMMAND)
-    body["data"]["options"] = [{"name": "size", "type": 5, "value": True}]
-    body["data"]["name"] = "top"
-    assert acknowledge(SlashCommand.from_discord(body)) == Ack(BAD_SIZE)
-
-
-def test_direct_messages_are_refused():
-    assert acknowledge(SlashCommand.from_discord(discord_json(dm=True))) == Ack(NOT_IN_DMS)
-
-
-def test_the_registered_commands():
-    commands = {command["name"]: command for command in slash.commands()}
-    assert set(commands) == {"karma", "why", "top", "bottom", "announce", "config"}
-    assert all(command["contexts"] == [0] for command in commands.values())  # servers only
-    manage = str(slash.MANAGE_GUILD)
-    assert {name for name, command in commands.items() if command["default_member_permissions"] == manage} == {
-        "announce",
-        "config",
-    }
-    size = commands["top"]["options"][0]
-    assert (size["min_value"], size["max_value"]) == (1, 100)
-    settings = [choice["value"] for choice in commands["config"]["options"][0]["choices"]]
-    assert settings == list(config.SETTINGS)  # every setting `@Popple config` knows
-    assert {"announce", "cooldown", "ignore"} <= set(settings)
 
 
 @pytest.mark.django_db
@@ -192,7 +130,7 @@ class TestAnswers:
         shown = board.count("\n* ")
         assert board.endswith(f"\N{HORIZONTAL ELLIPSIS}and {100 - shown - 1} more.")
         # The text command keeps its two messages.
-        assert len(respond(chat("@Popple top 100", guild_id=33)).messages()) == 2
+        assert len(discord_messages(respond(chat("@Popple top 100", guild_id=33)))) == 2
 
     def test_many_subjects_are_cut_as_the_text_command_cuts_them(self):
         subjects = " ".join(f"({'s' * 120} {i})" for i in range(40))
@@ -209,6 +147,13 @@ class TestAnswers:
             SlashAnswer.from_payload({**done.to_payload(), "content": "x" * 2001})
 
 
-def test_the_token_expires_after_fifteen_minutes():
-    assert not slash.expired(slash_command(age=14 * 60).interaction_id)
-    assert slash.expired(slash_command(age=15 * 60).interaction_id)
+def test_an_interaction_past_its_answer_time_is_too_late():
+    assert not too_late(slash_command())
+    assert too_late(slash_command(answer_by=time.time() - 1))
+    assert not too_late(slash_command(answer_by=0.0))  # not said (an older gateway): answered
+
+
+def test_a_payload_from_a_gateway_older_than_answer_by_is_answered():
+    payload = slash_command().to_payload()
+    del payload["answer_by"]
+    assert SlashCommand.from_payload(payload).answer_by == 0.0

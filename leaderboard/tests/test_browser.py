@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import sync_playwright
 
-from karma import store
+from karma.ledger import writes
 from karma.models import GuildSettings, Karma, LedgerEntry
 from karma.tests.test_admin_browser import CHROMIUM, CHROMIUM_FLAGS
 from testkit.messages import chat
@@ -24,13 +24,13 @@ def servers(transactional_db):
     GuildSettings.objects.create(guild_id=PUBLIC, name="The Café ☕", public=True)
     GuildSettings.objects.create(guild_id=PRIVATE, name="Private", public=False)
     for day, delta in enumerate([3, 2, -1, 4, 1]):
-        store.apply_changes(chat("", guild_id=PUBLIC), [("the build server", delta)])
+        writes.apply_changes(chat("", guild_id=PUBLIC), [("the build server", delta)])
         LedgerEntry.objects.filter(guild_id=PUBLIC, total=sum([3, 2, -1, 4, 1][: day + 1])).update(
             created_at=f"2026-11-{day + 20:02d}T12:00:00Z"
         )
     names = ["coffee", "<img src=x onerror=alert(1)>", "שלום עולם", "a name that is rather long for a phone screen"]
-    store.apply_changes(chat("", guild_id=PUBLIC), [(name, 5 - i * 3) for i, name in enumerate(names)])
-    store.apply_changes(chat("", guild_id=PRIVATE), [("secret", 1)])
+    writes.apply_changes(chat("", guild_id=PUBLIC), [(name, 5 - i * 3) for i, name in enumerate(names)])
+    writes.apply_changes(chat("", guild_id=PRIVATE), [("secret", 1)])
 
 
 @contextmanager
@@ -117,7 +117,7 @@ def test_names_a_browser_would_rewrite_lead_to_their_pages(live_server, servers)
 def test_moderators_revert_merge_and_export_in_the_admin(live_server, servers, django_user_model):
     django_user_model.objects.create_superuser("admin", "admin@example.com", "correct horse battery")
     spam = chat("", guild_id=PUBLIC, author_id=666, author_name="spammer")
-    store.apply_changes(spam, [("coffee", 50)])
+    writes.apply_changes(spam, [("coffee", 50)])
     with chromium() as browser:
         exported = _moderate(browser, live_server)
     assert '"subject": "the build server", "karma": 14' in exported

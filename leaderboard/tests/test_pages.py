@@ -10,8 +10,9 @@ from django.core.cache import cache
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
-from karma import moderation, store
+from karma.ledger import writes
 from karma.models import GuildSettings, Karma
+from karma.moderation import actions
 from testkit.databases import DATABASES
 from testkit.messages import chat
 
@@ -24,8 +25,8 @@ def servers(database):
     GuildSettings.objects.create(guild_id=PUBLIC, name="The <b>Café</b>", public=True)
     GuildSettings.objects.create(guild_id=PRIVATE, name="Secret club")
     for guild in (PUBLIC, PRIVATE):
-        store.apply_changes(chat("", guild_id=guild), [("popple", 3), ("coffee", -2), ("tea", 1)])
-        store.apply_changes(chat("", guild_id=guild), [("popple", 2), ("<script>alert(1)</script>", 4)])
+        writes.apply_changes(chat("", guild_id=guild), [("popple", 3), ("coffee", -2), ("tea", 1)])
+        writes.apply_changes(chat("", guild_id=guild), [("popple", 2), ("<script>alert(1)</script>", 4)])
 
 
 def test_a_private_or_unknown_server_is_a_404_alike(client, servers):
@@ -67,7 +68,7 @@ def test_a_board_shows_top_and_bottom_escaped(client, servers):
 
 
 def test_the_json_board_pages_by_25(client, servers):
-    store.apply_changes(chat("", guild_id=PUBLIC), [(f"name {i:02}", 100 + i) for i in range(30)])
+    writes.apply_changes(chat("", guild_id=PUBLIC), [(f"name {i:02}", 100 + i) for i in range(30)])
     board = json.loads(client.get(f"/servers/{PUBLIC}.json").content)
     assert board["server"] == {"id": str(PUBLIC), "name": "The <b>Café</b>"}
     assert board["subjects"] == 34
@@ -94,7 +95,7 @@ def test_a_subject_page_has_its_rank_and_a_chart_of_its_history(client, servers)
 
 
 def test_a_name_with_a_slash_or_right_to_left_text_has_its_page(client, servers):
-    store.apply_changes(chat("", guild_id=PUBLIC), [("ci/cd", 2), ("שלום", 1)])
+    writes.apply_changes(chat("", guild_id=PUBLIC), [("ci/cd", 2), ("שלום", 1)])
     board = client.get(f"/servers/{PUBLIC}/").content.decode()
     assert "<bdi>שלום</bdi>" in board
     assert f'href="/servers/{PUBLIC}/ci/cd/"' in board
@@ -102,14 +103,14 @@ def test_a_name_with_a_slash_or_right_to_left_text_has_its_page(client, servers)
 
 
 def test_a_merged_subject_leads_to_the_one_it_was_merged_into(client, servers):
-    moderation.merge(PUBLIC, "tea", "popple", None)
+    actions.merge(PUBLIC, "tea", "popple", None)
     response = client.get(f"/servers/{PUBLIC}/tea/")
     assert (response.status_code, response["Location"]) == (302, f"/servers/{PUBLIC}/popple/")
     assert "Also counted as: <bdi>tea</bdi>" in client.get(f"/servers/{PUBLIC}/popple/").content.decode()
 
 
 def test_a_subject_page_says_why_without_saying_who(client, servers):
-    store.apply_changes(
+    writes.apply_changes(
         chat("", guild_id=PUBLIC, author_name="secret-giver"), [("tea", 1)], {"tea": "<b>warm</b> & kind"}
     )
     page = client.get(f"/servers/{PUBLIC}/tea/").content.decode()

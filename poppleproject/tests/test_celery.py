@@ -1,4 +1,4 @@
-from poppleproject.celery import label_arguments
+from poppleproject.worker_signals import label_arguments
 
 
 def labelled(args, kwargs=None):
@@ -33,7 +33,8 @@ def test_anything_else_is_hidden():
 
 def test_every_popple_task_is_routed_to_a_queue_that_accepts_it():
     # A worker accepts on each queue only the tasks routed there: an unrouted task would be refused.
-    from poppleproject.celery import app, tasks_by_queue
+    from poppleproject.celery import app
+    from poppleproject.consumer import tasks_by_queue
 
     accepted = {name for names in tasks_by_queue().values() for name in names}
     popple = {name for name in app.tasks if not name.startswith("celery.")}

@@ -5,8 +5,8 @@ from django.core.management import call_command
 from django.db import InterfaceError, OperationalError, connection
 
 from botgateway.delivery import courier, stop_courier
+from botgateway.housekeeping import HOUSEKEEPING
 from botgateway.management.commands import rungateway
-from karma.tasks import HOUSEKEEPING
 from poppleproject.celery import run_tasks_inline
 
 

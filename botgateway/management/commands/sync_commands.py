@@ -1,4 +1,4 @@
-"""Register Popple's slash commands with Discord (karma/slash.py: commands).
+"""Register Popple's slash commands with Discord (botgateway/slash_commands.py: commands).
 
 One bulk overwrite: the registered set becomes exactly Popple's, so running it again (after an
 upgrade, or twice) leaves one registration of each command and removes commands Popple dropped.
@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from botgateway.discordapi import require_token
 from botgateway.rest import DiscordRest
-from karma.slash import commands
+from botgateway.slash_commands import commands
 
 
 class Command(BaseCommand):

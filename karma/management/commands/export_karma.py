@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from karma import export
 from karma.models import GuildSettings, Karma
+from karma.moderation import export
 
 
 class Command(BaseCommand):

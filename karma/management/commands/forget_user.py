@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from karma import moderation
+from karma.moderation import actions
 
 
 class Command(BaseCommand):
@@ -14,5 +14,5 @@ class Command(BaseCommand):
     def handle(self, *args, user_id, **options):
         if not (user_id.isascii() and user_id.isdigit() and 0 < int(user_id) < 2**63):
             raise CommandError(f"{user_id!r} is not a Discord user id (a number).")
-        changed = moderation.forget_user(int(user_id))
+        changed = actions.forget_user(int(user_id))
         self.stdout.write(f"Forgot user {user_id}: {changed} ledger rows no longer name them.")

@@ -1,4 +1,4 @@
-"""Import a Go Popple database: its karma and announce settings, per server (karma/gopopple.py)."""
+"""Import a Go Popple database: its karma and announce settings, per server (karma/importers/gopopple.py)."""
 
 import getpass
 import os
@@ -7,7 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from karma import gopopple
+from karma.importers import gopopple
 
 
 class Command(BaseCommand):

@@ -1,7 +1,8 @@
 """A local console: each line you type is a chat message from you, in one local server.
 
 No Discord and no broker: each line goes through the same router the karma task runs, on this
-process's database, and the answer is printed as Discord would show it.
+process's database, and the answer is printed as Discord would show it. (Here, beside the gateway,
+because it stands in for Discord: it makes ids as Discord does and splits answers as it would.)
 """
 
 import itertools
@@ -11,6 +12,8 @@ import time
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from botgateway.snowflakes import first_id_at, sent_at
+from botgateway.splitting import messages
 from karma.message import IncomingMessage
 from karma.router import respond
 
@@ -19,13 +22,11 @@ LOCAL_CHANNEL_ID = 2
 BOT_ID = 3
 BOT_NAME = "Popple"
 USER_ID = 4
-DISCORD_EPOCH_MS = 1420070400000
 
 
 def message_ids():
     """Unique and growing across runs, like Discord's snowflakes: the ledger keys on them."""
-    first = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
-    return itertools.count(first)
+    return itertools.count(first_id_at(time.time()))
 
 
 class Command(BaseCommand):
@@ -45,10 +46,11 @@ class Command(BaseCommand):
                 line = input("> " if interactive else "")
             except EOFError:
                 return
+            message_id = next(ids)
             message = IncomingMessage(
                 guild_id=LOCAL_GUILD_ID,
                 channel_id=LOCAL_CHANNEL_ID,
-                message_id=next(ids),
+                message_id=message_id,
                 author_id=USER_ID,
                 author_name=user,
                 content=line,
@@ -56,9 +58,10 @@ class Command(BaseCommand):
                 bot_name=BOT_NAME,
                 mentions={},
                 can_manage=True,
+                sent_at=sent_at(message_id),
             )
             reply = respond(message)
             if reply.reaction:
                 self.stdout.write(f"[reacts {reply.reaction}]")
-            for text in reply.messages():
+            for text in messages(reply):
                 self.stdout.write(text)

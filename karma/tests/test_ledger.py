@@ -5,7 +5,8 @@ import threading
 import pytest
 from django.db import connections
 
-from karma import config, store
+from karma import config
+from karma.ledger import reads, writes
 from karma.models import Karma, LedgerEntry
 from testkit.databases import DATABASES
 from testkit.messages import chat
@@ -21,8 +22,8 @@ def karma_in(database, guild_id):
 
 @pytest.mark.django_db(databases=DATABASES)
 def test_apply_returns_totals_in_order(database):
-    store.apply_changes(chat("", guild_id=1), [("b", 5)])
-    outcome = store.apply_changes(chat("", guild_id=1), [("b", 1), ("a", -1)])
+    writes.apply_changes(chat("", guild_id=1), [("b", 5)])
+    outcome = writes.apply_changes(chat("", guild_id=1), [("b", 1), ("a", -1)])
     totals, announce = outcome.applied, outcome.announce
     assert totals == [("b", 6, 2), ("a", -1, 1)]  # (subject, karma, version)
     assert announce is True
@@ -32,9 +33,9 @@ def test_apply_returns_totals_in_order(database):
 @pytest.mark.django_db(databases=DATABASES)
 def test_same_message_applies_once_and_answers_the_same(database):
     first = chat("", guild_id=1)
-    assert said(store.apply_changes(first, [("x", 1), ("y", -1)])) == ([("x", 1, 1), ("y", -1, 1)], True)
-    store.apply_changes(chat("", guild_id=1), [("x", 1)])
-    assert said(store.apply_changes(first, [("x", 1), ("y", -1)])) == ([("x", 1, 1), ("y", -1, 1)], True)
+    assert said(writes.apply_changes(first, [("x", 1), ("y", -1)])) == ([("x", 1, 1), ("y", -1, 1)], True)
+    writes.apply_changes(chat("", guild_id=1), [("x", 1)])
+    assert said(writes.apply_changes(first, [("x", 1), ("y", -1)])) == ([("x", 1, 1), ("y", -1, 1)], True)
     assert karma_in(database, 1) == {"x": 2, "y": -1}
     assert LedgerEntry.objects.using(database).filter(message_id=first.message_id).count() == 2
 
@@ -42,7 +43,7 @@ def test_same_message_applies_once_and_answers_the_same(database):
 @pytest.mark.django_db(databases=DATABASES)
 def test_ledger_records_each_change(database):
     message = chat("", guild_id=3, author_id=77)
-    store.apply_changes(message, [("x", 2), ("y", -1)])
+    writes.apply_changes(message, [("x", 2), ("y", -1)])
     rows = LedgerEntry.objects.using(database).order_by("subject")
     assert [
         (r.guild_id, r.channel_id, r.message_id, r.author_id, r.subject, r.delta, r.total, r.source) for r in rows
@@ -55,37 +56,37 @@ def test_ledger_records_each_change(database):
 @pytest.mark.django_db(databases=DATABASES)
 def test_names_compare_exactly(database):
     names = ["Popple", "popple", "POPPLE", "café", "cafe\u0301", "cafe", "a", "a ", " a", "🎉", "🎊", "ß", "ss"]
-    store.apply_changes(chat("", guild_id=1), [(name, 1) for name in names])
+    writes.apply_changes(chat("", guild_id=1), [(name, 1) for name in names])
     assert karma_in(database, 1) == dict.fromkeys(names, 1)
-    assert store.karma_of(1, ["popple", "a ", "nobody"]) == [("popple", 1), ("a ", 1), ("nobody", 0)]
+    assert reads.karma_of(1, ["popple", "a ", "nobody"]) == [("popple", 1), ("a ", 1), ("nobody", 0)]
 
 
 @pytest.mark.django_db(databases=DATABASES)
 def test_servers_are_separate(database):
-    store.apply_changes(chat("", guild_id=1), [("x", 1)])
-    store.apply_changes(chat("", guild_id=2), [("x", -1)])
-    assert store.karma_of(1, ["x"]) == [("x", 1)]
-    assert store.karma_of(2, ["x"]) == [("x", -1)]
+    writes.apply_changes(chat("", guild_id=1), [("x", 1)])
+    writes.apply_changes(chat("", guild_id=2), [("x", -1)])
+    assert reads.karma_of(1, ["x"]) == [("x", 1)]
+    assert reads.karma_of(2, ["x"]) == [("x", -1)]
 
 
 @pytest.mark.django_db(databases=DATABASES)
 def test_board_orders_by_karma_then_name_and_skips_zero(database):
     changes = [("b", 2), ("B", 2), ("a", 2), ("á", 2), ("low", -3), ("zero", 1)]
-    store.apply_changes(chat("", guild_id=1), changes)
-    store.apply_changes(chat("", guild_id=1), [("zero", -1)])
-    assert store.board(1, 10) == [("B", 2), ("a", 2), ("b", 2), ("á", 2), ("low", -3)]
-    assert store.board(1, 2, highest=False) == [("low", -3), ("B", 2)]
-    assert store.board(2, 10) == []
+    writes.apply_changes(chat("", guild_id=1), changes)
+    writes.apply_changes(chat("", guild_id=1), [("zero", -1)])
+    assert reads.board(1, 10) == [("B", 2), ("a", 2), ("b", 2), ("á", 2), ("low", -3)]
+    assert reads.board(1, 2, highest=False) == [("low", -3), ("B", 2)]
+    assert reads.board(2, 10) == []
 
 
 @pytest.mark.django_db(databases=DATABASES)
 def test_announce_setting_defaults_on(database):
-    assert store.announce_enabled(5) is True
+    assert reads.announce_enabled(5) is True
     config.change(5, "announce", "off", "test")
-    assert store.announce_enabled(5) is False
-    assert said(store.apply_changes(chat("", guild_id=5), [("x", 1)])) == ([("x", 1, 1)], False)
+    assert reads.announce_enabled(5) is False
+    assert said(writes.apply_changes(chat("", guild_id=5), [("x", 1)])) == ([("x", 1, 1)], False)
     config.change(5, "announce", "on", "test")
-    assert store.announce_enabled(5) is True
+    assert reads.announce_enabled(5) is True
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
@@ -104,7 +105,7 @@ def test_concurrent_application_is_exact(database):
             for i, message in enumerate(mine):
                 # Different subject orders per message, and new subjects created concurrently.
                 changes = [("hot", 1), ("cold", -1), (f"new{message.message_id % 7}", 1)]
-                store.apply_changes(message, changes[i % 3 :] + changes[: i % 3])
+                writes.apply_changes(message, changes[i % 3 :] + changes[: i % 3])
         except Exception as exc:  # reported below; a thread's exception would otherwise vanish
             errors.append(exc)
         finally:

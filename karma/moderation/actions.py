@@ -1,9 +1,9 @@
-"""Moderators' tools: revert ledger rows, merge one subject into another (an alias), forget a person,
-redact a reason.
+"""What moderators do by hand: set or delete a subject's karma, revert ledger rows, merge one
+subject into another (an alias), forget a person, redact a reason.
 
 Each keeps karma exact while chat changes it: the subjects' rows are locked before they are read
-(chat adds in the database under the same row locks, karma/store.py), and every change of karma
-is a ledger row that says which admin user made it.
+(chat adds in the database under the same row locks, karma/ledger/writes.py), and every change of
+karma is a ledger row that says which admin user made it.
 """
 
 import logging
@@ -14,8 +14,8 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, router, transaction
 from django.db.models import QuerySet
 
+from karma.ledger.writes import MAX_ALIAS_HOPS, retrying
 from karma.models import Giver, Karma, LedgerEntry, SettingChange
-from karma.store import MAX_ALIAS_HOPS, admin_ledger, retrying
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,7 +94,7 @@ def merge(guild_id: int, source: str, target: str, user: AbstractBaseUser | None
     """Merge subject `source` into `target` in one server; the karma moved.
 
     `target` gets `source`'s karma; `source` stays as an alias with none, its ledger kept, and its
-    later changes count for `target` (karma/store.py). Aliases of `source` follow it. ValueError
+    later changes count for `target` (karma/ledger/writes.py). Aliases of `source` follow it. ValueError
     says why a merge cannot be made; then nothing changed.
     """
     if source == target:
@@ -161,3 +161,51 @@ def redact_reasons(entries: QuerySet[LedgerEntry], user: AbstractBaseUser | None
 
 def _who(user: AbstractBaseUser | None) -> str:
     return f"admin {user.get_username()}" if user else "a command"
+
+
+def admin_set_karma(guild_id: int, subject: str, karma: int, user: AbstractBaseUser) -> Karma:
+    """Set a subject's karma from the admin, recording who did it in the ledger."""
+    with transaction.atomic(using=router.db_for_write(Karma)):
+        # The row is locked, so the recorded delta is exact even while chat changes it.
+        row, created = Karma.objects.select_for_update().get_or_create(
+            guild_id=guild_id, subject=subject, defaults={"karma": karma, "version": 1}
+        )
+        delta = karma if created else karma - row.karma
+        if delta and not created:
+            row.version += 1
+        row.karma = karma
+        row.save()
+        if delta:
+            admin_ledger(row, delta, user)
+    return row
+
+
+def admin_delete(rows: QuerySet[Karma], user: AbstractBaseUser) -> None:
+    with transaction.atomic(using=router.db_for_write(Karma)):
+        for row in rows.select_for_update():
+            if row.karma:
+                delta, row.karma = -row.karma, 0
+                row.version += 1
+                admin_ledger(row, delta, user)
+            row.delete()
+
+
+def admin_ledger(
+    row: Karma,
+    delta: int,
+    user: AbstractBaseUser | None,
+    source: str = LedgerEntry.Source.ADMIN,
+    reverts: LedgerEntry | None = None,
+) -> None:
+    """The ledger row of a change made in the admin (an edit, a revert, a merge), `row` being the
+    subject right after it."""
+    LedgerEntry.objects.create(
+        guild_id=row.guild_id,
+        subject=row.subject,
+        delta=delta,
+        total=row.karma,
+        version=row.version,
+        source=source,
+        admin_user=user,
+        reverts=reverts,
+    )

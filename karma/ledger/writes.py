@@ -1,4 +1,8 @@
-"""Reading and changing karma in the database.
+"""The ledger's write path: a version of a chat message (as sent, edited or deleted) applied once.
+
+Versions arrive in any order and may come again; each is one transaction of a few raw SQL
+statements (the hot path), under the server's rules. Reads are in karma/ledger/reads.py; what
+moderators change by hand, through the ORM, in karma/moderation/actions.py.
 
 Every function works on the database Django's routers pick for the karma models: the default one
 in production (the tests route them to SQLite or MariaDB in turn, testkit/databases.py).
@@ -9,21 +13,20 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, connections, router, transaction
 from django.db.backends.utils import CursorWrapper
-from django.db.models import QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
+from karma.ledger.reads import ANNOUNCE_DEFAULT, announce_enabled
 from karma.message import IncomingMessage
 from karma.models import DELETED_REVISION, Giver, GuildSettings, Karma, LedgerEntry, MessageVersion
 from karma.rules import HOUR, Refusal, Rules, limit, screen
-from monitoring import metrics
 
 # MySQL picks a victim when two transactions wait on each other (1213) and gives up after
 # innodb_lock_wait_timeout (1205); atomic() rolls back what is left, so running it again is safe.
@@ -31,14 +34,15 @@ _RETRYABLE_MYSQL_ERRORS = {1205, 1213}
 _ATTEMPTS = 5
 
 Changes = Sequence[tuple[str, int]]  # (subject, delta)
-Totals = list[tuple[str, int]]  # (subject, karma)
 Applied = list[tuple[str, int, int]]  # (subject, karma, version) right after a message's changes
-MAX_ALIAS_HOPS = 3  # merges are resolved to their end when made (karma/moderation.py); this is a guard
+MAX_ALIAS_HOPS = 3  # merges are resolved to their end when made (karma/moderation/actions.py); this is a guard
 Reasons = dict[str, str]  # subject -> why, as the message said
 T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
-_ANNOUNCE_DEFAULT = GuildSettings._meta.get_field("announce").default
+# Sent once per version of a message applied (not for a replayed one), with `outcome`: what it did.
+# The ledger counts nothing itself; monitoring/apps.py connects the metrics to this.
+version_applied = Signal()
 
 
 @dataclass(frozen=True)
@@ -168,10 +172,8 @@ def _apply_version(cursor: CursorWrapper, message: IncomingMessage, changes: Cha
 
 
 def _counted(outcome: Outcome) -> Outcome:
-    """Count what a new version did (a replayed one is not counted again)."""
-    metrics.KARMA_APPLIED.inc(len(outcome.applied))
-    for refusal in outcome.refusals:
-        metrics.KARMA_REFUSED.labels(refusal.rule).inc()
+    """Say what a new version did (a replayed one is not said again): version_applied."""
+    version_applied.send(sender=Outcome, outcome=outcome)
     return outcome
 
 
@@ -202,7 +204,7 @@ def _rules(cursor: CursorWrapper, guild_id: int) -> tuple[bool, Rules]:
     cursor.execute(_RULES, [guild_id])
     row = cursor.fetchone()
     if row is None:  # a server that never changed a setting
-        return _ANNOUNCE_DEFAULT, Rules()
+        return ANNOUNCE_DEFAULT, Rules()
     return bool(row[0]), Rules.of(*row[1:5], json.loads(row[5] or "[]"))
 
 
@@ -437,95 +439,3 @@ def _replay(cursor: CursorWrapper, message: IncomingMessage, changes: Changes, r
     return [
         (subject, *applied[subject]) for subject in [*asked, *sorted(set(applied) - set(asked))] if subject in applied
     ]
-
-
-def karma_of(guild_id: int, names: Sequence[str]) -> Totals:
-    """[(name, karma)] for each name, 0 for names never seen; a merged name answers for the
-    subject it was merged into."""
-    rows = Karma.objects.filter(guild_id=guild_id, subject__in=names).values_list("subject", "karma", "merged_into")
-    aliases = {subject: target for subject, _, target in rows if target is not None}
-    known = {subject: karma for subject, karma, _ in rows}
-    if aliases:
-        targets = Karma.objects.filter(guild_id=guild_id, subject__in=aliases.values())
-        known |= dict(targets.values_list("subject", "karma"))
-    named = [aliases.get(name, name) for name in names]
-    return [(name, known.get(name, 0)) for name in named]
-
-
-def current(guild_id: int, subjects: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """{subject: (karma, version)} of the subjects that exist and were not merged into another."""
-    rows = Karma.objects.filter(guild_id=guild_id, subject__in=list(subjects), merged_into__isnull=True)
-    return {subject: (karma, version) for subject, karma, version in rows.values_list("subject", "karma", "version")}
-
-
-def board(guild_id: int, size: int, highest: bool = True) -> Totals:
-    """The `size` subjects with the most (or least) karma, ties by name; zeros are left out."""
-    order = ("-karma" if highest else "karma", "subject")
-    rows = Karma.objects.filter(guild_id=guild_id).exclude(karma=0).order_by(*order)
-    return list(rows.values_list("subject", "karma")[:size])
-
-
-def reasons(guild_id: int, subject: str, count: int) -> list[tuple[str, int, str, datetime, str]]:
-    """The subject's last `count` changes that gave a reason, newest first, as (subject, delta,
-    author name, when, reason); not those of messages deleted since."""
-    deleted = LedgerEntry.objects.filter(guild_id=guild_id, subject=subject, source=LedgerEntry.Source.DELETED)
-    rows = (
-        LedgerEntry.objects.filter(guild_id=guild_id, subject=subject)
-        .exclude(reason="")
-        .exclude(message_id__in=deleted.values("message_id"))
-        .order_by("-created_at", "-id")
-    )
-    return list(rows.values_list("subject", "delta", "author_name", "created_at", "reason")[:count])
-
-
-def announce_enabled(guild_id: int) -> bool:
-    settings = GuildSettings.objects.filter(guild_id=guild_id).first()
-    return settings.announce if settings else _ANNOUNCE_DEFAULT
-
-
-def admin_set_karma(guild_id: int, subject: str, karma: int, user: AbstractBaseUser) -> Karma:
-    """Set a subject's karma from the admin, recording who did it in the ledger."""
-    with transaction.atomic(using=router.db_for_write(Karma)):
-        # The row is locked, so the recorded delta is exact even while chat changes it.
-        row, created = Karma.objects.select_for_update().get_or_create(
-            guild_id=guild_id, subject=subject, defaults={"karma": karma, "version": 1}
-        )
-        delta = karma if created else karma - row.karma
-        if delta and not created:
-            row.version += 1
-        row.karma = karma
-        row.save()
-        if delta:
-            admin_ledger(row, delta, user)
-    return row
-
-
-def admin_delete(rows: QuerySet[Karma], user: AbstractBaseUser) -> None:
-    with transaction.atomic(using=router.db_for_write(Karma)):
-        for row in rows.select_for_update():
-            if row.karma:
-                delta, row.karma = -row.karma, 0
-                row.version += 1
-                admin_ledger(row, delta, user)
-            row.delete()
-
-
-def admin_ledger(
-    row: Karma,
-    delta: int,
-    user: AbstractBaseUser | None,
-    source: str = LedgerEntry.Source.ADMIN,
-    reverts: LedgerEntry | None = None,
-) -> None:
-    """The ledger row of a change made in the admin (an edit, a revert, a merge), `row` being the
-    subject right after it."""
-    LedgerEntry.objects.create(
-        guild_id=row.guild_id,
-        subject=row.subject,
-        delta=delta,
-        total=row.karma,
-        version=row.version,
-        source=source,
-        admin_user=user,
-        reverts=reverts,
-    )

@@ -1,0 +1,115 @@
+"""Slash commands as Discord has them: the registration, the interaction object, the token's life."""
+
+import itertools
+import time
+
+import pytest
+
+from botgateway import slash_commands as slash
+from botgateway.slash_commands import from_discord
+from botgateway.snowflakes import DISCORD_EPOCH
+from karma import config
+from karma.slash import BAD_SIZE, NOT_IN_DMS, UNKNOWN_COMMAND, Ack, SlashCommand, acknowledge
+from testkit.messages import chat
+
+_ids = itertools.count(1)
+
+
+def snowflake(age=0.0):
+    """An id Discord would have made `age` seconds ago."""
+    ms = int((time.time() - age - DISCORD_EPOCH) * 1000)
+    return (ms << 22) | next(_ids)
+
+
+def discord_json(command="top", options=None, permissions=0, dm=False, guild_id=7):
+    """Discord's interaction object for a slash command."""
+    user = {"id": "501", "username": "alice", "global_name": "Alice"}
+    data = {
+        "id": str(snowflake()),
+        "application_id": "900",
+        "type": 2,
+        "token": "interaction-token",
+        "data": {
+            "name": command,
+            "options": [{"name": k, "type": 3, "value": v} for k, v in (options or {}).items()],
+        },
+        "channel_id": "70",
+    }
+    if dm:
+        return {**data, "user": user}
+    return {**data, "guild_id": str(guild_id), "member": {"user": user, "nick": "al", "permissions": str(permissions)}}
+
+
+def slash_command(command="top", options=None, manager=False, guild_id=7, age=0.0):
+    permissions = slash.MANAGE_GUILD if manager else 0
+    return from_discord({**discord_json(command, options, permissions, guild_id=guild_id), "id": str(snowflake(age))})
+
+
+def test_from_discord_reads_what_popple_needs():
+    interaction = from_discord(discord_json("karma", {"subjects": "tea"}, permissions=1 << 3))
+    assert (interaction.guild_id, interaction.channel_id, interaction.user_id) == (7, 70, 501)
+    assert (interaction.user_name, interaction.user_global_name, interaction.user_nick) == ("alice", "Alice", "al")
+    assert interaction.can_manage  # Administrator counts as Manage Server
+    assert (interaction.command, interaction.options) == ("karma", {"subjects": "tea"})
+    assert SlashCommand.from_payload(interaction.to_payload()) == interaction
+    assert SlashCommand.is_one(interaction.to_payload())
+    assert not SlashCommand.is_one(chat("x++").to_payload())
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [{}, {"id": "1"}, {**discord_json(), "data": None}, {**discord_json(), "member": {"user": {}}}, [], "text"],
+)
+def test_what_is_not_a_slash_command_is_refused_with_a_reason(broken):
+    with pytest.raises(ValueError, match="not a slash command"):
+        from_discord(broken)
+
+
+def test_an_option_popple_never_registered_is_unknown_whatever_its_type():
+    body = discord_json("config")
+    body["data"]["options"] = [{"name": "set", "type": 1, "options": [{"name": "cooldown", "type": 3, "value": "5"}]}]
+    assert acknowledge(from_discord(body)) == Ack(UNKNOWN_COMMAND)
+    body["data"]["options"] = [{"name": "size", "type": 5, "value": True}]
+    body["data"]["name"] = "top"
+    assert acknowledge(from_discord(body)) == Ack(BAD_SIZE)
+
+
+def test_direct_messages_are_refused():
+    assert acknowledge(from_discord(discord_json(dm=True))) == Ack(NOT_IN_DMS)
+
+
+def test_the_registered_commands():
+    commands = {command["name"]: command for command in slash.commands()}
+    assert set(commands) == {"karma", "why", "top", "bottom", "announce", "config"}
+    assert all(command["contexts"] == [0] for command in commands.values())  # servers only
+    manage = str(slash.MANAGE_GUILD)
+    assert {name for name, command in commands.items() if command["default_member_permissions"] == manage} == {
+        "announce",
+        "config",
+    }
+    size = commands["top"]["options"][0]
+    assert (size["min_value"], size["max_value"]) == (1, 100)
+    settings = [choice["value"] for choice in commands["config"]["options"][0]["choices"]]
+    assert settings == list(config.SETTINGS)  # every setting `@Popple config` knows
+    assert {"announce", "cooldown", "ignore"} <= set(settings)
+
+
+def test_the_token_expires_after_fifteen_minutes():
+    assert not slash.expired(slash_command(age=14 * 60).interaction_id)
+    assert slash.expired(slash_command(age=15 * 60).interaction_id)
+    # The domain is told until when it may answer, and refuses as the reply side does.
+    assert abs(slash_command(age=14 * 60).answer_by - (time.time() + 30)) < 5
+
+
+def test_the_registration_is_the_domains_commands_in_discords_json():
+    """Every command and option the domain declares, nothing more (karma/slash.py: COMMANDS)."""
+    from karma.slash import COMMANDS
+
+    registered = slash.commands()
+    assert [command["name"] for command in registered] == [command.name for command in COMMANDS]
+    for json, command in zip(registered, COMMANDS, strict=True):
+        assert (json["type"], json["integration_types"]) == (1, [0])
+        assert [option["name"] for option in json["options"]] == [option.name for option in command.options]
+        assert [option["type"] for option in json["options"]] == [
+            slash.STRING if option.kind is str else slash.INTEGER for option in command.options
+        ]

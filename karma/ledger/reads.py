@@ -1,0 +1,56 @@
+"""Reading karma: what a name has, the boards, the reasons given, whether a server announces.
+
+The ORM, not the raw SQL of the write path (karma/ledger/writes.py): these are not the hot path.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from karma.models import GuildSettings, Karma, LedgerEntry
+
+Totals = list[tuple[str, int]]  # (subject, karma)
+ANNOUNCE_DEFAULT = GuildSettings._meta.get_field("announce").default
+
+
+def karma_of(guild_id: int, names: Sequence[str]) -> Totals:
+    """[(name, karma)] for each name, 0 for names never seen; a merged name answers for the
+    subject it was merged into."""
+    rows = Karma.objects.filter(guild_id=guild_id, subject__in=names).values_list("subject", "karma", "merged_into")
+    aliases = {subject: target for subject, _, target in rows if target is not None}
+    known = {subject: karma for subject, karma, _ in rows}
+    if aliases:
+        targets = Karma.objects.filter(guild_id=guild_id, subject__in=aliases.values())
+        known |= dict(targets.values_list("subject", "karma"))
+    named = [aliases.get(name, name) for name in names]
+    return [(name, known.get(name, 0)) for name in named]
+
+
+def current(guild_id: int, subjects: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """{subject: (karma, version)} of the subjects that exist and were not merged into another."""
+    rows = Karma.objects.filter(guild_id=guild_id, subject__in=list(subjects), merged_into__isnull=True)
+    return {subject: (karma, version) for subject, karma, version in rows.values_list("subject", "karma", "version")}
+
+
+def board(guild_id: int, size: int, highest: bool = True) -> Totals:
+    """The `size` subjects with the most (or least) karma, ties by name; zeros are left out."""
+    order = ("-karma" if highest else "karma", "subject")
+    rows = Karma.objects.filter(guild_id=guild_id).exclude(karma=0).order_by(*order)
+    return list(rows.values_list("subject", "karma")[:size])
+
+
+def reasons(guild_id: int, subject: str, count: int) -> list[tuple[str, int, str, datetime, str]]:
+    """The subject's last `count` changes that gave a reason, newest first, as (subject, delta,
+    author name, when, reason); not those of messages deleted since."""
+    deleted = LedgerEntry.objects.filter(guild_id=guild_id, subject=subject, source=LedgerEntry.Source.DELETED)
+    rows = (
+        LedgerEntry.objects.filter(guild_id=guild_id, subject=subject)
+        .exclude(reason="")
+        .exclude(message_id__in=deleted.values("message_id"))
+        .order_by("-created_at", "-id")
+    )
+    return list(rows.values_list("subject", "delta", "author_name", "created_at", "reason")[:count])
+
+
+def announce_enabled(guild_id: int) -> bool:
+    settings = GuildSettings.objects.filter(guild_id=guild_id).first()
+    return settings.announce if settings else ANNOUNCE_DEFAULT

@@ -1,0 +1,70 @@
+"""What every process does around Celery's tasks (connected by poppleproject/celery.py): serve a
+worker's metrics, recycle database connections around a task, label a task's arguments for Flower
+and the logs, and warn before a message's last delivery."""
+
+import logging
+
+from celery.signals import before_task_publish, task_postrun, task_prerun, task_received, worker_init
+from django.conf import settings
+from django.db import connections
+
+from poppleproject import rabbitmq
+
+
+@worker_init.connect
+def serve_metrics(**kwargs):
+    # In the worker's own process, before its pool starts: the pool of threads (as deployed) counts
+    # into the same registry. A prefork pool's children would count into their own, unseen.
+    from monitoring import metrics  # Django's apps are loaded by now
+
+    metrics.serve()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def recycle_database_connections(**kwargs):
+    # As around a web request: drop connections that failed or outlived CONN_MAX_AGE, and have the
+    # next query check that the server is still there (after a database restart, it is not).
+    # Inside a caller's transaction (a task run inline from a test) the connection is the caller's.
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+
+
+@before_task_publish.connect
+def label_arguments(headers, body, **kwargs):
+    # Flower and the workers' logs show a task's arguments as this label, not the chat message (its
+    # contents, its author) or the reply's text: which message and channel is enough to follow it.
+    args, task_kwargs = body[0], body[1]
+    payload = args[0] if args else None
+    if isinstance(payload, dict):
+        ids = {key: payload.get(key) for key in ("message_id", "interaction_id", "channel_id")}
+        label = [f"{key}={value}" for key, value in ids.items() if isinstance(value, int)]
+        if isinstance(payload.get("guild_ids"), list):  # a server event (karma.message.ServerEvent)
+            label.append(f"servers={len(payload['guild_ids'])}")
+        if isinstance(payload.get("deleted"), list):  # deleted messages (karma.message.Deletion)
+            label.append(f"deleted={len(payload['deleted'])}")
+        if payload.get("edited"):
+            label.append("edited")
+        headers["argsrepr"] = " ".join(label) or "(hidden)"
+    elif args:
+        headers["argsrepr"] = f"({len(args)} arguments)"
+    headers["kwargsrepr"] = "{...}" if task_kwargs else "{}"
+
+
+@task_received.connect
+def warn_of_the_last_delivery(request, **kwargs):
+    # RabbitMQ counts (x-delivery-count) the deliveries of a message that ended without an
+    # acknowledgement (its worker died, or lost the broker); once the count passes
+    # RABBITMQ_DELIVERY_LIMIT it moves the message to the dead-letter queue instead of killing
+    # workers forever (poppleproject/rabbitmq.py). This is the line that says so, before the last try.
+    earlier = (request.message.headers or {}).get("x-delivery-count") or 0
+    if earlier and earlier >= settings.RABBITMQ_DELIVERY_LIMIT:
+        logging.getLogger(__name__).error(
+            "task %s[%s] delivered %d times already (each time without an acknowledgement, as when its "
+            "worker dies): if this attempt fails the same way, RabbitMQ moves it to the queue %s",
+            request.name,
+            request.id,
+            earlier,
+            rabbitmq.DEAD_LETTERS,
+        )
