@@ -8,7 +8,7 @@ version of each subject it said, so that a reply delivered late never contradict
 value (botgateway/delivery.py). Reactions go out after the text, one request each.
 """
 
-from botgateway.mailbox import Held
+from botgateway.mailbox import Held, Intent
 from botgateway.splitting import DISCORD_MESSAGE_LIMIT, fit, joined
 
 TEXT, REACTION = "text", "reaction"
@@ -23,7 +23,7 @@ def kind_of(held: list[Held]) -> str | None:
     return None
 
 
-def next_post(held: list[Held], spare: int, limit: int = DISCORD_MESSAGE_LIMIT) -> dict:
+def next_post(held: list[Held], spare: int | None, limit: int = DISCORD_MESSAGE_LIMIT) -> Intent:
     """The intent for the next request: what to send and which held lines or reaction it covers.
 
     `spare` is how many more requests the bucket allows right now besides this one (None while
@@ -32,14 +32,16 @@ def next_post(held: list[Held], spare: int, limit: int = DISCORD_MESSAGE_LIMIT) 
     with_text = [entry for entry in held if entry.lines]
     if not with_text:
         entry = next(entry for entry in held if entry.reaction)
-        return {"kind": REACTION, "message_id": entry.message_id, "emoji": entry.reaction, "covers": {},
+        emoji = entry.reaction or ""  # never empty: the entry was chosen for its reaction
+        return {"kind": REACTION, "message_id": entry.message_id, "emoji": emoji, "covers": {},
                 "reaction_of": entry.message_id}  # fmt: skip
     merged = spare is not None and len(with_text) - 1 > spare
     if merged:
         candidates, superseded = _latest_only(with_text)
     else:
         candidates, superseded = with_text[:1], []
-    pieces, origins, said = [], [], {}
+    pieces, origins = [], []
+    said: dict[str, int] = {}
     for entry in candidates:
         for position, (index, line) in enumerate(entry.lines):
             pieces.append(("\n" if position == 0 else entry.joiner, line.text))
@@ -49,7 +51,7 @@ def next_post(held: list[Held], spare: int, limit: int = DISCORD_MESSAGE_LIMIT) 
     for _, _, line in origins[:count]:
         if line.subject is not None:
             said[line.subject] = max(line.version, said.get(line.subject, line.version))
-    covers = {}
+    covers: dict[str, list[int]] = {}
     for message_id, index in sent + superseded:
         covers.setdefault(str(message_id), []).append(index)
     first_message, first_index = sent[0]
@@ -66,7 +68,7 @@ def next_post(held: list[Held], spare: int, limit: int = DISCORD_MESSAGE_LIMIT) 
 
 def _latest_only(held: list[Held]) -> tuple[list[Held], list[tuple[int, int]]]:
     """The replies without the lines a later line about the same subject replaces, and those lines."""
-    latest = {}  # subject -> (version, message id, index) of the line that stays
+    latest: dict[str, tuple[int, int, int]] = {}  # subject -> (version, message id, index) of the line that stays
     for entry in held:
         for index, line in entry.lines:
             if line.subject is not None:

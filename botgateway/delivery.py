@@ -19,7 +19,9 @@ import os
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import urllib3
 from django.conf import settings
@@ -28,10 +30,10 @@ from redis.exceptions import RedisError
 
 from botgateway.coalesce import REACTION, TEXT, kind_of, next_post
 from botgateway.discordapi import redis_prefix, require_token
-from botgateway.mailbox import LEASE_SECONDS, Held, mailbox_for, remaining
-from botgateway.ratelimits import Route, limits_for
+from botgateway.mailbox import LEASE_SECONDS, Held, Intent, Mailbox, mailbox_for, remaining
+from botgateway.ratelimits import Limits, Route, limits_for
 from botgateway.rest import DiscordRest
-from karma.message import Reply
+from karma.message import Line, Reply
 from karma.router import current_lines
 from monitoring import metrics
 
@@ -52,14 +54,24 @@ class _LeaseLost(Exception):
     """The channel's lease ran out while this process held it: someone else carries on."""
 
 
+_T = TypeVar("_T")
+
+
 class Courier:
-    def __init__(self, mailbox, limits, rest: DiscordRest, threads: int = 4, current=current_lines):
+    def __init__(
+        self,
+        mailbox: Mailbox,
+        limits: Limits,
+        rest: DiscordRest,
+        threads: int = 4,
+        current: Callable[[int, Iterable[str]], dict[str, Line]] = current_lines,
+    ) -> None:
         self.mailbox = mailbox
         self.limits = limits
         self.rest = rest
         self.current = current  # (server id, subjects) -> {subject: the Line that says it now}
         self._database_down = False
-        self._poller = None
+        self._poller: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
         # The poller claims only as many due channels as it has threads free to post for them.
@@ -83,7 +95,7 @@ class Courier:
             return  # someone else is posting for the channel; they post this reply too
         channel_id = reply.channel_id
         if not held:
-            told = {}
+            told: dict[str, int] = {}
             try:
                 wait = self._post_directly(reply, token, said, told)
             except _LeaseLost:
@@ -126,13 +138,14 @@ class Courier:
         # well before): a long run of posts hands over to a poller all the same.
         hand_over_at = time.monotonic() + LEASE_SECONDS / 3
         due_in = None
+        ours = True  # the lease, to give back
         try:
             while True:
                 wait = self._post_next(channel_id, token)
                 if wait is None:
                     if self.mailbox.finish(channel_id, token):
                         continue  # more arrived meanwhile
-                    token = None  # given back, with nothing left
+                    ours = False  # given back, with nothing left
                     return
                 if wait == 0 and time.monotonic() > hand_over_at:
                     wait = 0.001  # due again at once: a poller carries on
@@ -140,9 +153,9 @@ class Courier:
                     due_in = wait
                     return
         except _LeaseLost:
-            token = None
+            ours = False
         finally:
-            if token is not None:
+            if ours:
                 self.mailbox.give_back(channel_id, token, due_in)
 
     def _post_directly(self, reply: Reply, token: str, said: dict[str, int], told: dict[str, int]) -> float:
@@ -161,13 +174,13 @@ class Courier:
         if not fresh:
             return 0  # the channel was told as much or more already
         entry = fresh[0]
-        kind = kind_of([entry])
+        kind = TEXT if entry.lines else REACTION  # a fresh entry has lines or a reaction
         route = Route(ROUTES[kind], reply.channel_id)
         grant = self.limits.acquire(route)
-        intent = {**next_post([entry], grant.spare), "attempts": 0}
-        left = entry
+        intent: Intent = {**next_post([entry], grant.spare), "attempts": 0}
+        left: Held | None = entry
 
-        def posted():
+        def posted() -> None:
             nonlocal left
             left = remaining([entry], intent)[entry.message_id]
 
@@ -190,9 +203,9 @@ class Courier:
                 return DATABASE_PAUSE
             held, outdated = checked
             if outdated:
-                outdated = {"covers": outdated, "reaction_of": None}
-                self._checked(self.mailbox.commit(channel_id, token, outdated, state))
-                metrics.REPLIES_COALESCED.inc(len(outdated["covers"]))  # the channel was told as much already
+                dropped: Intent = {"covers": outdated, "reaction_of": None}
+                self._checked(self.mailbox.commit(channel_id, token, dropped, state))
+                metrics.REPLIES_COALESCED.inc(len(outdated))  # the channel was told as much already
                 return 0
             kind = kind_of(held)
             if kind is None:
@@ -219,7 +232,9 @@ class Courier:
             lambda: self._checked(self.mailbox.commit(channel_id, token, intent, state)),
         )
 
-    def _make(self, channel_id: int, token: str, kind: str, route: Route, intent: dict, posted) -> float:
+    def _make(
+        self, channel_id: int, token: str, kind: str, route: Route, intent: Intent, posted: Callable[[], object]
+    ) -> float:
         """Make the request `intent` describes; `posted()` notes that it need not be made again.
 
         Returns 0 to go on, or the seconds to wait before the channel's next request.
@@ -260,7 +275,9 @@ class Courier:
         posted()
         return 0
 
-    def _checked_against(self, held: list[Held], said: dict[str, int]) -> tuple[list[Held], dict] | None:
+    def _checked_against(
+        self, held: list[Held], said: dict[str, int]
+    ) -> tuple[list[Held], dict[str, list[int]]] | None:
         """The held replies as the channel may be told them now, and the lines to leave out.
 
         `said` is the version of each subject the channel was told last. A line about an older or
@@ -269,7 +286,7 @@ class Courier:
         that is ahead of it is not of this database (a fresh one) and is not believed. Returns
         (replies, {message id: [indices left out]}), or None when the database cannot be asked.
         """
-        asked = defaultdict(set)
+        asked: defaultdict[int, set[str]] = defaultdict(set)
         for entry in held:
             for _, line in entry.lines:
                 subject = line.subject
@@ -287,12 +304,13 @@ class Courier:
         if self._database_down and asked:
             logger.info("replies: the database is reachable again")
             self._database_down = False
-        fresh, left_out = [], {}
+        fresh: list[Held] = []
+        left_out: dict[str, list[int]] = {}
         for entry in held:
             lines, latest = [], now.get(entry.guild_id, {})
             for index, line in entry.lines:
                 told = said.get(line.subject) if line.subject is not None else None
-                known = latest.get(line.subject)
+                known = latest.get(line.subject) if line.subject is not None else None
                 if told is not None and told >= line.version and (known is None or known.version >= told):
                     left_out.setdefault(str(entry.message_id), []).append(index)
                     continue
@@ -302,18 +320,18 @@ class Courier:
         return fresh, left_out
 
     @staticmethod
-    def _checked(result):
+    def _checked(result: _T | None) -> _T:
         if result is None or result is False:
             raise _LeaseLost
         return result
 
-    def _later(self, channel_id: int, token: str, intent: dict, problem: str) -> float:
+    def _later(self, channel_id: int, token: str, intent: Intent, problem: str) -> float:
         """Try the same post again after a backoff, which replies arriving meanwhile respect."""
         attempts = intent["attempts"]
         wait = BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS) - 1)]
         if attempts == 0:
             logger.warning("channel %s: %s; trying again with backoff", channel_id, problem)
-        later = {**intent, "attempts": attempts + 1, "not_before": time.time() + wait}
+        later: Intent = {**intent, "attempts": attempts + 1, "not_before": time.time() + wait}
         self._checked(self.mailbox.set_intent(channel_id, token, later))
         return wait
 
@@ -375,8 +393,8 @@ class Courier:
         self.rest.close()
 
 
-_courier = None
-_courier_key = None
+_courier: Courier | None = None
+_courier_key: tuple[object, ...] = ()  # what _courier was made for: this process and its settings
 _lock = threading.Lock()
 
 

@@ -132,8 +132,15 @@ class Gateway(discord.AutoShardedClient):
         self.forwarded = self.dropped = 0  # since the last report
         self.dropped_edits = self.dropped_deletions = 0  # since the last report
         self._available = []  # servers found available, not forwarded yet
-        self._available_since = None  # when the first of them was seen
+        self._available_since = 0.0  # when the first of them was seen
         self._reported_at = time.monotonic()
+
+    @property
+    def me(self) -> discord.ClientUser:
+        """Popple's own user, which discord.py knows from READY on: before any message arrives."""
+        if self.user is None:
+            raise RuntimeError("Discord has not said who Popple is yet (no READY)")
+        return self.user
 
     async def setup_hook(self):
         if self.throttle:
@@ -151,8 +158,8 @@ class Gateway(discord.AutoShardedClient):
             self._was_ready = True
             logger.info(
                 "connected to Discord as %s (%s): shards %s of %s, %d servers",
-                self.user.name,
-                self.user.id,
+                self.me.name,
+                self.me.id,
                 sorted(self.shards),
                 self.shard_count,
                 len(self.guilds),
@@ -169,8 +176,8 @@ class Gateway(discord.AutoShardedClient):
         if not is_chat(message):
             return
         metrics.GATEWAY_RECEIVED.inc()
-        if may_matter(message.content, self.user.id, self.user.name):
-            self.forward(to_incoming(message, self.user).to_payload())
+        if may_matter(message.content, self.me.id, self.me.name):
+            self.forward(to_incoming(message, self.me).to_payload())
             if holds_sign(message.content):
                 self.record.sent(message.id)
             self.forwarded += 1
@@ -227,7 +234,7 @@ class Gateway(discord.AutoShardedClient):
             return
         if sign:
             self.record.edited(message.id)
-        self.forward(to_incoming(message, self.user, edited, message_forwarded=bool(sent)).to_payload())
+        self.forward(to_incoming(message, self.me, edited, message_forwarded=bool(sent)).to_payload())
         self.forwarded += 1
 
     async def on_raw_message_delete(self, event):

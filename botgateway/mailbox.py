@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, Protocol, TypedDict
 
 import redis
 
@@ -54,7 +54,7 @@ class Held:
         return json.dumps({"lines": lines, "joiner": self.joiner, "reaction": self.reaction, "guild": self.guild_id})
 
     @classmethod
-    def from_json(cls, message_id: int, text: str) -> "Held":
+    def from_json(cls, message_id: int, text: str | bytes) -> "Held":
         data = json.loads(text)
         lines = tuple((index, Line(text, subject, version)) for index, text, subject, version in data["lines"])
         return cls(message_id, lines, data["joiner"], data["reaction"], data.get("guild", 0))
@@ -69,7 +69,27 @@ class Held:
         return Held(self.message_id, lines, self.joiner, left, self.guild_id) if lines or left else None
 
 
-def remaining(held: list[Held], intent: dict) -> dict[int, Held | None]:
+class Intent(TypedDict):
+    """One post, written down before it is made (botgateway/coalesce.py: next_post).
+
+    Kept in Redis as JSON: these keys are its stored form, which held posts of a running
+    deployment are read back in. Only `covers` and `reaction_of` are always there: an intent that
+    only drops lines the channel was told already (botgateway/delivery.py) has no post to make.
+    """
+
+    covers: dict[str, list[int]]  # message id (text: JSON's keys are) -> indices of the lines it says
+    reaction_of: int | None  # the held reply whose reaction it adds
+    kind: NotRequired[str]  # coalesce.TEXT or coalesce.REACTION
+    message_id: NotRequired[int]  # the message it answers (a reaction goes on it)
+    content: NotRequired[str]  # a text post's message
+    nonce: NotRequired[str]  # the same for every attempt at this message
+    emoji: NotRequired[str]  # a reaction's emoji
+    said: NotRequired[dict[str, int]]  # the version of each subject it says
+    attempts: NotRequired[int]  # failed attempts so far (delivery backs off)
+    not_before: NotRequired[float]  # time.time() before which it is not tried again
+
+
+def remaining(held: list[Held], intent: Intent) -> dict[int, Held | None]:
     """The held replies the intent covers, as they are once it has been posted (None: all gone)."""
     covers = {int(message_id): set(indices) for message_id, indices in intent["covers"].items()}
     reacted = intent.get("reaction_of")
@@ -84,12 +104,38 @@ def remaining(held: list[Held], intent: dict) -> dict[int, Held | None]:
 class State:
     """What a channel holds, read at once: the post in progress, the held replies, what was said."""
 
-    intent: dict | None
+    intent: Intent | None
     held: list[Held]
     said: dict[str, int]
 
 
-def _after(state: State, intent: dict) -> tuple[dict[str, int], dict[int, Held | None], list[int]]:
+class Mailbox(Protocol):
+    """What delivery needs of a mailbox: MemoryMailbox and RedisMailbox (which documents each step)."""
+
+    def add(self, reply: Reply) -> tuple[str | None, bool, dict[str, int]]: ...
+
+    def hold(self, channel_id: int, token: str, entry: Held) -> bool: ...
+
+    def lease(self, channel_id: int) -> str | None: ...
+
+    def state(self, channel_id: int, token: str) -> State | None: ...
+
+    def held(self, channel_id: int) -> list[Held]: ...
+
+    def set_intent(self, channel_id: int, token: str, intent: Intent) -> bool: ...
+
+    def commit(self, channel_id: int, token: str, intent: Intent, state: State) -> bool: ...
+
+    def finish(self, channel_id: int, token: str, said: dict[str, int] | None = None) -> bool: ...
+
+    def give_back(
+        self, channel_id: int, token: str, due_in: float | None = None, said: dict[str, int] | None = None
+    ) -> None: ...
+
+    def claim_due(self, limit: int = 100) -> list[int]: ...
+
+
+def _after(state: State, intent: Intent) -> tuple[dict[str, int], dict[int, Held | None], list[int]]:
     """What `intent` changes once made: what was said, the replies left (None: gone), those posted.
 
     What a post says of a subject is what the channel was last told, even when it is older than the
@@ -103,14 +149,15 @@ def _after(state: State, intent: dict) -> tuple[dict[str, int], dict[int, Held |
 class MemoryMailbox:
     """Held replies of one process, in memory: lost if the process dies."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._held = {}  # channel -> {message id -> Held}
-        self._intents = {}  # channel -> intent
-        self._leases = {}  # channel -> (token, expires)
-        self._due = {}  # channel -> when (monotonic seconds)
-        self._said = {}  # channel -> ({subject -> version the channel was told last}, expires)
-        self._posted = {}  # (channel, message id) -> expires
+        self._held: dict[int, dict[int, Held]] = {}  # channel -> {message id -> Held}
+        self._intents: dict[int, Intent] = {}  # channel -> intent
+        self._leases: dict[int, tuple[str, float]] = {}  # channel -> (token, expires)
+        self._due: dict[int, float] = {}  # channel -> when (monotonic seconds)
+        # channel -> ({subject -> version the channel was told last}, expires)
+        self._said: dict[int, tuple[dict[str, int], float]] = {}
+        self._posted: dict[tuple[int, int], float] = {}  # (channel, message id) -> expires
 
     def add(self, reply: Reply) -> tuple[str | None, bool, dict[str, int]]:
         """Take in `reply`: (the channel's lease if it was free, whether the reply was held, which
@@ -182,14 +229,14 @@ class MemoryMailbox:
         with self._lock:
             return sorted(self._held.get(channel_id, {}).values(), key=lambda entry: entry.message_id)
 
-    def set_intent(self, channel_id: int, token: str, intent: dict) -> bool:
+    def set_intent(self, channel_id: int, token: str, intent: Intent) -> bool:
         with self._lock:
             if not self._holds_lease(channel_id, token):
                 return False
             self._intents[channel_id] = intent
             return True
 
-    def commit(self, channel_id: int, token: str, intent: dict, state: State) -> bool:
+    def commit(self, channel_id: int, token: str, intent: Intent, state: State) -> bool:
         """Note that `intent` was made (or will never be); False when the lease is no longer ours.
 
         `state` is what the intent was made from: only the lease holder changes held replies.
@@ -345,14 +392,14 @@ return due
 )
 
 
-def _pairs(flat: list) -> dict:
+def _pairs(flat: list[bytes]) -> dict[bytes, bytes]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 class RedisMailbox:
     """Held replies shared by every process that uses this Redis; they outlive a killed worker."""
 
-    def __init__(self, client: redis.Redis, prefix: str):
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.redis = client
         self.prefix = prefix + "replies:"  # prefix: this bot's (botgateway/discordapi.py: redis_prefix)
         self._scripts = {
@@ -413,14 +460,14 @@ class RedisMailbox:
         entries = self.redis.hgetall(self._keys(channel_id, "held")[0])
         return sorted((Held.from_json(int(k), v) for k, v in entries.items()), key=lambda entry: entry.message_id)
 
-    def set_intent(self, channel_id: int, token: str, intent: dict) -> bool:
+    def set_intent(self, channel_id: int, token: str, intent: Intent) -> bool:
         return bool(
             self._scripts["set_intent"](
                 keys=self._keys(channel_id, "lease", "intent"), args=[token, json.dumps(intent)]
             )
         )
 
-    def commit(self, channel_id: int, token: str, intent: dict, state: State) -> bool:
+    def commit(self, channel_id: int, token: str, intent: Intent, state: State) -> bool:
         """Note that `intent` was made (or will never be); False when the lease is no longer ours.
 
         `state` is what the intent was made from: only the lease holder changes held replies.
@@ -454,6 +501,6 @@ class RedisMailbox:
         return [int(channel) for channel in claimed]
 
 
-def mailbox_for(redis_url: str | None, prefix: str = "") -> Any:
+def mailbox_for(redis_url: str | None, prefix: str = "") -> Mailbox:
     """Shared through Redis (under `prefix`) when it is configured, this process's own otherwise."""
     return RedisMailbox(redis.Redis.from_url(redis_url), prefix) if redis_url else MemoryMailbox()

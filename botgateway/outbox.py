@@ -16,6 +16,7 @@ import threading
 import time
 from collections import deque
 from contextlib import contextmanager
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,8 @@ class Outbox:
         self.dropped = 0
         # (last row id, time stored) of each stored batch not wholly published, oldest first: the
         # age of the oldest waiting message without a column for it in every row.
-        self._arrivals = deque()
-        self._incoming = queue.SimpleQueue()
+        self._arrivals: deque[tuple[int, float]] = deque()
+        self._incoming: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()  # None: stop
         self._lock = threading.Lock()
         self._wake_publisher = threading.Event()
         self._stop = threading.Event()

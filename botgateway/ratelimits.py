@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import redis
 
@@ -76,16 +76,33 @@ def _bucket_headers(answer: Answer) -> tuple[int, int, float] | None:
         return None
 
 
+class Limits(Protocol):
+    """What delivery needs of a budget: MemoryLimits and RedisLimits."""
+
+    def acquire(self, route: Route) -> Grant:
+        """Grant a request on `route` now (wait 0), or say how long to wait."""
+        ...
+
+    def learn(self, route: Route, answer: Answer) -> float:
+        """Keep what Discord's answer says; returns the seconds to wait after a 429 (else 0)."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """No request at all for `seconds`."""
+        ...
+
+
 class MemoryLimits:
     """The budget of one process, kept in memory (the embedded mode, or no REDIS_URL)."""
 
-    def __init__(self, global_limit: int):
+    def __init__(self, global_limit: int) -> None:
         self.global_limit = global_limit
         self._lock = threading.Lock()
         self._blocked_until = 0.0
-        self._granted = []  # times of the requests granted in the last global window
-        self._bucket_of = {}  # route name -> Discord's bucket id
-        self._buckets = {}  # "bucket:major" -> [remaining, reset_at, limit, period], times in ms
+        self._granted: list[float] = []  # times of the requests granted in the last global window
+        self._bucket_of: dict[str, str] = {}  # route name -> Discord's bucket id
+        # "bucket:major" -> [remaining, reset_at, limit, period], times in ms (remaining and limit whole)
+        self._buckets: dict[str, list[float]] = {}
 
     @staticmethod
     def _now() -> float:
@@ -109,10 +126,10 @@ class MemoryLimits:
                 return Grant(0, None)
             if now >= state[1]:  # a new window: Discord's answer will say exactly when it ends
                 state[0], state[1] = state[2] - 1, now + state[3]
-                spare = state[0]
+                spare = int(state[0])
             elif state[0] > 0:
                 state[0] -= 1
-                spare = state[0]
+                spare = int(state[0])
             else:
                 return Grant((state[1] - now) / 1000)
             self._granted.append(now)
@@ -140,7 +157,7 @@ class MemoryLimits:
             if told:
                 limit, remaining, after = told
                 if state is not None and state[2] and now < state[1]:
-                    remaining = min(remaining, state[0])  # grants still on their way count too
+                    remaining = min(remaining, int(state[0]))  # grants still on their way count too
                 period = max(state[3] if state else 0, after * 1000)
                 self._buckets[key] = [remaining, now + after * 1000, limit, period]
             return 0.0
@@ -236,7 +253,7 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1
 class RedisLimits:
     """The budget shared by every process that uses this Redis: workers, runbot, gateways."""
 
-    def __init__(self, client: redis.Redis, global_limit: int, prefix: str):
+    def __init__(self, client: redis.Redis, global_limit: int, prefix: str) -> None:
         self.redis = client
         self.prefix = prefix + "ratelimit:"  # prefix: this bot's (botgateway/discordapi.py: redis_prefix)
         self.global_limit = global_limit
@@ -282,7 +299,7 @@ class RedisLimits:
         self._pause(keys=[self.prefix + "blocked"], args=[round(seconds * 1000)])
 
 
-def limits_for(redis_url: str | None, global_limit: int, prefix: str = "") -> Any:
+def limits_for(redis_url: str | None, global_limit: int, prefix: str = "") -> Limits:
     """Shared through Redis (under `prefix`) when it is configured, this process's own otherwise."""
     if redis_url:
         return RedisLimits(redis.Redis.from_url(redis_url), global_limit, prefix)

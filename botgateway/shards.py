@@ -23,7 +23,7 @@ def shard_ids(text, count):
         raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT")
     if "/" in text:
         return _part(text, count)
-    ids = set()
+    ids: set[int] = set()
     for part in text.split(","):
         first, dash, last = part.strip().partition("-")
         try:

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
@@ -104,7 +105,7 @@ class KarmaAdmin(ServerNamed):
                 "subjects": queryset,
                 "form": form,
                 "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             }
             return TemplateResponse(request, "admin/karma/merge.html", context)
         [guild_id], target = servers, form.cleaned_data["target"]

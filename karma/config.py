@@ -138,7 +138,8 @@ def change(guild_id: int, name: str, text: str, changed_by: str) -> str:
 def record_admin_change(old: GuildSettings | None, new: GuildSettings, user: AbstractBaseUser) -> None:
     """Record what an admin changed in a server's settings (karma/admin.py)."""
     for name, setting in SETTINGS.items():
-        before = getattr(old, setting.field) if old else GuildSettings._meta.get_field(setting.field).get_default()
+        # (SETTINGS name fields of the model itself, never relations, which have no default.)
+        before = getattr(old, setting.field) if old else GuildSettings._meta.get_field(setting.field).get_default()  # type: ignore[union-attr]
         after = getattr(new, setting.field)
         if before != after:
             SettingChange.objects.create(
@@ -147,5 +148,5 @@ def record_admin_change(old: GuildSettings | None, new: GuildSettings, user: Abs
                 old=setting.show(before),
                 new=setting.show(after),
                 changed_by=f"admin {user.get_username()}",
-                admin_user=user,
+                admin_user=user,  # type: ignore[misc]  # any user model's user; stubs assume auth.User
             )

@@ -59,7 +59,7 @@ def check_fields(cls: type, payload: Any, optional: tuple[str, ...] = ()) -> dic
         if (expected is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0)) or (
             isinstance(expected, type) and expected is not int and not isinstance(value, expected)
         ):
-            raise ValueError(f"payload field {field.name} is not a valid {expected.__name__}")
+            raise ValueError(f"payload field {field.name} is not a valid {getattr(expected, '__name__', expected)}")
         values[field.name] = value
     return values
 

@@ -78,7 +78,7 @@ def _tokens(text: str) -> Iterator[tuple[bool, str, str, bool]]:
         pos = 0
         while True:
             gap = _WHITESPACE.match(segment, pos)
-            line_break = bool(gap) and "\n" in gap.group()
+            line_break = gap is not None and "\n" in gap.group()
             if gap:
                 pos = gap.end()
             if pos >= len(segment):
@@ -94,6 +94,8 @@ def _tokens(text: str) -> Iterator[tuple[bool, str, str, bool]]:
                 pos = end
             else:
                 word = _WORD.match(segment, pos)
+                if word is None:  # never: segment[pos] is not a space
+                    break
                 yield False, word.group(), "", line_break
                 pos = word.end()
 
@@ -138,10 +140,13 @@ def parse_changes(text: str, mentions: dict[str, str]) -> list[tuple[str, int]]:
 
 def parse_message(text: str, mentions: dict[str, str]) -> tuple[list[tuple[str, int]], dict[str, str]]:
     """parse_changes(), and the reason given for each name that has one (its first)."""
-    totals, reasons = {}, {}
+    totals: dict[str, int] = {}
+    reasons: dict[str, str] = {}
+    sentence: list[str]
+    reason: list[str] | None
     sentence, reason, after_change = [], None, False  # this sentence's names, its reason's words
 
-    def end_sentence():
+    def end_sentence() -> None:
         if reason:
             said = clean(" ".join(reason).rstrip(_FULL_STOPS))[:MAX_REASON_LENGTH].strip()
             for subject in sentence:
@@ -161,7 +166,7 @@ def parse_message(text: str, mentions: dict[str, str]) -> tuple[list[tuple[str, 
         subject = None
         if signed is not None and not (in_parens and signed[0]):  # a sign must follow `)` directly
             subject = _subject(paren_name(name) if in_parens else plain_name(signed[0], mentions))
-        if subject is not None:
+        if signed is not None and subject is not None:
             totals[subject] = totals.get(subject, 0) + signed[1]
             sentence.append(subject)
         after_change = subject is not None
@@ -175,7 +180,7 @@ def parse_message(text: str, mentions: dict[str, str]) -> tuple[list[tuple[str, 
 
 def parse_names(text: str, mentions: dict[str, str]) -> list[str]:
     """Names given as command arguments (`karma A <@id> (C D)`), each once, in order."""
-    names = {}
+    names: dict[str, None] = {}
     for in_parens, name, suffix in tokens(text):
         if in_parens:
             subject = paren_name(name) if not suffix else None

@@ -113,11 +113,16 @@ def record(event: ServerEvent) -> int:
     # The row must exist for a join too: a leave seen earlier, arriving after it, must find
     # the join's time there.
     GuildSettings.objects.bulk_create([GuildSettings(guild_id=guild_id)], ignore_conflicts=True)
-    renamed = _rename(guild_id, *event.names[0], at) if event.names else 0
+    renamed = 0
+    if event.names:
+        name, icon = event.names[0]
+        renamed = _rename(guild_id, name, icon, at)
     if event.event == UPDATED:
         return renamed
     newer = Q(membership_changed_at=None) | Q(membership_changed_at__lt=at)
-    membership = {"left_at": at} if event.event == LEFT else {"left_at": None, "joined_at": at}
+    membership: dict[str, datetime | None] = (
+        {"left_at": at} if event.event == LEFT else {"left_at": None, "joined_at": at}
+    )
     changed = GuildSettings.objects.filter(newer, guild_id=guild_id).update(**membership, membership_changed_at=at)
     if changed:
         logger.info("Popple %s server %s", event.event, guild_id)
@@ -168,7 +173,9 @@ def delete_departed(days: int, now: datetime | None = None) -> list[int]:
     deleted = []
     for guild_id, left_at in GuildSettings.objects.filter(left_at__lt=cutoff).values_list("guild_id", "left_at"):
         if _delete_server(guild_id, cutoff):
-            logger.info("deleted data of server %s, left %d days ago", guild_id, (now - left_at).days)
+            # left_at is never null here (left_at__lt): django-stubs cannot know.
+            days_ago = (now - left_at).days  # type: ignore[operator]
+            logger.info("deleted data of server %s, left %d days ago", guild_id, days_ago)
             deleted.append(guild_id)
     return deleted
 

@@ -69,7 +69,8 @@ def respond_to_edit(message: IncomingMessage) -> Reply:
     if message.sent_at and message.edited / 1e6 - message.sent_at > settings.EDIT_WINDOW:
         return reply
     mentions = {**message.mentions, str(message.bot_id): message.bot_name}
-    changes, reasons = [], {}
+    changes: list[tuple[str, int]] = []
+    reasons: dict[str, str] = {}
     if not split_command(message.content, message.bot_id, message.bot_name):
         changes, reasons = parse_message(message.content, mentions)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
@@ -96,7 +97,9 @@ def announced(message: IncomingMessage, outcome: writes.Outcome, cut: bool) -> R
     if not outcome.announce:
         # Silent, but for a reaction when a rule refused something: the author learns it did.
         return answer(message, reaction=REFUSED if outcome.refusals else None)
-    lines = [Line(has_karma(subject, total), subject, version) for subject, total, version in outcome.applied]
+    lines: list[Line | str] = [
+        Line(has_karma(subject, total), subject, version) for subject, total, version in outcome.applied
+    ]
     lines += refused(outcome.refusals)
     if cut:
         lines.append(Line(too_many_subjects(settings.MAX_SUBJECTS_PER_MESSAGE)))
@@ -119,8 +122,8 @@ def answer(
     message: IncomingMessage, lines: Iterable[Line | str] = (), joiner: str = " ", reaction: str | None = None
 ) -> Reply:
     """The reply to `message`, whole: `respond` (and a slash command's answer) caps its length."""
-    lines = tuple(line if isinstance(line, Line) else Line(line) for line in lines)
-    return Reply(message.channel_id, message.message_id, lines, joiner, reaction, message.guild_id)
+    whole = tuple(line if isinstance(line, Line) else Line(line) for line in lines)
+    return Reply(message.channel_id, message.message_id, whole, joiner, reaction, message.guild_id)
 
 
 def split_command(content: str, bot_id: int, bot_name: str) -> tuple[str, str] | None:

@@ -22,7 +22,7 @@ from karma.names import folded
 
 HOUR = 3600  # seconds: the budget's window
 
-Changes = list[tuple[str, int]]  # (subject, delta)
+Changes = Sequence[tuple[str, int]]  # (subject, delta)
 
 
 @dataclass(frozen=True)

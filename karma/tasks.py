@@ -33,7 +33,7 @@ INTERACTION_REPLY_TASK = "karma.complete_interaction"
 # Backs off exponentially with full jitter: retry n waits a random time up to min(2^n, 30) s.
 # 40 retries ride out an outage of about 9 minutes on average (18 at most) without hammering
 # the database.
-RETRY_POLICY = {"retry_backoff": 1, "retry_backoff_max": 30, "retry_jitter": True, "max_retries": 40}
+RETRY_POLICY: dict[str, Any] = {"retry_backoff": 1, "retry_backoff_max": 30, "retry_jitter": True, "max_retries": 40}
 # A publish that RabbitMQ neither confirms nor refuses (a resource alarm) fails after this long.
 PUBLISH_CONFIRM_TIMEOUT = 30
 
@@ -80,7 +80,11 @@ def handle_message(self, payload=None, *unexpected, **unknown):
         # The karma transaction has committed by now: a reply never announces a rolled-back change.
         # Looked up rather than sent by name, so that a missing reply task fails loudly instead of
         # being published to a broker no one reads.
-        current_app.tasks[REPLY_TASK].apply_async(args=(reply.to_payload(),), confirm_timeout=PUBLISH_CONFIRM_TIMEOUT)
+        # (celery-types lists no confirm_timeout, which Celery hands to kombu's publish with the
+        # other options.)
+        current_app.tasks[REPLY_TASK].apply_async(  # type: ignore[call-arg]
+            args=(reply.to_payload(),), confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
+        )
 
 
 @shared_task(
@@ -97,7 +101,7 @@ def handle_interaction(self, payload=None, *unexpected, **unknown):
         logger.warning("slash command %s dropped: older than its 15-minute token", interaction.interaction_id)
         return
     answer = slash.answer(interaction)
-    current_app.tasks[INTERACTION_REPLY_TASK].apply_async(
+    current_app.tasks[INTERACTION_REPLY_TASK].apply_async(  # type: ignore[call-arg]  # as in handle_message
         args=(answer.to_payload(),), confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
     )
 

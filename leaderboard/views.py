@@ -9,7 +9,7 @@ from functools import wraps
 
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -49,7 +49,7 @@ def _server(guild_id: int) -> GuildSettings:
     return get_object_or_404(GuildSettings, guild_id=guild_id, public=True, left_at=None)
 
 
-def _ranked(guild_id: int) -> Karma:
+def _ranked(guild_id: int) -> QuerySet[Karma]:
     # Subjects with karma; zeros and aliases (merged subjects have none) are left out, as in chat.
     return Karma.objects.filter(guild_id=guild_id).exclude(karma=0)
 
@@ -81,7 +81,7 @@ def _board(request, guild_id: int):
 def servers(request):
     listed = GuildSettings.objects.filter(public=True, left_at=None).order_by("name", "guild_id")
     paginator = Paginator(listed.values("guild_id", "name", "icon"), SERVERS_PER_PAGE)
-    paginator.count = cache.get_or_set("popple:public-servers", listed.count, SERVERS_CACHED_FOR)
+    paginator.count = cache.get_or_set("popple:public-servers", listed.count, SERVERS_CACHED_FOR) or 0
     page = paginator.get_page(request.GET.get("page"))  # a page that exists: one cache key per page
     rows = cache.get_or_set(f"popple:public-servers:{page.number}", lambda: list(page), SERVERS_CACHED_FOR)
     return render(request, "leaderboard/servers.html", {"servers": rows, "page": page})

@@ -47,7 +47,9 @@ class Consumer(WorkerConsumer):
                 problem,
                 rabbitmq.DEAD_LETTERS,
             )
-            message.reject_log_error(logging.getLogger(__name__), self.connection_errors)  # without requeue
+            # (celery-types' Consumer lists neither connection_errors nor task_consumer.)
+            errors = self.connection_errors  # type: ignore[attr-defined]
+            message.reject_log_error(logging.getLogger(__name__), errors)  # without requeue
             return None
 
         return on_task_received
@@ -58,13 +60,14 @@ class Consumer(WorkerConsumer):
         Celery's delayed-delivery exchanges with a longer one.)"""
         tag = message.delivery_info.get("consumer_tag")
         # kombu keeps the tag of each queue it consumes from in _active_tags (queue name -> tag).
-        return next((queue for queue, each in self.task_consumer._active_tags.items() if each == tag), None)
+        tags = self.task_consumer._active_tags  # type: ignore[attr-defined]
+        return next((queue for queue, each in tags.items() if each == tag), None)
 
 
 def tasks_by_queue(celery_app=app):
     """The task names each queue may carry: Popple's routing (CELERY_TASK_ROUTES), one table for
     where a task is sent and what a worker accepts."""
-    allowed = {}
+    allowed: dict[str, set[str]] = {}
     for name, route in celery_app.conf.task_routes.items():
         allowed.setdefault(route["queue"], set()).add(name)
     return allowed

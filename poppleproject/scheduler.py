@@ -10,5 +10,6 @@ class Scheduler(PersistentScheduler):
     file goes in: var/ is not in the repository, and beat would not start without it."""
 
     def setup_schedule(self):
-        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        # (celery-types' PersistentScheduler lists no schedule_filename.)
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)  # type: ignore[attr-defined]
         super().setup_schedule()

@@ -448,7 +448,7 @@ AXES_VERBOSE = False
 # not strict, so that entries a client made up before it are skipped rather than voiding the
 # header). Without a proxy the header is the client's own invention and is ignored.
 if BEHIND_TLS_PROXY:
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_META_PRECEDENCE_ORDER: tuple[str, ...] = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
     AXES_IPWARE_PROXY_COUNT = 0
     IPWARE_STRICT = False
 else:

@@ -132,7 +132,7 @@ def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) ->
                 return Outcome(_replay(cursor, message, changes, 0) if seen == 0 else [], announce)
             # Its edits, or its deletion, came first: the newest of them is what counts.
             _set_version(cursor, message.message_id, seen, counted=True, pending=None)
-            newest = json.loads(pending)
+            newest = json.loads(pending)  # type: ignore[arg-type]  # null only once counted
             changes, reasons = [(s, d) for s, d, _ in newest], {s: r for s, _, r in newest if r}
             return _apply_version(cursor, message, changes, reasons, rules, announce, now, seen)
         if revision < seen:  # an older version than the one applied
@@ -160,9 +160,9 @@ def _apply_version(cursor: CursorWrapper, message: IncomingMessage, changes: Cha
     difference = [(subject, delta) for subject, delta in difference if delta]
     added = [(subject, delta) for subject, delta in difference if subject in wanted]
     if added and rules.counts_givers:
-        allowed, more = _limit_giver(cursor, cursor.db.vendor, message, added, rules, now)
+        passed, more = _limit_giver(cursor, cursor.db.vendor, message, added, rules, now)
         refusals += more
-        allowed = {subject for subject, _ in allowed}
+        allowed = {subject for subject, _ in passed}
         difference = [(subject, delta) for subject, delta in difference if subject not in wanted or subject in allowed]
     if not difference:
         return _counted(Outcome([], announce, refusals))
@@ -205,10 +205,12 @@ def _rules(cursor: CursorWrapper, guild_id: int) -> tuple[bool, Rules]:
     row = cursor.fetchone()
     if row is None:  # a server that never changed a setting
         return ANNOUNCE_DEFAULT, Rules()
-    return bool(row[0]), Rules.of(*row[1:5], json.loads(row[5] or "[]"))
+    return bool(row[0]), Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
 
 
-def _claim(cursor: CursorWrapper, guild_id: int, message_id: int, revision: int, counted: bool, pending: str) -> bool:
+def _claim(
+    cursor: CursorWrapper, guild_id: int, message_id: int, revision: int, counted: bool, pending: str | None
+) -> bool:
     """Record the message's first version seen, unless one is recorded: whether this was the first."""
     if counted:
         pending = None
@@ -394,7 +396,8 @@ def _follow_merges(
         if not moved:
             return changes, totals
         _add_karma(cursor, vendor, guild_id, [(subject, -delta) for subject, delta in changes if subject in moved], now)
-        combined, redirected = defaultdict(int), defaultdict(int)
+        combined: defaultdict[str, int] = defaultdict(int)
+        redirected: defaultdict[str, int] = defaultdict(int)
         for subject, delta in changes:
             target = moved.get(subject, subject)
             combined[target] += delta
@@ -407,8 +410,8 @@ def _follow_merges(
     raise OperationalError("a chain of merged subjects is too long")
 
 
-def _record(cursor: CursorWrapper, origin: tuple, changes: Changes, totals: dict[str, tuple[int, int]], now: datetime,
-            revision: int, source: str, reasons: Reasons) -> None:  # fmt: skip
+def _record(cursor: CursorWrapper, origin: tuple, changes: Changes, totals: dict[str, tuple[int, int, str | None]],
+            now: datetime, revision: int, source: str, reasons: Reasons) -> None:  # fmt: skip
     """The ledger rows; their unique (message, revision, subject) key refuses a version applied before."""
     cursor.execute(
         _RECORD.format(rows=", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(changes))),

@@ -206,6 +206,6 @@ def admin_ledger(
         total=row.karma,
         version=row.version,
         source=source,
-        admin_user=user,
+        admin_user=user,  # type: ignore[misc]  # any user model's user; stubs assume auth.User
         reverts=reverts,
     )

@@ -9,7 +9,9 @@ import csv
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TextIO
+from io import TextIOBase
+
+from django.db.models import QuerySet
 
 from karma.models import GuildSettings, Karma, LedgerEntry
 
@@ -35,6 +37,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet ce
 
 def rows(guild_id: int, table: str) -> Iterator[dict]:
     """The server's rows of `table` ("karma" or "ledger"), as plain values in TABLES' order."""
+    query: QuerySet
     if table == "karma":
         query = Karma.objects.filter(guild_id=guild_id).order_by("-karma", "subject").values_list(*KARMA_FIELDS)
     else:
@@ -82,6 +85,6 @@ def json_pieces(guild_id: int) -> Iterator[str]:
     yield "}\n"
 
 
-def write(out: TextIO, pieces: Iterator[str]) -> None:
+def write(out: TextIOBase, pieces: Iterator[str]) -> None:
     for piece in pieces:
         out.write(piece)
