@@ -12,6 +12,7 @@ from django.core.cache import cache
 from botgateway.delivery import courier
 from testkit.databases import EACH_DATABASE, pinned
 from testkit.fakediscord import FakeDiscord
+from testkit.talk import new_guild
 
 # Fixtures that reach a service: a test using one needs the services.
 SERVICE_FIXTURES = {"stack_factory", "shared_redis"}  # tests/conftest.py: services, under stack_factory
@@ -50,6 +51,13 @@ def database(request):
     (testkit/databases.py), the store's raw SQL included."""
     with pinned(request.param):
         yield request.param
+
+
+@pytest.fixture
+def guild():
+    """A server id of this test's own (testkit/talk.py). A module whose tests run on each database
+    overrides it with one that also asks for `database`."""
+    return new_guild()
 
 
 @pytest.fixture(autouse=True)
