@@ -1,19 +1,63 @@
-"""Fixtures for every test folder."""
+"""Fixtures for every test folder, and the lanes: which tests need the machine's services.
+
+A test needs MariaDB, RabbitMQ or Redis when it is marked `services` (or `e2e`): by hand, by a
+parameter (testkit/databases.py: EACH_DATABASE), or below, by the fixtures it uses and the
+databases it asks pytest-django for. `-m "not e2e and not services"` (scripts/test --fast) leaves
+those out, and then the SQLite tests do not open MariaDB either.
+"""
 
 import pytest
 from django.core.cache import cache
 
 from botgateway.delivery import courier
-from testkit.databases import DATABASES, pinned
+from testkit.databases import EACH_DATABASE, pinned
 from testkit.fakediscord import FakeDiscord
+from testkit.talk import new_guild
+
+# Fixtures that reach a service: a test using one needs the services.
+SERVICE_FIXTURES = {"stack_factory", "shared_redis"}  # tests/conftest.py: services, under stack_factory
 
 
-@pytest.fixture(params=DATABASES)
+def _databases(item):
+    marker = item.get_closest_marker("django_db")
+    return (marker.kwargs.get("databases") or ()) if marker else ()
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects
+def pytest_collection_modifyitems(items):
+    for item in items:
+        databases = _databases(item)
+        on_mariadb_only = "mariadb" in databases and "default" not in databases
+        if on_mariadb_only or SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
+
+
+@pytest.hookimpl(trylast=True)  # after -m selected
+def pytest_collection_finish(session):
+    """When no test of this run needs the services, the tests that ask for both databases but run
+    on SQLite (their MariaDB case was left out) ask for SQLite alone: MariaDB is never opened."""
+    if any(item.get_closest_marker("services") or item.get_closest_marker("e2e") for item in session.items):
+        return
+    for item in session.items:
+        if "mariadb" in _databases(item):
+            marker = item.get_closest_marker("django_db")
+            databases = [alias for alias in marker.kwargs["databases"] if alias != "mariadb"]
+            item.add_marker(pytest.mark.django_db(*marker.args, **{**marker.kwargs, "databases": databases}), False)
+
+
+@pytest.fixture(params=EACH_DATABASE)
 def database(request):
     """The database the models use in this test, each in turn: the test settings route them to it
     (testkit/databases.py), the store's raw SQL included."""
     with pinned(request.param):
         yield request.param
+
+
+@pytest.fixture
+def guild():
+    """A server id of this test's own (testkit/talk.py). A module whose tests run on each database
+    overrides it with one that also asks for `database`."""
+    return new_guild()
 
 
 @pytest.fixture(autouse=True)

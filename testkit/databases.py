@@ -7,7 +7,11 @@ block Django's default database is used, as in production.
 
 from contextlib import contextmanager
 
+import pytest
+
 DATABASES = ["default", "mariadb"]  # the data layer's tests run on each (conftest.py: database)
+# The same, to parametrize tests with: the MariaDB case needs the service (the fast lane skips it).
+EACH_DATABASE = [pytest.param("default"), pytest.param("mariadb", marks=pytest.mark.services)]
 _alias = None  # a module global, not a context variable: test threads must see it too
 
 

@@ -459,6 +459,14 @@ class FakeDiscord:
         guild.members[user_id] = [str(role_id) for wanted, role_id in roles if wanted]
         guild.nicks[user_id] = nick
 
+    def add_guilds(self, names, *members):
+        """A server for each name, each with `members` (user ids) in it: {name: server}."""
+        guilds = {name: self.add_guild(name) for name in names}
+        for guild in guilds.values():
+            for user_id in members:
+                self.add_member(guild, user_id)
+        return guilds
+
     def _member(self, guild, user_id):
         return {
             "roles": guild.members.get(user_id, []),

@@ -29,6 +29,7 @@ def broker_url(role):
 
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CONNECTED = "connected to Discord as Popple"  # what a gateway logs once the fake Discord has it
 QUEUES = (*rabbitmq.TASK_QUEUES, rabbitmq.DEAD_LETTERS)  # what purge_queues empties
 PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 
@@ -127,6 +128,12 @@ class Stack:
     def gateway(self, name, **variables):
         variables.setdefault("CELERY_BROKER_URL", broker_url("gateway"))
         return self.start(name, [sys.executable, "manage.py", "rungateway"], **variables)
+
+    def connected_gateway(self, name="gateway", **variables):
+        """A gateway, once it has connected to the fake Discord (it hears chat from then on)."""
+        process = self.gateway(name, **variables)
+        process.wait_for_log(CONNECTED)
+        return process
 
     def flower(self, port, **variables):
         process = self.start(

@@ -46,7 +46,7 @@ def stack(stack_factory, fake_discord):
     for name, process in (("karma1", "worker"), ("karma2", "worker"), ("replies1", "replies"),
                           ("replies2", "replies")):  # fmt: skip
         stack.deployed(name, process)
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     return stack
 
 

@@ -47,7 +47,7 @@ def stack(stack_factory, world, fake_discord):
     stack = stack_factory()
     stack.worker("worker1")
     stack.worker("worker2")
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     return stack
 
 

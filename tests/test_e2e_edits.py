@@ -17,12 +17,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases
 
 @pytest.fixture(scope="module")
 def world(fake_discord):
-    fake = fake_discord
-    guilds = {name: fake.add_guild(name) for name in ("edits", "deletes", "window", "order", "quiet", "restart")}
-    alice = fake.add_user("alice")
-    for guild in guilds.values():
-        fake.add_member(guild, alice)
-    return guilds, alice
+    alice = fake_discord.add_user("alice")
+    return fake_discord.add_guilds(("edits", "deletes", "window", "order", "quiet", "restart"), alice), alice
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +26,7 @@ def stack(stack_factory, world):
     stack = stack_factory()
     stack.worker("worker1")
     stack.worker("worker2")
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     return stack
 
 

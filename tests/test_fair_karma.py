@@ -28,7 +28,7 @@ def stack(stack_factory, world):
     stack.deployed("karma1", "worker")
     stack.deployed("karma2", "worker")
     stack.deployed("replies1", "replies")
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     return stack
 
 

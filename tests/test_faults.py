@@ -152,7 +152,7 @@ def stack(stack_factory, world):
         stack.deployed(name, "worker")
     for name in ("replies1", "replies2"):
         stack.deployed(name, "replies")
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     yield stack
     write_report()
 

@@ -41,8 +41,7 @@ def a_gateway_alone(stack_factory, fake, name):
     guild = fake.add_guild(name)
     alice = fake.add_user("alice")
     fake.add_member(guild, alice)
-    gateway = stack_factory().gateway("gateway")
-    gateway.wait_for_log("connected to Discord as Popple")
+    gateway = stack_factory().connected_gateway()
     # At connect the gateway says which servers it is in (one "present" event): not chat.
     assert fake.wait_until(lambda: queued("karma") >= 1, timeout=30)
     purge_queues()

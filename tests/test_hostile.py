@@ -48,7 +48,7 @@ def world(fake_discord):
 def stack(stack_factory, world):
     stack = stack_factory(LOG_LEVEL="DEBUG", DISCORD_LOG_LEVEL="DEBUG")
     stack.worker("worker")
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     port = free_port()
     stack.flower(port, FLOWER_BASIC_AUTH="ops:flower-password")
     stack.flower_url = f"http://127.0.0.1:{port}"

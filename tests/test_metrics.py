@@ -69,8 +69,7 @@ def stack(stack_factory, world, ports):
     stack = stack_factory()
     stack.deployed("karma", "worker", METRICS_PORT=ports["worker"])
     stack.deployed("replies", "replies", METRICS_PORT=ports["replies"])
-    gateway = stack.gateway("gateway", METRICS_PORT=ports["gateway"])
-    gateway.wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway(METRICS_PORT=ports["gateway"])
     return stack
 
 

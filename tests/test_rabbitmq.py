@@ -156,7 +156,7 @@ def test_a_message_that_kills_its_worker_ends_in_the_dead_letter_queue(stack_fac
     user = fake_discord.add_user("dave")
     fake_discord.add_member(guild, user)
     stack = stack_factory()
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     with kombu.Connection(BROKER_URL) as connection:
         assert connection.default_channel.queue_declare("karma", passive=True).consumer_count == 0
     publisher = Celery(broker=BROKER_URL)

@@ -41,7 +41,7 @@ def test_popple_runs_on_a_redis_with_a_password(server, stack_factory, fake_disc
     stack = stack_factory()
     stack.deployed("karma", "worker")
     stack.deployed("replies", "replies", REDIS_URL=server.url)
-    stack.gateway("gateway", REDIS_URL=server.url).wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway(REDIS_URL=server.url)
     message = fake_discord.send(guild, user, "guarded++")
     assert fake_discord.wait_until(lambda: fake_discord.replies_to(message) == ["guarded has 1 karma."])
     # The gateway and the reply workers kept their shared state in it, through the password.

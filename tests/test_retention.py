@@ -19,12 +19,8 @@ DELETE_TASK = r"Sending due task \S+ \(karma\.delete_departed_servers\)"
 
 @pytest.fixture(scope="module")
 def world(fake_discord):
-    fake = fake_discord
-    guilds = {name: fake.add_guild(name) for name in ("kept", "gone", "back", "offline")}
-    alice = fake.add_user("alice")
-    for guild in guilds.values():
-        fake.add_member(guild, alice)
-    return guilds, alice
+    alice = fake_discord.add_user("alice")
+    return fake_discord.add_guilds(("kept", "gone", "back", "offline"), alice), alice
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +29,7 @@ def stack(stack_factory, world):
     stack.deployed("karma1", "worker")
     stack.deployed("replies1", "replies")
     stack.beat()
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     return stack
 
 
@@ -110,7 +106,7 @@ def test_a_server_popple_is_added_back_to_while_no_gateway_runs_keeps_its_data(s
     assert fake.wait_until(lambda: settings_of(guild) is not None and settings_of(guild).left_at is not None)
     stack.processes["gateway"].stop()
     fake.add_bot(guild)  # no gateway hears it: the next one finds the server among those it is in
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     assert fake.wait_until(lambda: settings_of(guild).left_at is None)
     beat.start()
     beat.wait_for_log(DELETE_TASK, count=3)

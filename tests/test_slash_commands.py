@@ -36,7 +36,7 @@ def stack(stack_factory, world):
     stack = stack_factory()
     stack.deployed("karma", "worker")
     stack.deployed("replies", "replies")
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     port = free_port()
     stack.start(
         "web",

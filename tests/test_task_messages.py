@@ -73,7 +73,7 @@ def test_a_karma_publisher_cannot_make_the_worker_post(stack_factory, fake_disco
     channel = guild.channel_ids[0]
     stack = stack_factory()
     worker = stack.worker("worker")
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     message = chat("nothing to count here", guild_id=guild.id).to_payload()
     follow_up = [signature("karma.send_reply", reply(channel))]
 

@@ -15,13 +15,8 @@ BURST = 60
 
 @pytest.fixture(scope="module")
 def world(fake_discord):
-    fake = fake_discord
-    guilds = {name: fake.add_guild(name) for name in ("Café ☕", "moderated")}
-    alice, spammer = fake.add_user("alice"), fake.add_user("spammer")
-    for guild in guilds.values():
-        fake.add_member(guild, alice)
-        fake.add_member(guild, spammer)
-    return guilds, alice, spammer
+    alice, spammer = fake_discord.add_user("alice"), fake_discord.add_user("spammer")
+    return fake_discord.add_guilds(("Café ☕", "moderated"), alice, spammer), alice, spammer
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +25,7 @@ def stack(stack_factory, world):
     stack.deployed("karma1", "worker")
     stack.deployed("karma2", "worker")
     stack.deployed("replies1", "replies")
-    stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+    stack.connected_gateway()
     return stack
 
 

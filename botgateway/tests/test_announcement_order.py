@@ -29,7 +29,7 @@ def fake():
     fake.stop()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
 def courier_with_memory(request, fake):
     """Makes a courier; `forget=True` makes the next one with a memory lost (Redis emptied)."""
     couriers = []

@@ -26,7 +26,7 @@ def fake():
     fake.stop()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
 def make_courier(request, fake):
     """Makes couriers; with Redis, each stands for a worker process of its own."""
     couriers = []

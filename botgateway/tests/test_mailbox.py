@@ -9,7 +9,7 @@ from karma.message import Line, Reply
 CHANNEL = 42
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
 def mailbox(request):
     if request.param == "memory":
         return MemoryMailbox()

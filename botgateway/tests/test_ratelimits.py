@@ -13,7 +13,7 @@ MESSAGES = "POST /channels/{channel_id}/messages"
 REACTIONS = "PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me"
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.services)])
 def make_limits(request):
     """Makes budgets that share state as processes would: through Redis, or not at all in memory."""
     if request.param == "memory":

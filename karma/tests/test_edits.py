@@ -1,6 +1,5 @@
 """Edits and deletes follow the ledger, on SQLite and on MariaDB, in any order, however often."""
 
-import itertools
 import random
 import threading
 import time
@@ -17,16 +16,16 @@ from karma.replies import REFUSED
 from karma.router import forget_deleted, respond
 from testkit.databases import DATABASES
 from testkit.messages import chat, deletion, edit_reply_id, snowflake
+from testkit.talk import new_guild
 
 pytestmark = pytest.mark.django_db(databases=DATABASES)
-_guilds = itertools.count(7000)
 ALICE = 700
 DAY = 24 * 3600
 
 
 @pytest.fixture
-def guild(database):
-    return next(_guilds)
+def guild(database):  # conftest.py's, on each database in turn
+    return new_guild()
 
 
 class Message:
@@ -271,7 +270,7 @@ def expected(versions, deleted):
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(CONTENT, min_size=1, max_size=4), st.booleans(), st.randoms(use_true_random=False), st.data())
 def test_any_order_with_duplicates_leaves_what_the_last_version_says(database, versions, deleted, shuffle, data):
-    guild = next(_guilds)
+    guild = new_guild()
     message = Message(guild, versions[0])
     message.versions = versions
     deliveries = list(range(len(versions))) + ["deleted"] * deleted
@@ -291,7 +290,7 @@ def test_any_order_with_duplicates_leaves_what_the_last_version_says(database, v
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
 def test_versions_applied_by_racing_threads_leave_the_last(database):
     """Four threads deliver every version of 20 messages (and some deletions), each in its own order."""
-    guild = next(_guilds)
+    guild = new_guild()
     messages = []
     for n in range(20):
         message = Message(guild, f"m{n}++ hot++")

@@ -130,6 +130,7 @@ def test_a_server_with_karma_is_refused_unless_merged(database, sqlite_popple):
     assert karma(222) == {"popple": 8}
 
 
+@pytest.mark.services  # the popplesvc database is on MariaDB
 def test_the_mysql_popplesvc_is_imported(database, mysql_popple):
     lines, _ = run(mysql_popple)
     assert lines[1] == "Imported 5 subjects with 14 karma in total into 2 servers; 1 announce settings."
@@ -219,6 +220,7 @@ def test_more_rows_than_the_cap_is_a_clear_error(popple_db, sqlite_popple):
     assert (111, "popple", 5) in imported(popple_db)
 
 
+@pytest.mark.services  # the popplesvc database is on MariaDB
 def test_the_mysql_password_is_never_on_the_command_line(popple_db, mysql_popple):
     # Anyone on the machine reads a command line (ps): the password comes from MYSQL_PWD.
     password = settings.DATABASES["mariadb"]["PASSWORD"]

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from testkit.databases import DATABASES
+from testkit.databases import DATABASES, EACH_DATABASE
 
 BEFORE, AFTER = [("karma", "0003_fair_karma")], [("karma", "0004_clean_names")]
 
@@ -41,7 +41,7 @@ def test_names_that_become_one_are_merged_and_the_ledger_says_so():
 
 
 @pytest.mark.django_db(transaction=True, databases=DATABASES)
-@pytest.mark.parametrize("alias", DATABASES)
+@pytest.mark.parametrize("alias", EACH_DATABASE)
 def test_names_become_one_line_and_aliases_and_waiting_edits_follow(alias):
     before, after = [("karma", "0007_servers_public_moderation")], [("karma", "0008_one_line_names")]
     executor = MigrationExecutor(connections[alias])

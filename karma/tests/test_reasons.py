@@ -1,6 +1,5 @@
 """Reasons: read from a message, kept in the ledger, told by `why` and shown in the admin."""
 
-import itertools
 import time
 
 import pytest
@@ -10,14 +9,9 @@ from karma.models import Karma, LedgerEntry
 from karma.parser import parse_message
 from karma.router import forget_deleted, respond, why_lines
 from testkit.messages import BOT_ID, chat, deletion, snowflake
+from testkit.talk import reply_to
 
 pytestmark = pytest.mark.django_db
-_guilds = itertools.count(9000)
-
-
-@pytest.fixture
-def guild():
-    return next(_guilds)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +59,7 @@ def test_the_ledger_keeps_the_reason_of_each_change(guild):
 
 
 def say(guild, content, **kwargs):
-    return respond(chat(content, guild_id=guild, message_id=snowflake(), **kwargs))
+    return reply_to(guild, content, message_id=snowflake(), **kwargs)
 
 
 def test_why_tells_the_last_five_reasons_newest_first(guild):

@@ -1,6 +1,5 @@
 """What Popple forgets, and when: on SQLite and on MariaDB alike (karma/retention.py)."""
 
-import itertools
 import logging
 from datetime import timedelta
 
@@ -18,15 +17,15 @@ from karma.tasks import anonymise_ledger, delete_departed_servers, server_event
 from testkit.databases import DATABASES
 from testkit.messages import chat
 from testkit.processes import manage
+from testkit.talk import new_guild, reply_to
 
 pytestmark = pytest.mark.django_db(databases=DATABASES)
-_guilds = itertools.count(9000)
 ALICE, BOB = 700, 701
 
 
 @pytest.fixture
-def guild(database):
-    return next(_guilds)
+def guild(database):  # conftest.py's, on each database in turn
+    return new_guild()
 
 
 @pytest.fixture(autouse=True)
@@ -43,8 +42,7 @@ def small_batches(monkeypatch):
 
 
 def say(guild, content, author_id=ALICE, **kwargs):
-    message = chat(content, guild_id=guild, author_id=author_id, author_name=f"user{author_id}", **kwargs)
-    return respond(message).text() or None
+    return reply_to(guild, content, author_id=author_id, author_name=f"user{author_id}", **kwargs).text() or None
 
 
 def age(rows, days):
@@ -182,7 +180,7 @@ def everything_of(guild):
 
 
 def test_a_server_is_deleted_only_after_the_retention_and_alone(guild, caplog):
-    other = next(_guilds)
+    other = new_guild()
     a_server_with_data(guild)
     a_server_with_data(other)
     left = timezone.now()

@@ -1,7 +1,5 @@
 """The karma rules, message in, answer out, through the same router the workers run."""
 
-import itertools
-
 import pytest
 
 from karma.ledger import reads
@@ -10,20 +8,9 @@ from karma.replies import CHECK, QUESTION
 from karma.router import respond
 from testkit.messages import BOT_ID, chat, discord_messages
 from testkit.rules import RULES
+from testkit.talk import new_guild, say
 
 pytestmark = pytest.mark.django_db
-
-_guilds = itertools.count(100)
-
-
-def say(guild, content, **kwargs):
-    reply = respond(chat(content, guild_id=guild, **kwargs))
-    return reply.text() or None, reply.reaction
-
-
-@pytest.fixture
-def guild():
-    return next(_guilds)
 
 
 @pytest.mark.parametrize("content, reply", RULES)
@@ -45,7 +32,7 @@ def test_subjects_compare_exactly(guild):
 
 
 def test_servers_do_not_share_karma(guild):
-    other = next(_guilds)
+    other = new_guild()
     say(guild, "x++ x++")
     assert say(other, "x++") == ("x has 1 karma.", None)
 

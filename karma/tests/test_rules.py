@@ -1,6 +1,5 @@
 """Each fair-karma rule through the router, on SQLite and on MariaDB alike."""
 
-import itertools
 import threading
 from datetime import timedelta
 
@@ -15,23 +14,22 @@ from karma.models import GuildSettings, Karma, LedgerEntry, SettingChange
 from karma.parser import parse_changes
 from karma.replies import CHECK, QUESTION, REFUSED
 from karma.router import respond
+from testkit import talk
 from testkit.databases import DATABASES
 from testkit.messages import BOT_ID, chat
 
 pytestmark = pytest.mark.django_db(databases=DATABASES)
-_guilds = itertools.count(5000)
 ALICE = 700
 
 
 @pytest.fixture
-def guild(database):
-    return next(_guilds)
+def guild(database):  # conftest.py's, on each database in turn
+    return talk.new_guild()
 
 
 def say(guild, content, author_id=ALICE, **kwargs):
     kwargs.setdefault("author_name", "alice")
-    reply = respond(chat(content, guild_id=guild, author_id=author_id, **kwargs))
-    return reply.text() or None, reply.reaction
+    return talk.say(guild, content, author_id=author_id, **kwargs)
 
 
 def karma(guild, subject):
@@ -161,7 +159,7 @@ def test_config_lists_changes_and_refuses_bad_values(guild):
     ("budget", "10", [f"s{n}++" for n in range(50)], 10),
 ])  # fmt: skip
 def test_rules_are_exact_when_workers_apply_one_persons_burst_at_once(database, rule, value, messages, expected):
-    guild = next(_guilds)
+    guild = talk.new_guild()
     setting(guild, rule, value)
     errors = []
 
@@ -205,7 +203,7 @@ TEXT = st.lists(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(RULE_SETTINGS, TEXT)
 def test_the_rules_never_raise_nor_touch_a_name_the_message_does_not_change(guild, rules, text):
-    guild = next(_guilds)
+    guild = talk.new_guild()
     for name, value in rules.items():
         setting(guild, name, value)
     setting(guild, "ignore", "add c")

@@ -262,3 +262,15 @@ def test_commands_are_registered_by_bulk_overwrite(make_fake):
     assert call(fake, "PUT", path, [{"name": "c"}, {"name": "c"}]).status == 400  # names are unique
     assert call(fake, "PUT", f"/applications/{fake.application_id}/guilds/42/commands", [{"name": "d"}]).status == 200
     assert [command["name"] for command in fake.commands[42]] == ["d"]
+
+
+def test_add_guilds_makes_servers_by_name_with_the_same_members():
+    fake = FakeDiscord()
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    guilds = fake.add_guilds(("one", "two"), alice, bob)
+    assert list(guilds) == ["one", "two"]
+    assert [guild.name for guild in guilds.values()] == ["one", "two"]
+    for guild in guilds.values():
+        assert fake.guilds[guild.id] is guild
+        assert {alice, bob} <= set(guild.members)
+        assert guild.members[alice] == guild.members[bob] == []  # no roles: neither manages the server
