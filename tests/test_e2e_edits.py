@@ -6,7 +6,7 @@ import time
 import pytest
 from celery import Celery
 
-from botgateway.snowflakes import edit_reply_id
+from botgateway.snowflakes import edit_reply_id, sent_at
 from karma.models import Karma, LedgerEntry, MessageVersion
 from poppleproject import rabbitmq
 from testkit.messages import snowflake
@@ -105,10 +105,12 @@ class Deliverer:
         self.publisher.conf.task_queues = rabbitmq.task_queues()  # Popple's queues, declared already
 
     def version(self, message_id, content, edited=0):
+        """The payload the gateway makes of a message as sent (`edited` 0) or of an edit."""
         payload = {"guild_id": self.guild.id, "channel_id": self.guild.channel_ids[0], "message_id": message_id,
                    "author_id": self.alice, "author_name": "alice", "content": content, "mentions": {},
                    "bot_id": int(self.fake.bot["id"]), "bot_name": "Popple", "can_manage": False,
-                   "edited": edited}  # fmt: skip
+                   "edited": edited, "sent_at": sent_at(message_id),
+                   "reply_id": edit_reply_id(message_id, edited) if edited else 0}  # fmt: skip
         self.publisher.send_task("karma.handle_message", args=[payload], queue="karma")
 
     def delete(self, message_id):
