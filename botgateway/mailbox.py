@@ -26,6 +26,7 @@ from typing import NotRequired, Protocol, TypedDict
 
 import redis
 
+from botgateway import redis_client
 from karma.message import Line, Reply
 
 LEASE_SECONDS = 10  # a holder that dies leaves the channel to others after this long
@@ -503,4 +504,4 @@ class RedisMailbox:
 
 def mailbox_for(redis_url: str | None, prefix: str = "") -> Mailbox:
     """Shared through Redis (under `prefix`) when it is configured, this process's own otherwise."""
-    return RedisMailbox(redis.Redis.from_url(redis_url), prefix) if redis_url else MemoryMailbox()
+    return RedisMailbox(redis_client.client(redis_url), prefix) if redis_url else MemoryMailbox()

@@ -22,6 +22,7 @@ from typing import Protocol
 
 import redis
 
+from botgateway import redis_client
 from botgateway.rest import Answer
 
 # Requests are counted when granted, but Discord counts them when they arrive: a little margin
@@ -302,5 +303,5 @@ class RedisLimits:
 def limits_for(redis_url: str | None, global_limit: int, prefix: str = "") -> Limits:
     """Shared through Redis (under `prefix`) when it is configured, this process's own otherwise."""
     if redis_url:
-        return RedisLimits(redis.Redis.from_url(redis_url), global_limit, prefix)
+        return RedisLimits(redis_client.client(redis_url), global_limit, prefix)
     return MemoryLimits(global_limit)

@@ -1,4 +1,6 @@
+from celery.signals import after_task_publish
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 
 
 class MonitoringConfig(AppConfig):
@@ -11,3 +13,7 @@ class MonitoringConfig(AppConfig):
         from monitoring import metrics
 
         version_applied.connect(metrics.count_karma, dispatch_uid="monitoring.count_karma")
+        # What each message costs: statements, task publishes (Redis round trips are counted by
+        # botgateway's client, botgateway/redis_client.py).
+        connection_created.connect(metrics.count_queries, dispatch_uid="monitoring.count_queries")
+        after_task_publish.connect(metrics.count_publish, dispatch_uid="monitoring.count_publish")

@@ -50,6 +50,33 @@ KARMA_APPLIED = Counter("popple_karma_applied", "Karma changes applied: a name c
 KARMA_REFUSED = Counter("popple_karma_refused", "Karma changes the server's rules refused, by rule", ["rule"])
 
 
+# What a message costs in round trips, per process (bench/costs.py divides them by the messages
+# sent): a feature that adds a query, a Redis call or a publish to each message shows there.
+SQL_QUERIES = Counter("popple_sql_queries", "SQL statements this process sent, by database alias", ["database"])
+REDIS_ROUND_TRIPS = Counter(
+    "popple_redis_round_trips", "Round trips to Redis this process made (a command or a script each)"
+)
+TASKS_PUBLISHED = Counter("popple_tasks_published", "Celery task messages this process published, by task", ["task"])
+
+
+def count_queries(sender, connection, **kwargs):
+    """On each new database connection: count its statements (Django's execute wrappers see every
+    statement, the ORM's and raw SQL's alike). The wrapper list lives as long as the connection
+    object, which outlives reconnects: it is added once."""
+    if _count_query not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count_query)
+
+
+def _count_query(execute, sql, params, many, context):
+    SQL_QUERIES.labels(context["connection"].alias).inc()
+    return execute(sql, params, many, context)
+
+
+def count_publish(sender=None, **kwargs):
+    """Celery's after_task_publish: one task message handed to RabbitMQ (or to the outbox's broker)."""
+    TASKS_PUBLISHED.labels(sender).inc()
+
+
 def count_karma(sender, outcome, **kwargs):
     """What a version of a message did: its changes applied, and what the rules refused."""
     KARMA_APPLIED.inc(len(outcome.applied))
