@@ -14,13 +14,30 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poppleproject.settings")
 
 app = Celery("ceiling")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# Quorum queues with a topic exchange each, as Popple's own (poppleproject/rabbitmq.py); declared
-# here, by the benchmark's administrator account.
-app.conf.task_queues = [
-    Queue(name, Exchange(name, type="topic"), routing_key=name, queue_arguments={"x-queue-type": "quorum"})
-    for name in ("bench-hop1", "bench-hop2")
-]
-app.conf.task_routes = {"ceiling.hop1": {"queue": "bench-hop1"}, "ceiling.hop2": {"queue": "bench-hop2"}}
+# Quorum queues with a topic exchange each, as Popple's own (poppleproject/rabbitmq.py), or classic
+# ones (CEILING_QUEUE_TYPE=classic: the lighter ceiling issue 24 compares with); declared here, by
+# the benchmark's administrator account. A queue's type is fixed once declared: each has its names.
+QUEUE_TYPE = os.environ.get("CEILING_QUEUE_TYPE", "quorum")
+
+
+def queues(queue_type=QUEUE_TYPE):
+    """The two hops' queues of this type: quorum ones keep the names they always had."""
+    names = (
+        ("bench-hop1", "bench-hop2")
+        if queue_type == "quorum"
+        else (f"bench-{queue_type}-hop1", f"bench-{queue_type}-hop2")
+    )
+    return [
+        Queue(name, Exchange(name, type="topic"), routing_key=name, queue_arguments={"x-queue-type": queue_type})
+        for name in names
+    ]
+
+
+app.conf.task_queues = queues()
+app.conf.task_routes = {
+    "ceiling.hop1": {"queue": app.conf.task_queues[0].name},
+    "ceiling.hop2": {"queue": app.conf.task_queues[1].name},
+}
 COUNTER = "popple:bench:hop2"
 _redis = None
 

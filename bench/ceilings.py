@@ -37,22 +37,26 @@ def measure(count, deployed, database_url):
     }
 
 
-def celery_two_hops(count, workers, pool, concurrency):
-    """hop1 enqueues hop2, through workers deployed as Popple's, with Popple's Celery settings."""
-    from bench.ceiling_app import hop1
+def celery_two_hops(count, workers, pool, concurrency, queue_type="quorum"):
+    """hop1 enqueues hop2, through workers deployed as Popple's, with Popple's Celery settings, on
+    quorum queues as Popple's or on classic ones."""
+    from bench.ceiling_app import hop1, queues
+
+    hop1_queue, hop2_queue = queues(queue_type)
 
     counter = redis.Redis.from_url(REDIS_URL)
     counter.delete(COUNTER)
     log_dir = tempfile.mkdtemp(prefix="popple-ceiling-")
     # Workers of a Django project check for a Discord token at start (botgateway/signals.py), as
     # Popple's do; these never use it.
-    env = clean_env(CELERY_BROKER_URL=BROKER_URL, REDIS_URL=REDIS_URL, DISCORD_TOKEN="ceiling-workers-post-nothing")
+    env = clean_env(CELERY_BROKER_URL=BROKER_URL, REDIS_URL=REDIS_URL, DISCORD_TOKEN="ceiling-workers-post-nothing",
+                    CEILING_QUEUE_TYPE=queue_type)  # fmt: skip
     processes = [
         Process(
             f"ceiling{n}",
-            [sys.executable, "-m", "celery", "-A", "bench.ceiling_app", "worker", "-Q", "bench-hop1,bench-hop2",
-             "-P", pool, "-c", str(concurrency), "-n", f"ceiling{n}@%h", "--without-gossip", "--without-mingle",
-             "-l", "INFO"],
+            [sys.executable, "-m", "celery", "-A", "bench.ceiling_app", "worker",
+             "-Q", f"{hop1_queue.name},{hop2_queue.name}", "-P", pool, "-c", str(concurrency),
+             "-n", f"ceiling{n}@%h", "--without-gossip", "--without-mingle", "-l", "INFO"],
             env, log_dir,
         ).start()
         for n in range(workers)
@@ -66,7 +70,7 @@ def celery_two_hops(count, workers, pool, concurrency):
         with kombu.Connection(BROKER_URL, transport_options={"confirm_publish": True}) as connection:
             producer = hop1.app.amqp.Producer(connection)
             for _ in range(count):
-                hop1.apply_async(args=(PAYLOAD,), producer=producer)
+                hop1.apply_async(args=(PAYLOAD,), producer=producer, queue=hop1_queue)
         while int(counter.get(COUNTER) or 0) < count:
             time.sleep(0.01)
         return round(count / (time.perf_counter() - start))

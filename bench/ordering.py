@@ -41,10 +41,10 @@ class ProcfileDeployment:
         fresh_database(DATABASE, self.root)
         self.stack = Stack(self.world.fake, tempfile.mkdtemp(prefix="popple-ordering-"), DATABASE, root=self.root)
         for name in ("karma1", "karma2"):
-            self.stack.deployed(name, "worker")
+            self.stack.deployed(name, "worker", **self.variables(name))
         for name in ("replies1", "replies2"):
-            self.stack.deployed(name, "replies")
-        self.stack.gateway("gateway").wait_for_log("connected to Discord as Popple")
+            self.stack.deployed(name, "replies", **self.variables(name))
+        self.stack.connected_gateway("gateway", **self.variables("gateway"))
         warmup = [self.world.send(line) for line in ("warm++", "up++") * 50]
         self.world.settle(self.stack, warmup, timeout=60)
         self.stack.wait_idle()
@@ -52,6 +52,10 @@ class ProcfileDeployment:
 
     def __exit__(self, *exc):
         self.stack.stop()
+
+    def variables(self, name):
+        """More environment for the process `name` (bench/costs.py gives each a metrics port)."""
+        return {}
 
     def cpu(self):
         workers = [p.popen.pid for name, p in self.stack.processes.items() if name != "gateway"]

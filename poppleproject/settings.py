@@ -292,9 +292,12 @@ CELERY_WORKER_ENABLE_PREFETCH_COUNT_REDUCTION = False
 # the broker redelivers them; the idempotent tasks absorb the second run. (Cancelling them
 # instead needs a pool that can terminate a task, which the threads pool cannot.)
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
-# Task events feed Flower. Workers report each task; a "sent" event from every publisher as well
-# would cost two more broker messages per chat message (measured: 211 -> 187 messages/s).
-CELERY_WORKER_SEND_TASK_EVENTS = True
+# Task events feed Flower, and only Flower: each karma message cost four more broker messages
+# (received, started, succeeded, for two tasks: 4.2 publishes to `celeryev` per message, bench/costs.py).
+# So workers start without them, and Flower turns them on while it runs (it asks every workers to
+# send them every 5 s: Flower's enable_events, on by default); they stay on until the worker
+# restarts. A "sent" event from every publisher would cost two more (measured: 211 -> 187/s).
+CELERY_WORKER_SEND_TASK_EVENTS = False
 # ... sent without publisher confirms (poppleproject/consumer.py: Consumer says why).
 CELERY_WORKER_CONSUMER = "poppleproject.consumer:Consumer"
 CELERY_TASK_SEND_SENT_EVENT = False

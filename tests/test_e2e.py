@@ -7,13 +7,14 @@ import random
 import urllib.error
 import urllib.request
 
+import kombu
 import pytest
 
 from karma.models import Karma, LedgerEntry
 from karma.replies import CHECK, QUESTION
 from testkit.processes import manage
 from testkit.rules import RULES
-from testkit.stack import broker_url, free_port
+from testkit.stack import BROKER_URL, broker_url, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 
@@ -166,15 +167,22 @@ def test_replies_wait_out_rate_limits_and_server_errors(stack, world, fake_disco
 
 
 def test_flower_shows_the_tasks_behind_basic_auth(stack, world, fake_discord):
+    # Task events cost four broker messages per chat message: none are sent while no monitor asks.
+    with kombu.Connection(BROKER_URL) as connection:
+        events = kombu.Queue("test-task-events", kombu.Exchange("celeryev", type="topic"), "task.#", exclusive=True)
+        events = events(connection.default_channel)
+        events.declare()
+        unmonitored = fake_discord.send(world["main"], world["alice"], "unmonitored++")
+        assert fake_discord.wait_until(lambda: fake_discord.replies_to(unmonitored))
+        stack.wait_idle()
+        assert events.get() is None
+
     port = free_port()
     stack.flower(port, FLOWER_BASIC_AUTH="ops:flower-password")
     url = f"http://127.0.0.1:{port}/api/tasks"
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(url, timeout=10)
     assert refused.value.code == 401
-
-    message = fake_discord.send(world["main"], world["alice"], "monitored++")
-    assert fake_discord.wait_until(lambda: fake_discord.replies_to(message))
     request = urllib.request.Request(
         url, headers={"Authorization": "Basic " + base64.b64encode(b"ops:flower-password").decode()}
     )
@@ -183,14 +191,29 @@ def test_flower_shows_the_tasks_behind_basic_auth(stack, world, fake_discord):
         with urllib.request.urlopen(request, timeout=10) as response:
             return {task["name"] for task in json.load(response).values()}
 
-    assert fake_discord.wait_until(lambda: {"karma.handle_message", "karma.send_reply"} <= seen(), timeout=30)
+    # Flower asks the workers for task events (every 5 s): the tasks after that are shown.
+    sent = []
+
+    def monitored():
+        sent.append(fake_discord.send(world["main"], world["alice"], "monitored++"))
+        return {"karma.handle_message", "karma.send_reply"} <= seen()
+
+    assert fake_discord.wait_until(monitored, timeout=30, interval=1)
+    message = sent[-1]
+    assert fake_discord.wait_until(lambda: fake_discord.replies_to(message))
+    label = f"message_id={message} channel_id={world['main'].channel_ids[0]}"
+
+    def labels():
+        with urllib.request.urlopen(request, timeout=10) as response:
+            tasks = json.load(response)
+        return {task["args"] for task in tasks.values() if task["name"] in {"karma.handle_message", "karma.send_reply"}}
+
+    assert fake_discord.wait_until(lambda: label in labels(), timeout=30)
     assert f"Visit me at http://127.0.0.1:{port}" in stack.processes["flower"].log()  # loopback only
 
     # Tasks are shown by a label, not the chat message or the reply it carries.
     with urllib.request.urlopen(request, timeout=10) as response:
         tasks = json.load(response)
-    labels = {task["args"] for task in tasks.values() if task["name"] in {"karma.handle_message", "karma.send_reply"}}
-    assert f"message_id={message} channel_id={world['main'].channel_ids[0]}" in labels
     assert "monitored" not in json.dumps(tasks)
     assert str(world["alice"]) not in json.dumps(tasks)
 

@@ -1,0 +1,226 @@
+"""What one karma message costs, process by process: CPU, SQL statements, Redis round trips and
+publishes, next to messages/s and the same run's bare two-hop Celery ceilings.
+
+    python bench/costs.py                          # 2,000 messages, best of two turns
+    python bench/costs.py --messages 500 --turns 1
+    python bench/costs.py --profile                # and py-spy flame graphs of each kind of process
+
+The Procfile's deployment (two karma workers, two reply workers, a gateway), as bench/ordering.py
+starts it, each process serving its metrics (monitoring/metrics.py): the statements, round trips
+and task publishes are what the processes counted themselves, read before and after the burst;
+RabbitMQ's publishes, by exchange, are its own counts for the tests' vhost (task events go to
+`celeryev`). So a feature that adds a query, a Redis call or a publish to each message shows in
+its own run. The ceilings: bench/ceilings.py's two-hop no-op, on quorum queues (as Popple's) and
+on classic ones. RabbitMQ, MariaDB and Redis must be running (scripts/test starts them); the
+benchmark empties the tests' Redis database and queues. Writes var/bench/costs.md (and, with
+--profile, var/bench/profiles/*.svg and what they rank first); scripts/publish-reports copies the
+table into bench/README.md.
+"""
+
+import argparse
+import collections
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+from bench import ceilings  # noqa: E402
+from bench.ordering import ProcfileDeployment  # noqa: E402
+from bench.pipeline import World, saturate  # noqa: E402
+from bench.report import RESULTS, cpu_seconds, markdown_table, pids_of, report  # noqa: E402
+from testkit.stack import VHOST, free_port  # noqa: E402
+
+MANAGEMENT = "http://127.0.0.1:15672/api"  # RabbitMQ's management API, as scripts/test enables it
+KINDS = {"gateway": ("gateway",), "karma workers": ("karma1", "karma2"), "reply workers": ("replies1", "replies2")}
+COUNTERS = {
+    "SQL statements": "popple_sql_queries_total",
+    "Redis round trips": "popple_redis_round_trips_total",
+    "tasks published": "popple_tasks_published_total",
+}
+PROFILES = RESULTS / "profiles"
+
+
+class MeteredDeployment(ProcfileDeployment):
+    """The Procfile's processes of this checkout, each serving its metrics on a port of its own."""
+
+    def __init__(self, world):
+        super().__init__(world, ROOT)
+        self.ports = {name: free_port() for names in KINDS.values() for name in names}
+
+    def variables(self, name):
+        return {"METRICS_PORT": self.ports[name]}
+
+    def cpu(self):
+        pids = {name: process.popen.pid for name, process in self.stack.processes.items()}
+        return {
+            **{kind: cpu_seconds([pids[name] for name in names]) for kind, names in KINDS.items()},
+            "RabbitMQ": cpu_seconds(pids_of("beam.smp")),
+            "MariaDB": cpu_seconds(pids_of("mariadbd")),
+            "Redis": cpu_seconds(pids_of("redis-server")),
+        }
+
+    def counts(self):
+        """{(what, kind of process): total so far}, from each process's /metrics."""
+        totals = collections.Counter()
+        for kind, names in KINDS.items():
+            for name in names:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.ports[name]}/metrics", timeout=10) as response:
+                    text = response.read().decode()
+                for family in text_string_to_metric_families(text):
+                    for sample in family.samples:
+                        for what, metric in COUNTERS.items():
+                            if sample.name == metric:
+                                totals[what, kind] += sample.value
+        return totals
+
+
+def published_by_exchange():
+    """{exchange: messages published to it so far} on the tests' vhost, as RabbitMQ counts them.
+    RabbitMQ updates these every 5 s (collect_statistics_interval): read after a pause."""
+    request = urllib.request.Request(f"{MANAGEMENT}/exchanges/{VHOST}?columns=name,message_stats")
+    request.add_header("Authorization", "Basic Z3Vlc3Q6Z3Vlc3Q=")  # guest:guest, as scripts/test leaves it
+    with urllib.request.urlopen(request, timeout=10) as response:
+        exchanges = json.load(response)
+    return {e["name"] or "(default)": e.get("message_stats", {}).get("publish_in", 0) for e in exchanges}
+
+
+class Profiler:
+    """py-spy recording each kind of process's first process while the burst runs: a flame graph
+    (SVG) to look at, and the same samples as collapsed stacks to rank functions by."""
+
+    def __init__(self, deployment):
+        self.deployment = deployment
+        self.recorders = []
+
+    def __enter__(self):
+        PROFILES.mkdir(parents=True, exist_ok=True)
+        for kind, names in KINDS.items():
+            pid = self.deployment.stack.processes[names[0]].popen.pid
+            slug = kind.replace(" ", "-")
+            for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
+                command = [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "--pid", str(pid),
+                           "--format", fmt, "--output", str(PROFILES / f"{slug}.{suffix}")]  # fmt: skip
+                self.recorders.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        time.sleep(1)  # py-spy attaches
+        return self
+
+    def __exit__(self, *exc):
+        for recorder in self.recorders:
+            recorder.send_signal(signal.SIGINT)  # py-spy writes its output on Ctrl-C
+        for recorder in self.recorders:
+            recorder.wait(timeout=60)
+
+
+# Frames on nearly every stack of a worker or the outbox thread, which rank nothing.
+WRAPPERS = ("threading.py", "concurrent/futures/thread.py", "celery/app/trace.py", "celery/app/autoretry.py",
+            "celery/concurrency/base.py")  # fmt: skip
+
+
+def ranked(path, top=15):
+    """The functions with the most samples in a collapsed-stacks file (py-spy's raw format), as a
+    share of all samples: on the stack at all (a sample counted once per function however deep it
+    recurses), and running themselves (the innermost frame)."""
+    inclusive, own, total = collections.Counter(), collections.Counter(), 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        total += int(count)
+        frames = [_function(frame) for frame in stack.split(";")]
+        for frame in set(frames):
+            if not frame.endswith(tuple(f"({wrapper})" for wrapper in WRAPPERS)):
+                inclusive[frame] += int(count)
+        own[frames[-1]] += int(count)
+    if not total:
+        return []
+    share = [(f, round(100 * n / total, 1)) for f, n in inclusive.most_common(top)]
+    running = [(f, round(100 * n / total, 1)) for f, n in own.most_common(top)]
+    return [[*a, *b] for a, b in zip(share, running, strict=False)]
+
+
+def _function(frame):
+    """ "name (path/file.py:123)" -> "name (path/file.py)": a function, whatever line it is on."""
+    name, _, where = frame.rpartition(" (")
+    return f"{name} ({where.split(':')[0].rstrip(')')})" if name else frame
+
+
+def measure(world, messages, profile):
+    with MeteredDeployment(world) as deployment:
+        counts_before, published_before = deployment.counts(), published_by_exchange()
+        if profile:
+            with Profiler(deployment):
+                row = saturate(world, deployment, messages)
+        else:
+            row = saturate(world, deployment, messages)
+        time.sleep(6)  # RabbitMQ's statistics catch up
+        counts_after, published_after = deployment.counts(), published_by_exchange()
+    row["per message"] = {
+        f"{what}, {kind}": round((counts_after[what, kind] - counts_before[what, kind]) / messages, 2)
+        for what in COUNTERS
+        for kind in KINDS
+    }
+    row["AMQP publishes per message"] = {
+        exchange: round((count - published_before.get(exchange, 0)) / messages, 2)
+        for exchange, count in published_after.items()
+        if count - published_before.get(exchange, 0)
+    }
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--turns", type=int, default=2)
+    parser.add_argument("--profile", action="store_true", help="py-spy flame graphs (last turn only)")
+    args = parser.parse_args()
+    world = World()
+    best = None
+    for turn in range(args.turns):
+        print(f"Procfile deployment, turn {turn + 1} of {args.turns} ...", flush=True)
+        row = measure(world, args.messages, args.profile and turn == args.turns - 1)
+        print(f"  {row}", flush=True)
+        if best is None or row["messages/s"] > best["messages/s"]:
+            best = row
+    print("two-hop Celery no-op, quorum and classic queues ...", flush=True)
+    ceiling = {kind: ceilings.celery_two_hops(args.messages, 2, "threads", 8, kind) for kind in ("quorum", "classic")}
+    print(f"  {ceiling}", flush=True)
+
+    rate = best["messages/s"]
+    figures = [
+        ["messages/s", best["messages/s"]],
+        *[[f"two-hop Celery no-op, {kind} queues, messages/s", value] for kind, value in ceiling.items()],
+        *[[f"Popple / two-hop no-op on {kind} queues", round(rate / v, 2)] for kind, v in ceiling.items()],
+        *[[f"CPU ms, {kind}", ms] for kind, ms in best["cpu ms/message"].items()],
+        *[[name, value] for name, value in best["per message"].items()],
+        *[[f"AMQP publishes to {exchange}", value] for exchange, value in best["AMQP publishes per message"].items()],
+    ]
+    sections = [
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"{args.messages} karma messages sent as fast as the fake Discord can, through the Procfile's two karma "
+        f"and two reply workers and a gateway; best of {args.turns} turns; each figure per message unless it says "
+        "otherwise (statements, round trips and task publishes as the processes counted them; AMQP publishes as "
+        "RabbitMQ counted them on the vhost):\n\n" + markdown_table(["", "value"], figures),
+    ]
+    if args.profile:
+        for kind in KINDS:
+            slug = kind.replace(" ", "-")
+            rows = ranked(PROFILES / f"{slug}.txt")
+            sections.append(
+                f"Where the {kind}' CPU goes (py-spy samples of the first such process, wrappers on every stack "
+                "left out; "
+                f"flame graph: var/bench/profiles/{slug}.svg):\n\n"
+                + markdown_table(["on the stack", "%", "running itself", "%"], rows)
+            )
+    report("costs", "\n\n".join(sections))
+
+
+if __name__ == "__main__":
+    main()
