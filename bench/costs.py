@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from bench import ceilings  # noqa: E402
+from bench.burst import checkout  # noqa: E402
 from bench.ordering import ProcfileDeployment  # noqa: E402
 from bench.pipeline import World, saturate  # noqa: E402
 from bench.report import RESULTS, cpu_seconds, markdown_table, pids_of, report  # noqa: E402
@@ -49,10 +50,11 @@ PROFILES = RESULTS / "profiles"
 
 
 class MeteredDeployment(ProcfileDeployment):
-    """The Procfile's processes of this checkout, each serving its metrics on a port of its own."""
+    """The Procfile's processes of a checkout, each serving its metrics on a port of its own (an
+    older checkout may count fewer of them: its figures say 0)."""
 
-    def __init__(self, world):
-        super().__init__(world, ROOT)
+    def __init__(self, world, root=ROOT):
+        super().__init__(world, root)
         self.ports = {name: free_port() for names in KINDS.values() for name in names}
 
     def variables(self, name):
@@ -106,8 +108,11 @@ class Profiler:
             pid = self.deployment.stack.processes[names[0]].popen.pid
             slug = kind.replace(" ", "-")
             for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
-                command = [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "--pid", str(pid),
-                           "--format", fmt, "--output", str(PROFILES / f"{slug}.{suffix}")]  # fmt: skip
+                # --gil: only samples of a thread holding the GIL, i.e. running Python (threads
+                # waiting on a socket hold none): a CPU profile rather than one of waits.
+                output = PROFILES / f"{slug}.{suffix}"
+                command = [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "--gil",
+                           "--pid", str(pid), "--format", fmt, "--output", str(output)]  # fmt: skip
                 self.recorders.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         time.sleep(1)  # py-spy attaches
         return self
@@ -152,8 +157,8 @@ def _function(frame):
     return f"{name} ({where.split(':')[0].rstrip(')')})" if name else frame
 
 
-def measure(world, messages, profile):
-    with MeteredDeployment(world) as deployment:
+def measure(world, messages, profile, root=ROOT):
+    with MeteredDeployment(world, root) as deployment:
         counts_before, published_before = deployment.counts(), published_by_exchange()
         if profile:
             with Profiler(deployment):
@@ -180,15 +185,19 @@ def main():
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--turns", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="py-spy flame graphs (last turn only)")
+    parser.add_argument("--before", help="a commit to compare with, in turns (run from a worktree under var/bench/)")
     args = parser.parse_args()
     world = World()
-    best = None
+    roots = {"this checkout": ROOT, **({f"before ({args.before})": checkout(args.before)} if args.before else {})}
+    rows = {}
     for turn in range(args.turns):
-        print(f"Procfile deployment, turn {turn + 1} of {args.turns} ...", flush=True)
-        row = measure(world, args.messages, args.profile and turn == args.turns - 1)
-        print(f"  {row}", flush=True)
-        if best is None or row["messages/s"] > best["messages/s"]:
-            best = row
+        for label, root in roots.items():
+            print(f"{label}, turn {turn + 1} of {args.turns} ...", flush=True)
+            row = measure(world, args.messages, args.profile and root == ROOT and turn == args.turns - 1, root)
+            print(f"  {row}", flush=True)
+            if label not in rows or row["messages/s"] > rows[label]["messages/s"]:
+                rows[label] = row
+    best = rows["this checkout"]
     print("two-hop Celery no-op, quorum and classic queues ...", flush=True)
     ceiling = {kind: ceilings.celery_two_hops(args.messages, 2, "threads", 8, kind) for kind in ("quorum", "classic")}
     print(f"  {ceiling}", flush=True)
@@ -212,13 +221,32 @@ def main():
     if args.profile:
         for kind in KINDS:
             slug = kind.replace(" ", "-")
-            rows = ranked(PROFILES / f"{slug}.txt")
+            ranking = ranked(PROFILES / f"{slug}.txt")
             sections.append(
                 f"Where the {kind}' CPU goes (py-spy samples of the first such process, wrappers on every stack "
                 "left out; "
                 f"flame graph: var/bench/profiles/{slug}.svg):\n\n"
-                + markdown_table(["on the stack", "%", "running itself", "%"], rows)
+                + markdown_table(["on the stack", "%", "running itself", "%"], ranking)
             )
+    if args.before:
+        earlier = rows[f"before ({args.before})"]
+
+        def compare(name, figure):
+            then, now = figure(earlier), figure(best)
+            return [name, round(then, 2), round(now, 2), round(now / then, 2) if then else ""]
+
+        compared = [
+            compare("messages/s", lambda row: row["messages/s"]),
+            *[compare(f"CPU ms, {kind}", lambda row, kind=kind: row["cpu ms/message"][kind])
+              for kind in best["cpu ms/message"]],
+            compare("CPU ms, karma + reply workers",
+                    lambda row: row["cpu ms/message"]["karma workers"] + row["cpu ms/message"]["reply workers"]),
+        ]  # fmt: skip
+        sections.insert(
+            2,
+            f"Against {args.before}, in turns in the same run (best of {args.turns} each):\n\n"
+            + markdown_table(["", f"before ({args.before})", "this checkout", "ratio"], compared),
+        )
     report("costs", "\n\n".join(sections))
 
 

@@ -24,6 +24,7 @@ from nacl.signing import VerifyKey
 from redis.exceptions import RedisError
 
 from botgateway.slash_commands import EPHEMERAL, from_discord
+from karma.message import task_label
 from karma.slash import UNAVAILABLE, SlashCommand, acknowledge, answer
 from karma.tasks import handle_interaction
 
@@ -118,6 +119,12 @@ def queue(interaction: SlashCommand) -> None:
     with current_app.connection_for_write(
         connect_timeout=PUBLISH_SECONDS, transport_options={"max_retries": 0}
     ) as connection:
+        payload = interaction.to_payload()
         handle_interaction.apply_async(
-            args=(interaction.to_payload(),), connection=connection, retry=False, confirm_timeout=PUBLISH_SECONDS
+            args=(payload,),
+            argsrepr=task_label(payload),
+            kwargsrepr="{}",
+            connection=connection,
+            retry=False,
+            confirm_timeout=PUBLISH_SECONDS,
         )

@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from karma import retention, slash
-from karma.message import Deletion, IncomingMessage, ServerEvent
+from karma.message import Deletion, IncomingMessage, ServerEvent, task_label
 from karma.router import forget_deleted, respond
 
 logger = logging.getLogger(__name__)
@@ -82,8 +82,9 @@ def handle_message(self, payload=None, *unexpected, **unknown):
         # being published to a broker no one reads.
         # (celery-types lists no confirm_timeout, which Celery hands to kombu's publish with the
         # other options.)
+        payload = reply.to_payload()
         current_app.tasks[REPLY_TASK].apply_async(  # type: ignore[call-arg]
-            args=(reply.to_payload(),), confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
+            args=(payload,), argsrepr=task_label(payload), kwargsrepr="{}", confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
         )
 
 
@@ -101,8 +102,9 @@ def handle_interaction(self, payload=None, *unexpected, **unknown):
         logger.warning("slash command %s dropped: older than its 15-minute token", interaction.interaction_id)
         return
     answer = slash.answer(interaction)
+    payload = answer.to_payload()
     current_app.tasks[INTERACTION_REPLY_TASK].apply_async(  # type: ignore[call-arg]  # as in handle_message
-        args=(answer.to_payload(),), confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
+        args=(payload,), argsrepr=task_label(payload), kwargsrepr="{}", confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
     )
 
 

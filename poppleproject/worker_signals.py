@@ -8,6 +8,7 @@ from celery.signals import before_task_publish, task_postrun, task_prerun, task_
 from django.conf import settings
 from django.db import connections
 
+from karma.message import task_label
 from poppleproject import rabbitmq
 
 
@@ -33,20 +34,11 @@ def recycle_database_connections(**kwargs):
 
 @before_task_publish.connect
 def label_arguments(headers, body, **kwargs):
-    # Flower and the workers' logs show a task's arguments as this label, not the chat message (its
-    # contents, its author) or the reply's text: which message and channel is enough to follow it.
+    # Flower and the workers' logs show a task's arguments as a label (karma.message.task_label),
+    # whoever publishes it: Popple's publishers pass the label themselves, this makes sure of it.
     args, task_kwargs = body[0], body[1]
-    payload = args[0] if args else None
-    if isinstance(payload, dict):
-        ids = {key: payload.get(key) for key in ("message_id", "interaction_id", "channel_id")}
-        label = [f"{key}={value}" for key, value in ids.items() if isinstance(value, int)]
-        if isinstance(payload.get("guild_ids"), list):  # a server event (karma.message.ServerEvent)
-            label.append(f"servers={len(payload['guild_ids'])}")
-        if isinstance(payload.get("deleted"), list):  # deleted messages (karma.message.Deletion)
-            label.append(f"deleted={len(payload['deleted'])}")
-        if payload.get("edited"):
-            label.append("edited")
-        headers["argsrepr"] = " ".join(label) or "(hidden)"
+    if len(args) == 1:
+        headers["argsrepr"] = task_label(args[0])
     elif args:
         headers["argsrepr"] = f"({len(args)} arguments)"
     headers["kwargsrepr"] = "{...}" if task_kwargs else "{}"

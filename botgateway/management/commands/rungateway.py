@@ -11,7 +11,7 @@ from botgateway.forwarded import Forwarded
 from botgateway.gateway import Gateway
 from botgateway.outbox import Outbox
 from botgateway.shards import IdentifyThrottle, shard_ids
-from karma.message import Deletion, ServerEvent
+from karma.message import Deletion, ServerEvent, task_label
 from karma.slash import SlashCommand
 from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_interaction, handle_message, message_deleted, server_event
 from monitoring import metrics
@@ -40,7 +40,13 @@ class Command(BaseCommand):
     def publish(self, payload):
         """Hand one message over; raising keeps it in the outbox, to be tried again."""
         # No retries inside the publish: the outbox keeps the message and tries again itself.
-        self.task_for(payload).apply_async(args=(payload,), retry=False, confirm_timeout=PUBLISH_CONFIRM_TIMEOUT)
+        self.task_for(payload).apply_async(
+            args=(payload,),
+            argsrepr=task_label(payload),  # spares Celery its own repr of the payload
+            kwargsrepr="{}",
+            retry=False,
+            confirm_timeout=PUBLISH_CONFIRM_TIMEOUT,
+        )
 
     def handle(self, **options):
         token = require_token()
