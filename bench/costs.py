@@ -111,8 +111,10 @@ class Profiler:
                 # --gil: only samples of a thread holding the GIL, i.e. running Python (threads
                 # waiting on a socket hold none): a CPU profile rather than one of waits.
                 output = PROFILES / f"{slug}.{suffix}"
+                # 500 samples a second: at py-spy's default 100, a burst of a few seconds gives a
+                # few hundred samples that hold the GIL, too few to rank by.
                 command = [str(Path(sys.executable).with_name("py-spy")), "record", "--nonblocking", "--gil",
-                           "--pid", str(pid), "--format", fmt, "--output", str(output)]  # fmt: skip
+                           "--rate", "500", "--pid", str(pid), "--format", fmt, "--output", str(output)]  # fmt: skip
                 self.recorders.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         time.sleep(1)  # py-spy attaches
         return self
