@@ -106,6 +106,14 @@ def announced(message: IncomingMessage, outcome: writes.Outcome, cut: bool) -> R
     return answer(message, lines)
 
 
+def give(message: IncomingMessage, subject: str, delta: int, reason: str = "") -> Reply:
+    """A change someone asked for by name (/plus, /minus): the same rules and ledger as
+    `subject++ for reason` in chat, the message's id being the request's. Its answer says the new
+    karma, or why not, whether or not the server announces changes: the person asked."""
+    outcome = writes.apply_changes(message, [(subject, delta)], {subject: reason} if reason else {})
+    return announced(message, replace(outcome, announce=True), cut=False)
+
+
 def current_lines(guild_id: int, subjects: Iterable[str]) -> dict[str, Line]:
     """What announcing each subject says now, with its version: the database is the truth.
 

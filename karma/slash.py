@@ -14,16 +14,19 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Self
 
 from karma import config
-from karma.message import MESSAGE_LIMIT, IncomingMessage, check_fields
+from karma.message import MESSAGE_LIMIT, IncomingMessage, Reply, check_fields
+from karma.models import MAX_REASON_LENGTH
+from karma.names import clean
 from karma.parser import parse_names
 from karma.replies import QUESTION, capped
 from karma.router import COMMANDS as TEXT_COMMANDS
-from karma.router import DEFAULT_BOARD_SIZE, MAX_BOARD_SIZE
+from karma.router import DEFAULT_BOARD_SIZE, MAX_BOARD_SIZE, give
 
 UNKNOWN_COMMAND = "Popple does not know this command any more; its commands are being updated."
 NOT_IN_DMS = "Popple's commands work in servers, where karma is kept, not in direct messages."
 # A mention typed into a command's text reaches Popple as an id it cannot look up: the name it is.
 NO_NAMES = "Name at least one subject, for example `coffee` or `(the build server)`; type people's names, not mentions."
+ONE_NAME = "Name one subject, for example `coffee` or `(the build server)`; type people's names, not mentions."
 NO_SETTING = "Choose the setting to change (`setting:`), or leave both out to list them."
 FORBIDDEN = "Only members who can manage this server can change settings."
 BAD_SIZE = f"The size of a board is a number from 1 to {MAX_BOARD_SIZE}."
@@ -57,6 +60,8 @@ class Command:
 _BOARD_SIZE = Option(
     "size", f"How many names (default {DEFAULT_BOARD_SIZE})", int, min_value=1, max_value=MAX_BOARD_SIZE
 )
+_NAME = Option("name", "One name, as in chat: coffee, (the build server)", str, True)
+_REASON = Option("reason", "Why (optional; shown with the name's karma)", str)
 
 # Popple's slash commands, in the order they are registered (botgateway/slash_commands.py).
 COMMANDS = (
@@ -79,7 +84,11 @@ COMMANDS = (
         ),
         managers_only=True,
     ),
+    Command("plus", "Give a name karma, as `name++` does in chat", (_NAME, _REASON)),
+    Command("minus", "Take karma from a name, as `name--` does in chat", (_NAME, _REASON)),
 )
+# The change each gives, as `++` and `--` in chat.
+DELTAS = {"plus": 1, "minus": -1}
 
 
 @dataclass(frozen=True)
@@ -135,8 +144,10 @@ class Ack:
     ephemeral: bool = False
 
 
-# Answers only the person who asked sees: settings are a moderator's business.
-PRIVATE = {"announce", "config"}
+# Answers only the person who asked sees: settings are a moderator's business; a /plus or /minus
+# is told to its giver, and the channel sees nothing, as a server with announce off wants (chat's
+# `x++` is announced, or not, by that setting).
+PRIVATE = {"announce", "config", "plus", "minus"}
 
 
 @functools.cache
@@ -157,6 +168,10 @@ def acknowledge(interaction: SlashCommand) -> Ack:
         text = options.get("subjects" if interaction.command == "karma" else "subject")
         if not isinstance(text, str) or not parse_names(text, {}):
             return Ack(NO_NAMES)
+    elif interaction.command in DELTAS:
+        name, reason = options.get("name"), options.get("reason", "")
+        if not isinstance(name, str) or len(parse_names(name, {})) != 1 or not isinstance(reason, str):
+            return Ack(ONE_NAME)
     elif interaction.command in ("top", "bottom"):
         size = options.get("size", DEFAULT_BOARD_SIZE)
         if not isinstance(size, int) or not 1 <= size <= MAX_BOARD_SIZE:
@@ -219,15 +234,25 @@ def answer(interaction: SlashCommand) -> SlashAnswer:
         author_nick=interaction.user_nick,
     )
     options = interaction.options
-    command, arguments = {
+    if interaction.command in DELTAS:
+        subject = parse_names(str(options.get("name", "")), {})[0]  # one, as acknowledge checked
+        reason = clean(str(options.get("reason", "")))[:MAX_REASON_LENGTH].strip()
+        reply = give(message, subject, DELTAS[interaction.command], reason)
+    else:
+        reply = _text_command(message, options, interaction.command)
+    reply = replace(reply, lines=capped(reply.lines, reply.joiner, messages=1))
+    content = reply.text() or ("?" if reply.reaction == QUESTION else "Done.")
+    return SlashAnswer(interaction.interaction_id, interaction.application_id, interaction.token, content)
+
+
+def _text_command(message: IncomingMessage, options: dict, command: str) -> Reply:
+    """The text command's own answer to a slash command that is one."""
+    word, arguments = {
         "karma": ("karma", options.get("subjects", "")),
         "why": ("why", options.get("subject", "")),
         "top": ("top", str(options.get("size", DEFAULT_BOARD_SIZE))),
         "bottom": ("bot", str(options.get("size", DEFAULT_BOARD_SIZE))),
         "announce": ("config", f"announce {options.get('setting', '')}"),
         "config": ("config", f"{options.get('setting', '')} {options.get('value', '')}".strip()),
-    }[interaction.command]
-    reply = TEXT_COMMANDS[command](message, arguments, {})
-    reply = replace(reply, lines=capped(reply.lines, reply.joiner, messages=1))
-    content = reply.text() or ("?" if reply.reaction == QUESTION else "Done.")
-    return SlashAnswer(interaction.interaction_id, interaction.application_id, interaction.token, content)
+    }[command]
+    return TEXT_COMMANDS[word](message, arguments, {})

@@ -83,11 +83,23 @@ def test_sync_commands(fake, database):
     env = {**fake.environment(), "DATABASE_URL": database}
     done = manage("sync_commands", **env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "registered 6 slash commands globally: /karma, /why, /top, /bottom, /announce, /config\n"
+    assert (
+        done.stdout
+        == "registered 8 slash commands globally: /karma, /why, /top, /bottom, /announce, /config, /plus, /minus\n"
+    )
     guild = fake.add_guild("trying them out")
     done = manage("sync_commands", "--guild", str(guild.id), **env)
-    assert done.stdout.startswith(f"registered 6 slash commands in server {guild.id}: /karma")
-    assert [c["name"] for c in fake.commands[guild.id]] == ["karma", "why", "top", "bottom", "announce", "config"]
+    assert done.stdout.startswith(f"registered 8 slash commands in server {guild.id}: /karma")
+    assert [c["name"] for c in fake.commands[guild.id]] == [
+        "karma",
+        "why",
+        "top",
+        "bottom",
+        "announce",
+        "config",
+        "plus",
+        "minus",
+    ]
     assert one_line_error(manage("sync_commands", "--guild", "my-server", **env), 2) == (
         "manage.py sync_commands: error: argument --guild: invalid int value: 'my-server'"
     )

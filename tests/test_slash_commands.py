@@ -9,8 +9,8 @@ import kombu
 import pytest
 
 from botgateway.slash_commands import from_discord
-from karma.models import GuildSettings
-from karma.slash import FORBIDDEN, NO_NAMES, NOT_IN_DMS, UNKNOWN_COMMAND
+from karma.models import GuildSettings, LedgerEntry
+from karma.slash import FORBIDDEN, NO_NAMES, NOT_IN_DMS, ONE_NAME, UNKNOWN_COMMAND
 from testkit.processes import ROOT, as_root
 from testkit.stack import BROKER_URL, broker_url, free_port
 
@@ -97,6 +97,22 @@ def test_karma_top_and_bottom(run, fake_discord, world):
     for each in (answer, top, bottom):
         assert (each.edits, each.followups) == (1, [])
         assert all(mentions == {"parse": []} for mentions in each.allowed_mentions)
+
+
+def test_plus_and_minus_give_karma_as_chat_does_and_tell_the_giver(run, fake_discord, world):
+    name = f"({run.path} build server)"
+    posted = len(fake_discord.messages)
+    plus = completed(fake_discord, run("plus", {"name": name, "reason": "green again"}))
+    assert (plus.content, plus.response_type, plus.ephemeral) == (f"{run.path} build server has 1 karma.", 5, True)
+    minus = completed(fake_discord, run("minus", {"name": f"{run.path}-tea"}, user="manager"))
+    assert minus.content == f"{run.path}-tea has -1 karma."
+    itself = completed(fake_discord, run("plus", {"name": "alice"}))
+    assert itself.content == "You cannot give yourself karma."
+    two = completed(fake_discord, run("plus", {"name": "tea coffee"}))
+    assert (two.response_type, two.content, two.ephemeral) == (4, ONE_NAME, True)
+    rows = LedgerEntry.objects.using("mariadb").filter(guild_id=world["guild"].id, message_id=plus.id)
+    assert list(rows.values_list("subject", "delta", "reason")) == [(f"{run.path} build server", 1, "green again")]
+    assert len(fake_discord.messages) == posted  # told to the giver only: the channel saw nothing
 
 
 def test_announce_and_config_are_answered_to_the_manager_only(run, fake_discord, world):

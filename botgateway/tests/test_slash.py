@@ -109,13 +109,22 @@ def test_sync_commands_overwrites_the_registration(discord, guild, settings):
     out = io.StringIO()
     call_command("sync_commands", stdout=out)
     call_command("sync_commands", stdout=out)
-    assert [c["name"] for c in discord.commands[None]] == ["karma", "why", "top", "bottom", "announce", "config"]
+    assert [c["name"] for c in discord.commands[None]] == [
+        "karma",
+        "why",
+        "top",
+        "bottom",
+        "announce",
+        "config",
+        "plus",
+        "minus",
+    ]
     assert out.getvalue().splitlines()[-1] == (
-        "registered 6 slash commands globally: /karma, /why, /top, /bottom, /announce, /config"
+        "registered 8 slash commands globally: /karma, /why, /top, /bottom, /announce, /config, /plus, /minus"
     )
     call_command("sync_commands", "--guild", str(guild.id), stdout=out)
-    assert len(discord.commands[guild.id]) == 6
-    assert len(discord.commands[None]) == 6
+    assert len(discord.commands[guild.id]) == 8
+    assert len(discord.commands[None]) == 8
     settings.DISCORD_TOKEN = "not-the-token"
     with pytest.raises(CommandError, match=r"Discord refused DISCORD_TOKEN \(401\)"):
         call_command("sync_commands")

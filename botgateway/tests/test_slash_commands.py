@@ -80,7 +80,7 @@ def test_direct_messages_are_refused():
 
 def test_the_registered_commands():
     commands = {command["name"]: command for command in slash.commands()}
-    assert set(commands) == {"karma", "why", "top", "bottom", "announce", "config"}
+    assert set(commands) == {"karma", "why", "top", "bottom", "announce", "config", "plus", "minus"}
     assert all(command["contexts"] == [0] for command in commands.values())  # servers only
     manage = str(slash.MANAGE_GUILD)
     assert {name for name, command in commands.items() if command["default_member_permissions"] == manage} == {
@@ -92,6 +92,8 @@ def test_the_registered_commands():
     settings = [choice["value"] for choice in commands["config"]["options"][0]["choices"]]
     assert settings == list(config.SETTINGS)  # every setting `@Popple config` knows
     assert {"announce", "cooldown", "ignore"} <= set(settings)
+    plus = {option["name"]: option["required"] for option in commands["plus"]["options"]}
+    assert plus == {"name": True, "reason": False} == {o["name"]: o["required"] for o in commands["minus"]["options"]}
 
 
 def test_the_token_expires_after_fifteen_minutes():

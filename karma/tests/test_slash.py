@@ -6,13 +6,14 @@ import time
 
 import pytest
 
-from karma.models import SettingChange
+from karma.models import Karma, LedgerEntry, SettingChange
 from karma.router import respond
 from karma.slash import (
     BAD_SIZE,
     FORBIDDEN,
     NO_NAMES,
     NO_SETTING,
+    ONE_NAME,
     UNKNOWN_COMMAND,
     Ack,
     SlashAnswer,
@@ -21,6 +22,7 @@ from karma.slash import (
     answer,
     too_late,
 )
+from testkit.databases import DATABASES
 from testkit.messages import chat, discord_messages
 
 _ids = itertools.count(1)
@@ -78,6 +80,12 @@ def test_a_malformed_task_payload_is_refused(payload):
         ("config", {"setting": "cooldown", "value": "5 min"}, False, Ack(FORBIDDEN)),
         ("config", {"setting": "colour", "value": "red"}, True, Ack(UNKNOWN_COMMAND)),
         ("config", {"value": "5"}, True, Ack(NO_SETTING)),
+        ("plus", {"name": "(the build server)", "reason": "green again"}, False, Ack(ephemeral=True)),
+        ("minus", {"name": "coffee"}, False, Ack(ephemeral=True)),
+        ("plus", {"name": "tea coffee"}, False, Ack(ONE_NAME)),
+        ("plus", {"name": "`code`"}, False, Ack(ONE_NAME)),
+        ("plus", {}, False, Ack(ONE_NAME)),
+        ("minus", {"name": "tea", "reason": 5}, False, Ack(ONE_NAME)),
     ],
 )
 def test_acknowledge(command, options, manager, ack):
@@ -157,3 +165,26 @@ def test_a_payload_from_a_gateway_older_than_answer_by_is_answered():
     payload = slash_command().to_payload()
     del payload["answer_by"]
     assert SlashCommand.from_payload(payload).answer_by == 0.0
+
+
+@pytest.mark.django_db(databases=DATABASES)
+def test_plus_and_minus_count_once_under_the_rules_as_chat_does(database):
+    """/plus and /minus: `name++ for reason` and `name--`, one ledger row per interaction however
+    often its task is delivered, and the rules' refusals said to the giver."""
+    guild_id = next(_ids) + 5000
+    plus = slash_command("plus", {"name": "(the build server)", "reason": "green\nagain "}, guild_id=guild_id)
+    assert answer(plus).content == "the build server has 1 karma."
+    assert answer(plus).content == "the build server has 1 karma."  # redelivered: said again, counted once
+    assert answer(slash_command("minus", {"name": "tea"}, guild_id=guild_id)).content == "tea has -1 karma."
+    rows = LedgerEntry.objects.filter(guild_id=guild_id).order_by("id")
+    assert list(rows.values_list("subject", "delta", "message_id", "reason")) == [
+        ("the build server", 1, plus.interaction_id, "green again"),
+        ("tea", -1, rows[1].message_id, ""),
+    ]
+    assert respond(chat("@Popple karma (the build server) tea", guild_id=guild_id)).text() == (
+        "the build server has 1 karma. tea has -1 karma."
+    )
+    assert answer(slash_command("plus", {"name": "alice"}, guild_id=guild_id)).content == (
+        "You cannot give yourself karma."
+    )
+    assert not Karma.objects.filter(guild_id=guild_id, subject="alice").exists()
