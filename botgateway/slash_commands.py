@@ -20,6 +20,9 @@ EPHEMERAL = 1 << 6  # a message flag: only the person who asked sees it
 
 # Option types (Discord's ApplicationCommandOptionType)
 STRING, INTEGER = 3, 4
+# Command types (Discord's ApplicationCommandType): a slash command, and the context menus' entries
+CHAT_INPUT, USER, MESSAGE = 1, 2, 3
+_MENU_TYPES = {"user": USER, "message": MESSAGE}
 _OPTION_TYPES = {str: STRING, int: INTEGER}
 
 
@@ -40,12 +43,8 @@ def _option(option: Option) -> dict:
     }
 
 
-def _registration(command: Command) -> dict:
+def _everywhere(command: Command) -> dict:
     return {
-        "name": command.name,
-        "type": 1,  # a slash command
-        "description": command.description,
-        "options": [_option(option) for option in command.options],
         # Shown to members who can manage the server (a server's own integration settings can
         # change that, so the domain checks again: can_manage).
         "default_member_permissions": str(MANAGE_GUILD) if command.managers_only else None,
@@ -54,9 +53,26 @@ def _registration(command: Command) -> dict:
     }
 
 
+def _registrations(command: Command) -> list[dict]:
+    """A command as Discord registers it: a slash command, or an entry in each of its context
+    menus (which have neither a description nor options: Discord says what was clicked)."""
+    if command.menus:
+        return [{"name": command.name, "type": _MENU_TYPES[menu], **_everywhere(command)} for menu in command.menus]
+    return [
+        {
+            "name": command.name,
+            "type": CHAT_INPUT,
+            "description": command.description,
+            "options": [_option(option) for option in command.options],
+            **_everywhere(command),
+        }
+    ]
+
+
 def commands() -> list[dict]:
-    """Popple's slash commands, as Discord's bulk overwrite takes them (manage.py sync_commands)."""
-    return [_registration(command) for command in COMMANDS]
+    """Popple's slash commands and context menu entries, as Discord's bulk overwrite takes them
+    (manage.py sync_commands)."""
+    return [registration for command in COMMANDS for registration in _registrations(command)]
 
 
 def expired(interaction_id: int) -> bool:
@@ -66,6 +82,20 @@ def expired(interaction_id: int) -> bool:
 
 def _readable(value: Any) -> str | int:
     return value if isinstance(value, str | int) and not isinstance(value, bool) else ""
+
+
+def _options(command: dict) -> dict[str, str | int]:
+    """A slash command's options; for a context menu's entry, the person clicked on (or the author
+    of the message clicked on), as the domain's options of that command (karma/slash.py)."""
+    kind = command.get("type", CHAT_INPUT)
+    if kind in (USER, MESSAGE):
+        target, resolved = str(command["target_id"]), command.get("resolved") or {}
+        person = resolved["users"][target] if kind == USER else resolved["messages"][target]["author"]
+        name = str(person.get("username") or "")
+        return {"user": int(person["id"]), "name": name, "bot": int(bool(person.get("bot")))}
+    # A value Popple never registers (a subcommand, a boolean, a number) stays, as "", so that
+    # acknowledge refuses it as unknown rather than acting without it.
+    return {str(option["name"]): _readable(option.get("value")) for option in command.get("options", [])}
 
 
 def from_discord(data: Any) -> SlashCommand:
@@ -92,9 +122,7 @@ def from_discord(data: Any) -> SlashCommand:
             user_nick=str(member.get("nick") or ""),
             can_manage=bool(permissions & (MANAGE_GUILD | ADMINISTRATOR)),
             command=str(command["name"]),
-            # A value Popple never registers (a subcommand, a boolean, a number) stays, as "", so
-            # that acknowledge refuses it as unknown rather than acting without it.
-            options={str(option["name"]): _readable(option.get("value")) for option in command.get("options", [])},
+            options=_options(command),
             answer_by=snowflakes.sent_at(interaction_id) + TOKEN_SECONDS,
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:

@@ -26,6 +26,7 @@ UNKNOWN_COMMAND = "Popple does not know this command any more; its commands are 
 NOT_IN_DMS = "Popple's commands work in servers, where karma is kept, not in direct messages."
 # A mention typed into a command's text reaches Popple as an id it cannot look up: the name it is.
 NO_NAMES = "Name at least one subject, for example `coffee` or `(the build server)`; type people's names, not mentions."
+NO_KARMA_FOR_BOTS = "Bots get no karma."
 ONE_NAME = "Name one subject, for example `coffee` or `(the build server)`; type people's names, not mentions."
 NO_SETTING = "Choose the setting to change (`setting:`), or leave both out to list them."
 FORBIDDEN = "Only members who can manage this server can change settings."
@@ -55,11 +56,15 @@ class Command:
     description: str
     options: tuple[Option, ...]
     managers_only: bool = False
+    # Where it is also (or only) offered: Discord's context menus on a person ("user") or on a
+    # message ("message"), which carry no options: the gateway fills them from what was clicked.
+    menus: tuple[str, ...] = ()
 
 
 _BOARD_SIZE = Option(
     "size", f"How many names (default {DEFAULT_BOARD_SIZE})", int, min_value=1, max_value=MAX_BOARD_SIZE
 )
+GIVE_KARMA = "Give karma"  # the context menus' entry, on a person and on a message (its author)
 _NAME = Option("name", "One name, as in chat: coffee, (the build server)", str, True)
 _REASON = Option("reason", "Why (optional; shown with the name's karma)", str)
 
@@ -86,6 +91,16 @@ COMMANDS = (
     ),
     Command("plus", "Give a name karma, as `name++` does in chat", (_NAME, _REASON)),
     Command("minus", "Take karma from a name, as `name--` does in chat", (_NAME, _REASON)),
+    Command(
+        GIVE_KARMA,
+        "Give a person karma, as `@name++` does in chat",
+        (
+            Option("user", "The person's id", int, True),
+            Option("name", "The person's username", str, True),
+            Option("bot", "1 when the person is a bot", int),
+        ),
+        menus=("user", "message"),
+    ),
 )
 # The change each gives, as `++` and `--` in chat.
 DELTAS = {"plus": 1, "minus": -1}
@@ -147,7 +162,7 @@ class Ack:
 # Answers only the person who asked sees: settings are a moderator's business; a /plus or /minus
 # is told to its giver, and the channel sees nothing, as a server with announce off wants (chat's
 # `x++` is announced, or not, by that setting).
-PRIVATE = {"announce", "config", "plus", "minus"}
+PRIVATE = {"announce", "config", "plus", "minus", GIVE_KARMA}
 
 
 @functools.cache
@@ -172,6 +187,11 @@ def acknowledge(interaction: SlashCommand) -> Ack:
         name, reason = options.get("name"), options.get("reason", "")
         if not isinstance(name, str) or len(parse_names(name, {})) != 1 or not isinstance(reason, str):
             return Ack(ONE_NAME)
+    elif interaction.command == GIVE_KARMA:
+        if options.get("bot"):
+            return Ack(NO_KARMA_FOR_BOTS)
+        if _person(options) is None:
+            return Ack(UNKNOWN_COMMAND)
     elif interaction.command in ("top", "bottom"):
         size = options.get("size", DEFAULT_BOARD_SIZE)
         if not isinstance(size, int) or not 1 <= size <= MAX_BOARD_SIZE:
@@ -191,6 +211,16 @@ def acknowledge(interaction: SlashCommand) -> Ack:
         if "setting" in options and not interaction.can_manage:
             return Ack(FORBIDDEN)
     return Ack(ephemeral=interaction.command in PRIVATE)
+
+
+def _person(options: dict) -> str | None:
+    """The subject a context menu's person is: the name chat makes of a mention of them
+    (`@alice++`), or None when the options hold no such person."""
+    user, name = options.get("user"), options.get("name")
+    if not isinstance(user, int) or not isinstance(name, str):
+        return None
+    names = parse_names(f"<@{user}>", {str(user): name})
+    return names[0] if names else None
 
 
 @dataclass(frozen=True)
@@ -238,6 +268,8 @@ def answer(interaction: SlashCommand) -> SlashAnswer:
         subject = parse_names(str(options.get("name", "")), {})[0]  # one, as acknowledge checked
         reason = clean(str(options.get("reason", "")))[:MAX_REASON_LENGTH].strip()
         reply = give(message, subject, DELTAS[interaction.command], reason)
+    elif interaction.command == GIVE_KARMA:
+        reply = give(message, _person(options) or "", 1)  # a person, as acknowledge checked
     else:
         reply = _text_command(message, options, interaction.command)
     reply = replace(reply, lines=capped(reply.lines, reply.joiner, messages=1))

@@ -839,7 +839,9 @@ class FakeDiscord:
         if len(parts) not in (3, 5):
             return self._json({"message": "404: Not Found", "code": 0}, status=404)
         body = await request.json()
-        names = [command.get("name") for command in body]
+        # Discord's rule: names are unique per type (a slash command and a context menu entry of
+        # a person and of a message may share one).
+        names = [(command.get("type", 1), command.get("name")) for command in body]
         if len(set(names)) != len(names):
             return self._json({"message": "Invalid Form Body", "code": 50035}, status=400)
         registered = [
@@ -849,8 +851,10 @@ class FakeDiscord:
         self.commands[scope] = registered
         return self._json(registered)
 
-    def _interaction_object(self, guild, user_id, command, options, channel_id=None, dm=False):
-        """Register an interaction and return Discord's JSON for it."""
+    def _interaction_object(self, guild, user_id, command, options, channel_id=None, dm=False, menu=None):
+        """Register an interaction and return Discord's JSON for it: a slash command, or with `menu`
+        ("user", a user's id) or ("message", a message's id) the context menu entry `command` used
+        on that person or message."""
         interaction_id = self._snowflake()
         token = f"aW50ZXJhY3Rpb24-{uuid.uuid4().hex}{uuid.uuid4().hex}"
         user = self.users[str(user_id)]
@@ -865,7 +869,9 @@ class FakeDiscord:
             "type": 2,
             "token": token,
             "version": 1,
-            "data": {
+            "data": self._menu_data(command, *menu)
+            if menu
+            else {
                 "id": str(self._snowflake()),
                 "name": command,
                 "type": 1,
@@ -894,10 +900,20 @@ class FakeDiscord:
             "member": {**self._member(guild, user_id), "user": user, "permissions": str(permissions)},
         }
 
-    def interact(self, guild, user_id, command, options=None, channel_id=None, dm=False):
-        """A user runs a slash command; INTERACTION_CREATE goes to the shard of its server (shard 0 in
-        a direct message). Returns the interaction's id."""
-        data = self._interaction_object(guild, user_id, command, options, channel_id, dm)
+    def _menu_data(self, command, kind, target):
+        """A context menu entry's interaction data: what was clicked, resolved as Discord does."""
+        if kind == "user":
+            resolved = {"users": {str(target): self.users[str(target)]}}
+        else:
+            resolved = {"messages": {str(target): self.sent[target]}}
+        return {"id": str(self._snowflake()), "name": command, "type": 2 if kind == "user" else 3,
+                "target_id": str(target), "resolved": resolved}  # fmt: skip
+
+    def interact(self, guild, user_id, command, options=None, channel_id=None, dm=False, menu=None):
+        """A user runs a slash command (or, with `menu`, a context menu entry: _interaction_object);
+        INTERACTION_CREATE goes to the shard of its server (shard 0 in a direct message). Returns
+        the interaction's id."""
+        data = self._interaction_object(guild, user_id, command, options, channel_id, dm, menu)
         owner = 0 if dm else guild.id
 
         def dispatch():
@@ -910,7 +926,7 @@ class FakeDiscord:
 
     def post_interaction(
         self, url, guild=None, user_id=None, command=None, options=None, *, dm=False, body=None, sign="good", age=0,
-        headers=None,
+        headers=None, menu=None,
     ):  # fmt: skip
         """Discord's POST to an Interactions Endpoint URL: a slash command (or `body` as is, e.g. a PING),
         signed as `sign` says ("good", "bad" or "none"), with a timestamp `age` seconds old, and any
@@ -918,7 +934,7 @@ class FakeDiscord:
         within 3 s is the interaction's callback. Returns (status, JSON or text, interaction id or None)."""
         interaction_id = None
         if body is None:
-            body = self._interaction_object(guild, user_id, command, options, dm=dm)
+            body = self._interaction_object(guild, user_id, command, options, dm=dm, menu=menu)
             interaction_id = int(body["id"])
         raw = json.dumps(body).encode()
         timestamp = str(int(time.time() - age))

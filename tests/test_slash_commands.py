@@ -9,8 +9,8 @@ import kombu
 import pytest
 
 from botgateway.slash_commands import from_discord
-from karma.models import GuildSettings, LedgerEntry
-from karma.slash import FORBIDDEN, NO_NAMES, NOT_IN_DMS, ONE_NAME, UNKNOWN_COMMAND
+from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.slash import FORBIDDEN, GIVE_KARMA, NO_KARMA_FOR_BOTS, NO_NAMES, NOT_IN_DMS, ONE_NAME, UNKNOWN_COMMAND
 from testkit.processes import ROOT, as_root
 from testkit.stack import BROKER_URL, broker_url, free_port
 
@@ -26,8 +26,10 @@ WEB_COMMAND = next(
 def world(fake_discord):
     fake = fake_discord
     world = {"guild": fake.add_guild("slash"), "alice": fake.add_user("alice"), "manager": fake.add_user("manager")}
+    world["robot"] = fake.add_user("robot", bot=True)
     fake.add_member(world["guild"], world["alice"])
     fake.add_member(world["guild"], world["manager"], manager=True)
+    fake.add_member(world["guild"], world["robot"])
     return world
 
 
@@ -55,12 +57,12 @@ def stack(stack_factory, world):
 def run(request, stack, world, fake_discord):
     """Run a slash command the way the test is parametrized with; returns the interaction's id."""
 
-    def run(command, options=None, user="alice", guild=None, dm=False):
+    def run(command, options=None, user="alice", guild=None, dm=False, menu=None):
         guild, user_id = guild or world["guild"], world[user]
         if request.param == "gateway":
-            return fake_discord.interact(guild, user_id, command, options, dm=dm)
+            return fake_discord.interact(guild, user_id, command, options, dm=dm, menu=menu)
         status, _, interaction_id = fake_discord.post_interaction(
-            stack.interactions_url, guild, user_id, command, options, headers=PROXY
+            stack.interactions_url, guild, user_id, command, options, headers=PROXY, menu=menu
         )
         assert status == 200
         return interaction_id
@@ -113,6 +115,29 @@ def test_plus_and_minus_give_karma_as_chat_does_and_tell_the_giver(run, fake_dis
     rows = LedgerEntry.objects.using("mariadb").filter(guild_id=world["guild"].id, message_id=plus.id)
     assert list(rows.values_list("subject", "delta", "reason")) == [(f"{run.path} build server", 1, "green again")]
     assert len(fake_discord.messages) == posted  # told to the giver only: the channel saw nothing
+
+
+def test_give_karma_from_the_menu_of_a_person_and_of_a_message(run, stack, fake_discord, world):
+    """Right-click a person, or one of their messages: Give karma. No chat is read."""
+    before = dict(Karma.objects.using("mariadb").filter(guild_id=world["guild"].id).values_list("subject", "karma"))
+    person = completed(fake_discord, run(GIVE_KARMA, menu=("user", world["manager"])))
+    assert (person.content, person.response_type, person.ephemeral) == (
+        f"manager has {before.get('manager', 0) + 1} karma.",
+        5,
+        True,
+    )
+    said = fake_discord.send(world["guild"], world["manager"], "a helpful answer")  # not a karma message
+    message = completed(fake_discord, run(GIVE_KARMA, menu=("message", said)))
+    assert message.content == f"manager has {before.get('manager', 0) + 2} karma."
+    own = fake_discord.send(world["guild"], world["alice"], "my own answer")
+    assert completed(fake_discord, run(GIVE_KARMA, menu=("message", own))).content == "You cannot give yourself karma."
+    robot = completed(fake_discord, run(GIVE_KARMA, menu=("user", world["robot"])))
+    assert (robot.response_type, robot.content, robot.ephemeral) == (4, NO_KARMA_FOR_BOTS, True)
+    stack.wait_idle()
+    rows = LedgerEntry.objects.using("mariadb").filter(message_id__in=[person.id, message.id])
+    assert sorted(rows.values_list("subject", "delta")) == [("manager", 1), ("manager", 1)]
+    given = Karma.objects.using("mariadb").filter(guild_id=world["guild"].id, subject__in=["alice", "robot"])
+    assert not given.exists()
 
 
 def test_announce_and_config_are_answered_to_the_manager_only(run, fake_discord, world):

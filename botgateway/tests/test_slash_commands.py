@@ -9,7 +9,7 @@ from botgateway import slash_commands as slash
 from botgateway.slash_commands import from_discord
 from botgateway.snowflakes import DISCORD_EPOCH
 from karma import config
-from karma.slash import BAD_SIZE, NOT_IN_DMS, UNKNOWN_COMMAND, Ack, SlashCommand, acknowledge
+from karma.slash import BAD_SIZE, NO_KARMA_FOR_BOTS, NOT_IN_DMS, UNKNOWN_COMMAND, Ack, SlashCommand, acknowledge
 from testkit.messages import chat
 
 _ids = itertools.count(1)
@@ -79,7 +79,7 @@ def test_direct_messages_are_refused():
 
 
 def test_the_registered_commands():
-    commands = {command["name"]: command for command in slash.commands()}
+    commands = {command["name"]: command for command in slash.commands() if command["type"] == slash.CHAT_INPUT}
     assert set(commands) == {"karma", "why", "top", "bottom", "announce", "config", "plus", "minus"}
     assert all(command["contexts"] == [0] for command in commands.values())  # servers only
     manage = str(slash.MANAGE_GUILD)
@@ -107,11 +107,41 @@ def test_the_registration_is_the_domains_commands_in_discords_json():
     """Every command and option the domain declares, nothing more (karma/slash.py: COMMANDS)."""
     from karma.slash import COMMANDS
 
-    registered = slash.commands()
-    assert [command["name"] for command in registered] == [command.name for command in COMMANDS]
-    for json, command in zip(registered, COMMANDS, strict=True):
+    registered = [command for command in slash.commands() if command["type"] == slash.CHAT_INPUT]
+    typed = [command for command in COMMANDS if not command.menus]
+    assert [command["name"] for command in registered] == [command.name for command in typed]
+    for json, command in zip(registered, typed, strict=True):
         assert (json["type"], json["integration_types"]) == (1, [0])
         assert [option["name"] for option in json["options"]] == [option.name for option in command.options]
         assert [option["type"] for option in json["options"]] == [
             slash.STRING if option.kind is str else slash.INTEGER for option in command.options
         ]
+
+
+@pytest.mark.parametrize("menu", ["user", "message"])
+def test_a_context_menu_entry_reads_as_give_karma_to_the_person_clicked(menu):
+    """Right-click a person, or a message (its author): Discord says who in `resolved`."""
+    bob = {"id": "602", "username": "bob", "global_name": "Bob"}
+    target = "602" if menu == "user" else "9001"
+    resolved = {"users": {"602": bob}} if menu == "user" else {"messages": {"9001": {"id": "9001", "author": bob}}}
+    data = discord_json()
+    data["data"] = {"name": "Give karma", "type": 2 if menu == "user" else 3, "target_id": target, "resolved": resolved}
+    interaction = from_discord(data)
+    assert (interaction.command, interaction.options) == ("Give karma", {"user": 602, "name": "bob", "bot": 0})
+    assert acknowledge(interaction) == Ack(ephemeral=True)
+    resolved_bot = {"users": {"602": {**bob, "bot": True}}}
+    data["data"] = {"name": "Give karma", "type": 2, "target_id": "602", "resolved": resolved_bot}
+    assert acknowledge(from_discord(data)) == Ack(NO_KARMA_FOR_BOTS)
+    data["data"] = {"name": "Give karma", "type": 2, "target_id": "603", "resolved": resolved}  # not resolved
+    with pytest.raises(ValueError, match="not a slash command"):
+        from_discord(data)
+
+
+def test_give_karma_is_registered_on_people_and_on_messages():
+    menus = [command for command in slash.commands() if command["type"] != slash.CHAT_INPUT]
+    assert [(command["name"], command["type"]) for command in menus] == [
+        ("Give karma", slash.USER),
+        ("Give karma", slash.MESSAGE),
+    ]
+    assert all("options" not in command and "description" not in command for command in menus)
+    assert all(command["contexts"] == [0] and command["default_member_permissions"] is None for command in menus)

@@ -11,6 +11,7 @@ from karma.router import respond
 from karma.slash import (
     BAD_SIZE,
     FORBIDDEN,
+    NO_KARMA_FOR_BOTS,
     NO_NAMES,
     NO_SETTING,
     ONE_NAME,
@@ -86,6 +87,9 @@ def test_a_malformed_task_payload_is_refused(payload):
         ("plus", {"name": "`code`"}, False, Ack(ONE_NAME)),
         ("plus", {}, False, Ack(ONE_NAME)),
         ("minus", {"name": "tea", "reason": 5}, False, Ack(ONE_NAME)),
+        ("Give karma", {"user": 602, "name": "bob", "bot": 0}, False, Ack(ephemeral=True)),
+        ("Give karma", {"user": 602, "name": "robot", "bot": 1}, False, Ack(NO_KARMA_FOR_BOTS)),
+        ("Give karma", {"name": "bob"}, False, Ack(UNKNOWN_COMMAND)),
     ],
 )
 def test_acknowledge(command, options, manager, ack):

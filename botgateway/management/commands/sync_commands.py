@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from botgateway.discordapi import require_token
 from botgateway.rest import DiscordRest
-from botgateway.slash_commands import commands
+from botgateway.slash_commands import CHAT_INPUT, MESSAGE, USER, commands
 
 
 class Command(BaseCommand):
@@ -34,9 +34,13 @@ class Command(BaseCommand):
             raise CommandError(f"Discord is unreachable ({type(exc).__name__}); try again later") from None
         finally:
             rest.close()
-        names = ", ".join(f"/{command['name']}" for command in registered.body)
+        slash = [command for command in registered.body if command.get("type", CHAT_INPUT) == CHAT_INPUT]
+        menus = [command for command in registered.body if command.get("type") in (USER, MESSAGE)]
+        names = ", ".join(f"/{command['name']}" for command in slash)
+        entries = ", ".join(f"{c['name']} (on a {'person' if c['type'] == USER else 'message'})" for c in menus)
         where = f"in server {guild}" if guild else "globally"
-        self.stdout.write(f"registered {len(registered.body)} slash commands {where}: {names}")
+        said = f"registered {len(slash)} slash commands {where}: {names}"
+        self.stdout.write(said + (f"; context menus: {entries}" if menus else ""))
 
 
 def answered(answer, doing):
