@@ -22,6 +22,7 @@ forwarded.
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 import aiohttp
 import discord
@@ -52,15 +53,23 @@ REPORT_SECONDS = 60  # how often the gateway logs what it forwarded and dropped
 PRESENT_SECONDS = 1.0
 
 
-def intents():
+def intents(message_content=True):
     chosen = discord.Intents.none()
     chosen.guilds = True  # server list, channels and roles (for permissions)
     chosen.guild_messages = True
-    chosen.message_content = True
+    # Privileged: without it Discord blanks what a message says unless it mentions the bot.
+    chosen.message_content = message_content
     return chosen
 
 
-def to_incoming(message, me, edited=0, message_forwarded=True):
+# What the log says when the gateway runs without the Message Content intent.
+WITHOUT_CONTENT = (
+    "reading chat without Discord's Message Content intent: `x++` in plain chat changes nothing; slash "
+    "commands, the Give karma menus and commands that mention Popple work"
+)
+
+
+def to_incoming(message, me, edited=0, message_forwarded=True, reads_chat=True):
     """What a worker needs from a discord.py Message (`edited`: its edit time, in microseconds;
     `message_forwarded`: for an edit, whether the message as sent was forwarded with a sign). The
     times and ids only Discord's ids tell are read here: the worker never decodes one."""
@@ -83,6 +92,7 @@ def to_incoming(message, me, edited=0, message_forwarded=True):
         message_forwarded=message_forwarded,
         sent_at=snowflakes.sent_at(message.id),
         reply_id=snowflakes.edit_reply_id(message.id, edited) if edited else 0,
+        reads_chat=reads_chat,
     )
 
 
@@ -114,11 +124,12 @@ def is_chat(message):
 
 
 class Gateway(discord.AutoShardedClient):
-    def __init__(self, forward, shard_count=None, shard_ids=None, throttle=None, forwarded=None):
+    def __init__(self, forward, shard_count=None, shard_ids=None, throttle=None, forwarded=None, message_content=True):
         # Popple never joins voice; spare the operator discord.py's warnings about voice libraries.
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        self.reads_chat = message_content  # with Discord's Message Content intent
         super().__init__(
-            intents=intents(),
+            intents=intents(message_content),
             shard_count=shard_count,
             shard_ids=shard_ids,
             max_messages=None,  # no message cache: nothing here looks back
@@ -177,7 +188,7 @@ class Gateway(discord.AutoShardedClient):
             return
         metrics.GATEWAY_RECEIVED.inc()
         if may_matter(message.content, self.me.id, self.me.name):
-            self.forward(to_incoming(message, self.me).to_payload())
+            self.forward(to_incoming(message, self.me, reads_chat=self.reads_chat).to_payload())
             if holds_sign(message.content):
                 self.record.sent(message.id)
             self.forwarded += 1
@@ -192,7 +203,7 @@ class Gateway(discord.AutoShardedClient):
         if interaction.type is not discord.InteractionType.application_command:
             return  # Popple registers no components, modals or autocompletion
         try:
-            incoming = from_discord(interaction_data(interaction))
+            incoming = replace(from_discord(interaction_data(interaction)), reads_chat=self.reads_chat)
         except ValueError as exc:
             logger.warning("slash command %s ignored: %s", interaction.id, exc)
             return
@@ -223,6 +234,8 @@ class Gateway(discord.AutoShardedClient):
         self.forward(incoming.to_payload())
 
     async def on_raw_message_edit(self, event):
+        if not self.reads_chat:
+            return  # an edit reads as blank: it must not take back what the message gave
         message = event.message
         if "content" not in event.data or message.edited_at is None or not is_chat(message):
             return  # an embed added, not an edit

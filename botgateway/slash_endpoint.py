@@ -11,6 +11,7 @@ database): nothing else could complete a deferral.
 import json
 import logging
 import time
+from dataclasses import replace
 
 from celery import current_app
 from django.conf import settings
@@ -76,7 +77,8 @@ def interactions(request):
     if kind != APPLICATION_COMMAND:
         return HttpResponse("Popple answers slash commands only", status=400, content_type="text/plain")
     try:
-        interaction = from_discord(data)
+        # Whether chat is read is the gateway's to know; here, what it is configured to ask for.
+        interaction = replace(from_discord(data), reads_chat=settings.DISCORD_MESSAGE_CONTENT)
     except ValueError as exc:
         logger.warning("slash command ignored: %s", exc)
         return HttpResponse("not a slash command Popple reads", status=400, content_type="text/plain")

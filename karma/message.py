@@ -98,6 +98,9 @@ class IncomingMessage:
     # as for a message as sent. An edit from a gateway older than this field changes karma as it
     # says, but its reply is not said: only the gateway can make an id for it.
     reply_id: int = 0
+    # Whether the gateway reads plain chat (Discord's Message Content intent): without it `x++`
+    # never arrives, and `@Popple config` says so. True in payloads from gateways older than this.
+    reads_chat: bool = True
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +108,15 @@ class IncomingMessage:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        optional = ("author_global_name", "author_nick", "edited", "message_forwarded", "sent_at", "reply_id")
+        optional = (
+            "author_global_name",
+            "author_nick",
+            "edited",
+            "message_forwarded",
+            "sent_at",
+            "reply_id",
+            "reads_chat",
+        )
         values = check_fields(cls, payload, optional=optional)
         if values.get("edited", 0) >= DELETED_REVISION:
             raise ValueError("payload field edited is not a valid time")

@@ -137,3 +137,11 @@ def _messages_needed(texts: list[str], joiner: str, limit: int) -> int:
         else:
             count, length = count + 1, len(text)
     return count
+
+
+# The last line of `@Popple config`: whether `x++` in plain chat reaches Popple in this deployment.
+CHAT_READ = "chat: `x++` counts"
+CHAT_NOT_READ = (
+    "chat: `x++` does not count here (Popple runs without Discord's Message Content intent): "
+    "use /plus, /minus, or Give karma in the menu of a person or a message"
+)

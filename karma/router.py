@@ -11,6 +11,8 @@ from karma.ledger import reads, writes
 from karma.message import Deletion, IncomingMessage, Line, Reply, bot_prefixes
 from karma.parser import parse_message, parse_names
 from karma.replies import (
+    CHAT_NOT_READ,
+    CHAT_READ,
     CHECK,
     QUESTION,
     REFUSED,
@@ -191,7 +193,9 @@ def configure(message: IncomingMessage, arguments: str, mentions: dict[str, str]
     """`config` lists the server's settings; `config NAME VALUE` changes one (Manage Server)."""
     name, value = ([*arguments.split(maxsplit=1), "", ""])[:2]
     if not name:
-        return answer(message, config.show(message.guild_id), joiner="\n")
+        return answer(
+            message, [*config.show(message.guild_id), CHAT_READ if message.reads_chat else CHAT_NOT_READ], joiner="\n"
+        )
     if name.lower() not in config.SETTINGS:
         names = ", ".join(config.SETTINGS)
         return answer(message, [CONFIG_UNKNOWN.format(names=names, bot=message.bot_name)], reaction=QUESTION)

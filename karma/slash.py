@@ -127,6 +127,7 @@ class SlashCommand:
     # than this field: it is answered, and the reply side, which checks the token's age itself
     # (botgateway/slash_answers.py), drops the answer if it is too late.
     answer_by: float = 0.0
+    reads_chat: bool = True  # as IncomingMessage.reads_chat; the web process says its setting
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +135,7 @@ class SlashCommand:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload, optional=("answer_by",))
+        values = check_fields(cls, payload, optional=("answer_by", "reads_chat"))
         if not all(isinstance(k, str) and isinstance(v, str | int) for k, v in values["options"].items()):
             raise ValueError("payload field options must map names to values")
         return cls(**values)
@@ -262,6 +263,7 @@ def answer(interaction: SlashCommand) -> SlashAnswer:
         can_manage=interaction.can_manage,
         author_global_name=interaction.user_global_name,
         author_nick=interaction.user_nick,
+        reads_chat=interaction.reads_chat,
     )
     options = interaction.options
     if interaction.command in DELTAS:

@@ -133,7 +133,11 @@ class BrokerCollector(Collector):
 
 
 def register_gateway(client, outbox):
-    REGISTRY.register(GatewayCollector(client, outbox))
+    """Serve the gateway's figures; returns the collector, whose client a gateway that reconnects
+    with other intents replaces (botgateway/management/commands/rungateway.py)."""
+    collector = GatewayCollector(client, outbox)
+    REGISTRY.register(collector)
+    return collector
 
 
 def serve():

@@ -372,6 +372,10 @@ DISCORD_PUBLIC_KEY = _str("DISCORD_PUBLIC_KEY").strip().lower()
 if DISCORD_PUBLIC_KEY and not re.fullmatch(r"[0-9a-f]{64}", DISCORD_PUBLIC_KEY):
     raise _config_error("DISCORD_PUBLIC_KEY", "must be the 64 hexadecimal digits Discord shows as the public key")
 DISCORD_SHARD_COUNT = _int("DISCORD_SHARD_COUNT", 0)  # 0: let Discord recommend
+# Whether the gateway asks for Discord's privileged Message Content intent, without which it cannot
+# read `x++` in plain chat (botgateway/gateway.py). A gateway Discord refuses it (close code 4014)
+# runs without it all the same.
+DISCORD_MESSAGE_CONTENT = _bool("DISCORD_MESSAGE_CONTENT", True)
 DISCORD_SHARD_IDS = _str("DISCORD_SHARD_IDS")  # "0,2" or "0-3"; parsed by the gateway
 # Requests per second the bot may make, all processes together (Discord's default is 50; Discord
 # raises it for large bots on request).

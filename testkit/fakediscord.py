@@ -42,8 +42,10 @@ from nacl.signing import SigningKey
 
 DISCORD_EPOCH_MS = 1420070400000
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
-# Intents Popple needs: guilds, guild messages, message content.
-REQUIRED_INTENTS = (1 << 0) | (1 << 9) | (1 << 15)
+# Intents Popple needs: guilds, guild messages; and the privileged one it asks for unless told not
+# to: message content (without it, Discord blanks what a message says unless it mentions the bot).
+REQUIRED_INTENTS = (1 << 0) | (1 << 9)
+MESSAGE_CONTENT = 1 << 15
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
 INTERACTION_ACK_SECONDS = 3.0  # Discord's time to acknowledge an interaction
@@ -240,10 +242,12 @@ class _Connection:
 
 
 class _Session:
-    def __init__(self, shard_id, shard_count):
+    def __init__(self, shard_id, shard_count, intents=REQUIRED_INTENTS | MESSAGE_CONTENT, bot_id=None):
         self.id = uuid.uuid4().hex
         self.shard_id = shard_id
         self.shard_count = shard_count
+        self.reads_content = bool(intents & MESSAGE_CONTENT)
+        self.bot_id = bot_id
         self.seq = 0
         self.backlog = collections.deque(maxlen=200_000)  # for RESUME
         self.connection = None
@@ -252,11 +256,21 @@ class _Session:
         return (guild_id >> 22) % self.shard_count == self.shard_id
 
     def dispatch(self, event, data):
+        if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not self.reads_content:
+            data = _without_content(data, self.bot_id)
         self.seq += 1
         payload = {"op": 0, "t": event, "s": self.seq, "d": data}
         self.backlog.append(payload)
         if self.connection:
             self.connection.send(payload)
+
+
+def _without_content(message, bot_id):
+    """A message as a bot without the Message Content intent gets it: what it says is blank unless
+    it mentions the bot (Discord's rule; direct messages aside)."""
+    if any(user.get("id") == bot_id for user in message.get("mentions", [])):
+        return message
+    return {**message, "content": "", "embeds": [], "attachments": []}
 
 
 class FakeDiscord:
@@ -282,6 +296,9 @@ class FakeDiscord:
         # Shards that may IDENTIFY together (Discord gives large bots 16 or more): one per 5 s in each
         # bucket, shard_id % max_concurrency.
         self.max_concurrency = 1
+        # False: the app was not granted the Message Content intent; an IDENTIFY asking for it is
+        # closed with 4014, as Discord does.
+        self.message_content_allowed = True
         self._ids = itertools.count(1)
         self.bot = self._user(bot_name, bot=True)
         self.application_id = self._snowflake()
@@ -1071,12 +1088,15 @@ class FakeDiscord:
         if (data.get("intents", 0) & REQUIRED_INTENTS) != REQUIRED_INTENTS:
             await self._close(connection, 4013, "Invalid intent(s).")
             return
+        if data.get("intents", 0) & MESSAGE_CONTENT and not self.message_content_allowed:
+            await self._close(connection, 4014, "Disallowed intent(s).")
+            return
         shard_id, shard_count = data.get("shard", [0, 1])
         if not 0 <= shard_id < shard_count:
             await self._close(connection, 4010, "Invalid shard.")
             return
         self.identifies.append((time.monotonic(), shard_id, shard_count))
-        session = _Session(shard_id, shard_count)
+        session = _Session(shard_id, shard_count, data.get("intents", 0), self.bot["id"])
         self.sessions[session.id] = session
         session.connection = connection
         connection.session = session

@@ -1,4 +1,5 @@
 import asyncio
+import logging
 import signal
 from pathlib import Path
 
@@ -8,13 +9,15 @@ from django.core.management.base import BaseCommand
 
 from botgateway.discordapi import point_discordpy_at_configured_urls, require_token
 from botgateway.forwarded import Forwarded
-from botgateway.gateway import Gateway
+from botgateway.gateway import WITHOUT_CONTENT, Gateway
 from botgateway.outbox import Outbox
 from botgateway.shards import IdentifyThrottle, shard_ids
 from karma.message import Deletion, ServerEvent, task_label
 from karma.slash import SlashCommand
 from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_interaction, handle_message, message_deleted, server_event
 from monitoring import metrics
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -62,18 +65,37 @@ class Command(BaseCommand):
         # Next to the outbox, on the same volume: a restarted gateway still follows the edits and
         # deletes of the messages it forwarded before.
         forwarded = Forwarded(path.with_name(f"{path.stem}-forwarded{path.suffix}"))
-        client = Gateway(
-            outbox.put,
-            shard_count=settings.DISCORD_SHARD_COUNT or None,
-            shard_ids=ids,
-            throttle=IdentifyThrottle(settings.REDIS_URL) if settings.REDIS_URL else None,
-            forwarded=forwarded,
-        )
-        metrics.register_gateway(client, outbox)
+
+        def gateway(message_content):
+            # A throttle each: its asyncio Redis client belongs to the event loop that runs it.
+            return Gateway(
+                outbox.put,
+                shard_count=settings.DISCORD_SHARD_COUNT or None,
+                shard_ids=ids,
+                throttle=IdentifyThrottle(settings.REDIS_URL) if settings.REDIS_URL else None,
+                forwarded=forwarded,
+                message_content=message_content,
+            )
+
+        client = gateway(settings.DISCORD_MESSAGE_CONTENT)
+        if not client.reads_chat:
+            logger.warning("DISCORD_MESSAGE_CONTENT is false: %s", WITHOUT_CONTENT)
+        collector = metrics.register_gateway(client, outbox)
         metrics.serve()
         outbox.start()
         try:
-            asyncio.run(self._run(client, token))
+            try:
+                asyncio.run(self._run(client, token))
+            except discord.PrivilegedIntentsRequired:
+                # Close code 4014: the app was not granted the intent. Once, without it (never in a
+                # loop): Popple still counts what needs no chat read.
+                logger.warning(
+                    "Discord refused the Message Content intent (close code 4014): %s. Enable it in the "
+                    "developer portal (Bot, Privileged Gateway Intents), or set DISCORD_MESSAGE_CONTENT=false",
+                    WITHOUT_CONTENT,
+                )
+                client = collector.client = gateway(message_content=False)
+                asyncio.run(self._run(client, token))
         except discord.LoginFailure:
             raise SystemExit("popple: Discord refused DISCORD_TOKEN (401 Unauthorized)") from None
         finally:
