@@ -8,6 +8,8 @@ import pytest
 from django.db import connections
 
 from botgateway.snowflakes import edit_reply_id
+from karma.replies import CHAT_NOT_READ
+from karma.slash import GIVE_KARMA
 from testkit.burst import Burst
 from testkit.fakediscord import FakeDiscord
 from testkit.processes import ROOT, Process, as_root, clean_env, manage
@@ -73,6 +75,29 @@ def test_runbot_answers_slash_commands(fake, tmp_path):
     assert (asked.response_type, asked.content, asked.edits) == (5, "tea has 2 karma.", 1)
     assert (refused.response_type, refused.ephemeral) == (4, True)
     assert asked.token not in bot.log()
+
+
+def test_runbot_without_the_message_content_intent(fake, tmp_path):
+    """Refused the intent (4014), one process counts what needs no chat read: /plus, Give karma."""
+    fake.message_content_allowed = False
+    guild = fake.add_guild("home")
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    fake.add_member(guild, alice)
+    fake.add_member(guild, bob)
+    bot = runbot(fake, tmp_path)
+    try:
+        plain = fake.send(guild, alice, "bob++")
+        plus = fake.interaction(fake.interact(guild, alice, "plus", {"name": "bob"}))
+        menu = fake.interaction(fake.interact(guild, bob, GIVE_KARMA, menu=("message", plain)))
+        assert fake.wait_until(lambda: plus.content and menu.content)
+        config = fake.send(guild, bob, f"<@{fake.bot['id']}> config", mentions=[int(fake.bot["id"])])
+        assert fake.wait_until(lambda: fake.replies_to(config))
+    finally:
+        bot.stop()
+    assert (plus.content, menu.content) == ("bob has 1 karma.", "alice has 1 karma.")
+    assert fake.replies_to(plain) == []
+    assert fake.replies_to(config)[0].splitlines()[-1] == CHAT_NOT_READ
+    assert bot.log().count("close code 4014") == 1
 
 
 def test_runbot_follows_edits_and_deletes(fake, tmp_path):
