@@ -172,7 +172,8 @@ class Courier:
             return DATABASE_PAUSE
         fresh, _ = checked
         if not fresh:
-            return 0  # the channel was told as much or more already
+            metrics.REPLIES_COALESCED.inc()  # the channel was told as much or more already
+            return 0
         entry = fresh[0]
         kind = TEXT if entry.lines else REACTION  # a fresh entry has lines or a reaction
         route = Route(ROUTES[kind], reply.channel_id)
@@ -205,7 +206,9 @@ class Courier:
             if outdated:
                 dropped: Intent = {"covers": outdated, "reaction_of": None}
                 self._checked(self.mailbox.commit(channel_id, token, dropped, state))
-                metrics.REPLIES_COALESCED.inc(len(outdated))  # the channel was told as much already
+                # Replies left out whole: the channel was told as much already.
+                kept = {entry.message_id for entry in held}
+                metrics.REPLIES_COALESCED.inc(sum(1 for entry in state.held if entry.message_id not in kept))
                 return 0
             kind = kind_of(held)
             if kind is None:

@@ -7,6 +7,7 @@ with both stores of the channel's memory.
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
 from botgateway.delivery import Courier
 from botgateway.mailbox import MemoryMailbox, RedisMailbox
@@ -60,12 +61,18 @@ def said_in(fake, channel_id):
     return [message.content for message in fake.messages if message.channel_id == channel_id]
 
 
+def left_out():
+    return REGISTRY.get_sample_value("popple_replies_coalesced_total") or 0
+
+
 def test_a_late_reply_is_left_out(database, courier_with_memory, fake):
     courier = courier_with_memory()
     first, second, third = replies(61, 3)
+    before = left_out()
     for reply in (third, first, second):  # two workers, two reply workers: any order
         courier.deliver(reply)
     assert said_in(fake, third.channel_id) == ["x has 3 karma."]
+    assert left_out() - before == 2  # counted, so that the metrics add up to the replies handled
 
 
 def test_a_channel_whose_memory_was_lost_is_told_the_current_value(database, courier_with_memory, fake):
