@@ -13,6 +13,10 @@ edit that overtook its message. Updates that change no text (Discord adding a li
 not edits. Deletions are forwarded as ids, of those messages only. The rest (edits and purges of
 chat without karma) is dropped here, like that chat itself.
 
+Reactions (botgateway/reactions.py) are forwarded as ReactionEvents, stamped with the order they
+came in, with the name of the message's author: not those of bots, to their own messages or to a
+bot's. Whether the emoji counts is the server's setting, which the worker reads.
+
 It also forwards when Popple joins or leaves a server and when a server is renamed (ServerEvent),
 with the server's name and icon, stamped with the time it saw it, so that the workers keep the
 latest (karma/retention.py). A server becoming unavailable is an outage, not a leave: it is not
@@ -29,16 +33,22 @@ import discord
 
 from botgateway import snowflakes
 from botgateway.forwarded import Forwarded
+from botgateway.reactions import BOT, Authors, Stamps
 from botgateway.slash_commands import from_discord
+from karma.emoji import reaction_key
 from karma.message import (
+    ADDED,
+    CLEARED,
     JOINED,
     LEFT,
     MAX_SERVER_NAME,
     MAX_SERVERS_PER_EVENT,
     PRESENT,
+    REMOVED,
     UPDATED,
     Deletion,
     IncomingMessage,
+    ReactionEvent,
     ServerEvent,
     holds_sign,
     may_matter,
@@ -57,6 +67,7 @@ def intents(message_content=True):
     chosen = discord.Intents.none()
     chosen.guilds = True  # server list, channels and roles (for permissions)
     chosen.guild_messages = True
+    chosen.guild_reactions = True  # reactions that give karma; not privileged
     # Privileged: without it Discord blanks what a message says unless it mentions the bot.
     chosen.message_content = message_content
     return chosen
@@ -142,6 +153,9 @@ class Gateway(discord.AutoShardedClient):
         self._was_ready = False
         self.forwarded = self.dropped = 0  # since the last report
         self.dropped_edits = self.dropped_deletions = 0  # since the last report
+        self.reactions = self.dropped_reactions = 0  # since the last report
+        self.authors = Authors()
+        self.stamps = Stamps()
         self._available = []  # servers found available, not forwarded yet
         self._available_since = 0.0  # when the first of them was seen
         self._reported_at = time.monotonic()
@@ -184,6 +198,8 @@ class Gateway(discord.AutoShardedClient):
         logger.info("shard %s reconnected and resumed its session", shard_id)
 
     async def on_message(self, message):
+        if message.guild is not None:
+            self.authors.saw(message.author.id, message.author.name, message.author.bot or bool(message.webhook_id))
         if not is_chat(message):
             return
         metrics.GATEWAY_RECEIVED.inc()
@@ -268,6 +284,64 @@ class Gateway(discord.AutoShardedClient):
             sent = [snowflakes.sent_at(message_id) for message_id in kept]
             self.forward(Deletion(guild_id, channel_id, kept, time.time(), not_forwarded, sent).to_payload())
 
+    async def on_raw_reaction_add(self, event):
+        stamp = self.stamps.next()  # the order it came in, before anything is awaited
+        member, author_id = event.member, event.message_author_id
+        not_counted = (event.user_id, self.me.id)  # your own message, or Popple's
+        if event.guild_id is None or member is None or member.bot or not author_id or author_id in not_counted:
+            self.dropped_reactions += 1
+            return
+        name = self.authors.name_of(author_id)
+        if name is None:
+            name = await self._fetch_name(author_id)
+        if not name:  # a bot's message, or Discord would not say whose
+            self.dropped_reactions += 1
+            return
+        self._forward_reaction(
+            event, ADDED, stamp, user_id=member.id, user_name=member.name, user_global_name=member.global_name or "",
+            user_nick=member.nick or "", author_id=author_id, author_name=name,
+        )  # fmt: skip
+
+    async def on_raw_reaction_remove(self, event):
+        if event.guild_id is not None and event.user_id != self.me.id:
+            self._forward_reaction(event, REMOVED, self.stamps.next(), user_id=event.user_id)
+
+    async def on_raw_reaction_clear(self, event):
+        if event.guild_id is not None:
+            self._forward_reaction(event, CLEARED, self.stamps.next())
+
+    async def on_raw_reaction_clear_emoji(self, event):
+        if event.guild_id is not None:
+            self._forward_reaction(event, CLEARED, self.stamps.next())
+
+    def _forward_reaction(self, event, kind, stamp, **people):
+        emoji = getattr(event, "emoji", None)
+        reaction = ReactionEvent(
+            kind=kind,
+            guild_id=event.guild_id,
+            channel_id=event.channel_id,
+            message_id=event.message_id,
+            emoji=reaction_key(emoji.name, emoji.id) if emoji else "",
+            stamp=stamp,
+            reply_id=snowflakes.reaction_reply_id(stamp),
+            bot_id=self.me.id,
+            bot_name=self.me.name,
+            **people,
+        )
+        self.forward(reaction.to_payload())
+        self.reactions += 1
+
+    async def _fetch_name(self, user_id):
+        """The username of someone whose message the gateway has not seen (BOT for a bot), asked of
+        Discord once and remembered; "" when Discord would not say."""
+        try:
+            user = await self.fetch_user(user_id)
+        except (discord.HTTPException, TimeoutError, aiohttp.ClientError) as exc:
+            logger.warning("reaction to a message by %s dropped: Discord did not say who they are (%s)", user_id, exc)
+            return ""
+        self.authors.saw(user.id, user.name, user.bot)
+        return BOT if user.bot else user.name
+
     async def on_guild_join(self, guild):
         self.forward(ServerEvent(JOINED, [guild.id], time.time(), [named(guild)]).to_payload())
 
@@ -306,6 +380,12 @@ class Gateway(discord.AutoShardedClient):
                 self.forwarded,
                 self.dropped,
             )
+        if self.reactions or self.dropped_reactions:
+            logger.info(
+                "forwarded %d reaction events, dropped %d of bots or to their own or a bot's messages",
+                self.reactions,
+                self.dropped_reactions,
+            )
         if self.dropped_edits or self.dropped_deletions:
             logger.info(
                 "dropped %d edits and %d deleted messages that cannot change karma",
@@ -313,6 +393,7 @@ class Gateway(discord.AutoShardedClient):
                 self.dropped_deletions,
             )
         self.forwarded = self.dropped = self.dropped_edits = self.dropped_deletions = 0
+        self.reactions = self.dropped_reactions = 0
         self._reported_at = time.monotonic()
         self.record.forget_old()
 

@@ -28,3 +28,12 @@ def edit_reply_id(message_id: int, edited: int) -> int:
     reply never reacts.
     """
     return ((edited // 1000 - DISCORD_EPOCH * 1000) << 22) | (message_id & _LOW_BITS)
+
+
+def reaction_reply_id(stamp: int) -> int:
+    """The id the reply to a reaction event is held and posted under: a snowflake of the time the
+    gateway stamped it (`stamp`, in nanoseconds since the epoch), with the stamp's low bits, which
+    keep events stamped in one millisecond apart (a gateway's stamps rise strictly, and a channel's
+    events all come through one gateway). It names no Discord message, and sorts where the
+    reaction happened in its channel."""
+    return ((stamp // 1_000_000 - DISCORD_EPOCH * 1000) << 22) | (stamp & _LOW_BITS)

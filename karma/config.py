@@ -13,7 +13,8 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router, transaction
 
-from karma.models import MAX_NAME_LENGTH, GuildSettings, SettingChange
+from karma import emoji
+from karma.models import MAX_NAME_LENGTH, MAX_REACTION_EMOJI, GuildSettings, SettingChange
 from karma.names import clean, folded
 from karma.replies import duration, shorten
 
@@ -61,6 +62,13 @@ def _parse_ignore(text: str, current: list[str]) -> list[str] | None:
     return added if len(added) <= MAX_IGNORED else None
 
 
+def _parse_reactions(text: str, current: list[str]) -> list[str] | None:
+    if text.strip().lower() in ("off", "none"):
+        return []
+    listed = emoji.parse_list(text)
+    return listed if listed and len(listed) <= MAX_REACTION_EMOJI else None
+
+
 def _show_names(names: list[str]) -> str:
     """The ignored names, within one line of a reply (the admin shows them all)."""
     if not names:
@@ -104,6 +112,13 @@ SETTINGS = {
         "ignored", 'Use "ignore add NAME", "ignore remove NAME" (several: separate them with commas) or "ignore clear"',
         _parse_ignore,
         _show_names,
+    ),
+    "reactions": Setting(
+        "reactions",
+        f'reactions must be the emoji that give karma (such as "reactions 👍 ⬆️"; at most {MAX_REACTION_EMOJI}) '
+        'or "off"',
+        _parse_reactions,
+        lambda value: " ".join(value) if value else "off",
     ),
 }  # fmt: skip
 

@@ -3,6 +3,8 @@
 IncomingMessage: a chat message, as first sent or edited, from a gateway to the karma task
 (queue `karma`).
 Deletion: chat messages were deleted, from a gateway to the deletion task (queue `karma`).
+ReactionEvent: someone added or removed a reaction, or a moderator removed a message's reactions,
+from a gateway to the reaction task (queue `karma`).
 ServerEvent: Popple joined, left or found servers, or a server was renamed, from a gateway to the
 server task (queue `karma`).
 Reply: the answer to one, from the karma task to the reply task (queue `replies`), in lines that
@@ -187,6 +189,71 @@ class Deletion:
         return isinstance(payload, dict) and "deleted" in payload
 
 
+ADDED, REMOVED, CLEARED = "added", "removed", "cleared"
+MAX_EMOJI_KEY = 64
+
+
+@dataclass(frozen=True)
+class ReactionEvent:
+    """A reaction to a server message: added or removed by one person, or cleared (a moderator
+    removed all the message's reactions, of `emoji` or of every emoji when it is "").
+
+    Discord's reaction events carry no time, and the workers apply them in parallel: `stamp` is the
+    order the gateway received them in (nanoseconds on its clock, rising strictly: every event of
+    a server comes through one gateway process, its shard's), which the worker keeps per reaction
+    (karma/models.py, Reaction). `emoji` is the key karma/emoji.py makes of it. An add names the
+    message's author (Discord says who; the gateway knows their username) and the reacting person's
+    names, for the rules; a removal names only who removed it. `reply_id` is the id its reply is
+    held and posted under (botgateway/snowflakes.py, reaction_reply_id), for the reply names no
+    message: a reaction is not a message.
+    """
+
+    kind: str  # ADDED, REMOVED or CLEARED
+    guild_id: int
+    channel_id: int
+    message_id: int
+    emoji: str
+    stamp: int
+    reply_id: int
+    bot_id: int
+    bot_name: str
+    user_id: int = 0  # who reacted (0 for CLEARED)
+    user_name: str = ""
+    user_global_name: str = ""
+    user_nick: str = ""
+    author_id: int = 0  # the message's author (ADDED only)
+    author_name: str = ""
+
+    def to_payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Self:
+        """Build from a task payload; ValueError names the first field that is missing or wrong."""
+        optional = tuple(field.name for field in fields(cls) if field.default is not dataclasses.MISSING)
+        values = check_fields(cls, payload, optional=optional)
+        event = cls(**values)
+        if event.kind not in (ADDED, REMOVED, CLEARED):
+            raise ValueError(f"payload field kind must be {ADDED}, {REMOVED} or {CLEARED}")
+        if not 0 < event.stamp < DELETED_REVISION:  # the ledger's revision of its change
+            raise ValueError("payload field stamp is not a valid order")
+        ids = (event.guild_id, event.channel_id, event.message_id, event.reply_id, event.user_id, event.author_id)
+        if max(ids) >= 2**63:
+            raise ValueError("payload holds an id that is not a valid id")
+        if len(event.emoji) > MAX_EMOJI_KEY or (not event.emoji and event.kind != CLEARED):
+            raise ValueError("payload field emoji is not a valid emoji")
+        if (event.kind == CLEARED) != (event.user_id == 0):
+            raise ValueError("payload field user_id must name who reacted, but for a cleared message")
+        if event.kind == ADDED and not (event.author_id and event.author_name):
+            raise ValueError("payload must name the message's author for an added reaction")
+        return event
+
+    @staticmethod
+    def is_one(payload: Any) -> bool:
+        """Whether a gateway's payload is a reaction event (a chat message never has `emoji`)."""
+        return isinstance(payload, dict) and "emoji" in payload and "stamp" in payload
+
+
 JOINED, LEFT, PRESENT, UPDATED = "joined", "left", "present", "updated"
 MAX_SERVERS_PER_EVENT = 1000  # a "present" event names at most this many servers
 CLOCK_SKEW = 3600  # seconds a gateway's clock may be ahead of a worker's
@@ -354,4 +421,6 @@ def task_label(payload: Any) -> str:
         label.append(f"deleted={len(payload['deleted'])}")
     if payload.get("edited"):
         label.append("edited")
+    if isinstance(payload.get("stamp"), int) and isinstance(payload.get("kind"), str):  # ReactionEvent
+        label.append(f"reaction {payload['kind'][:8]}")
     return " ".join(label) or "(hidden)"

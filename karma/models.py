@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 
+from karma.emoji import emoji_key
 from karma.message import DELETED_REVISION  # noqa: F401 (the ledger's revision of a deletion)
 from karma.names import clean
 
@@ -64,6 +65,18 @@ def validate_names(value):
             raise ValidationError(f"{name!r} is not a name karma could count (1 to {MAX_NAME_LENGTH} characters).")
 
 
+MAX_REACTION_EMOJI = 20
+
+
+def validate_emoji(value):
+    """A list of at most MAX_REACTION_EMOJI emoji: Unicode ones, or a server's own as `<:name:id>`."""
+    if not isinstance(value, list) or len(value) > MAX_REACTION_EMOJI:
+        raise ValidationError(f'Give a list of at most {MAX_REACTION_EMOJI} emoji, such as ["👍", "⬆️"].')
+    for emoji in value:
+        if not isinstance(emoji, str) or emoji_key(emoji) is None:
+            raise ValidationError(f"{emoji!r} is not an emoji (a server's own is written <:name:id>).")
+
+
 class GuildSettings(models.Model):
     """A server: its name as Discord gives it, when Popple joined and left it, what Popple says,
     and the rules that keep its karma fair (karma/rules.py)."""
@@ -118,6 +131,13 @@ class GuildSettings(models.Model):
     joined_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When Popple joined the server.")
     # When the gateway saw the name recorded: an older rename arriving late is ignored.
     named_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reactions = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_emoji],
+        help_text="Emoji that give a message's author +1 when someone reacts with them: a list such as "
+        '["👍", "<:upvote:123456789012345678>"] (empty: reactions give nothing).',
+    )
 
     class Meta:
         verbose_name = "server"
@@ -141,6 +161,7 @@ class LedgerEntry(models.Model):
         REVERT = "revert"  # a moderator undid another row (`reverts`)
         IMPORT = "import"  # brought from the Go Popple (manage.py import_popple)
         DELETED = "deleted"  # the message was deleted: its changes taken back (karma/ledger/writes.py)
+        REACTION = "react"  # a reaction added or removed (karma/ledger/reactions.py)
 
     guild_id = models.BigIntegerField("server")
     channel_id = models.BigIntegerField(null=True, blank=True)
@@ -209,6 +230,35 @@ class MessageVersion(models.Model):
 
     def __str__(self):
         return f"message {self.message_id} at revision {self.revision}"
+
+
+class Reaction(models.Model):
+    """What the newest event Popple applied says of one person's reaction with one emoji to a message.
+
+    Discord's reaction events carry no time: the gateway stamps each with the order it received them
+    in (karma/message.py, ReactionEvent), and an event older than the one recorded here changes
+    nothing. So an add that arrives after its removal (two workers, a redelivery) gives nothing: the
+    removal left this row behind, `given` 0. `user_id` 0 records that a moderator removed all the
+    message's reactions (of `emoji`, or of every emoji when it is empty): adds older than it count
+    nothing either.
+    """
+
+    message_id = models.BigIntegerField()
+    user_id = models.BigIntegerField()  # who reacted; 0: a removal of all of them
+    emoji = models.CharField(max_length=64, blank=True)  # as karma/reactions.py keys it
+    guild_id = models.BigIntegerField("server")
+    channel_id = models.BigIntegerField()
+    stamp = models.BigIntegerField(default=0)  # the newest event's order (its gateway's clock, ns)
+    subject = ExactCharField(max_length=MAX_NAME_LENGTH, blank=True)  # whom it gave karma: the author
+    user_name = models.CharField(max_length=100, blank=True)  # the reactor, for the ledger's take-back row
+    given = models.SmallIntegerField(default=0)  # 1 while the reaction counts
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message_id", "user_id", "emoji"], name="reaction_once")]
+
+    def __str__(self):
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
 
 
 class Giver(models.Model):

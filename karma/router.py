@@ -7,8 +7,8 @@ from dataclasses import replace
 from django.conf import settings
 
 from karma import config
-from karma.ledger import reads, writes
-from karma.message import Deletion, IncomingMessage, Line, Reply, bot_prefixes
+from karma.ledger import reactions, reads, writes
+from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, bot_prefixes
 from karma.parser import parse_message, parse_names
 from karma.replies import (
     CHAT_NOT_READ,
@@ -92,6 +92,18 @@ def forget_deleted(deletion: Deletion) -> None:
     for message_id in deletion.deleted:
         if message_id not in sent or deletion.at - sent[message_id] <= settings.EDIT_WINDOW:
             writes.apply_deletion(deletion.guild_id, message_id, message_id not in deletion.not_forwarded)
+
+
+def respond_to_reaction(event: ReactionEvent) -> Reply:
+    """A reaction's karma, applied once, and its announcement if the server announces changes.
+
+    Refusals say nothing: a reaction names no one in the channel whom "you" could be, and someone
+    who flips a reaction on and off must not make Popple talk. Under the id the gateway made for
+    it (a reaction is not a message).
+    """
+    outcome = reactions.apply_reaction(event)
+    lines = [Line(has_karma(subject, total), subject, version) for subject, total, version in outcome.applied]
+    return Reply(event.channel_id, event.reply_id, tuple(lines) if outcome.announce else (), guild_id=event.guild_id)
 
 
 def announced(message: IncomingMessage, outcome: writes.Outcome, cut: bool) -> Reply:

@@ -20,8 +20,8 @@ from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from karma import retention, slash
-from karma.message import Deletion, IncomingMessage, ServerEvent, task_label
-from karma.router import forget_deleted, respond
+from karma.message import Deletion, IncomingMessage, ReactionEvent, Reply, ServerEvent, task_label
+from karma.router import forget_deleted, respond, respond_to_reaction
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,23 @@ def handle_message(self, payload=None, *unexpected, **unknown):
     message = parsed(self, IncomingMessage.from_payload, payload, (*unexpected, *unknown), "message")
     if (self.request.delivery_info or {}).get("redelivered"):
         logger.info("message %s redelivered by the broker", message.message_id)
-    reply = respond(message)
+    send_reply(respond(message))
+
+
+@shared_task(
+    name="karma.handle_reaction",
+    bind=True,
+    autoretry_for=(OperationalError, InterfaceError, BrokerError, MessageNacked),
+    **RETRY_POLICY,
+)
+def handle_reaction(self, payload=None, *unexpected, **unknown):
+    """A reaction added or removed, or a message's reactions removed: its karma and announcement."""
+    event = parsed(self, ReactionEvent.from_payload, payload, (*unexpected, *unknown), "reaction")
+    send_reply(respond_to_reaction(event))
+
+
+def send_reply(reply: Reply) -> None:
+    """Hand a reply to the reply task (queue `replies`), unless it says nothing."""
     if reply:
         # The karma transaction has committed by now: a reply never announces a rolled-back change.
         # Looked up rather than sent by name, so that a missing reply task fails loudly instead of

@@ -3,9 +3,9 @@
 import itertools
 import time
 
-from botgateway.snowflakes import DISCORD_EPOCH, edit_reply_id, sent_at
+from botgateway.snowflakes import DISCORD_EPOCH, edit_reply_id, reaction_reply_id, sent_at
 from botgateway.splitting import messages as discord_messages  # noqa: F401 (for the domain's tests)
-from karma.message import Deletion, IncomingMessage
+from karma.message import ADDED, CLEARED, Deletion, IncomingMessage, ReactionEvent
 
 BOT_ID = 900
 BOT_NAME = "Popple"
@@ -46,3 +46,27 @@ def chat(content, guild_id=1, author_id=500, can_manage=True, mentions=None, mes
 def deletion(guild_id, channel_id, deleted, at, not_forwarded=()):
     """A deletion as the gateway forwards it: each message's time read from its id."""
     return Deletion(guild_id, channel_id, list(deleted), at, list(not_forwarded), [sent_at(i) for i in deleted])
+
+
+_stamps = itertools.count(time.time_ns())
+
+
+def reaction(kind, guild_id, message_id, emoji="👍", user_id=700, author_id=500, stamp=None, **names):
+    """A reaction event as the gateway forwards it: stamped in order unless `stamp` says otherwise."""
+    stamp = stamp or next(_stamps)
+    people = {"user_id": user_id, "user_name": names.pop("user_name", f"user{user_id}")} if kind != CLEARED else {}
+    if kind == ADDED:
+        people.update(author_id=author_id, author_name=names.pop("author_name", f"user{author_id}"))
+    return ReactionEvent(
+        kind=kind,
+        guild_id=guild_id,
+        channel_id=guild_id * 10,
+        message_id=message_id,
+        emoji=emoji,
+        stamp=stamp,
+        reply_id=reaction_reply_id(stamp),
+        bot_id=BOT_ID,
+        bot_name=BOT_NAME,
+        **people,
+        **names,
+    )

@@ -160,18 +160,18 @@ def _apply_version(cursor: CursorWrapper, message: IncomingMessage, changes: Cha
     difference = [(subject, delta) for subject, delta in difference if delta]
     added = [(subject, delta) for subject, delta in difference if subject in wanted]
     if added and rules.counts_givers:
-        passed, more = _limit_giver(cursor, cursor.db.vendor, message, added, rules, now)
+        passed, more = limit_giver(cursor, cursor.db.vendor, message, added, rules, now)
         refusals += more
         allowed = {subject for subject, _ in passed}
         difference = [(subject, delta) for subject, delta in difference if subject not in wanted or subject in allowed]
     if not difference:
-        return _counted(Outcome([], announce, refusals))
+        return counted(Outcome([], announce, refusals))
     origin = (message.guild_id, message.channel_id, message.message_id, message.author_id, message.author_name)
-    made, totals = _change(cursor, origin, difference, revision, LedgerEntry.Source.CHAT, reasons, now)
-    return _counted(Outcome([(subject, *totals[subject][:2]) for subject, _ in made], announce, refusals))
+    made, totals = change(cursor, origin, difference, revision, LedgerEntry.Source.CHAT, reasons, now)
+    return counted(Outcome([(subject, *totals[subject][:2]) for subject, _ in made], announce, refusals))
 
 
-def _counted(outcome: Outcome) -> Outcome:
+def counted(outcome: Outcome) -> Outcome:
     """Say what a new version did (a replayed one is not said again): version_applied."""
     version_applied.send(sender=Outcome, outcome=outcome)
     return outcome
@@ -195,17 +195,24 @@ def _delete_once(guild_id: int, message_id: int, message_forwarded: bool) -> Non
         cursor.execute(_ORIGIN, [message_id])
         channel_id, author_id, author_name = cursor.fetchone() or (None, None, "")
         origin = (guild_id, channel_id, message_id, author_id, author_name)
-        _change(cursor, origin, taken_back, DELETED_REVISION, LedgerEntry.Source.DELETED, {}, timezone.now())
+        change(cursor, origin, taken_back, DELETED_REVISION, LedgerEntry.Source.DELETED, {}, timezone.now())
     logger.info("message %s was deleted: took back %d changes", message_id, len(taken_back))
 
 
 def _rules(cursor: CursorWrapper, guild_id: int) -> tuple[bool, Rules]:
     """Whether the server wants changes announced, and its rules."""
+    announce, rules, _ = server_rules(cursor, guild_id)
+    return announce, rules
+
+
+def server_rules(cursor: CursorWrapper, guild_id: int) -> tuple[bool, Rules, list[str]]:
+    """Whether the server wants changes announced, its rules, and the emoji its reactions count."""
     cursor.execute(_RULES, [guild_id])
     row = cursor.fetchone()
     if row is None:  # a server that never changed a setting
-        return ANNOUNCE_DEFAULT, Rules()
-    return bool(row[0]), Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
+        return ANNOUNCE_DEFAULT, Rules(), []
+    rules = Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
+    return bool(row[0]), rules, json.loads(row[6] or "[]")
 
 
 def _claim(
@@ -236,7 +243,7 @@ def _done(cursor: CursorWrapper, message_id: int) -> dict[str, int]:
     return {subject: int(total) for subject, total in cursor.fetchall()}
 
 
-def _change(cursor: CursorWrapper, origin: tuple, changes: Changes, revision: int, source: str, reasons: Reasons,
+def change(cursor: CursorWrapper, origin: tuple, changes: Changes, revision: int, source: str, reasons: Reasons,
             now: datetime) -> tuple[Changes, dict[str, tuple[int, int, str | None]]]:  # fmt: skip
     """Add `changes` to the karma and record them in the ledger: the changes as made (a merged name's
     go to the subject it was merged into), and each subject's karma and version after."""
@@ -249,7 +256,7 @@ def _change(cursor: CursorWrapper, origin: tuple, changes: Changes, revision: in
     return changes, totals
 
 
-def _limit_giver(cursor: CursorWrapper, vendor: str, message: IncomingMessage, changes: Changes, rules: Rules,
+def limit_giver(cursor: CursorWrapper, vendor: str, message: IncomingMessage, changes: Changes, rules: Rules,
                  now: datetime) -> tuple[Changes, list[Refusal]]:  # fmt: skip
     """The cooldown and the budget, from the person's changes in the ledger.
 
@@ -315,7 +322,8 @@ _TOUCH_GIVER = {
     "ON DUPLICATE KEY UPDATE author_id = author_id",
     "sqlite": f"INSERT INTO {_GIVER} (guild_id, author_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",  # noqa: S608
 }
-_THEIRS = "guild_id = %s AND author_id = %s AND message_id <> %s AND source = 'chat' AND created_at > %s"
+# (A person's reactions count towards their cooldown and budget like their messages.)
+_THEIRS = "guild_id = %s AND author_id = %s AND message_id <> %s AND source IN ('chat', 'react') AND created_at > %s"
 _LAST_CHANGES = (
     f"SELECT subject, MAX(created_at) FROM {_LEDGER} WHERE {_THEIRS} AND subject IN ({{subjects}}) "  # noqa: S608
     "GROUP BY subject"
@@ -326,7 +334,8 @@ _ALIASES = (
 )
 # (On the ledger's unique (message, revision, subject) key.)
 _APPLIED = f"SELECT subject, total, version FROM {_LEDGER} WHERE message_id = %s AND revision = %s AND source = 'chat'"  # noqa: S608
-_DONE = f"SELECT subject, SUM(delta) FROM {_LEDGER} WHERE message_id = %s GROUP BY subject"  # noqa: S608
+# What the message's versions did: its reactions' rows share its id but are not its own changes.
+_DONE = f"SELECT subject, SUM(delta) FROM {_LEDGER} WHERE message_id = %s AND source <> 'react' GROUP BY subject"  # noqa: S608
 _ORIGIN = f"SELECT channel_id, author_id, author_name FROM {_LEDGER} WHERE message_id = %s AND source = 'chat' LIMIT 1"  # noqa: S608
 
 _VERSIONS = MessageVersion._meta.db_table
@@ -347,7 +356,7 @@ _HOUR_COUNT = f"SELECT COUNT(*) FROM {_LEDGER} WHERE {_THEIRS}"  # noqa: S608
 _HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY created_at LIMIT 1 OFFSET %s"  # noqa: S608
 
 _RULES = (
-    f"SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored FROM {_SETTINGS} "  # noqa: S608
+    f"SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions FROM {_SETTINGS} "  # noqa: S608
     "WHERE guild_id = %s"
 )
 

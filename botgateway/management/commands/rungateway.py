@@ -12,9 +12,16 @@ from botgateway.forwarded import Forwarded
 from botgateway.gateway import WITHOUT_CONTENT, Gateway
 from botgateway.outbox import Outbox
 from botgateway.shards import IdentifyThrottle, shard_ids
-from karma.message import Deletion, ServerEvent, task_label
+from karma.message import Deletion, ReactionEvent, ServerEvent, task_label
 from karma.slash import SlashCommand
-from karma.tasks import PUBLISH_CONFIRM_TIMEOUT, handle_interaction, handle_message, message_deleted, server_event
+from karma.tasks import (
+    PUBLISH_CONFIRM_TIMEOUT,
+    handle_interaction,
+    handle_message,
+    handle_reaction,
+    message_deleted,
+    server_event,
+)
 from monitoring import metrics
 
 logger = logging.getLogger(__name__)
@@ -32,10 +39,12 @@ class Command(BaseCommand):
 
     @staticmethod
     def task_for(payload):
-        """The task a payload from the outbox goes to: chat messages, slash commands, deletions and
-        server events share it."""
+        """The task a payload from the outbox goes to: chat messages, slash commands, reactions,
+        deletions and server events share it."""
         if SlashCommand.is_one(payload):
             return handle_interaction
+        if ReactionEvent.is_one(payload):
+            return handle_reaction
         if ServerEvent.is_one(payload):
             return server_event
         return message_deleted if Deletion.is_one(payload) else handle_message

@@ -1,0 +1,139 @@
+"""The ledger's write path for reactions: a person's reaction with one of the server's listed emoji
+gives the message's author +1 while it lasts, once, in whatever order the events are applied.
+
+Each event is one transaction. The person's Reaction row (karma/models.py) is locked, and an event
+older than the one it records changes nothing: so an add applied twice gives once, and an add that
+overtakes its removal gives nothing (the removal recorded it first). A message whose reactions a
+moderator removed records that too (user 0): adds older than it give nothing, and what the
+reactions gave is taken back. A counted change is a ledger row like a message's (source "react",
+the message's id, the event's stamp as its revision), under the same rules: self-karma, ignored
+names, the cooldown and the budget, the reacting person being the giver.
+"""
+
+from django.db import connections, router, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from karma.emoji import keys
+from karma.ledger import writes
+from karma.message import ADDED, CLEARED, IncomingMessage, ReactionEvent
+from karma.models import Karma, LedgerEntry, Reaction
+from karma.names import clean
+from karma.rules import Changes, Refusal, screen
+
+_LEDGER = LedgerEntry._meta.db_table
+_REPLAY = (
+    f"SELECT subject, total, version FROM {_LEDGER} "  # noqa: S608 (a table name from the model)
+    "WHERE message_id = %s AND revision = %s AND source = 'react'"
+)
+
+
+def apply_reaction(event: ReactionEvent) -> writes.Outcome:
+    """Apply one reaction event once: what it changed, or what it changed when applied before."""
+    return writes.retrying(lambda: _apply(event))
+
+
+def _apply(event: ReactionEvent) -> writes.Outcome:
+    using = router.db_for_write(Karma)
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        announce, rules, listed = writes.server_rules(cursor, event.guild_id)
+        counts = event.emoji in keys(listed)
+        # Only a listed emoji leaves a record (a clearing, while the server lists any): removing
+        # another can only take back what it gave while it was listed.
+        row = _locked(event, create=counts or (event.kind == CLEARED and bool(listed)))
+        if row is None:
+            return writes.Outcome([], announce)
+        if row.stamp >= event.stamp:  # this event again, or an older one
+            return writes.Outcome(_replay(cursor, event) if row.stamp == event.stamp else [], announce)
+        if event.kind == CLEARED:
+            return writes.counted(writes.Outcome(_clear(cursor, event, row), announce))
+        giver = _giver(event)
+        change: Changes = []
+        refusals: list[Refusal] = []
+        if event.kind == ADDED and not row.given and counts and not _cleared_after(event):
+            subject = clean(event.author_name)
+            wanted = [] if event.author_id == event.user_id else [(subject, 1)]  # never your own message
+            change, refusals = screen(wanted, giver, rules)
+            if change and rules.counts_givers:
+                change, more = writes.limit_giver(cursor, cursor.db.vendor, giver, change, rules, timezone.now())
+                refusals += more
+            row.subject = subject
+        elif event.kind != ADDED and row.given:
+            change = [(row.subject, -row.given)]
+        row.stamp = event.stamp
+        row.given += sum(delta for _, delta in change)
+        row.user_name = event.user_name or row.user_name
+        row.save(update_fields=["stamp", "given", "subject", "user_name"])
+        if not change:
+            return writes.counted(writes.Outcome([], announce, refusals))
+        origin = (event.guild_id, event.channel_id, event.message_id, event.user_id, row.user_name)
+        made, totals = writes.change(
+            cursor, origin, change, event.stamp, LedgerEntry.Source.REACTION, {}, timezone.now()
+        )
+        applied = [(subject, *totals[subject][:2]) for subject, _ in made]
+        return writes.counted(writes.Outcome(applied, announce, refusals))
+
+
+def _locked(event: ReactionEvent, create: bool) -> Reaction | None:
+    """The event's Reaction row, locked until the transaction ends; made when `create` (a listed
+    emoji) and missing, else None."""
+    rows = Reaction.objects.select_for_update()
+    key = {"message_id": event.message_id, "user_id": event.user_id, "emoji": event.emoji}
+    if not create:
+        return rows.filter(**key).first()
+    row, _ = rows.get_or_create(**key, defaults={"guild_id": event.guild_id, "channel_id": event.channel_id})
+    return row
+
+
+def _cleared_after(event: ReactionEvent) -> bool:
+    """Whether a moderator removed the message's reactions of this emoji after this event."""
+    cleared = Reaction.objects.filter(Q(emoji=event.emoji) | Q(emoji=""), message_id=event.message_id, user_id=0)
+    latest = cleared.aggregate(latest=Max("stamp"))["latest"]
+    return latest is not None and latest > event.stamp
+
+
+def _clear(cursor: CursorWrapper, event: ReactionEvent, row: Reaction) -> writes.Applied:
+    """Take back what the message's reactions (of the emoji, or all) gave before the clearing."""
+    row.stamp = event.stamp
+    row.save(update_fields=["stamp"])
+    counted = Reaction.objects.select_for_update().filter(
+        message_id=event.message_id, given__gt=0, stamp__lt=event.stamp
+    )
+    if event.emoji:
+        counted = counted.filter(emoji=event.emoji)
+    taken: dict[str, int] = {}
+    for reaction in counted.exclude(user_id=0):
+        taken[reaction.subject] = taken.get(reaction.subject, 0) - reaction.given
+    counted.update(given=0, stamp=event.stamp)
+    taken_back = [(subject, delta) for subject, delta in taken.items() if delta]
+    if not taken_back:
+        return []
+    origin = (event.guild_id, event.channel_id, event.message_id, None, "")
+    source = LedgerEntry.Source.REACTION
+    made, totals = writes.change(cursor, origin, taken_back, event.stamp, source, {}, timezone.now())
+    return [(subject, *totals[subject][:2]) for subject, _ in made]
+
+
+def _giver(event: ReactionEvent) -> IncomingMessage:
+    """The reacting person as the rules see a message's author."""
+    return IncomingMessage(
+        guild_id=event.guild_id,
+        channel_id=event.channel_id,
+        message_id=event.message_id,
+        author_id=event.user_id,
+        author_name=event.user_name,
+        author_global_name=event.user_global_name,
+        author_nick=event.user_nick,
+        content="",
+        bot_id=event.bot_id,
+        bot_name=event.bot_name,
+        mentions={},
+        can_manage=False,
+    )
+
+
+def _replay(cursor: CursorWrapper, event: ReactionEvent) -> writes.Applied:
+    """What this event did when it was applied before (a redelivery answers as the first time)."""
+    cursor.execute(_REPLAY, [event.message_id, event.stamp])
+    return [(subject, total, version) for subject, total, version in cursor.fetchall()]
