@@ -76,7 +76,7 @@ def intents(message_content=True):
 # What the log says when the gateway runs without the Message Content intent.
 WITHOUT_CONTENT = (
     "reading chat without Discord's Message Content intent: `x++` in plain chat changes nothing; slash "
-    "commands, the Give karma menus and commands that mention Popple work"
+    "commands, the Give karma menus, reactions and commands that mention Popple work"
 )
 
 

@@ -17,9 +17,12 @@ from karma.tasks import no_arguments
 @shared_task(name="karma.forget_message_versions", bind=True)
 def forget_message_versions(self, *unexpected, **unknown):
     """Forget which versions of messages the ledger followed, once they are twice EDIT_WINDOW old:
-    they can no longer be edited or deleted (late events get a margin)."""
+    they can no longer be edited or deleted (late events get a margin); and the records of
+    reactions that give nothing, as old."""
     no_arguments(self, (*unexpected, *unknown))
     retention.forget_versions(first_id_at(time.time() - 2 * settings.EDIT_WINDOW))
+    # Reactions' records that give nothing, on the gateway's clock (their stamps), as old.
+    retention.forget_reactions(time.time_ns() - 2 * settings.EDIT_WINDOW * 1_000_000_000)
 
 
 # All the periodic tasks, in the order `runbot` runs them (CELERY_BEAT_SCHEDULE names them too).

@@ -32,8 +32,9 @@ def edit_reply_id(message_id: int, edited: int) -> int:
 
 def reaction_reply_id(stamp: int) -> int:
     """The id the reply to a reaction event is held and posted under: a snowflake of the time the
-    gateway stamped it (`stamp`, in nanoseconds since the epoch), with the stamp's low bits, which
-    keep events stamped in one millisecond apart (a gateway's stamps rise strictly, and a channel's
-    events all come through one gateway). It names no Discord message, and sorts where the
-    reaction happened in its channel."""
-    return ((stamp // 1_000_000 - DISCORD_EPOCH * 1000) << 22) | (stamp & _LOW_BITS)
+    gateway stamped it (`stamp`, in nanoseconds since the epoch) in its milliseconds, and the
+    nanoseconds within that millisecond (under 2^22) in its low bits: events stamped in one
+    millisecond stay apart and in order (a gateway's stamps rise strictly, and a channel's events
+    all come through one gateway). It names no Discord message, and sorts where the reaction
+    happened in its channel."""
+    return ((stamp // 1_000_000 - DISCORD_EPOCH * 1000) << 22) | (stamp % 1_000_000)

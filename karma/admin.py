@@ -174,6 +174,7 @@ class GuildSettingsAdmin(admin.ModelAdmin):
         "budget",
         "max_change",
         "ignored",
+        "reactions",
         "joined_at",
         "left_at",
     )

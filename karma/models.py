@@ -250,7 +250,6 @@ class Reaction(models.Model):
     channel_id = models.BigIntegerField()
     stamp = models.BigIntegerField(default=0)  # the newest event's order (its gateway's clock, ns)
     subject = ExactCharField(max_length=MAX_NAME_LENGTH, blank=True)  # whom it gave karma: the author
-    user_name = models.CharField(max_length=100, blank=True)  # the reactor, for the ledger's take-back row
     given = models.SmallIntegerField(default=0)  # 1 while the reaction counts
     created_at = models.DateTimeField(auto_now_add=True)
 

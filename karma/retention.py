@@ -25,7 +25,7 @@ from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from karma.message import LEFT, PRESENT, UPDATED, ServerEvent
-from karma.models import Giver, GuildSettings, Karma, LedgerEntry, MessageVersion, SettingChange
+from karma.models import Giver, GuildSettings, Karma, LedgerEntry, MessageVersion, Reaction, SettingChange
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +96,18 @@ def forget_versions(before_id: int) -> int:
         deleted += MessageVersion.objects.filter(pk__in=ids).delete()[0]
     if deleted:
         logger.info("forgot the versions of %d messages too old to be edited", deleted)
+    return deleted
+
+
+def forget_reactions(before_stamp: int) -> int:
+    """Delete the records of reactions that give nothing (removed, refused, cleared) whose last
+    event is older than `before_stamp` (nanoseconds since the epoch); how many. They only keep
+    events older than them from counting, and none arrives that late. Those that give stay: their
+    removal, whenever it comes, takes back what they gave."""
+    old = Reaction.objects.filter(given=0, stamp__lt=before_stamp)
+    deleted = 0
+    while ids := list(old.values_list("pk", flat=True)[:BATCH]):
+        deleted += Reaction.objects.filter(pk__in=ids).delete()[0]
     return deleted
 
 
@@ -182,7 +194,7 @@ def delete_departed(days: int, now: datetime | None = None) -> list[int]:
 
 def _delete_server(guild_id: int, cutoff: datetime) -> bool:
     departed = GuildSettings.objects.filter(guild_id=guild_id, left_at__lt=cutoff)
-    for model in (LedgerEntry, Karma, Giver, SettingChange, MessageVersion):
+    for model in (LedgerEntry, Karma, Giver, SettingChange, MessageVersion, Reaction):
         rows = model.objects.filter(guild_id=guild_id)
         while ids := list(rows.values_list("pk", flat=True)[:BATCH]):
             # Popple may be added back while this runs: what is left of the server stays.

@@ -12,7 +12,8 @@ every answer and its 429 bodies (`retry_after`, `global`, `X-RateLimit-Scope`); 
 the real numbers. Injected faults on top: 429s (shared or global), 5xx, 403 and 404. The gateway's HELLO,
 IDENTIFY (token, intents and shard checked; the session start rate recorded), READY, GUILD_CREATE,
 GUILD_DELETE (the bot removed from a server), GUILD_UPDATE (renamed), MESSAGE_CREATE,
-MESSAGE_UPDATE (an edit, or an embed added), MESSAGE_DELETE, MESSAGE_DELETE_BULK, heartbeats, RESUME
+MESSAGE_UPDATE (an edit, or an embed added), MESSAGE_DELETE, MESSAGE_DELETE_BULK, MESSAGE_REACTION_ADD,
+_REMOVE, _REMOVE_ALL and _REMOVE_EMOJI (to sessions with the reactions intent), get user, heartbeats, RESUME
 with replay of missed events, and shard routing by `(guild_id >> 22) % shard_count`. Slash
 commands: registration by bulk overwrite (global and per server), INTERACTION_CREATE over the
 gateway or a signed POST to an Interactions Endpoint URL (Ed25519, the fake's own key), the callback
@@ -46,6 +47,7 @@ ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 # to: message content (without it, Discord blanks what a message says unless it mentions the bot).
 REQUIRED_INTENTS = (1 << 0) | (1 << 9)
 MESSAGE_CONTENT = 1 << 15
+GUILD_MESSAGE_REACTIONS = 1 << 10  # not privileged: reaction events come only with it
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
 INTERACTION_ACK_SECONDS = 3.0  # Discord's time to acknowledge an interaction
@@ -247,6 +249,7 @@ class _Session:
         self.shard_id = shard_id
         self.shard_count = shard_count
         self.reads_content = bool(intents & MESSAGE_CONTENT)
+        self.hears_reactions = bool(intents & GUILD_MESSAGE_REACTIONS)
         self.bot_id = bot_id
         self.seq = 0
         self.backlog = collections.deque(maxlen=200_000)  # for RESUME
@@ -258,6 +261,8 @@ class _Session:
     def dispatch(self, event, data):
         if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE") and not self.reads_content:
             data = _without_content(data, self.bot_id)
+        if event.startswith("MESSAGE_REACTION_") and not self.hears_reactions:
+            return
         self.seq += 1
         payload = {"op": 0, "t": event, "s": self.seq, "d": data}
         self.backlog.append(payload)
@@ -317,6 +322,7 @@ class FakeDiscord:
         self.limit_hits = []  # 429s from the enforced limits: (arrival, method, path, scope)
         self.nonce_replays = 0  # creates answered with the earlier message, by nonce
         self.reaction_repeats = 0  # PUTs of a reaction that was already there
+        self.users_fetched = []  # ids of users the bot asked about (GET /users/{id})
         self._by_nonce = {}
         self._reacted = set()
         self._failure = None  # (until, statuses, retry_after, is_global)
@@ -601,6 +607,45 @@ class FakeDiscord:
         data = {"ids": [str(i) for i in message_ids], "channel_id": channel_id, "guild_id": str(guild.id)}
         self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "MESSAGE_DELETE_BULK", data)
 
+    # -- users react ----------------------------------------------------------------------------
+
+    def react(self, guild, message_id, user_id, emoji="👍"):
+        """`user_id` adds a reaction to a message sent here (`emoji`: a Unicode emoji, or a server's
+        own as `name:id`): MESSAGE_REACTION_ADD, with the reacting member and the message's author."""
+        data = {
+            **self._reaction(guild, message_id, user_id, emoji),
+            "member": {**self._member(guild, user_id), "user": self.users[str(user_id)]},
+            "message_author_id": self.sent[message_id]["author"]["id"],
+        }
+        self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "MESSAGE_REACTION_ADD", data)
+
+    def unreact(self, guild, message_id, user_id, emoji="👍"):
+        """`user_id` removes their reaction: MESSAGE_REACTION_REMOVE, which names only them."""
+        data = self._reaction(guild, message_id, user_id, emoji)
+        self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "MESSAGE_REACTION_REMOVE", data)
+
+    def clear_reactions(self, guild, message_id, emoji=None):
+        """A moderator removes all the message's reactions (MESSAGE_REACTION_REMOVE_ALL), or all of
+        one emoji (MESSAGE_REACTION_REMOVE_EMOJI)."""
+        data = {key: value for key, value in self._reaction(guild, message_id, 0, emoji or "x").items() if key in (
+            "channel_id", "message_id", "guild_id", "emoji")}  # fmt: skip
+        if emoji is None:
+            del data["emoji"]
+        event = "MESSAGE_REACTION_REMOVE_EMOJI" if emoji else "MESSAGE_REACTION_REMOVE_ALL"
+        self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, event, data)
+
+    def _reaction(self, guild, message_id, user_id, emoji):
+        name, _, emoji_id = emoji.partition(":")
+        return {
+            "user_id": str(user_id),
+            "channel_id": self.sent[message_id]["channel_id"],
+            "message_id": str(message_id),
+            "guild_id": str(guild.id),
+            "emoji": {"id": emoji_id or None, "name": name, **({"animated": False} if emoji_id else {})},
+            "burst": False,
+            "type": 0,
+        }
+
     # -- what the bot did ------------------------------------------------------------------------
 
     def replies_to(self, message_id):
@@ -782,6 +827,9 @@ class FakeDiscord:
         parts = path.strip("/").split("/")
         if request.method == "GET" and path == "/users/@me":
             return self._json(self.bot)
+        if request.method == "GET" and parts[0] == "users" and len(parts) == 2 and parts[1] in self.users:
+            self.users_fetched.append(int(parts[1]))
+            return self._json(self.users[parts[1]])
         if request.method == "GET" and path == "/oauth2/applications/@me":
             return self._json(self._application())
         if request.method == "GET" and path in ("/gateway", "/gateway/bot"):

@@ -77,6 +77,26 @@ def test_runbot_answers_slash_commands(fake, tmp_path):
     assert asked.token not in bot.log()
 
 
+def test_runbot_counts_reactions(fake, tmp_path):
+    guild = fake.add_guild("home")
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    fake.add_member(guild, alice, manager=True)
+    fake.add_member(guild, bob)
+    bot = runbot(fake, tmp_path)
+    try:
+        bot_id = int(fake.bot["id"])
+        configured = fake.send(guild, alice, f"<@{bot_id}> config reactions 👍", mentions=[bot_id])
+        assert fake.wait_until(lambda: fake.reactions_to(configured))
+        post = fake.send(guild, bob, "a good idea")
+        fake.react(guild, post, alice)
+        assert fake.wait_until(lambda: [m.content for m in fake.messages][-1:] == ["bob has 1 karma."])
+        fake.unreact(guild, post, alice)
+        assert fake.wait_until(lambda: [m.content for m in fake.messages][-1:] == ["bob has 0 karma."])
+    finally:
+        bot.stop()
+    assert bot.popen.returncode == 0
+
+
 def test_runbot_without_the_message_content_intent(fake, tmp_path):
     """Refused the intent (4014), one process counts what needs no chat read: /plus, Give karma."""
     fake.message_content_allowed = False

@@ -24,7 +24,9 @@ def fake_discord():
 @pytest.fixture(scope="module")
 def world(fake_discord):
     alice, bob = fake_discord.add_user("alice"), fake_discord.add_user("bob")
-    return fake_discord.add_guilds(("unread",), alice, bob)["unread"], alice, bob
+    guild = fake_discord.add_guilds(("unread",), alice, bob)["unread"]
+    fake_discord.add_member(guild, alice, manager=True)
+    return guild, alice, bob
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +61,16 @@ def test_refused_the_intent_popple_says_so_once_and_counts_what_needs_no_chat(st
         assert fake.wait_until(lambda i=interaction_id: fake.interaction(i).content is not None, timeout=30)
         assert fake.interaction(interaction_id).content == said
     assert addressed(fake, guild, bob, "config")[0].splitlines()[-1] == CHAT_NOT_READ
+    # Reactions need no chat read.
+    addressed(fake, guild, alice, "config reactions 👍")
+    blank = fake.send(guild, bob, "a message the bot sees blank")
+    fake.react(guild, blank, alice)
+    assert fake.wait_until(lambda: any(m.content == "bob has 2 karma." for m in fake.messages), timeout=30)
 
     stack.wait_idle()
     assert fake.replies_to(plain) == []
     assert dict(Karma.objects.using("mariadb").filter(guild_id=guild.id).values_list("subject", "karma")) == {
-        "bob": 1,
+        "bob": 2,
         "alice": 1,
     }
     assert not LedgerEntry.objects.using("mariadb").filter(message_id=plain).exists()

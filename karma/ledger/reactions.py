@@ -27,6 +27,10 @@ _REPLAY = (
     f"SELECT subject, total, version FROM {_LEDGER} "  # noqa: S608 (a table name from the model)
     "WHERE message_id = %s AND revision = %s AND source = 'react'"
 )
+_NAME = (
+    f"SELECT author_name FROM {_LEDGER} "  # noqa: S608 (a table name from the model)
+    "WHERE message_id = %s AND author_id = %s AND source = 'react' ORDER BY id DESC LIMIT 1"
+)
 
 
 def apply_reaction(event: ReactionEvent) -> writes.Outcome:
@@ -63,11 +67,12 @@ def _apply(event: ReactionEvent) -> writes.Outcome:
             change = [(row.subject, -row.given)]
         row.stamp = event.stamp
         row.given += sum(delta for _, delta in change)
-        row.user_name = event.user_name or row.user_name
-        row.save(update_fields=["stamp", "given", "subject", "user_name"])
+        row.save(update_fields=["stamp", "given", "subject"])
         if not change:
             return writes.counted(writes.Outcome([], announce, refusals))
-        origin = (event.guild_id, event.channel_id, event.message_id, event.user_id, row.user_name)
+        # A removal does not say who they are: the ledger does (as anonymised as the add's row).
+        name = event.user_name or _name_of(cursor, event)
+        origin = (event.guild_id, event.channel_id, event.message_id, event.user_id, name)
         made, totals = writes.change(
             cursor, origin, change, event.stamp, LedgerEntry.Source.REACTION, {}, timezone.now()
         )
@@ -131,6 +136,13 @@ def _giver(event: ReactionEvent) -> IncomingMessage:
         mentions={},
         can_manage=False,
     )
+
+
+def _name_of(cursor: CursorWrapper, event: ReactionEvent) -> str:
+    """The name the person's add of this reaction was recorded under."""
+    cursor.execute(_NAME, [event.message_id, event.user_id])
+    row = cursor.fetchone()
+    return row[0] if row else ""
 
 
 def _replay(cursor: CursorWrapper, event: ReactionEvent) -> writes.Applied:

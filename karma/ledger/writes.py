@@ -212,7 +212,7 @@ def server_rules(cursor: CursorWrapper, guild_id: int) -> tuple[bool, Rules, lis
     if row is None:  # a server that never changed a setting
         return ANNOUNCE_DEFAULT, Rules(), []
     rules = Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
-    return bool(row[0]), rules, json.loads(row[6] or "[]")
+    return bool(row[0]), rules, json.loads(row[6] or "[]") or []
 
 
 def _claim(

@@ -138,6 +138,26 @@ def test_ignored_names_must_be_names_and_a_server_stays_its_own(admin_client):
     assert not GuildSettings.objects.filter(guild_id=7).exists()
 
 
+def test_reaction_emoji_must_be_emoji(admin_client, admin_user):
+    GuildSettings.objects.create(guild_id=8)
+    url = reverse("admin:karma_guildsettings_change", args=[8])
+    form = {"announce": "on", "cooldown": "0", "budget": "0", "max_change": "0", "ignored": "[]"}
+    response = admin_client.post(url, {**form, "reactions": '["👍", "up"]'})
+    assert response.status_code == 200
+    assert b"is not an emoji (a server" in response.content
+    assert admin_client.post(url, {**form, "reactions": '["👍", "<:upvote:123>"]'}).status_code == 302
+    assert GuildSettings.objects.get(guild_id=8).reactions == ["👍", "<:upvote:123>"]
+    change = SettingChange.objects.get(guild_id=8)
+    assert (change.setting, change.old, change.new, change.admin_user_id) == (
+        "reactions",
+        "off",
+        "👍 <:upvote:123>",
+        admin_user.pk,
+    )
+    assert admin_client.post(url, {**form, "reactions": "[]"}).status_code == 302
+    assert GuildSettings.objects.get(guild_id=8).reactions == []
+
+
 def test_servers_are_shown_and_filtered_by_name(admin_client, karma_rows):
     GuildSettings.objects.create(guild_id=1, name="Café crew")
     writes.apply_changes(chat("", guild_id=1), [("popple", 1)])

@@ -3,13 +3,14 @@ lasts, once, however the events are repeated or reordered; on SQLite and on Mari
 
 import itertools
 import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.db import connections
 from django.utils import timezone
 
-from karma import config
+from karma import config, retention
 from karma.message import ADDED, CLEARED, REMOVED, ReactionEvent
 from karma.models import GuildSettings, Karma, LedgerEntry, Reaction, SettingChange
 from karma.replies import CHECK, QUESTION
@@ -47,10 +48,10 @@ def test_a_listed_emoji_gives_the_author_one_and_taking_it_away_takes_it_back(gu
     assert react(REMOVED, guild, message).text() == "user500 has 1 karma."
     assert karma(guild) == 1
     rows = LedgerEntry.objects.filter(guild_id=guild).order_by("id")
-    assert [(row.source, row.author_id, row.delta, row.message_id) for row in rows] == [
-        ("react", ALICE, 1, message),
-        ("react", CAROL, 1, message),
-        ("react", ALICE, -1, message),
+    assert [(row.source, row.author_id, row.author_name, row.delta, row.message_id) for row in rows] == [
+        ("react", ALICE, "user700", 1, message),
+        ("react", CAROL, "user800", 1, message),
+        ("react", ALICE, "user700", -1, message),  # a removal names no one: the add's row does
     ]
 
 
@@ -250,3 +251,14 @@ def test_a_cleared_message_names_no_one():
     assert ReactionEvent.from_payload(event.to_payload()) == event
     with pytest.raises(ValueError, match="user_id"):
         ReactionEvent.from_payload({**event.to_payload(), "user_id": 5})
+
+
+def test_records_that_give_nothing_are_forgotten_once_old_and_the_rest_kept(guild):
+    given, taken = snowflake(), snowflake()
+    react(ADDED, guild, given)
+    react(ADDED, guild, taken)
+    react(REMOVED, guild, taken)
+    react(CLEARED, guild, snowflake(), emoji="")
+    assert retention.forget_reactions(time.time_ns() + 10**9) == 2  # the removed one, the clearing
+    assert list(Reaction.objects.filter(guild_id=guild).values_list("message_id", "given")) == [(given, 1)]
+    assert react(REMOVED, guild, given).text() == "user500 has 0 karma."  # whenever it comes
