@@ -4,6 +4,7 @@ publishes, next to messages/s and the same run's bare two-hop Celery ceilings.
     python bench/costs.py                          # 2,000 messages, best of two turns
     python bench/costs.py --messages 500 --turns 1
     python bench/costs.py --profile                # and py-spy flame graphs of each kind of process
+    python bench/costs.py --reactions 0            # without the reactions' turn (1,000 by default)
 
 The Procfile's deployment (two karma workers, two reply workers, a gateway), as bench/ordering.py
 starts it, each process serving its metrics (monitoring/metrics.py): the statements, round trips
@@ -14,12 +15,14 @@ its own run. The ceilings: bench/ceilings.py's two-hop no-op, on quorum queues (
 on classic ones. RabbitMQ, MariaDB and Redis must be running (scripts/test starts them); the
 benchmark empties the tests' Redis database and queues. Writes var/bench/costs.md (and, with
 --profile, var/bench/profiles/*.svg and what they rank first); scripts/publish-reports copies the
-table into bench/README.md.
+table into bench/README.md. After the messages, the same deployment takes a burst of reaction
+events (--reactions), measured the same way, per event next to a message's.
 """
 
 import argparse
 import collections
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -35,7 +38,7 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 from bench import ceilings  # noqa: E402
 from bench.burst import checkout  # noqa: E402
 from bench.ordering import ProcfileDeployment  # noqa: E402
-from bench.pipeline import World, saturate  # noqa: E402
+from bench.pipeline import DATABASE, World, saturate, set_rules  # noqa: E402
 from bench.report import RESULTS, cpu_seconds, markdown_table, pids_of, report  # noqa: E402
 from testkit.stack import VHOST, free_port  # noqa: E402
 
@@ -159,27 +162,65 @@ def _function(frame):
     return f"{name} ({where.split(':')[0].rstrip(')')})" if name else frame
 
 
-def measure(world, messages, profile, root=ROOT):
+def measure(world, messages, profile, root=ROOT, reactions=0):
     with MeteredDeployment(world, root) as deployment:
-        counts_before, published_before = deployment.counts(), published_by_exchange()
-        if profile:
-            with Profiler(deployment):
-                row = saturate(world, deployment, messages)
-        else:
-            row = saturate(world, deployment, messages)
-        time.sleep(6)  # RabbitMQ's statistics catch up
-        counts_after, published_after = deployment.counts(), published_by_exchange()
+        row = metered(deployment, messages, lambda: saturate(world, deployment, messages), profile)
+        if reactions:
+            row["reactions"] = metered(deployment, reactions, lambda: react(world, deployment, reactions))
+    return row
+
+
+def metered(deployment, count, burst, profile=False):
+    """burst()'s figures, and what the processes counted meanwhile, per message (or event)."""
+    counts_before, published_before = deployment.counts(), published_by_exchange()
+    if profile:
+        with Profiler(deployment):
+            row = burst()
+    else:
+        row = burst()
+    time.sleep(6)  # RabbitMQ's statistics catch up
+    counts_after, published_after = deployment.counts(), published_by_exchange()
     row["per message"] = {
-        f"{what}, {kind}": round((counts_after[what, kind] - counts_before[what, kind]) / messages, 2)
+        f"{what}, {kind}": round((counts_after[what, kind] - counts_before[what, kind]) / count, 2)
         for what in COUNTERS
         for kind in KINDS
     }
     row["AMQP publishes per message"] = {
-        exchange: round((count - published_before.get(exchange, 0)) / messages, 2)
-        for exchange, count in published_after.items()
-        if count - published_before.get(exchange, 0)
+        exchange: round((total - published_before.get(exchange, 0)) / count, 2)
+        for exchange, total in published_after.items()
+        if total - published_before.get(exchange, 0)
     }
     return row
+
+
+def react(world, deployment, count):
+    """`count` 👍 reactions, each by someone else to another's recent message, as fast as the fake
+    sends them, on servers that count 👍: from the first to the last reply, as saturate() times
+    messages (a reply whose value a newer one said is left out, as there)."""
+    set_rules(world, None, reactions='["👍"]', database=DATABASE)
+    rng = random.Random(23)
+    posts = [world.send("a message worth a reaction") for _ in range(max(count // 20, 1))]  # dropped as chat
+    deployment.stack.wait_idle()
+    pairs = set()
+    while len(pairs) < count:
+        post = rng.choice(posts)
+        author = int(world.fake.sent[post]["author"]["id"])
+        pairs.add((post, rng.choice([user for user in world.users if user != author])))
+    told = len(world.fake.messages)
+    cpu_before = deployment.cpu()
+    started = time.perf_counter()
+    for post, user in sorted(pairs):
+        world.fake.react(world.guild_of(post), post, user)
+    deployment.stack.wait_idle(timeout=600)
+    cpu_after = deployment.cpu()
+    last = max(message.at for message in world.fake.messages[told:])
+    return {
+        "events": count,
+        "replies": len(world.fake.messages) - told,
+        "seconds": round(last - started, 2),
+        "events/s": round(count / (last - started)),
+        "cpu ms/event": {k: round((cpu_after[k] - cpu_before[k]) * 1000 / count, 2) for k in cpu_before},
+    }
 
 
 def main():
@@ -187,6 +228,7 @@ def main():
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--turns", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="py-spy flame graphs (last turn only)")
+    parser.add_argument("--reactions", type=int, default=1000, help="reaction events after the messages (0: none)")
     parser.add_argument("--before", help="a commit to compare with, in turns (run from a worktree under var/bench/)")
     args = parser.parse_args()
     world = World()
@@ -195,7 +237,8 @@ def main():
     for turn in range(args.turns):
         for label, root in roots.items():
             print(f"{label}, turn {turn + 1} of {args.turns} ...", flush=True)
-            row = measure(world, args.messages, args.profile and root == ROOT and turn == args.turns - 1, root)
+            profile = args.profile and root == ROOT and turn == args.turns - 1
+            row = measure(world, args.messages, profile, root, args.reactions if root == ROOT else 0)
             print(f"  {row}", flush=True)
             if label not in rows or row["messages/s"] > rows[label]["messages/s"]:
                 rows[label] = row
@@ -220,6 +263,20 @@ def main():
         "otherwise (statements, round trips and task publishes as the processes counted them; AMQP publishes as "
         "RabbitMQ counted them on the vhost):\n\n" + markdown_table(["", "value"], figures),
     ]
+    if args.reactions:
+        events = best["reactions"]
+        by_event = [
+            ["events/s", events["events/s"], best["messages/s"]],
+            *[[f"CPU ms, {kind}", ms, best["cpu ms/message"][kind]] for kind, ms in events["cpu ms/event"].items()],
+            *[[name, value, best["per message"][name]] for name, value in events["per message"].items()],
+            *[[f"AMQP publishes to {exchange}", value, best["AMQP publishes per message"].get(exchange, 0)]
+              for exchange, value in events["AMQP publishes per message"].items()],
+        ]  # fmt: skip
+        sections.append(
+            f"{args.reactions} 👍 reactions (each server counts 👍), each by someone else to another's recent "
+            "message, sent as fast as the fake can after the messages, in the same deployment; per reaction "
+            "event, next to a karma message's:\n\n" + markdown_table(["", "per reaction", "per message"], by_event)
+        )
     if args.profile:
         for kind in KINDS:
             slug = kind.replace(" ", "-")

@@ -58,19 +58,23 @@ def fresh_database(url=DATABASE, root=ROOT):
 ALL_RULES = {"allow_self_karma": 0, "cooldown": 1, "budget": 10_000, "max_change": 5, "ignored": '["c", "i", "g"]'}
 
 
-def set_rules(world, rules):
-    """Give every server of the run these rules, or the defaults (None)."""
+def set_rules(world, rules, reactions="[]", database=DATABASE):
+    """Give every server of the run these rules, or the defaults (None), and these reaction emoji
+    (a JSON list)."""
     import MySQLdb
 
-    connection = MySQLdb.connect(**mysql_params(DATABASE))
+    connection = MySQLdb.connect(**mysql_params(database))
     cursor = connection.cursor()
-    cursor.execute("DELETE FROM karma_guildsettings")
-    if rules:
-        cursor.executemany(
-            "INSERT INTO karma_guildsettings (guild_id, announce, allow_self_karma, cooldown, budget, max_change, "
-            "ignored) VALUES (%s, 1, %s, %s, %s, %s, %s)",
-            [(guild.id, *rules.values()) for guild in world.guilds],
-        )
+    rules = rules or {"allow_self_karma": 0, "cooldown": 0, "budget": 0, "max_change": 0, "ignored": "[]"}
+    # Rows the gateway made already (the servers' names) keep their names.
+    cursor.executemany(
+        "INSERT INTO karma_guildsettings (guild_id, name, icon, public, announce, allow_self_karma, cooldown, budget, "
+        "max_change, ignored, reactions) VALUES (%s, '', '', 0, 1, %s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+        "announce = 1, allow_self_karma = VALUES(allow_self_karma), cooldown = VALUES(cooldown), "
+        "budget = VALUES(budget), max_change = VALUES(max_change), ignored = VALUES(ignored), "
+        "reactions = VALUES(reactions)",
+        [(guild.id, *rules.values(), reactions) for guild in world.guilds],
+    )
     connection.commit()
     connection.close()
 
