@@ -1,7 +1,8 @@
 """The Discord presence: receives server messages and forwards those that may matter.
 
-It never answers itself. Chat without a karma sign that does not address the bot (most of it) is
-dropped here, before it costs the outbox, the broker and a worker; the counts are logged.
+It never answers itself. Chat without a karma sign that does not address the bot and thanks no one
+(karma/thanks.py; most of it) is dropped here, before it costs the outbox, the broker and a
+worker; the counts are logged.
 
 Edits and deletes come as raw events (no message cache). Only a message the gateway forwarded
 a version of that held a karma sign can have changed karma, so it keeps those messages' ids while
@@ -35,6 +36,7 @@ from botgateway import snowflakes
 from botgateway.forwarded import Forwarded
 from botgateway.reactions import BOT, Authors, Stamps
 from botgateway.slash_commands import from_discord
+from karma import thanks
 from karma.emoji import reaction_key
 from karma.message import (
     ADDED,
@@ -85,6 +87,7 @@ def to_incoming(message, me, edited=0, message_forwarded=True, reads_chat=True):
     `message_forwarded`: for an edit, whether the message as sent was forwarded with a sign). The
     times and ids only Discord's ids tell are read here: the worker never decodes one."""
     author = message.author
+    replied = replied_to(message)
     permissions = author.guild_permissions if isinstance(author, discord.Member) else discord.Permissions.none()
     return IncomingMessage(
         guild_id=message.guild.id,
@@ -104,7 +107,25 @@ def to_incoming(message, me, edited=0, message_forwarded=True, reads_chat=True):
         sent_at=snowflakes.sent_at(message.id),
         reply_id=snowflakes.edit_reply_id(message.id, edited) if edited else 0,
         reads_chat=reads_chat,
+        replied_to_id=replied.id if replied else 0,
+        replied_to_name=replied.name if replied else "",
+        bots=[str(user.id) for user in message.mentions if user.bot],
     )
+
+
+def replied_to(message):
+    """The author of the message `message` replies to, when that is a person and Discord sent it."""
+    reference = message.reference
+    resolved = reference.resolved if reference else None
+    if isinstance(resolved, discord.Message) and not resolved.author.bot and not resolved.webhook_id:
+        return resolved.author
+    return None
+
+
+def may_thank(message):
+    """Whether the message may thank someone (karma/thanks.py): a thank-word, and someone mentioned
+    or replied to. Most replies and mentions hold none, and are not forwarded."""
+    return bool(message.mentions or replied_to(message)) and thanks.may_thank(message.content)
 
 
 def interaction_data(interaction):
@@ -203,9 +224,9 @@ class Gateway(discord.AutoShardedClient):
         if not is_chat(message):
             return
         metrics.GATEWAY_RECEIVED.inc()
-        if may_matter(message.content, self.me.id, self.me.name):
+        if may_matter(message.content, self.me.id, self.me.name) or may_thank(message):
             self.forward(to_incoming(message, self.me, reads_chat=self.reads_chat).to_payload())
-            if holds_sign(message.content):
+            if holds_sign(message.content) or may_thank(message):  # it may change karma
                 self.record.sent(message.id)
             self.forwarded += 1
             metrics.GATEWAY_FORWARDED.inc()
@@ -257,7 +278,7 @@ class Gateway(discord.AutoShardedClient):
             return  # an embed added, not an edit
         edited = int(message.edited_at.timestamp() * 1_000_000)
         sent = self.record.find([message.id]).get(message.id)  # None: no version forwarded with a sign
-        sign = holds_sign(message.content)
+        sign = holds_sign(message.content) or may_thank(message)  # it may change karma
         if (sent is None and not sign) or self.record.too_old(message.id, edited / 1e6):
             self.dropped_edits += 1  # it cannot change karma
             return

@@ -17,6 +17,7 @@ from karma import emoji
 from karma.models import MAX_NAME_LENGTH, MAX_REACTION_EMOJI, GuildSettings, SettingChange
 from karma.names import clean, folded
 from karma.replies import duration, shorten
+from karma.thanks import THANK_WORDS, parse_words
 
 MAX_IGNORED = 100
 _DURATION = re.compile(r"(\d{1,7})\s*(s|sec|m|min|h)?", re.IGNORECASE)
@@ -119,6 +120,17 @@ SETTINGS = {
         'or "off"',
         _parse_reactions,
         lambda value: " ".join(value) if value else "off",
+    ),
+    "thanks": Setting(
+        "thanks", 'thanks must be "on" (thanking someone gives them +1) or "off"',
+        lambda text, _: ON_OFF.get(text.strip().lower()),
+        lambda value: "on" if value else "off",
+    ),
+    "thankwords": Setting(
+        "thank_words",
+        f"thankwords must be words thanks listen for, separated by commas, among: {', '.join(THANK_WORDS)}",
+        lambda text, _: parse_words(text),
+        ", ".join,
     ),
 }  # fmt: skip
 

@@ -103,6 +103,11 @@ class IncomingMessage:
     # Whether the gateway reads plain chat (Discord's Message Content intent): without it `x++`
     # never arrives, and `@Popple config` says so. True in payloads from gateways older than this.
     reads_chat: bool = True
+    # For thanks (karma/thanks.py): the person whose message this replies to (0: none, or a bot),
+    # and which of the mentioned users are bots (ids, as in `mentions`).
+    replied_to_id: int = 0
+    replied_to_name: str = ""
+    bots: list = dataclasses.field(default_factory=list)
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +123,9 @@ class IncomingMessage:
             "sent_at",
             "reply_id",
             "reads_chat",
+            "replied_to_id",
+            "replied_to_name",
+            "bots",
         )
         values = check_fields(cls, payload, optional=optional)
         if values.get("edited", 0) >= DELETED_REVISION:
@@ -128,6 +136,10 @@ class IncomingMessage:
             raise ValueError("payload field reply_id is not a valid id")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in values["mentions"].items()):
             raise ValueError("payload field mentions must map user ids to names")
+        if not all(isinstance(user, str) for user in values.get("bots", [])):
+            raise ValueError("payload field bots must list user ids")
+        if values.get("replied_to_id", 0) >= 2**63:
+            raise ValueError("payload field replied_to_id is not a valid id")
         return cls(**values)
 
 

@@ -6,6 +6,7 @@ from django.db import models
 from karma.emoji import emoji_key
 from karma.message import DELETED_REVISION  # noqa: F401 (the ledger's revision of a deletion)
 from karma.names import clean
+from karma.thanks import DEFAULT_THANK_WORDS, THANK_WORDS
 
 MAX_NAME_LENGTH = 128
 MAX_REASON_LENGTH = 200
@@ -77,6 +78,15 @@ def validate_emoji(value):
             raise ValidationError(f"{emoji!r} is not an emoji (a server's own is written <:name:id>).")
 
 
+def default_thank_words():
+    return list(DEFAULT_THANK_WORDS)
+
+
+def validate_thank_words(value):
+    if not isinstance(value, list) or not value or not all(word in THANK_WORDS for word in value):
+        raise ValidationError(f"Give a list of thank-words among: {', '.join(THANK_WORDS)}.")
+
+
 class GuildSettings(models.Model):
     """A server: its name as Discord gives it, when Popple joined and left it, what Popple says,
     and the rules that keep its karma fair (karma/rules.py)."""
@@ -137,6 +147,16 @@ class GuildSettings(models.Model):
         validators=[validate_emoji],
         help_text="Emoji that give a message's author +1 when someone reacts with them: a list such as "
         '["👍", "<:upvote:123456789012345678>"] (empty: reactions give nothing).',
+    )
+    thanks = models.BooleanField(
+        default=False,
+        help_text="A message that thanks someone (thanks @alice, or a reply starting with thanks) gives them +1.",
+    )
+    thank_words = models.JSONField(
+        default=default_thank_words,
+        blank=True,
+        validators=[validate_thank_words],
+        help_text=f"The words thanks listen for, among: {', '.join(THANK_WORDS)}.",
     )
 
     class Meta:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from django.conf import settings
 
-from karma import config
+from karma import config, thanks
 from karma.ledger import reactions, reads, writes
 from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, bot_prefixes
 from karma.parser import parse_message, parse_names
@@ -54,6 +54,7 @@ def _respond(message: IncomingMessage) -> Reply:
         word, arguments = command
         return COMMANDS[word](message, arguments, mentions)
     changes, reasons = parse_message(message.content, mentions)
+    changes = with_thanks(message, changes)
     if not changes:
         return answer(message)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
@@ -75,6 +76,7 @@ def respond_to_edit(message: IncomingMessage) -> Reply:
     reasons: dict[str, str] = {}
     if not split_command(message.content, message.bot_id, message.bot_name):
         changes, reasons = parse_message(message.content, mentions)
+        changes = with_thanks(message, changes)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
     outcome = writes.apply_changes(message, changes[:limit], reasons)
     # An edit that changes no karma says nothing, not even that some names did not count.
@@ -83,6 +85,20 @@ def respond_to_edit(message: IncomingMessage) -> Reply:
         return reply
     # No reaction: the reply's id names no message (botgateway/snowflakes.py, edit_reply_id).
     return replace(reply, lines=said.lines, joiner=said.joiner)
+
+
+def with_thanks(message: IncomingMessage, changes: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The message's changes, and +1 for each person it thanks where the server counts thanks
+    (karma/thanks.py). The server's setting is read only for a message that may thank someone: the
+    rest cost no query."""
+    if not (message.mentions or message.replied_to_id) or not thanks.may_thank(message.content):
+        return changes
+    words = reads.thank_words(message.guild_id)
+    people = dict(message.mentions)
+    if message.replied_to_id:
+        people[str(message.replied_to_id)] = message.replied_to_name
+    found = thanks.thanked(message.content, words, people, message.bots, message.author_id, message.replied_to_id)
+    return thanks.with_thanks(changes, found)
 
 
 def forget_deleted(deletion: Deletion) -> None:

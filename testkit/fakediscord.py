@@ -566,11 +566,21 @@ class FakeDiscord:
 
     # -- users talk ----------------------------------------------------------------------------
 
-    def send(self, guild, author_id, content, channel_id=None, mentions=(), dm=False, seconds_ago=0.0):
+    def send(self, guild, author_id, content, channel_id=None, mentions=(), dm=False, seconds_ago=0.0, reply_to=None):
         """A user posts `content`; returns the message id. `mentions` are user ids. `seconds_ago`
-        dates the message back (its id says when it was sent), as if it came late."""
+        dates the message back (its id says when it was sent), as if it came late. `reply_to`: the
+        id of a message it replies to (in its channel; Discord then sends that message along, and
+        this one does not mention its author unless `mentions` says so)."""
         message_id = self._snowflake(seconds_ago)
+        if reply_to is not None:
+            channel_id = int(self.sent[reply_to]["channel_id"])
         data = _message_object(message_id, channel_id or guild.channel_ids[0], self.users[str(author_id)], content)
+        if reply_to is not None:
+            data["type"] = 19  # REPLY
+            data["message_reference"] = {
+                "type": 0, "message_id": str(reply_to), "channel_id": data["channel_id"], "guild_id": str(guild.id)
+            }  # fmt: skip
+            data["referenced_message"] = self.sent[reply_to]
         data["mentions"] = [{**self.users[str(user)], "member": self._member(guild, user)} for user in mentions]
         if not dm:
             data["guild_id"] = str(guild.id)

@@ -97,6 +97,24 @@ def test_runbot_counts_reactions(fake, tmp_path):
     assert bot.popen.returncode == 0
 
 
+def test_runbot_counts_thanks(fake, tmp_path):
+    guild = fake.add_guild("home")
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    fake.add_member(guild, alice, manager=True)
+    fake.add_member(guild, bob)
+    bot = runbot(fake, tmp_path)
+    try:
+        bot_id = int(fake.bot["id"])
+        configured = fake.send(guild, alice, f"<@{bot_id}> config thanks on", mentions=[bot_id])
+        assert fake.wait_until(lambda: fake.reactions_to(configured))
+        tip = fake.send(guild, bob, "try turning it off and on again")
+        thanks = fake.send(guild, alice, "thank you, that did it", reply_to=tip)
+        assert fake.wait_until(lambda: fake.replies_to(thanks) == ["bob has 1 karma."])
+    finally:
+        bot.stop()
+    assert bot.popen.returncode == 0
+
+
 def test_runbot_without_the_message_content_intent(fake, tmp_path):
     """Refused the intent (4014), one process counts what needs no chat read: /plus, Give karma."""
     fake.message_content_allowed = False

@@ -51,6 +51,12 @@ def reasons(guild_id: int, subject: str, count: int) -> list[tuple[str, int, str
     return list(rows.values_list("subject", "delta", "author_name", "created_at", "reason")[:count])
 
 
+def thank_words(guild_id: int) -> list[str]:
+    """The words the server's thanks listen for; none when it does not count thanks."""
+    row = GuildSettings.objects.filter(guild_id=guild_id).values_list("thanks", "thank_words").first()
+    return list(row[1]) if row and row[0] else []
+
+
 def announce_enabled(guild_id: int) -> bool:
     settings = GuildSettings.objects.filter(guild_id=guild_id).first()
     return settings.announce if settings else ANNOUNCE_DEFAULT

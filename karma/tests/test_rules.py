@@ -134,6 +134,8 @@ def test_config_lists_changes_and_refuses_bad_values(guild):
         "public: off",
         "ignore: (none)",
         "reactions: off",
+        "thanks: off",
+        "thankwords: thanks, thank you, thx, ty",
         "chat: `x++` counts",  # the deployment reads chat (Discord's Message Content intent)
     ]
     assert say(guild, "@Popple config cooldown 5m") == ("cooldown: 5 min", CHECK)
