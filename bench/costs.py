@@ -39,7 +39,7 @@ from bench import ceilings  # noqa: E402
 from bench.burst import checkout  # noqa: E402
 from bench.ordering import ProcfileDeployment  # noqa: E402
 from bench.pipeline import DATABASE, World, saturate, set_rules  # noqa: E402
-from bench.report import RESULTS, cpu_seconds, markdown_table, pids_of, report  # noqa: E402
+from bench.report import RESULTS, cpu_seconds, markdown_table, mysql_params, pids_of, report  # noqa: E402
 from testkit.stack import VHOST, free_port  # noqa: E402
 
 MANAGEMENT = "http://127.0.0.1:15672/api"  # RabbitMQ's management API, as scripts/test enables it
@@ -193,6 +193,18 @@ def metered(deployment, count, burst, profile=False):
     return row
 
 
+def applied_reactions():
+    import MySQLdb
+
+    connection = MySQLdb.connect(**mysql_params(DATABASE))
+    try:
+        cursor = connection.cursor()
+        cursor.execute("SELECT COUNT(*) FROM karma_ledgerentry WHERE source = 'react'")
+        return cursor.fetchone()[0]
+    finally:
+        connection.close()
+
+
 def react(world, deployment, count):
     """`count` 👍 reactions, each by someone else to another's recent message, as fast as the fake
     sends them, on servers that count 👍: from the first to the last reply, as saturate() times
@@ -211,6 +223,11 @@ def react(world, deployment, count):
     started = time.perf_counter()
     for post, user in sorted(pairs):
         world.fake.react(world.guild_of(post), post, user)
+    # Every reaction counts (none is refused: no rule is on): done once the ledger has them all.
+    # (The stack may look idle between events the fake is still sending.)
+    deadline = time.monotonic() + 600
+    while applied_reactions() < count and time.monotonic() < deadline:
+        time.sleep(0.05)
     deployment.stack.wait_idle(timeout=600)
     cpu_after = deployment.cpu()
     last = max(message.at for message in world.fake.messages[told:])

@@ -60,20 +60,23 @@ ALL_RULES = {"allow_self_karma": 0, "cooldown": 1, "budget": 10_000, "max_change
 
 def set_rules(world, rules, reactions="[]", database=DATABASE):
     """Give every server of the run these rules, or the defaults (None), and these reaction emoji
-    (a JSON list)."""
+    (a JSON list). The servers' rows are the gateway's (made when it connects, with every other
+    setting's default): they are updated, not made here."""
     import MySQLdb
 
     connection = MySQLdb.connect(**mysql_params(database))
     cursor = connection.cursor()
     rules = rules or {"allow_self_karma": 0, "cooldown": 0, "budget": 0, "max_change": 0, "ignored": "[]"}
-    # Rows the gateway made already (the servers' names) keep their names.
-    cursor.executemany(
-        "INSERT INTO karma_guildsettings (guild_id, name, icon, public, announce, allow_self_karma, cooldown, budget, "
-        "max_change, ignored, reactions) VALUES (%s, '', '', 0, 1, %s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
-        "announce = 1, allow_self_karma = VALUES(allow_self_karma), cooldown = VALUES(cooldown), "
-        "budget = VALUES(budget), max_change = VALUES(max_change), ignored = VALUES(ignored), "
-        "reactions = VALUES(reactions)",
-        [(guild.id, *rules.values(), reactions) for guild in world.guilds],
+    ids = [guild.id for guild in world.guilds]
+    servers = f"guild_id IN ({', '.join(['%s'] * len(ids))})"
+    cursor.execute(f"SELECT COUNT(*) FROM karma_guildsettings WHERE {servers}", ids)  # noqa: S608 (placeholders)
+    (found,) = cursor.fetchone()
+    if found != len(ids):
+        raise SystemExit(f"bench: {len(ids) - found} servers have no settings row yet (no gateway saw them)")
+    cursor.execute(
+        "UPDATE karma_guildsettings SET announce = 1, allow_self_karma = %s, cooldown = %s, budget = %s, "  # noqa: S608
+        f"max_change = %s, ignored = %s, reactions = %s WHERE {servers}",
+        [*rules.values(), reactions, *ids],
     )
     connection.commit()
     connection.close()

@@ -69,9 +69,10 @@ def fill():
         totals[name] = (total, counts[index])
     cursor.executemany(
         "INSERT INTO karma_guildsettings (guild_id, name, icon, public, announce, allow_self_karma, cooldown, budget, "
-        "max_change, ignored, reactions) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "max_change, ignored, reactions, thanks, thank_words) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [
-            (guild, name, "", 1, 1, 0, 0, 0, 0, "[]", "[]")
+            (guild, name, "", 1, 1, 0, 0, 0, 0, "[]", "[]", 0, '["thanks"]')
             for guild, name in [(GUILD, "The big server"), (GUILD + 1, "A small")]
         ],
     )

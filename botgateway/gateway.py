@@ -110,7 +110,19 @@ def to_incoming(message, me, edited=0, message_forwarded=True, reads_chat=True):
         replied_to_id=replied.id if replied else 0,
         replied_to_name=replied.name if replied else "",
         bots=[str(user.id) for user in message.mentions if user.bot],
+        within=places(message.channel),
     )
+
+
+def places(channel):
+    """The ids of what the channel is within: a thread's channel, and the category (for where
+    karma counts, karma/channels.py)."""
+    found: list[int | None] = []
+    if isinstance(channel, discord.Thread):
+        found.append(channel.parent_id)
+        channel = channel.parent
+    found.append(getattr(channel, "category_id", None))
+    return [place for place in found if place]
 
 
 def replied_to(message):
@@ -240,7 +252,11 @@ class Gateway(discord.AutoShardedClient):
         if interaction.type is not discord.InteractionType.application_command:
             return  # Popple registers no components, modals or autocompletion
         try:
-            incoming = replace(from_discord(interaction_data(interaction)), reads_chat=self.reads_chat)
+            incoming = replace(
+                from_discord(interaction_data(interaction)),
+                reads_chat=self.reads_chat,
+                within=places(interaction.channel),
+            )
         except ValueError as exc:
             logger.warning("slash command %s ignored: %s", interaction.id, exc)
             return
@@ -337,6 +353,8 @@ class Gateway(discord.AutoShardedClient):
 
     def _forward_reaction(self, event, kind, stamp, **people):
         emoji = getattr(event, "emoji", None)
+        guild = self.get_guild(event.guild_id)
+        channel = guild.get_channel_or_thread(event.channel_id) if guild else None
         reaction = ReactionEvent(
             kind=kind,
             guild_id=event.guild_id,
@@ -347,6 +365,7 @@ class Gateway(discord.AutoShardedClient):
             reply_id=snowflakes.reaction_reply_id(stamp),
             bot_id=self.me.id,
             bot_name=self.me.name,
+            within=places(channel),
             **people,
         )
         self.forward(reaction.to_payload())

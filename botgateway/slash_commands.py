@@ -124,6 +124,8 @@ def from_discord(data: Any) -> SlashCommand:
             command=str(command["name"]),
             options=_options(command),
             answer_by=snowflakes.sent_at(interaction_id) + TOKEN_SECONDS,
+            # A channel's category, or a thread's channel (whose category Discord does not say).
+            within=[int(parent)] if (parent := (data.get("channel") or {}).get("parent_id")) else [],
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a slash command: {exc!r}") from None

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router, transaction
 
-from karma import emoji
+from karma import channels, emoji
 from karma.models import MAX_NAME_LENGTH, MAX_REACTION_EMOJI, GuildSettings, SettingChange
 from karma.names import clean, folded
 from karma.replies import duration, shorten
@@ -120,6 +120,13 @@ SETTINGS = {
         'or "off"',
         _parse_reactions,
         lambda value: " ".join(value) if value else "off",
+    ),
+    "channels": Setting(
+        "channels",
+        'channels must be "all", "only #channel #category ..." or "except #channel ..." (Popple answers commands '
+        "everywhere)",
+        lambda text, _: channels.parse(text),
+        channels.show,
     ),
     "thanks": Setting(
         "thanks", 'thanks must be "on" (thanking someone gives them +1) or "off"',

@@ -108,6 +108,9 @@ class IncomingMessage:
     replied_to_id: int = 0
     replied_to_name: str = ""
     bots: list = dataclasses.field(default_factory=list)
+    # The places the channel is within (a thread's channel, the category), for where karma counts
+    # (karma/channels.py).
+    within: list = dataclasses.field(default_factory=list)
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +129,7 @@ class IncomingMessage:
             "replied_to_id",
             "replied_to_name",
             "bots",
+            "within",
         )
         values = check_fields(cls, payload, optional=optional)
         if values.get("edited", 0) >= DELETED_REVISION:
@@ -138,6 +142,8 @@ class IncomingMessage:
             raise ValueError("payload field mentions must map user ids to names")
         if not all(isinstance(user, str) for user in values.get("bots", [])):
             raise ValueError("payload field bots must list user ids")
+        if not _are_ids(values.get("within", [])):
+            raise ValueError("payload field within must list channel ids")
         if values.get("replied_to_id", 0) >= 2**63:
             raise ValueError("payload field replied_to_id is not a valid id")
         return cls(**values)
@@ -235,6 +241,7 @@ class ReactionEvent:
     user_nick: str = ""
     author_id: int = 0  # the message's author (ADDED only)
     author_name: str = ""
+    within: list = dataclasses.field(default_factory=list)  # as IncomingMessage.within
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -254,6 +261,8 @@ class ReactionEvent:
             raise ValueError("payload holds an id that is not a valid id")
         if len(event.emoji) > MAX_EMOJI_KEY or (not event.emoji and event.kind != CLEARED):
             raise ValueError("payload field emoji is not a valid emoji")
+        if not _are_ids(event.within):
+            raise ValueError("payload field within must list channel ids")
         if (event.kind == CLEARED) != (event.user_id == 0):
             raise ValueError("payload field user_id must name who reacted, but for a cleared message")
         if event.kind == ADDED and not (event.author_id and event.author_name):
@@ -387,6 +396,10 @@ class Reply:
         if not values["lines"] and values["reaction"] is None:
             raise ValueError("payload has neither lines nor a reaction")
         return cls(**values)
+
+
+def _are_ids(value: list) -> bool:
+    return len(value) <= 2 and all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in value)
 
 
 def _is_time(value: Any, unknown: bool = False) -> bool:

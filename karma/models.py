@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 
+from karma import channels
 from karma.emoji import emoji_key
 from karma.message import DELETED_REVISION  # noqa: F401 (the ledger's revision of a deletion)
 from karma.names import clean
@@ -78,6 +79,14 @@ def validate_emoji(value):
             raise ValidationError(f"{emoji!r} is not an emoji (a server's own is written <:name:id>).")
 
 
+def validate_channels(value):
+    if not channels.valid(value):
+        raise ValidationError(
+            f'Give {{}}, {{"only": [ids]}} or {{"except": [ids]}}: 1 to {channels.MAX_CHANNELS} channel or '
+            "category ids, as text."
+        )
+
+
 def default_thank_words():
     return list(DEFAULT_THANK_WORDS)
 
@@ -147,6 +156,13 @@ class GuildSettings(models.Model):
         validators=[validate_emoji],
         help_text="Emoji that give a message's author +1 when someone reacts with them: a list such as "
         '["👍", "<:upvote:123456789012345678>"] (empty: reactions give nothing).',
+    )
+    channels = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_channels],
+        help_text='Where karma counts: {} everywhere, {"only": ["channel or category id", ...]}, or '
+        '{"except": [...]}. Commands answer everywhere.',
     )
     thanks = models.BooleanField(
         default=False,

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from django.conf import settings
 
-from karma import config, thanks
+from karma import channels, config, thanks
 from karma.ledger import reactions, reads, writes
 from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, bot_prefixes
 from karma.parser import parse_message, parse_names
@@ -141,6 +141,8 @@ def give(message: IncomingMessage, subject: str, delta: int, reason: str = "") -
     `subject++ for reason` in chat, the message's id being the request's. Its answer says the new
     karma, or why not, whether or not the server announces changes: the person asked."""
     outcome = writes.apply_changes(message, [(subject, delta)], {subject: reason} if reason else {})
+    if not outcome.here:
+        return answer(message, [channels.NOT_HERE])
     return announced(message, replace(outcome, announce=True), cut=False)
 
 

@@ -10,7 +10,7 @@ deferred response into it (botgateway/slash_answers.py). The answers are the tex
 
 import functools
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Self
 
 from karma import config
@@ -128,6 +128,7 @@ class SlashCommand:
     # (botgateway/slash_answers.py), drops the answer if it is too late.
     answer_by: float = 0.0
     reads_chat: bool = True  # as IncomingMessage.reads_chat; the web process says its setting
+    within: list = field(default_factory=list)  # as IncomingMessage.within
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,7 +136,9 @@ class SlashCommand:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload, optional=("answer_by", "reads_chat"))
+        values = check_fields(cls, payload, optional=("answer_by", "reads_chat", "within"))
+        if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in values.get("within", [])):
+            raise ValueError("payload field within must list channel ids")
         if not all(isinstance(k, str) and isinstance(v, str | int) for k, v in values["options"].items()):
             raise ValueError("payload field options must map names to values")
         return cls(**values)
@@ -264,6 +267,7 @@ def answer(interaction: SlashCommand) -> SlashAnswer:
         author_global_name=interaction.user_global_name,
         author_nick=interaction.user_nick,
         reads_chat=interaction.reads_chat,
+        within=interaction.within,
     )
     options = interaction.options
     if interaction.command in DELTAS:

@@ -11,7 +11,8 @@ and reactions, and a global limit per second over all routes, with Discord's `X-
 every answer and its 429 bodies (`retry_after`, `global`, `X-RateLimit-Scope`); `DISCORD_LIMITS` sets
 the real numbers. Injected faults on top: 429s (shared or global), 5xx, 403 and 404. The gateway's HELLO,
 IDENTIFY (token, intents and shard checked; the session start rate recorded), READY, GUILD_CREATE,
-GUILD_DELETE (the bot removed from a server), GUILD_UPDATE (renamed), MESSAGE_CREATE,
+GUILD_DELETE (the bot removed from a server), GUILD_UPDATE (renamed), CHANNEL_CREATE and
+CHANNEL_UPDATE (a category made, channels moved into it), MESSAGE_CREATE,
 MESSAGE_UPDATE (an edit, or an embed added), MESSAGE_DELETE, MESSAGE_DELETE_BULK, MESSAGE_REACTION_ADD,
 _REMOVE, _REMOVE_ALL and _REMOVE_EMOJI (to sessions with the reactions intent), get user, heartbeats, RESUME
 with replay of missed events, and shard routing by `(guild_id >> 22) % shard_count`. Slash
@@ -211,6 +212,7 @@ class Guild:
     members: dict = field(default_factory=dict)  # user id -> role ids
     nicks: dict = field(default_factory=dict)  # user id -> nickname in this server
     icon: str | None = None  # the icon's hash
+    categories: dict = field(default_factory=dict)  # category id -> ids of the channels in it
 
 
 class _Connection:
@@ -476,6 +478,33 @@ class FakeDiscord:
         data = {key: value for key, value in self._guild_create(guild).items() if key not in _NOT_IN_UPDATE}
         self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "GUILD_UPDATE", data)
 
+    def add_category(self, guild, channel_ids):
+        """A category, with some of the server's channels moved into it: CHANNEL_CREATE, then a
+        CHANNEL_UPDATE for each channel moved. Returns its id."""
+        category_id = self._snowflake()
+        guild.categories[category_id] = list(channel_ids)
+        events = [("CHANNEL_CREATE", self._category(guild, category_id, len(guild.categories) - 1))]
+        for channel_id in channel_ids:
+            events.append(("CHANNEL_UPDATE", self._channel(guild, channel_id, guild.channel_ids.index(channel_id))))
+        for event, data in events:
+            self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, event, data)
+        return category_id
+
+    def _channel(self, guild, channel_id, index):
+        """A text channel as Discord describes it, in its category if it is in one."""
+        category = next((str(category) for category, inside in guild.categories.items() if channel_id in inside), None)
+        return {
+            "id": str(channel_id), "type": 0, "guild_id": str(guild.id), "name": f"channel-{index}",
+            "position": index, "permission_overwrites": [], "nsfw": False, "parent_id": category,
+            "topic": None, "rate_limit_per_user": 0, "last_message_id": None,
+        }  # fmt: skip
+
+    def _category(self, guild, category_id, index):
+        return {
+            "id": str(category_id), "type": 4, "guild_id": str(guild.id), "name": f"category-{index}",
+            "position": index, "permission_overwrites": [], "nsfw": False, "parent_id": None,
+        }  # fmt: skip
+
     def add_member(self, guild, user_id, manager=False, admin=False, nick=None):
         """`manager`: a role with Manage Server; `admin`: a role with Administrator."""
         roles = [(manager, guild.manager_role_id), (admin, guild.admin_role_id)]
@@ -524,22 +553,8 @@ class FakeDiscord:
                     "permissions": str(ADMINISTRATOR),
                 },
             ],
-            "channels": [
-                {
-                    "id": str(channel_id),
-                    "type": 0,
-                    "guild_id": str(guild.id),
-                    "name": f"channel-{index}",
-                    "position": index,
-                    "permission_overwrites": [],
-                    "nsfw": False,
-                    "parent_id": None,
-                    "topic": None,
-                    "rate_limit_per_user": 0,
-                    "last_message_id": None,
-                }
-                for index, channel_id in enumerate(guild.channel_ids)
-            ],
+            "channels": [self._channel(guild, channel_id, index) for index, channel_id in enumerate(guild.channel_ids)]
+            + [self._category(guild, category_id, index) for index, category_id in enumerate(guild.categories)],
             "members": [{**self._member(guild, int(self.bot["id"])), "user": self.bot}],
             "member_count": len(guild.members),
             "large": False,

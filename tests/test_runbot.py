@@ -115,6 +115,24 @@ def test_runbot_counts_thanks(fake, tmp_path):
     assert bot.popen.returncode == 0
 
 
+def test_runbot_counts_karma_only_where_the_server_says(fake, tmp_path):
+    guild = fake.add_guild("home", channels=2)
+    alice = fake.add_user("alice")
+    fake.add_member(guild, alice, manager=True)
+    listed, elsewhere = guild.channel_ids
+    bot = runbot(fake, tmp_path)
+    try:
+        bot_id = int(fake.bot["id"])
+        configured = fake.send(guild, alice, f"<@{bot_id}> config channels only <#{listed}>", mentions=[bot_id])
+        assert fake.wait_until(lambda: fake.reactions_to(configured))
+        ignored = fake.send(guild, alice, "tea++", channel_id=elsewhere)
+        counted = fake.send(guild, alice, "tea++", channel_id=listed)
+        assert fake.wait_until(lambda: fake.replies_to(counted) == ["tea has 1 karma."])
+    finally:
+        bot.stop()
+    assert fake.replies_to(ignored) == []
+
+
 def test_runbot_without_the_message_content_intent(fake, tmp_path):
     """Refused the intent (4014), one process counts what needs no chat read: /plus, Give karma."""
     fake.message_content_allowed = False

@@ -59,8 +59,12 @@ def apply_reaction(event: ReactionEvent) -> writes.Outcome:
 def _apply(event: ReactionEvent) -> writes.Outcome:
     using = router.db_for_write(Karma)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        announce, rules, listed = writes.server_rules(cursor, event.guild_id)
+        server = writes.server_rules(cursor, event.guild_id)
+        announce, rules = server.announce, server.rules
+        listed = server.reactions
         counts = event.emoji in keys(listed)
+        # Where karma does not count, adds give nothing; removals still take back what was given.
+        here = server.listens(event.channel_id, event.within)
         # Only a listed emoji leaves a record (a clearing, while the server lists any): removing
         # another can only take back what it gave while it was listed.
         row = _locked(cursor, event, create=counts or (event.kind == CLEARED and bool(listed)))
@@ -73,7 +77,7 @@ def _apply(event: ReactionEvent) -> writes.Outcome:
         giver = _giver(event)
         change: Changes = []
         refusals: list[Refusal] = []
-        if event.kind == ADDED and not row.given and counts and row.cleared < event.stamp:
+        if event.kind == ADDED and not row.given and counts and here and row.cleared < event.stamp:
             subject = clean(event.author_name)
             wanted = [] if event.author_id == event.user_id else [(subject, 1)]  # never your own message
             change, refusals = screen(wanted, giver, rules)

@@ -23,6 +23,7 @@ from django.db.backends.utils import CursorWrapper
 from django.dispatch import Signal
 from django.utils import timezone
 
+from karma import channels
 from karma.ledger.reads import ANNOUNCE_DEFAULT, announce_enabled
 from karma.message import IncomingMessage
 from karma.models import DELETED_REVISION, Giver, GuildSettings, Karma, LedgerEntry, MessageVersion
@@ -52,6 +53,7 @@ class Outcome:
     applied: Applied  # in the order of the changes that counted
     announce: bool  # whether the server wants changes announced
     refusals: list[Refusal] = field(default_factory=list)  # what the server's rules refused
+    here: bool = True  # whether karma counts in the channel (karma/channels.py)
 
 
 def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons | None = None) -> Outcome:
@@ -114,7 +116,10 @@ def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) ->
     now = timezone.now()
     revision = message.edited
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        announce, rules = _rules(cursor, message.guild_id)
+        server = server_rules(cursor, message.guild_id)
+        announce, rules = server.announce, server.rules
+        if not server.listens(message.channel_id, message.within):
+            return Outcome([], announce, here=False)  # nothing recorded: no version to follow either
         asked = json.dumps([[subject, delta, reasons.get(subject, "")] for subject, delta in changes])
         may_wait = message.message_forwarded or not revision  # the message may be on its way
         if may_wait and _claim(cursor, message.guild_id, message.message_id, revision, not revision, asked):
@@ -199,20 +204,27 @@ def _delete_once(guild_id: int, message_id: int, message_forwarded: bool) -> Non
     logger.info("message %s was deleted: took back %d changes", message_id, len(taken_back))
 
 
-def _rules(cursor: CursorWrapper, guild_id: int) -> tuple[bool, Rules]:
-    """Whether the server wants changes announced, and its rules."""
-    announce, rules, _ = server_rules(cursor, guild_id)
-    return announce, rules
+@dataclass(frozen=True)
+class Server:
+    """What applying a change needs of the server's settings, read in one query."""
+
+    announce: bool = ANNOUNCE_DEFAULT
+    rules: Rules = field(default_factory=Rules)
+    reactions: list[str] = field(default_factory=list)  # the emoji its reactions count
+    channels: dict = field(default_factory=dict)  # where karma counts (karma/channels.py)
+
+    def listens(self, channel_id: int, within: list[int]) -> bool:
+        return channels.listens(self.channels, channel_id, within)
 
 
-def server_rules(cursor: CursorWrapper, guild_id: int) -> tuple[bool, Rules, list[str]]:
-    """Whether the server wants changes announced, its rules, and the emoji its reactions count."""
+def server_rules(cursor: CursorWrapper, guild_id: int) -> Server:
+    """The server's settings that applying a change needs."""
     cursor.execute(_RULES, [guild_id])
     row = cursor.fetchone()
     if row is None:  # a server that never changed a setting
-        return ANNOUNCE_DEFAULT, Rules(), []
+        return Server()
     rules = Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
-    return bool(row[0]), rules, json.loads(row[6] or "[]") or []
+    return Server(bool(row[0]), rules, json.loads(row[6] or "[]") or [], json.loads(row[7] or "{}") or {})
 
 
 def _claim(
@@ -356,8 +368,8 @@ _HOUR_COUNT = f"SELECT COUNT(*) FROM {_LEDGER} WHERE {_THEIRS}"  # noqa: S608
 _HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY created_at LIMIT 1 OFFSET %s"  # noqa: S608
 
 _RULES = (
-    f"SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions FROM {_SETTINGS} "  # noqa: S608
-    "WHERE guild_id = %s"
+    "SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions, channels "  # noqa: S608
+    f"FROM {_SETTINGS} WHERE guild_id = %s"
 )
 
 # Adds in the database, creating missing rows. (Reading first, then inserting or updating, would

@@ -134,6 +134,7 @@ def test_config_lists_changes_and_refuses_bad_values(guild):
         "public: off",
         "ignore: (none)",
         "reactions: off",
+        "channels: everywhere",
         "thanks: off",
         "thankwords: thanks, thank you, thx, ty",
         "chat: `x++` counts",  # the deployment reads chat (Discord's Message Content intent)
