@@ -86,6 +86,11 @@ def shorten(name: str) -> str:
     return name if len(name) <= BOARD_NAME_WIDTH else name[: BOARD_NAME_WIDTH - 1] + "\N{HORIZONTAL ELLIPSIS}"
 
 
+def gave(name: str, karma: int) -> str:
+    """A line of `givers`: a person, and the karma they gave."""
+    return f"* {shown(shorten(name))} gave {karma} karma."
+
+
 def on_board(name: str, karma: int) -> str:
     return f"* {has_karma(shorten(name), karma)}"
 

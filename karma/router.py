@@ -3,8 +3,10 @@
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
 from karma import channels, config, thanks
 from karma.ledger import reactions, reads, writes
@@ -18,6 +20,7 @@ from karma.replies import (
     REFUSED,
     because,
     capped,
+    gave,
     has_karma,
     no_reasons,
     on_board,
@@ -208,6 +211,31 @@ def _board(highest: bool) -> Command:
     return command
 
 
+WINDOWS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+GIVERS_ERROR = "Use `givers [n] [week|month|all]`: n from 1 to 100 (default 10), all time by default."
+NO_GIVERS = "No one has given any karma {window}."
+
+
+def givers(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
+    """Who gave the most karma, all time or in the last week or month."""
+    size, window = DEFAULT_BOARD_SIZE, "all"
+    words = arguments.lower().split()
+    if len(words) > 2:
+        return answer(message, [GIVERS_ERROR], reaction=QUESTION)
+    for word in words:
+        if word in WINDOWS:
+            window = word
+        elif word.isascii() and word.isdigit() and word.lstrip("0"):
+            size = MAX_BOARD_SIZE if len(word.lstrip("0")) > 3 else min(int(word), MAX_BOARD_SIZE)
+        else:
+            return answer(message, [GIVERS_ERROR], reaction=QUESTION)
+    span = WINDOWS[window]
+    rows = reads.givers(message.guild_id, size, timezone.now() - span if span else None)
+    if not rows:
+        return answer(message, [NO_GIVERS.format(window=f"in the last {window}" if span else "yet")])
+    return answer(message, [gave(name, total) for name, total in rows], joiner="\n")
+
+
 def announce(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
     if not message.can_manage:
         return answer(message, [ANNOUNCE_FORBIDDEN], reaction=QUESTION)
@@ -264,4 +292,5 @@ COMMANDS: dict[str, Command] = {
     "announce": announce,
     "config": configure,
     "why": why,
+    "givers": givers,
 }

@@ -89,6 +89,16 @@ COMMANDS = (
         ),
         managers_only=True,
     ),
+    Command(
+        "givers",
+        "Who gave the most karma",
+        (
+            _BOARD_SIZE,
+            Option(
+                "window", "The last week, the last month, or all time (default)", str, choices=("week", "month", "all")
+            ),
+        ),
+    ),
     Command("plus", "Give a name karma, as `name++` does in chat", (_NAME, _REASON)),
     Command("minus", "Take karma from a name, as `name--` does in chat", (_NAME, _REASON)),
     Command(
@@ -290,6 +300,7 @@ def _text_command(message: IncomingMessage, options: dict, command: str) -> Repl
         "why": ("why", options.get("subject", "")),
         "top": ("top", str(options.get("size", DEFAULT_BOARD_SIZE))),
         "bottom": ("bot", str(options.get("size", DEFAULT_BOARD_SIZE))),
+        "givers": ("givers", f"{options.get('size', DEFAULT_BOARD_SIZE)} {options.get('window', 'all')}"),
         "announce": ("config", f"announce {options.get('setting', '')}"),
         "config": ("config", f"{options.get('setting', '')} {options.get('value', '')}".strip()),
     }[command]

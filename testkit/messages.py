@@ -54,7 +54,9 @@ _stamps = itertools.count(time.time_ns())
 def reaction(kind, guild_id, message_id, emoji="👍", user_id=700, author_id=500, stamp=None, **names):
     """A reaction event as the gateway forwards it: stamped in order unless `stamp` says otherwise."""
     stamp = stamp or next(_stamps)
-    people = {"user_id": user_id, "user_name": names.pop("user_name", f"user{user_id}")} if kind != CLEARED else {}
+    # A removal names only who removed it, as the gateway forwards it.
+    default_name = f"user{user_id}" if kind == ADDED else ""
+    people = {"user_id": user_id, "user_name": names.pop("user_name", default_name)} if kind != CLEARED else {}
     if kind == ADDED:
         people.update(author_id=author_id, author_name=names.pop("author_name", f"user{author_id}"))
     return ReactionEvent(

@@ -84,14 +84,15 @@ def test_sync_commands(fake, database):
     done = manage("sync_commands", **env)
     assert done.returncode == 0, done.stderr
     assert done.stdout == (
-        "registered 8 slash commands globally: /karma, /why, /top, /bottom, /announce, /config, /plus, /minus; "
+        "registered 9 slash commands globally: /karma, /why, /top, /bottom, /announce, /config, /givers, /plus, "
+        "/minus; "
         "context menus: Give karma (on a person), Give karma (on a message)\n"
     )
     guild = fake.add_guild("trying them out")
     done = manage("sync_commands", "--guild", str(guild.id), **env)
-    assert done.stdout.startswith(f"registered 8 slash commands in server {guild.id}: /karma")
+    assert done.stdout.startswith(f"registered 9 slash commands in server {guild.id}: /karma")
     assert [c["name"] for c in fake.commands[guild.id]] == [
-        *("karma", "why", "top", "bottom", "announce", "config", "plus", "minus"),
+        *("karma", "why", "top", "bottom", "announce", "config", "givers", "plus", "minus"),
         *("Give karma", "Give karma"),  # on a person, on a message
     ]
     assert one_line_error(manage("sync_commands", "--guild", "my-server", **env), 2) == (

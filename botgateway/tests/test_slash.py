@@ -110,17 +110,18 @@ def test_sync_commands_overwrites_the_registration(discord, guild, settings):
     call_command("sync_commands", stdout=out)
     call_command("sync_commands", stdout=out)
     assert [(c["name"], c["type"]) for c in discord.commands[None]] == [
-        *[(name, 1) for name in ("karma", "why", "top", "bottom", "announce", "config", "plus", "minus")],
+        *[(name, 1) for name in ("karma", "why", "top", "bottom", "announce", "config", "givers", "plus", "minus")],
         ("Give karma", 2),
         ("Give karma", 3),
     ]
     assert out.getvalue().splitlines()[-1] == (
-        "registered 8 slash commands globally: /karma, /why, /top, /bottom, /announce, /config, /plus, /minus; "
+        "registered 9 slash commands globally: /karma, /why, /top, /bottom, /announce, /config, /givers, /plus, "
+        "/minus; "
         "context menus: Give karma (on a person), Give karma (on a message)"
     )
     call_command("sync_commands", "--guild", str(guild.id), stdout=out)
-    assert len(discord.commands[guild.id]) == 10
-    assert len(discord.commands[None]) == 10
+    assert len(discord.commands[guild.id]) == 11
+    assert len(discord.commands[None]) == 11
     settings.DISCORD_TOKEN = "not-the-token"
     with pytest.raises(CommandError, match=r"Discord refused DISCORD_TOKEN \(401\)"):
         call_command("sync_commands")

@@ -80,7 +80,7 @@ def test_direct_messages_are_refused():
 
 def test_the_registered_commands():
     commands = {command["name"]: command for command in slash.commands() if command["type"] == slash.CHAT_INPUT}
-    assert set(commands) == {"karma", "why", "top", "bottom", "announce", "config", "plus", "minus"}
+    assert set(commands) == {"karma", "why", "top", "bottom", "announce", "config", "givers", "plus", "minus"}
     assert all(command["contexts"] == [0] for command in commands.values())  # servers only
     manage = str(slash.MANAGE_GUILD)
     assert {name for name, command in commands.items() if command["default_member_permissions"] == manage} == {

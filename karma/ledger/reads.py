@@ -6,6 +6,8 @@ The ORM, not the raw SQL of the write path (karma/ledger/writes.py): these are n
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from django.db.models import Max, Sum
+
 from karma.models import GuildSettings, Karma, LedgerEntry
 
 Totals = list[tuple[str, int]]  # (subject, karma)
@@ -49,6 +51,37 @@ def reasons(guild_id: int, subject: str, count: int) -> list[tuple[str, int, str
         .order_by("-created_at", "-id")
     )
     return list(rows.values_list("subject", "delta", "author_name", "created_at", "reason")[:count])
+
+
+def givers(guild_id: int, size: int, since: datetime | None = None) -> Totals:
+    """The `size` people who gave the most karma (since `since`), by a name they gave under (names
+    change; the ledger keeps each row's).
+
+    What a person gave is the net of their changes by chat (`++`, thanks), reactions and `/plus`,
+    edits and removals taking back what they gave, but not their `--`s (a message's first version
+    that takes karma): taking is not giving. Those who gave nothing net are left out.
+    """
+    rows = (
+        LedgerEntry.objects.filter(
+            guild_id=guild_id,
+            author_id__isnull=False,
+            source__in=(LedgerEntry.Source.CHAT, LedgerEntry.Source.REACTION, LedgerEntry.Source.DELETED),
+        )
+        .exclude(source=LedgerEntry.Source.CHAT, revision=0, delta__lt=0)
+        .exclude(
+            source=LedgerEntry.Source.DELETED,
+            delta__gt=0,  # a deleted `--` given back
+        )
+    )
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    totals = (
+        rows.values("author_id")
+        .annotate(given=Sum("delta"), name=Max("author_name"))
+        .filter(given__gt=0)
+        .order_by("-given", "name")
+    )
+    return [(row["name"] or str(row["author_id"]), row["given"]) for row in totals[:size]]
 
 
 def thank_words(guild_id: int) -> list[str]:
