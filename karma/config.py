@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router, transaction
 
-from karma import channels, emoji
+from karma import channels, emoji, points
 from karma.models import MAX_NAME_LENGTH, MAX_REACTION_EMOJI, GuildSettings, SettingChange
 from karma.names import clean, folded
 from karma.replies import duration, shorten
@@ -127,6 +127,13 @@ SETTINGS = {
         "everywhere)",
         lambda text, _: channels.parse(text),
         channels.show,
+    ),
+    "points": Setting(
+        "points",
+        'points must be a name for karma (such as "cookies", or "cookie/cookies" for one and for many; letters, '
+        f'digits, spaces, hyphens or emoji, at most {points.MAX_POINTS_NAME} characters each)',
+        lambda text, _: points.parse(text),
+        str,
     ),
     "thanks": Setting(
         "thanks", 'thanks must be "on" (thanking someone gives them +1) or "off"',

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 
-from karma import channels
+from karma import channels, points
 from karma.emoji import emoji_key
 from karma.message import DELETED_REVISION  # noqa: F401 (the ledger's revision of a deletion)
 from karma.names import clean
@@ -87,6 +87,14 @@ def validate_channels(value):
         )
 
 
+def validate_points(value):
+    if points.parse(value) != value:
+        raise ValidationError(
+            f'Give a name (or "one/many") of letters, digits, spaces, hyphens or emoji, {points.MAX_POINTS_NAME} '
+            "characters at most each."
+        )
+
+
 def default_thank_words():
     return list(DEFAULT_THANK_WORDS)
 
@@ -163,6 +171,13 @@ class GuildSettings(models.Model):
         validators=[validate_channels],
         help_text='Where karma counts: {} everywhere, {"only": ["channel or category id", ...]}, or '
         '{"except": [...]}. Commands answer everywhere.',
+    )
+    points = models.CharField(
+        "points' name",
+        max_length=41,
+        default="karma",
+        validators=[validate_points],
+        help_text='What the server calls karma in answers: "cookies", or "cookie/cookies" for one and for many.',
     )
     thanks = models.BooleanField(
         default=False,

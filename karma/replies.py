@@ -6,6 +6,7 @@ from datetime import datetime
 
 from karma.message import MESSAGE_LIMIT, Line
 from karma.names import without_bidi_controls
+from karma.points import KARMA, Points
 from karma.rules import BUDGET, COOLDOWN, MAX_CHANGE, SELF, Refusal
 
 MAX_MESSAGES_PER_ANSWER = 2  # a command of a few characters never makes Popple flood a channel
@@ -44,8 +45,8 @@ def shown(name: str) -> str:
     return name
 
 
-def has_karma(name: str, karma: int) -> str:
-    return f"{shown(name)} has {karma} karma."
+def has_karma(name: str, karma: int, points: Points = KARMA) -> str:
+    return f"{shown(name)} has {karma} {points.of(karma)}."
 
 
 def duration(seconds: float) -> str:
@@ -86,13 +87,13 @@ def shorten(name: str) -> str:
     return name if len(name) <= BOARD_NAME_WIDTH else name[: BOARD_NAME_WIDTH - 1] + "\N{HORIZONTAL ELLIPSIS}"
 
 
-def gave(name: str, karma: int) -> str:
+def gave(name: str, karma: int, points: Points = KARMA) -> str:
     """A line of `givers`: a person, and the karma they gave."""
-    return f"* {shown(shorten(name))} gave {karma} karma."
+    return f"* {shown(shorten(name))} gave {karma} {points.of(karma)}."
 
 
-def on_board(name: str, karma: int) -> str:
-    return f"* {has_karma(shorten(name), karma)}"
+def on_board(name: str, karma: int, points: Points = KARMA) -> str:
+    return f"* {has_karma(shorten(name), karma, points)}"
 
 
 def because(subject: str, delta: int, author_name: str, when: datetime, reason: str) -> str:

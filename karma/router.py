@@ -12,6 +12,7 @@ from karma import channels, config, thanks
 from karma.ledger import reactions, reads, writes
 from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, bot_prefixes
 from karma.parser import parse_message, parse_names
+from karma.points import KARMA
 from karma.replies import (
     CHAT_NOT_READ,
     CHAT_READ,
@@ -32,7 +33,7 @@ DEFAULT_BOARD_SIZE = 10
 MAX_BOARD_SIZE = 100  # beyond this a board is spam, not an answer
 WHY_CHANGES = 5  # `why` tells the reasons of a subject's last this many changes
 BOARD_SIZE_ERROR = "Board size must be a positive, non-zero number"
-NO_KARMA = "No one has any karma yet."
+NO_KARMA = "No one has any {points} yet."
 ANNOUNCE_ERROR = 'Valid announce settings are: "on", "off", "yes", "no"'
 ANNOUNCE_FORBIDDEN = "Only members who can manage this server can change announce."
 CONFIG_FORBIDDEN = "Only members who can manage this server can change settings."
@@ -121,7 +122,9 @@ def respond_to_reaction(event: ReactionEvent) -> Reply:
     it (a reaction is not a message).
     """
     outcome = reactions.apply_reaction(event)
-    lines = [Line(has_karma(subject, total), subject, version) for subject, total, version in outcome.applied]
+    lines = [
+        Line(has_karma(subject, total, outcome.points), subject, version) for subject, total, version in outcome.applied
+    ]
     return Reply(event.channel_id, event.reply_id, tuple(lines) if outcome.announce else (), guild_id=event.guild_id)
 
 
@@ -131,7 +134,7 @@ def announced(message: IncomingMessage, outcome: writes.Outcome, cut: bool) -> R
         # Silent, but for a reaction when a rule refused something: the author learns it did.
         return answer(message, reaction=REFUSED if outcome.refusals else None)
     lines: list[Line | str] = [
-        Line(has_karma(subject, total), subject, version) for subject, total, version in outcome.applied
+        Line(has_karma(subject, total, outcome.points), subject, version) for subject, total, version in outcome.applied
     ]
     lines += refused(outcome.refusals)
     if cut:
@@ -155,9 +158,11 @@ def current_lines(guild_id: int, subjects: Iterable[str]) -> dict[str, Line]:
     Delivery asks for it when a line it holds may be older than what its channel was told
     (botgateway/delivery.py); merged and unknown subjects are left out.
     """
+    current = reads.current(guild_id, subjects)
+    points = reads.points_of(guild_id) if current else KARMA
     return {
-        subject: Line(has_karma(subject, karma), subject, version)
-        for subject, (karma, version) in reads.current(guild_id, subjects).items()
+        subject: Line(has_karma(subject, karma, points), subject, version)
+        for subject, (karma, version) in current.items()
     }
 
 
@@ -190,7 +195,8 @@ def karma(message: IncomingMessage, arguments: str, mentions: dict[str, str]) ->
     if not names:
         return answer(message, reaction=QUESTION)
     values = reads.karma_of(message.guild_id, names)
-    return answer(message, [has_karma(name, value) for name, value in values])
+    points = reads.points_of(message.guild_id)
+    return answer(message, [has_karma(name, value, points) for name, value in values])
 
 
 def _board(highest: bool) -> Command:
@@ -204,16 +210,17 @@ def _board(highest: bool) -> Command:
             # Checked by length first: int() refuses numbers of thousands of digits.
             size = MAX_BOARD_SIZE if len(digits) > 3 else min(int(digits), MAX_BOARD_SIZE)
         rows = reads.board(message.guild_id, size, highest=highest)
+        points = reads.points_of(message.guild_id)
         if not rows:
-            return answer(message, [NO_KARMA])
-        return answer(message, [on_board(subject, value) for subject, value in rows], joiner="\n")
+            return answer(message, [NO_KARMA.format(points=points.many)])
+        return answer(message, [on_board(subject, value, points) for subject, value in rows], joiner="\n")
 
     return command
 
 
 WINDOWS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
 GIVERS_ERROR = "Use `givers [n] [week|month|all]`: n from 1 to 100 (default 10), all time by default."
-NO_GIVERS = "No one has given any karma {window}."
+NO_GIVERS = "No one has given any {points} {window}."
 
 
 def givers(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
@@ -231,9 +238,12 @@ def givers(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -
             return answer(message, [GIVERS_ERROR], reaction=QUESTION)
     span = WINDOWS[window]
     rows = reads.givers(message.guild_id, size, timezone.now() - span if span else None)
+    points = reads.points_of(message.guild_id)
     if not rows:
-        return answer(message, [NO_GIVERS.format(window=f"in the last {window}" if span else "yet")])
-    return answer(message, [gave(name, total) for name, total in rows], joiner="\n")
+        return answer(
+            message, [NO_GIVERS.format(points=points.many, window=f"in the last {window}" if span else "yet")]
+        )
+    return answer(message, [gave(name, total, points) for name, total in rows], joiner="\n")
 
 
 def announce(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:

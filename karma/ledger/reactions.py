@@ -10,7 +10,7 @@ the message's id, the event's stamp as its revision), under the same rules: self
 names, the cooldown and the budget, the reacting person being the giver.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connections, router, transaction
 from django.db.backends.utils import CursorWrapper
@@ -60,45 +60,48 @@ def _apply(event: ReactionEvent) -> writes.Outcome:
     using = router.db_for_write(Karma)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         server = writes.server_rules(cursor, event.guild_id)
-        announce, rules = server.announce, server.rules
-        listed = server.reactions
-        counts = event.emoji in keys(listed)
-        # Where karma does not count, adds give nothing; removals still take back what was given.
-        here = server.listens(event.channel_id, event.within)
-        # Only a listed emoji leaves a record (a clearing, while the server lists any): removing
-        # another can only take back what it gave while it was listed.
-        row = _locked(cursor, event, create=counts or (event.kind == CLEARED and bool(listed)))
-        if row is None:
-            return writes.Outcome([], announce)
-        if row.stamp >= event.stamp:  # this event again, or an older one
-            return writes.Outcome(_replay(cursor, event) if row.stamp == event.stamp else [], announce)
-        if event.kind == CLEARED:
-            return writes.counted(writes.Outcome(_clear(cursor, event), announce))
-        giver = _giver(event)
-        change: Changes = []
-        refusals: list[Refusal] = []
-        if event.kind == ADDED and not row.given and counts and here and row.cleared < event.stamp:
-            subject = clean(event.author_name)
-            wanted = [] if event.author_id == event.user_id else [(subject, 1)]  # never your own message
-            change, refusals = screen(wanted, giver, rules)
-            if change and rules.counts_givers:
-                change, more = writes.limit_giver(cursor, cursor.db.vendor, giver, change, rules, timezone.now())
-                refusals += more
-            row.subject = subject
-        elif event.kind != ADDED and row.given:
-            change = [(row.subject, -row.given)]
-        given = row.given + sum(delta for _, delta in change)
-        cursor.execute(_SAVE, [event.stamp, row.subject, given, row.id])
-        if not change:
-            return writes.counted(writes.Outcome([], announce, refusals))
-        # A removal does not say who they are: the ledger does (as anonymised as the add's row).
-        name = event.user_name or _name_of(cursor, event)
-        origin = (event.guild_id, event.channel_id, event.message_id, event.user_id, name)
-        made, totals = writes.change(
-            cursor, origin, change, event.stamp, LedgerEntry.Source.REACTION, {}, timezone.now()
-        )
-        applied = [(subject, *totals[subject][:2]) for subject, _ in made]
-        return writes.counted(writes.Outcome(applied, announce, refusals))
+        return replace(_apply_event(cursor, event, server), points=server.points)
+
+
+def _apply_event(cursor: CursorWrapper, event: ReactionEvent, server: writes.Server) -> writes.Outcome:
+    """_apply's work, in its transaction."""
+    announce, rules = server.announce, server.rules
+    listed = server.reactions
+    counts = event.emoji in keys(listed)
+    # Where karma does not count, adds give nothing; removals still take back what was given.
+    here = server.listens(event.channel_id, event.within)
+    # Only a listed emoji leaves a record (a clearing, while the server lists any): removing
+    # another can only take back what it gave while it was listed.
+    row = _locked(cursor, event, create=counts or (event.kind == CLEARED and bool(listed)))
+    if row is None:
+        return writes.Outcome([], announce)
+    if row.stamp >= event.stamp:  # this event again, or an older one
+        return writes.Outcome(_replay(cursor, event) if row.stamp == event.stamp else [], announce)
+    if event.kind == CLEARED:
+        return writes.counted(writes.Outcome(_clear(cursor, event), announce))
+    giver = _giver(event)
+    change: Changes = []
+    refusals: list[Refusal] = []
+    if event.kind == ADDED and not row.given and counts and here and row.cleared < event.stamp:
+        subject = clean(event.author_name)
+        wanted = [] if event.author_id == event.user_id else [(subject, 1)]  # never your own message
+        change, refusals = screen(wanted, giver, rules)
+        if change and rules.counts_givers:
+            change, more = writes.limit_giver(cursor, cursor.db.vendor, giver, change, rules, timezone.now())
+            refusals += more
+        row.subject = subject
+    elif event.kind != ADDED and row.given:
+        change = [(row.subject, -row.given)]
+    given = row.given + sum(delta for _, delta in change)
+    cursor.execute(_SAVE, [event.stamp, row.subject, given, row.id])
+    if not change:
+        return writes.counted(writes.Outcome([], announce, refusals))
+    # A removal does not say who they are: the ledger does (as anonymised as the add's row).
+    name = event.user_name or _name_of(cursor, event)
+    origin = (event.guild_id, event.channel_id, event.message_id, event.user_id, name)
+    made, totals = writes.change(cursor, origin, change, event.stamp, LedgerEntry.Source.REACTION, {}, timezone.now())
+    applied = [(subject, *totals[subject][:2]) for subject, _ in made]
+    return writes.counted(writes.Outcome(applied, announce, refusals))
 
 
 @dataclass

@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db.models import Max, Sum
 
 from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.points import KARMA, Points, from_stored
 
 Totals = list[tuple[str, int]]  # (subject, karma)
 ANNOUNCE_DEFAULT = GuildSettings._meta.get_field("announce").default
@@ -82,6 +83,12 @@ def givers(guild_id: int, size: int, since: datetime | None = None) -> Totals:
         .order_by("-given", "name")
     )
     return [(row["name"] or str(row["author_id"]), row["given"]) for row in totals[:size]]
+
+
+def points_of(guild_id: int) -> Points:
+    """What the server calls karma."""
+    stored = GuildSettings.objects.filter(guild_id=guild_id).values_list("points", flat=True).first()
+    return from_stored(stored) if stored else KARMA
 
 
 def thank_words(guild_id: int) -> list[str]:

@@ -14,7 +14,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -23,10 +23,11 @@ from django.db.backends.utils import CursorWrapper
 from django.dispatch import Signal
 from django.utils import timezone
 
-from karma import channels
+from karma import channels, points
 from karma.ledger.reads import ANNOUNCE_DEFAULT, announce_enabled
 from karma.message import IncomingMessage
 from karma.models import DELETED_REVISION, Giver, GuildSettings, Karma, LedgerEntry, MessageVersion
+from karma.points import KARMA, Points
 from karma.rules import HOUR, Refusal, Rules, limit, screen
 
 # MySQL picks a victim when two transactions wait on each other (1213) and gives up after
@@ -54,6 +55,7 @@ class Outcome:
     announce: bool  # whether the server wants changes announced
     refusals: list[Refusal] = field(default_factory=list)  # what the server's rules refused
     here: bool = True  # whether karma counts in the channel (karma/channels.py)
+    points: Points = KARMA  # what the server calls karma
 
 
 def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons | None = None) -> Outcome:
@@ -112,42 +114,48 @@ def _apply_or_replay(message: IncomingMessage, changes: Changes, reasons: Reason
 
 def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) -> Outcome:
     using = router.db_for_write(Karma)
-    connection = connections[using]
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        server = server_rules(cursor, message.guild_id)
+        if not server.listens(message.channel_id, message.within):
+            # Nothing recorded: no version to follow either.
+            return Outcome([], server.announce, here=False, points=server.points)
+        return replace(_apply_version_of(cursor, message, changes, reasons, server), points=server.points)
+
+
+def _apply_version_of(cursor: CursorWrapper, message: IncomingMessage, changes: Changes, reasons: Reasons,
+                      server: "Server") -> Outcome:  # fmt: skip
+    """_apply_once's work, in its transaction: which version this is, and what it does."""
     now = timezone.now()
     revision = message.edited
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        server = server_rules(cursor, message.guild_id)
-        announce, rules = server.announce, server.rules
-        if not server.listens(message.channel_id, message.within):
-            return Outcome([], announce, here=False)  # nothing recorded: no version to follow either
-        asked = json.dumps([[subject, delta, reasons.get(subject, "")] for subject, delta in changes])
-        may_wait = message.message_forwarded or not revision  # the message may be on its way
-        if may_wait and _claim(cursor, message.guild_id, message.message_id, revision, not revision, asked):
-            if revision:  # an edit before the message itself: kept until the message comes
-                return Outcome([], announce)
-            return _apply_version(cursor, message, changes, reasons, rules, announce, now)  # the usual case
-        found = _lock_version(cursor, message.message_id)
-        if not found or not (found[1] or may_wait):
-            # An edit of a message the gateway did not forward: the message is not on its way, and
-            # changed no karma unless it was counted (the gateway forgot it): no row for the rest.
+    announce, rules = server.announce, server.rules
+    asked = json.dumps([[subject, delta, reasons.get(subject, "")] for subject, delta in changes])
+    may_wait = message.message_forwarded or not revision  # the message may be on its way
+    if may_wait and _claim(cursor, message.guild_id, message.message_id, revision, not revision, asked):
+        if revision:  # an edit before the message itself: kept until the message comes
             return Outcome([], announce)
-        seen, counted, pending = found
-        if not revision:  # the message itself
-            if counted:  # again (redelivered): answers as the first time, unless edited since
-                return Outcome(_replay(cursor, message, changes, 0) if seen == 0 else [], announce)
-            # Its edits, or its deletion, came first: the newest of them is what counts.
-            _set_version(cursor, message.message_id, seen, counted=True, pending=None)
-            newest = json.loads(pending)  # type: ignore[arg-type]  # null only once counted
-            changes, reasons = [(s, d) for s, d, _ in newest], {s: r for s, _, r in newest if r}
-            return _apply_version(cursor, message, changes, reasons, rules, announce, now, seen)
-        if revision < seen:  # an older version than the one applied
-            return Outcome([], announce)
-        if revision == seen:  # the same edit again
-            return Outcome(_replay(cursor, message, changes, revision) if counted else [], announce)
-        _set_version(cursor, message.message_id, revision, counted=counted, pending=None if counted else asked)
-        if not counted:
-            return Outcome([], announce)
-        return _apply_version(cursor, message, changes, reasons, rules, announce, now, revision)
+        return _apply_version(cursor, message, changes, reasons, rules, announce, now)  # the usual case
+    found = _lock_version(cursor, message.message_id)
+    if not found or not (found[1] or may_wait):
+        # An edit of a message the gateway did not forward: the message is not on its way, and
+        # changed no karma unless it was counted (the gateway forgot it): no row for the rest.
+        return Outcome([], announce)
+    seen, counted, pending = found
+    if not revision:  # the message itself
+        if counted:  # again (redelivered): answers as the first time, unless edited since
+            return Outcome(_replay(cursor, message, changes, 0) if seen == 0 else [], announce)
+        # Its edits, or its deletion, came first: the newest of them is what counts.
+        _set_version(cursor, message.message_id, seen, counted=True, pending=None)
+        newest = json.loads(pending)  # type: ignore[arg-type]  # null only once counted
+        changes, reasons = [(s, d) for s, d, _ in newest], {s: r for s, _, r in newest if r}
+        return _apply_version(cursor, message, changes, reasons, rules, announce, now, seen)
+    if revision < seen:  # an older version than the one applied
+        return Outcome([], announce)
+    if revision == seen:  # the same edit again
+        return Outcome(_replay(cursor, message, changes, revision) if counted else [], announce)
+    _set_version(cursor, message.message_id, revision, counted=counted, pending=None if counted else asked)
+    if not counted:
+        return Outcome([], announce)
+    return _apply_version(cursor, message, changes, reasons, rules, announce, now, revision)
 
 
 def _apply_version(cursor: CursorWrapper, message: IncomingMessage, changes: Changes, reasons: Reasons,
@@ -212,6 +220,7 @@ class Server:
     rules: Rules = field(default_factory=Rules)
     reactions: list[str] = field(default_factory=list)  # the emoji its reactions count
     channels: dict = field(default_factory=dict)  # where karma counts (karma/channels.py)
+    points: Points = KARMA  # what it calls karma
 
     def listens(self, channel_id: int, within: list[int]) -> bool:
         return channels.listens(self.channels, channel_id, within)
@@ -224,7 +233,8 @@ def server_rules(cursor: CursorWrapper, guild_id: int) -> Server:
     if row is None:  # a server that never changed a setting
         return Server()
     rules = Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
-    return Server(bool(row[0]), rules, json.loads(row[6] or "[]") or [], json.loads(row[7] or "{}") or {})
+    listed, where = json.loads(row[6] or "[]") or [], json.loads(row[7] or "{}") or {}
+    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]))
 
 
 def _claim(
@@ -368,7 +378,7 @@ _HOUR_COUNT = f"SELECT COUNT(*) FROM {_LEDGER} WHERE {_THEIRS}"  # noqa: S608
 _HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY created_at LIMIT 1 OFFSET %s"  # noqa: S608
 
 _RULES = (
-    "SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions, channels "  # noqa: S608
+    "SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions, channels, points "  # noqa: S608
     f"FROM {_SETTINGS} WHERE guild_id = %s"
 )
 

@@ -135,6 +135,7 @@ def test_config_lists_changes_and_refuses_bad_values(guild):
         "ignore: (none)",
         "reactions: off",
         "channels: everywhere",
+        "points: karma",
         "thanks: off",
         "thankwords: thanks, thank you, thx, ty",
         "chat: `x++` counts",  # the deployment reads chat (Discord's Message Content intent)
