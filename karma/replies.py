@@ -92,6 +92,11 @@ def gave(name: str, karma: int, points: Points = KARMA) -> str:
     return f"* {shown(shorten(name))} gave {karma} {points.of(karma)}."
 
 
+def changed(name: str, karma: int, points: Points = KARMA) -> str:
+    """A line of a board of changes in a window: a name, and how much its karma moved."""
+    return f"* {shown(shorten(name))} {karma:+d} {points.of(karma)}"
+
+
 def on_board(name: str, karma: int, points: Points = KARMA) -> str:
     return f"* {has_karma(shorten(name), karma, points)}"
 

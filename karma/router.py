@@ -21,6 +21,7 @@ from karma.replies import (
     REFUSED,
     because,
     capped,
+    changed,
     gave,
     has_karma,
     no_reasons,
@@ -201,16 +202,21 @@ def karma(message: IncomingMessage, arguments: str, mentions: dict[str, str]) ->
 
 def _board(highest: bool) -> Command:
     def command(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
-        words = arguments.split(maxsplit=1)
-        size = DEFAULT_BOARD_SIZE
-        if words:
-            digits = words[0].lstrip("0")
-            if not (words[0].isascii() and words[0].isdigit()) or not digits:
-                return answer(message, [BOARD_SIZE_ERROR])
-            # Checked by length first: int() refuses numbers of thousands of digits.
-            size = MAX_BOARD_SIZE if len(digits) > 3 else min(int(digits), MAX_BOARD_SIZE)
-        rows = reads.board(message.guild_id, size, highest=highest)
+        # `top [n]` as the Go Popple took it (what follows n is ignored), and a window: `top [n] week`.
+        words = arguments.split()
+        asked = size_and_window(words[:2]) or size_and_window(words[:1])
+        if asked is None:
+            return answer(message, [BOARD_SIZE_ERROR])
+        size, window = asked
         points = reads.points_of(message.guild_id)
+        span = WINDOWS[window]
+        if span:
+            moved = reads.board_since(message.guild_id, size, timezone.now() - span, highest=highest)
+            if not moved:
+                return answer(message, [NO_CHANGES.format(points=points.many, window=window)])
+            lines = [CHANGES.format(window=window), *(changed(subject, value, points) for subject, value in moved)]
+            return answer(message, lines, joiner="\n")
+        rows = reads.board(message.guild_id, size, highest=highest)
         if not rows:
             return answer(message, [NO_KARMA.format(points=points.many)])
         return answer(message, [on_board(subject, value, points) for subject, value in rows], joiner="\n")
@@ -218,24 +224,34 @@ def _board(highest: bool) -> Command:
     return command
 
 
+def size_and_window(words: list[str]) -> tuple[int, str] | None:
+    """(board size, window) from `[n] [week|month|all]` in either order; None when that is not it."""
+    size, window = DEFAULT_BOARD_SIZE, "all"
+    for word in (word.lower() for word in words):
+        if word in WINDOWS:
+            window = word
+        elif word.isascii() and word.isdigit() and word.lstrip("0"):
+            # Checked by length first: int() refuses numbers of thousands of digits.
+            size = MAX_BOARD_SIZE if len(word.lstrip("0")) > 3 else min(int(word), MAX_BOARD_SIZE)
+        else:
+            return None
+    return size, window
+
+
 WINDOWS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+CHANGES = "Changes in the last {window}:"
+NO_CHANGES = "No {points} changed in the last {window}."
 GIVERS_ERROR = "Use `givers [n] [week|month|all]`: n from 1 to 100 (default 10), all time by default."
 NO_GIVERS = "No one has given any {points} {window}."
 
 
 def givers(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
     """Who gave the most karma, all time or in the last week or month."""
-    size, window = DEFAULT_BOARD_SIZE, "all"
-    words = arguments.lower().split()
-    if len(words) > 2:
+    words = arguments.split()
+    asked = size_and_window(words) if len(words) <= 2 else None
+    if asked is None:
         return answer(message, [GIVERS_ERROR], reaction=QUESTION)
-    for word in words:
-        if word in WINDOWS:
-            window = word
-        elif word.isascii() and word.isdigit() and word.lstrip("0"):
-            size = MAX_BOARD_SIZE if len(word.lstrip("0")) > 3 else min(int(word), MAX_BOARD_SIZE)
-        else:
-            return answer(message, [GIVERS_ERROR], reaction=QUESTION)
+    size, window = asked
     span = WINDOWS[window]
     rows = reads.givers(message.guild_id, size, timezone.now() - span if span else None)
     points = reads.points_of(message.guild_id)

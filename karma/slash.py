@@ -64,6 +64,9 @@ class Command:
 _BOARD_SIZE = Option(
     "size", f"How many names (default {DEFAULT_BOARD_SIZE})", int, min_value=1, max_value=MAX_BOARD_SIZE
 )
+_WINDOW = Option(
+    "window", "The last week, the last month, or all time (default)", str, choices=("week", "month", "all")
+)
 GIVE_KARMA = "Give karma"  # the context menus' entry, on a person and on a message (its author)
 _NAME = Option("name", "One name, as in chat: coffee, (the build server)", str, True)
 _REASON = Option("reason", "Why (optional; shown with the name's karma)", str)
@@ -72,8 +75,8 @@ _REASON = Option("reason", "Why (optional; shown with the name's karma)", str)
 COMMANDS = (
     Command("karma", "Show the karma of one or more names", (Option("subjects", "Names, as in chat", str, True),)),
     Command("why", "Why a name has its karma: the last reasons given", (Option("subject", "A name", str, True),)),
-    Command("top", "The names with the most karma", (_BOARD_SIZE,)),
-    Command("bottom", "The names with the least karma", (_BOARD_SIZE,)),
+    Command("top", "The names with the most karma", (_BOARD_SIZE, _WINDOW)),
+    Command("bottom", "The names with the least karma", (_BOARD_SIZE, _WINDOW)),
     Command(
         "announce",
         "Say each karma change in the channel, or not",
@@ -92,12 +95,7 @@ COMMANDS = (
     Command(
         "givers",
         "Who gave the most karma",
-        (
-            _BOARD_SIZE,
-            Option(
-                "window", "The last week, the last month, or all time (default)", str, choices=("week", "month", "all")
-            ),
-        ),
+        (_BOARD_SIZE, _WINDOW),
     ),
     Command("plus", "Give a name karma, as `name++` does in chat", (_NAME, _REASON)),
     Command("minus", "Take karma from a name, as `name--` does in chat", (_NAME, _REASON)),
@@ -298,8 +296,8 @@ def _text_command(message: IncomingMessage, options: dict, command: str) -> Repl
     word, arguments = {
         "karma": ("karma", options.get("subjects", "")),
         "why": ("why", options.get("subject", "")),
-        "top": ("top", str(options.get("size", DEFAULT_BOARD_SIZE))),
-        "bottom": ("bot", str(options.get("size", DEFAULT_BOARD_SIZE))),
+        "top": ("top", f"{options.get('size', DEFAULT_BOARD_SIZE)} {options.get('window', 'all')}"),
+        "bottom": ("bot", f"{options.get('size', DEFAULT_BOARD_SIZE)} {options.get('window', 'all')}"),
         "givers": ("givers", f"{options.get('size', DEFAULT_BOARD_SIZE)} {options.get('window', 'all')}"),
         "announce": ("config", f"announce {options.get('setting', '')}"),
         "config": ("config", f"{options.get('setting', '')} {options.get('value', '')}".strip()),

@@ -54,6 +54,21 @@ def reasons(guild_id: int, subject: str, count: int) -> list[tuple[str, int, str
     return list(rows.values_list("subject", "delta", "author_name", "created_at", "reason")[:count])
 
 
+def board_since(guild_id: int, size: int, since: datetime, highest: bool = True) -> Totals:
+    """The `size` subjects whose karma rose the most (or fell the most) since `since`, ties by
+    name; those it did not move are left out. Merges move karma between names, not to them: they
+    do not count."""
+    rows = (
+        LedgerEntry.objects.filter(guild_id=guild_id, created_at__gte=since)
+        .exclude(source=LedgerEntry.Source.MERGE)
+        .values("subject")
+        .annotate(moved=Sum("delta"))
+        .exclude(moved=0)
+        .order_by("-moved" if highest else "moved", "subject")
+    )
+    return [(row["subject"], row["moved"]) for row in rows[:size]]
+
+
 def givers(guild_id: int, size: int, since: datetime | None = None) -> Totals:
     """The `size` people who gave the most karma (since `since`), by a name they gave under (names
     change; the ledger keeps each row's).
