@@ -311,6 +311,24 @@ class Reaction(models.Model):
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
 
 
+class Season(models.Model):
+    """A season of a server's karma, from when a moderator started it until the next one starts
+    (karma/seasons.py). Season 1 is everything before the first one started here; nothing is
+    archived or deleted: a season's board is its changes in the ledger."""
+
+    guild_id = models.BigIntegerField("server")
+    number = models.PositiveIntegerField()  # 2 for the first one started, and so on
+    name = models.CharField(max_length=50, blank=True)
+    started_at = models.DateTimeField()
+    started_by = models.CharField(max_length=200, help_text="The Discord member who started it.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["guild_id", "number"], name="season_once")]
+
+    def __str__(self):
+        return f"season {self.number} of server {self.guild_id}"
+
+
 class Giver(models.Model):
     """Someone who changes karma in a server under the cooldown or budget rules.
 

@@ -8,11 +8,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from karma import channels, config, thanks
+from karma import channels, config, seasons, thanks
 from karma.ledger import reactions, reads, writes
 from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, bot_prefixes
+from karma.names import clean
 from karma.parser import parse_message, parse_names
-from karma.points import KARMA
+from karma.points import KARMA, Points
 from karma.replies import (
     CHAT_NOT_READ,
     CHAT_READ,
@@ -27,6 +28,7 @@ from karma.replies import (
     no_reasons,
     on_board,
     refused,
+    shown,
     too_many_subjects,
 )
 
@@ -209,6 +211,9 @@ def _board(highest: bool) -> Command:
             return answer(message, [BOARD_SIZE_ERROR])
         size, window = asked
         points = reads.points_of(message.guild_id)
+        if window == "season":
+            current = seasons.all_of(message.guild_id)[-1]
+            return _season_board(message, current, size, highest, points)
         span = WINDOWS[window]
         if span:
             moved = reads.board_since(message.guild_id, size, timezone.now() - span, highest=highest)
@@ -238,10 +243,63 @@ def size_and_window(words: list[str]) -> tuple[int, str] | None:
     return size, window
 
 
-WINDOWS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+def _season_board(message: IncomingMessage, span: seasons.Span, size: int, highest: bool, points: Points) -> Reply:
+    moved = reads.board_since(message.guild_id, size, span.since, highest=highest, until=span.until)
+    if not moved:
+        return answer(message, [NOTHING_IN_SEASON.format(points=points.many, season=season_title(span))])
+    return answer(
+        message, [f"{season_title(span)}:", *(changed(subject, value, points) for subject, value in moved)], joiner="\n"
+    )
+
+
+def season(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
+    """`season`: the current one; `season new [name]` starts the next (Manage Server); `season N`:
+    season N's board."""
+    word, _, rest = arguments.strip().partition(" ")
+    if word.lower() == "new":
+        if not message.can_manage:
+            return answer(message, [SEASON_FORBIDDEN], reaction=QUESTION)
+        name = clean(rest)[: seasons.MAX_SEASON_NAME].strip()
+        started = seasons.start(message.guild_id, name, changed_by(message))
+        return answer(message, [f"{season_title(started)} has begun."], reaction=CHECK)
+    spans = seasons.all_of(message.guild_id)
+    if not word:
+        current = spans[-1]
+        return answer(message, [f"{season_title(current)}, {season_dates(current)}. {SEASON_HELP}"])
+    if not (word.isascii() and word.isdigit() and not rest.strip()):
+        return answer(message, [SEASON_USAGE], reaction=QUESTION)
+    number = int(word) if len(word) < 6 else 0
+    if not 1 <= number <= len(spans):
+        return answer(message, [f"There is no season {word[:6]} (seasons 1 to {len(spans)})."], reaction=QUESTION)
+    return _season_board(message, spans[number - 1], DEFAULT_BOARD_SIZE, True, reads.points_of(message.guild_id))
+
+
+def seasons_list(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
+    spans = seasons.all_of(message.guild_id)[-MAX_BOARD_SIZE:]
+    return answer(message, [f"* {season_title(span)}: {season_dates(span)}" for span in spans], joiner="\n")
+
+
+def season_title(span: seasons.Span) -> str:
+    return f"Season {span.number}" + (f" ({shown(span.name)})" if span.name else "")
+
+
+def season_dates(span: seasons.Span) -> str:
+    """When it ran, as Discord timestamps (each reader sees their own time zone)."""
+    since = f"<t:{int(span.since.timestamp())}:D>" if span.since else "the beginning"
+    if span.until is None:
+        return f"since {since}"
+    return f"from {since} to <t:{int(span.until.timestamp())}:D>"
+
+
+SEASON_HELP = "`@Popple top season` shows its board; a moderator starts the next with `@Popple season new [name]`."
+SEASON_USAGE = "Use `season` (the current one), `season N` (season N's board) or `season new [name]`."
+SEASON_FORBIDDEN = "Only members who can manage this server can start a season."
+NOTHING_IN_SEASON = "No {points} changed in {season}."
+
+WINDOWS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None, "season": None}
 CHANGES = "Changes in the last {window}:"
 NO_CHANGES = "No {points} changed in the last {window}."
-GIVERS_ERROR = "Use `givers [n] [week|month|all]`: n from 1 to 100 (default 10), all time by default."
+GIVERS_ERROR = "Use `givers [n] [week|month|season|all]`: n from 1 to 100 (default 10), all time by default."
 NO_GIVERS = "No one has given any {points} {window}."
 
 
@@ -253,12 +311,14 @@ def givers(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -
         return answer(message, [GIVERS_ERROR], reaction=QUESTION)
     size, window = asked
     span = WINDOWS[window]
-    rows = reads.givers(message.guild_id, size, timezone.now() - span if span else None)
+    since = timezone.now() - span if span else None
+    if window == "season":
+        since = seasons.all_of(message.guild_id)[-1].since
+    rows = reads.givers(message.guild_id, size, since)
     points = reads.points_of(message.guild_id)
     if not rows:
-        return answer(
-            message, [NO_GIVERS.format(points=points.many, window=f"in the last {window}" if span else "yet")]
-        )
+        said = f"in the last {window}" if span else "this season" if window == "season" else "yet"
+        return answer(message, [NO_GIVERS.format(points=points.many, window=said)])
     return answer(message, [gave(name, total, points) for name, total in rows], joiner="\n")
 
 
@@ -319,4 +379,6 @@ COMMANDS: dict[str, Command] = {
     "config": configure,
     "why": why,
     "givers": givers,
+    "season": season,
+    "seasons": seasons_list,
 }

@@ -65,7 +65,10 @@ _BOARD_SIZE = Option(
     "size", f"How many names (default {DEFAULT_BOARD_SIZE})", int, min_value=1, max_value=MAX_BOARD_SIZE
 )
 _WINDOW = Option(
-    "window", "The last week, the last month, or all time (default)", str, choices=("week", "month", "all")
+    "window",
+    "The last week, the last month, this season, or all time (default)",
+    str,
+    choices=("week", "month", "season", "all"),
 )
 GIVE_KARMA = "Give karma"  # the context menus' entry, on a person and on a message (its author)
 _NAME = Option("name", "One name, as in chat: coffee, (the build server)", str, True)

@@ -72,9 +72,14 @@ def test_reactions_count_once_each_through_a_killed_worker(stack, world, fake_di
         fake.react(guild, post, person, emoji="⬆️")
     stack.processes["karma1"].kill()  # SIGKILL mid-stream: its tasks go to the other worker
     assert stack.processes["karma1"].popen.returncode == -signal.SIGKILL
+    stack.deployed("karma1", "worker")
+    stack.wait_idle()
+    # Only adds so far: what the channel was told of the author only rose, to the final value.
+    told = [int(text.split()[2]) for text in said(fake, guild.channel_ids[0]) if text.startswith("author has")]
+    assert told == sorted(told)
+    assert told[-1] == karma(guild) == PEOPLE * 2
     for person in people[: PEOPLE // 2]:
         fake.unreact(guild, post, person, emoji="⬆️")
-    stack.deployed("karma1", "worker")
     stack.wait_idle()
     assert karma(guild) == PEOPLE * 2 - PEOPLE // 2
     assert karma(guild, "veteran") == 1

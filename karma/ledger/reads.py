@@ -54,13 +54,19 @@ def reasons(guild_id: int, subject: str, count: int) -> list[tuple[str, int, str
     return list(rows.values_list("subject", "delta", "author_name", "created_at", "reason")[:count])
 
 
-def board_since(guild_id: int, size: int, since: datetime, highest: bool = True) -> Totals:
-    """The `size` subjects whose karma rose the most (or fell the most) since `since`, ties by
-    name; those it did not move are left out. Merges move karma between names, not to them: they
-    do not count."""
+def board_since(
+    guild_id: int, size: int, since: datetime | None, highest: bool = True, until: datetime | None = None
+) -> Totals:
+    """The `size` subjects whose karma rose the most (or fell the most) since `since` (and before
+    `until`), ties by name; those it did not move are left out. Merges move karma between names,
+    not to them: they do not count."""
+    changes = LedgerEntry.objects.filter(guild_id=guild_id)
+    if since is not None:
+        changes = changes.filter(created_at__gte=since)
+    if until is not None:
+        changes = changes.filter(created_at__lt=until)
     rows = (
-        LedgerEntry.objects.filter(guild_id=guild_id, created_at__gte=since)
-        .exclude(source=LedgerEntry.Source.MERGE)
+        changes.exclude(source=LedgerEntry.Source.MERGE)
         .values("subject")
         .annotate(moved=Sum("delta"))
         .exclude(moved=0)
