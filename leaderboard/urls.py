@@ -37,5 +37,6 @@ urlpatterns = [
     path("", views.servers, name="servers"),
     path("servers/<int:guild_id>/", views.board, name="board"),
     path("servers/<int:guild_id>.json", views.board_json, name="board_json"),
+    path("servers/<int:guild_id>/seasons/<int:number>/", views.season, name="season"),
     path("servers/<int:guild_id>/<name:subject>/", views.subject, name="subject"),
 ]

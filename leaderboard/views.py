@@ -14,6 +14,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from karma import seasons
 from karma.ledger import reads
 from karma.models import GuildSettings, Karma, LedgerEntry
 from leaderboard.chart import Point, svg
@@ -25,6 +26,7 @@ SERVERS_PER_PAGE = 50
 # within this time; the board itself answers 404 at once.
 SERVERS_CACHED_FOR = 60
 REASONS = 5  # the last reasons a subject's page shows (as `@Popple why` does)
+SEASON_BOARD = 100  # the names a season's page shows
 CHART_CHANGES = 1000  # the chart shows a subject's last changes, at most this many
 # Nothing on these pages comes from elsewhere but the servers' icons, from Discord's CDN.
 CONTENT_SECURITY_POLICY = (
@@ -97,8 +99,27 @@ def board(request, guild_id: int):
         "top_rows": top_rows,
         "bottom": bottom,
         "bottom_rows": bottom_rows,
+        "seasons": seasons.all_of(guild_id),
     }
     return render(request, "leaderboard/board.html", context)
+
+
+@public
+def season(request, guild_id: int, number: int):
+    """A season's board: the names whose karma moved the most in it (karma/seasons.py)."""
+    server = _server(guild_id)
+    spans = seasons.all_of(guild_id)
+    if not 1 <= number <= len(spans):
+        raise Http404("No such season.")
+    span = spans[number - 1]
+    moved = reads.board_since(guild_id, SEASON_BOARD, span.since, until=span.until)
+    context = {
+        "server": server,
+        "span": span,
+        "seasons": spans,
+        "rows": [(rank, subject, karma) for rank, (subject, karma) in enumerate(moved, start=1)],
+    }
+    return render(request, "leaderboard/season.html", context)
 
 
 @public

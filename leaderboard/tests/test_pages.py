@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
+from karma import seasons
 from karma.ledger import writes
 from karma.models import GuildSettings, Karma
 from karma.moderation import actions
@@ -158,3 +159,22 @@ def test_the_servers_page_is_paged_and_cached(client, database):
         assert client.get("/").content.decode() == first
         assert client.get("/", {"page": "2"}).content.decode() == second
     assert len(queries) == 0
+
+
+def test_seasons_have_their_own_boards_and_private_ones_stay_hidden(client, servers):
+    assert "Seasons:" not in client.get(f"/servers/{PUBLIC}/").content.decode()  # one season only
+    seasons.start(PUBLIC, "<i>Spring</i>", "test")
+    seasons.start(PRIVATE, "", "test")
+    writes.apply_changes(chat("", guild_id=PUBLIC), [("tea", 5), ("popple", -1)])
+    board = client.get(f"/servers/{PUBLIC}/").content.decode()
+    assert f'href="/servers/{PUBLIC}/seasons/2/">2 (&lt;i&gt;Spring&lt;/i&gt;)</a>' in board
+    page = client.get(f"/servers/{PUBLIC}/seasons/2/")
+    assert page["Content-Security-Policy"].startswith("default-src 'none'")
+    text = page.content.decode()
+    assert re.findall(r'<td class="number">([^<]+)<', text) == ["+5", "-1"]
+    assert "still running" in text
+    first = client.get(f"/servers/{PUBLIC}/seasons/1/").content.decode()
+    # popple, <script>, tea, coffee
+    assert re.findall(r'<td class="number">([^<]+)<', first) == ["+5", "+4", "+1", "-2"]
+    for url in (f"/servers/{PUBLIC}/seasons/3/", f"/servers/{PRIVATE}/seasons/1/", f"/servers/{PRIVATE}/seasons/2/"):
+        assert client.get(url).status_code == 404, url
