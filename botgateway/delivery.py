@@ -43,7 +43,11 @@ ROUTES = {
     TEXT: "POST /channels/{channel_id}/messages",
     REACTION: "PUT /channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
 }
-POLL_SECONDS = 0.05  # how often a poller looks for due channels
+POLL_SECONDS = 0.05  # how often a poller looks for due channels while some are due or busy
+# Idle, a poller sleeps until the next channel is due, this long at most: a process that died
+# holding a channel's lease is taken over that much later. (Polling 20 times a second whatever
+# the traffic cost each reply process a Redis script per 50 ms: bench/README.md.)
+IDLE_POLL_SECONDS = 1.0
 BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # between attempts at a post Discord did not answer properly
 TOKEN_REFUSED_PAUSE = 60  # a refused token: every request counts towards Discord's ban of the IP
 HANDOVER_LIMIT = 1000  # replies handed over (runbot) that may wait for a posting thread
@@ -74,6 +78,7 @@ class Courier:
         self._poller: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # a channel of this process's is due sooner than the poller thought
         # The poller claims only as many due channels as it has threads free to post for them.
         self._threads = threads
         self._free = threading.Semaphore(threads)
@@ -102,6 +107,7 @@ class Courier:
                 return
             if wait:
                 self.mailbox.give_back(channel_id, token, wait, told)
+                self._wake.set()
                 return
             if not self.mailbox.finish(channel_id, token, told):
                 return  # the usual case: one reply, posted, nothing else held meanwhile
@@ -157,6 +163,7 @@ class Courier:
         finally:
             if ours:
                 self.mailbox.give_back(channel_id, token, due_in)
+                self._wake.set()
 
     def _post_directly(self, reply: Reply, token: str, said: dict[str, int], told: dict[str, int]) -> float:
         """The channel held nothing: make the reply's first request without writing it down first.
@@ -350,12 +357,21 @@ class Courier:
 
     def _poll(self) -> None:
         failing = False
-        while not self._stopping.wait(POLL_SECONDS):
+        pause = POLL_SECONDS
+        while not self._stopping.is_set():
+            self._wake.wait(pause)
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
             free = 0
             while self._free.acquire(blocking=False):
                 free += 1
+            pause = POLL_SECONDS  # busy, or someone's channel is due: look again soon
             try:
-                channels = self.mailbox.claim_due(free) if free else []
+                channels, following = self.mailbox.claim_due_next(free) if free else ([], 0.0)
+                if free and not channels:  # idle until the next channel is due
+                    pause = min(max(following if following is not None else IDLE_POLL_SECONDS, POLL_SECONDS),
+                                IDLE_POLL_SECONDS)  # fmt: skip
             except RedisError as exc:
                 channels = []
                 if not failing:
@@ -390,6 +406,7 @@ class Courier:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
         if self._poller is not None:
             self._poller.join(5)
         self._pool.shutdown(wait=True)

@@ -135,6 +135,10 @@ class Mailbox(Protocol):
 
     def claim_due(self, limit: int = 100) -> list[int]: ...
 
+    def claim_due_next(self, limit: int = 100) -> tuple[list[int], float | None]:
+        """claim_due(), and the seconds until the next channel is due (None: none holds a reply)."""
+        ...
+
 
 def _after(state: State, intent: Intent) -> tuple[dict[str, int], dict[int, Held | None], list[int]]:
     """What `intent` changes once made: what was said, the replies left (None: gone), those posted.
@@ -293,12 +297,16 @@ class MemoryMailbox:
 
     def claim_due(self, limit: int = 100) -> list[int]:
         """Channels due now; each is pushed LEASE_SECONDS ahead, so no one else claims it meanwhile."""
+        return self.claim_due_next(limit)[0]
+
+    def claim_due_next(self, limit: int = 100) -> tuple[list[int], float | None]:
         with self._lock:
             now = time.monotonic()
             due = sorted((when, channel) for channel, when in self._due.items() if when <= now)[:limit]
             for _, channel in due:
                 self._due[channel] = now + LEASE_SECONDS
-            return [channel for _, channel in due]
+            following = min(self._due.values(), default=None)
+            return [channel for _, channel in due], None if following is None else max(following - now, 0.0)
 
 
 # The same steps in Lua, run inside Redis with its clock: one round trip each, atomic.
@@ -382,13 +390,17 @@ elseif ARGV[4] ~= '' then redis.call('ZADD', KEYS[4], now + tonumber(ARGV[4]), A
 return 0
 """
 )
-# KEYS: due. ARGV: how many, lease ms.
+# KEYS: due. ARGV: how many, lease ms. Returns the channels claimed, and the milliseconds until
+# the next one is due (-1: none).
 _CLAIM = (
     _NOW_MS
     + """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
 for _, channel in ipairs(due) do redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), channel) end
-return due
+local following = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local wait = -1
+if following[2] then wait = math.max(tonumber(following[2]) - now, 0) end
+return {due, wait}
 """
 )
 
@@ -498,8 +510,11 @@ class RedisMailbox:
         return self._scripts["release"](keys=keys, args=[token, channel_id, how, due, told, SAID_SECONDS])
 
     def claim_due(self, limit: int = 100) -> list[int]:
-        claimed = self._scripts["claim"](keys=[self._due_key], args=[limit, LEASE_SECONDS * 1000])
-        return [int(channel) for channel in claimed]
+        return self.claim_due_next(limit)[0]
+
+    def claim_due_next(self, limit: int = 100) -> tuple[list[int], float | None]:
+        claimed, wait = self._scripts["claim"](keys=[self._due_key], args=[limit, LEASE_SECONDS * 1000])
+        return [int(channel) for channel in claimed], None if int(wait) < 0 else int(wait) / 1000
 
 
 def mailbox_for(redis_url: str | None, prefix: str = "") -> Mailbox:

@@ -103,3 +103,18 @@ def test_a_held_channel_is_due_until_claimed_and_again_when_given_back(mailbox):
     assert mailbox.claim_due() == []  # claimed: pushed a lease's length ahead
     mailbox.give_back(CHANNEL, token, due_in=0)
     assert mailbox.claim_due() == [CHANNEL]
+
+
+def test_a_poller_learns_how_long_it_may_sleep(mailbox):
+    assert mailbox.claim_due_next() == ([], None)  # nothing held: until the idle limit
+    token, _, _ = mailbox.add(reply(1))
+    mailbox.add(reply(2))  # held: the channel is due now
+    mailbox.give_back(CHANNEL, token, due_in=3)  # its bucket refills in 3 s
+    claimed, following = mailbox.claim_due_next()
+    assert claimed == []
+    assert 2.5 < following <= 3
+    again = mailbox.lease(CHANNEL)  # someone takes it on, and gives it back due at once
+    mailbox.give_back(CHANNEL, again, due_in=0)
+    claimed, following = mailbox.claim_due_next()
+    assert claimed == [CHANNEL]
+    assert following > 3  # claimed: a lease's length ahead
