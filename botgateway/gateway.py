@@ -327,12 +327,14 @@ class Gateway(discord.AutoShardedClient):
         not_counted = (event.user_id, self.me.id)  # your own message, or Popple's
         if event.guild_id is None or member is None or member.bot or not author_id or author_id in not_counted:
             self.dropped_reactions += 1
+            metrics.GATEWAY_REACTIONS.labels("dropped").inc()
             return
         name = self.authors.name_of(author_id)
         if name is None:
             name = await self._fetch_name(author_id)
         if not name:  # a bot's message, or Discord would not say whose
             self.dropped_reactions += 1
+            metrics.GATEWAY_REACTIONS.labels("dropped").inc()
             return
         self._forward_reaction(
             event, ADDED, stamp, user_id=member.id, user_name=member.name, user_global_name=member.global_name or "",
@@ -370,6 +372,7 @@ class Gateway(discord.AutoShardedClient):
         )
         self.forward(reaction.to_payload())
         self.reactions += 1
+        metrics.GATEWAY_REACTIONS.labels("forwarded").inc()
 
     async def _fetch_name(self, user_id):
         """The username of someone whose message the gateway has not seen (BOT for a bot), asked of

@@ -22,6 +22,12 @@ GATEWAY_RECEIVED = Counter("popple_gateway_messages_received", "Server messages 
 GATEWAY_FORWARDED = Counter(
     "popple_gateway_messages_forwarded", "Messages the gateway forwarded: a karma sign, or addressed to the bot"
 )
+GATEWAY_REACTIONS = Counter(
+    "popple_gateway_reactions",
+    "Reaction events the gateway received, by what it did: forwarded (the worker decides whether the emoji "
+    "counts), or dropped (a bot's, to your own message or to a bot's)",
+    ["outcome"],
+)
 GATEWAY_FILTERED = Counter(
     "popple_gateway_messages_filtered", "Messages the gateway dropped: no karma sign, not addressed to the bot"
 )

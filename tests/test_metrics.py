@@ -82,6 +82,8 @@ def test_every_kind_of_process_counts_what_it_does(stack, world, ports, fake_dis
     guild, alice, bob = world
     busy, quiet, other = guild.channel_ids
     chatter = [fake.send(guild, alice, text, channel_id=quiet) for text in ("hello", "lunch?", "see you")]
+    fake.react(guild, chatter[0], bob)  # forwarded (this server counts no emoji: the worker says so)
+    fake.react(guild, chatter[0], alice)  # to her own message: dropped
     refused = fake.send(guild, alice, "alice++", channel_id=quiet)  # self-karma, refused by default
     # Ten replies in one channel within a second: Discord lets five out per five seconds, so the
     # rest are held and go out merged.
@@ -106,6 +108,8 @@ def test_every_kind_of_process_counts_what_it_does(stack, world, ports, fake_dis
     assert value(gateway, "popple_gateway_messages_received_total") == 15
     assert value(gateway, "popple_gateway_messages_forwarded_total") == 12
     assert value(gateway, "popple_gateway_messages_filtered_total") == 3
+    assert value(gateway, "popple_gateway_reactions_total", outcome="forwarded") == 1
+    assert value(gateway, "popple_gateway_reactions_total", outcome="dropped") == 1
     assert value(gateway, "popple_outbox_depth") == 0  # RabbitMQ has them all
     assert value(gateway, "popple_outbox_oldest_age_seconds") == 0
     assert fake.wait_until(lambda: ("popple_shard_latency_seconds", (("shard", "0"),)) in scrape(ports["gateway"]))
