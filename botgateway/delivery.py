@@ -54,6 +54,13 @@ HANDOVER_LIMIT = 1000  # replies handed over (runbot) that may wait for a postin
 DATABASE_PAUSE = 5  # a line that must be checked against the database waits this long for it
 
 
+def announces(entry: Held) -> bool:
+    """Whether a held reply announces karma (it has a line about a subject), rather than answers a
+    command or says why not: answers go first when the global budget runs short (ratelimits.py,
+    reserve)."""
+    return any(line.subject is not None for _, line in entry.lines)
+
+
 class _LeaseLost(Exception):
     """The channel's lease ran out while this process held it: someone else carries on."""
 
@@ -184,7 +191,7 @@ class Courier:
         entry = fresh[0]
         kind = TEXT if entry.lines else REACTION  # a fresh entry has lines or a reaction
         route = Route(ROUTES[kind], reply.channel_id)
-        grant = self.limits.acquire(route)
+        grant = self.limits.acquire(route, answer=not announces(entry))
         intent: Intent = {**next_post([entry], grant.spare), "attempts": 0}
         left: Held | None = entry
 
@@ -225,13 +232,16 @@ class Courier:
             if intent.get("not_before", 0) > time.time():  # backing off after errors
                 return intent["not_before"] - time.time()
         route = Route(ROUTES[kind], channel_id)
-        grant = self.limits.acquire(route)
+        # A channel that holds an answer goes as one (its next post carries it, or soon will).
+        answer = intent.get("answer", False) if intent else not all(map(announces, held))
+        grant = self.limits.acquire(route, answer=answer)
         if grant.wait:
             return grant.wait
         if intent is None:
             # Written down before it is made: whoever takes over after a crash makes the same post
             # (same content, same nonce), which Discord then recognises.
             intent = {**next_post(held, grant.spare), "attempts": 0}
+            intent["answer"] = answer
             self._checked(self.mailbox.set_intent(channel_id, token, intent))
         return self._make(
             channel_id,

@@ -85,6 +85,7 @@ class Intent(TypedDict):
     content: NotRequired[str]  # a text post's message
     nonce: NotRequired[str]  # the same for every attempt at this message
     emoji: NotRequired[str]  # a reaction's emoji
+    answer: NotRequired[bool]  # it answers a command (botgateway/delivery.py: announces); absent: no
     said: NotRequired[dict[str, int]]  # the version of each subject it says
     attempts: NotRequired[int]  # failed attempts so far (delivery backs off)
     not_before: NotRequired[float]  # time.time() before which it is not tried again

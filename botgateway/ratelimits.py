@@ -80,8 +80,9 @@ def _bucket_headers(answer: Answer) -> tuple[int, int, float] | None:
 class Limits(Protocol):
     """What delivery needs of a budget: MemoryLimits and RedisLimits."""
 
-    def acquire(self, route: Route) -> Grant:
-        """Grant a request on `route` now (wait 0), or say how long to wait."""
+    def acquire(self, route: Route, answer: bool = False) -> Grant:
+        """Grant a request on `route` now (wait 0), or say how long to wait. An announcement
+        (`answer` false) leaves the last tenth of the global budget to answers (reserve())."""
         ...
 
     def learn(self, route: Route, answer: Answer) -> float:
@@ -91,6 +92,13 @@ class Limits(Protocol):
     def pause(self, seconds: float) -> None:
         """No request at all for `seconds`."""
         ...
+
+
+def reserve(global_limit: int) -> int:
+    """The part of the bot's global budget that only answers may use: when announcements would
+    take it all (a saturated budget, docs/capacity.md), command answers and refusals, which someone
+    waits for, still go at once. A tenth, and at least one request, of a budget larger than one."""
+    return max(global_limit // 10, 1) if global_limit > 1 else 0
 
 
 class MemoryLimits:
@@ -112,14 +120,15 @@ class MemoryLimits:
     def _key(self, route: Route) -> str:
         return f"{self._bucket_of.get(route.name, route.name)}:{route.major}"
 
-    def acquire(self, route: Route) -> Grant:
+    def acquire(self, route: Route, answer: bool = False) -> Grant:
+        ceiling = self.global_limit - (0 if answer else reserve(self.global_limit))
         with self._lock:
             now = self._now()
             if now < self._blocked_until:
                 return Grant((self._blocked_until - now) / 1000)
             self._granted = [t for t in self._granted if t > now - GLOBAL_WINDOW_MS]
-            if len(self._granted) >= self.global_limit:
-                return Grant((self._granted[0] + GLOBAL_WINDOW_MS - now) / 1000)
+            if len(self._granted) >= ceiling:  # until enough of the window's grants are a window old
+                return Grant((self._granted[len(self._granted) - ceiling] + GLOBAL_WINDOW_MS - now) / 1000)
             state = self._buckets.get(self._key(route))
             if state is None or (now >= state[1] and not state[2]):
                 self._buckets[self._key(route)] = [0, now + PROBE_MS, 0, 0]
@@ -134,7 +143,7 @@ class MemoryLimits:
             else:
                 return Grant((state[1] - now) / 1000)
             self._granted.append(now)
-            return Grant(0, min(spare, self.global_limit - len(self._granted)))
+            return Grant(0, min(spare, ceiling - len(self._granted)))
 
     def learn(self, route: Route, answer: Answer) -> float:
         """Keep what Discord's answer says; returns the seconds to wait after a 429 (else 0)."""
@@ -176,12 +185,14 @@ local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local global_limit, window, probe = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local route, major = ARGV[4], ARGV[5]
+global_limit = global_limit - tonumber(ARGV[7])  -- an announcement leaves the reserve to answers
 local blocked = redis.call('PTTL', KEYS[1])
 if blocked > 0 then return {blocked, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
 local granted = redis.call('ZCARD', KEYS[2])
 if granted >= global_limit then
-  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  local freeing = granted - global_limit
+  local oldest = redis.call('ZRANGE', KEYS[2], freeing, freeing, 'WITHSCORES')
   return {tonumber(oldest[2]) + window - now, 0}
 end
 local bucket = redis.call('GET', KEYS[3]) or route
@@ -269,13 +280,14 @@ class RedisLimits:
     def _keys(self, route: Route) -> list[str]:
         return [self.prefix + "blocked", self.prefix + "global", self.prefix + "route:" + route.name]
 
-    def acquire(self, route: Route) -> Grant:
+    def acquire(self, route: Route, answer: bool = False) -> Grant:
         with self._lock:
             self._sequence += 1
             member = f"{self._member}:{self._sequence}"
+        held_back = 0 if answer else reserve(self.global_limit)
         wait, spare = self._acquire(
             keys=[*self._keys(route), self.prefix + "bucket:"],
-            args=[self.global_limit, GLOBAL_WINDOW_MS, PROBE_MS, route.name, route.major, member],
+            args=[self.global_limit, GLOBAL_WINDOW_MS, PROBE_MS, route.name, route.major, member, held_back],
         )
         return Grant(wait / 1000, None if spare < 0 else spare)
 

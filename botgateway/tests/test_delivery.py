@@ -152,3 +152,16 @@ def test_a_channel_closed_to_the_bot_drops_the_reply_with_one_line(make_courier,
         courier.deliver(karma_reply(channel, 8000, "x", 1, 1))
     assert f"reply to message 8000 in channel {channel} dropped: Discord answered 403" in caplog.text
     assert courier.mailbox.held(channel) == []
+
+
+def test_answers_go_before_announcements_when_the_global_budget_runs_short(make_courier, fake):
+    courier = make_courier()
+    # Discord's 50 requests a second, asked for by announcements in 80 channels at once.
+    announcements = [karma_reply(1000 + n, 5000 + n, "x", 1, 1) for n in range(80)]
+    deliver_from_threads(courier, announcements)
+    answer = Reply(2000, 9000, (Line("x has 1 karma."),))  # `@Popple karma x`: no subject, an answer
+    courier.deliver(answer)
+    assert fake.wait_until(lambda: len(fake.messages) == 81, timeout=30)
+    said = [message.channel_id for message in fake.messages]
+    assert said.index(2000) < 50  # in the first second's budget, which the announcements could not take whole
+    assert fake.rate_limit_violations() == 0

@@ -69,10 +69,20 @@ def test_an_answer_never_gives_back_grants_still_on_their_way(make_limits):
 
 def test_the_global_limit_covers_every_route(make_limits):
     limits = make_limits(3)
-    grants = [limits.acquire(Route(MESSAGES, channel)) for channel in (1, 2, 3)]
+    grants = [limits.acquire(Route(MESSAGES, channel), answer=True) for channel in (1, 2, 3)]
     assert [grant.wait for grant in grants] == [0, 0, 0]
-    refused = limits.acquire(Route(REACTIONS, 4))
+    refused = limits.acquire(Route(REACTIONS, 4), answer=True)
     assert 0 < refused.wait <= GLOBAL_WINDOW_MS / 1000
+
+
+def test_announcements_leave_a_tenth_of_the_global_budget_to_answers(make_limits):
+    limits = make_limits(20)  # a tenth: 2
+    announced = [limits.acquire(Route(MESSAGES, channel)) for channel in range(1, 20)]
+    assert [grant.wait for grant in announced[:18]] == [0] * 18
+    assert 0 < announced[18].wait <= GLOBAL_WINDOW_MS / 1000  # the 19th announcement waits
+    assert limits.acquire(Route(MESSAGES, 30), answer=True).wait == 0  # an answer goes at once
+    assert limits.acquire(Route(REACTIONS, 31), answer=True).wait == 0  # (a reaction that answers too)
+    assert limits.acquire(Route(MESSAGES, 32), answer=True).wait > 0  # the whole budget is spent
 
 
 def test_a_global_429_stops_every_route(make_limits):
@@ -112,13 +122,13 @@ def test_processes_sharing_redis_share_the_budget(shared_redis):
     """What one worker learns (a 429, a spent bucket, the global count) holds for every other."""
     one, other = RedisLimits(shared_redis, 4, PREFIX), RedisLimits(shared_redis, 4, PREFIX)
     route = Route(MESSAGES, 1)
-    one.acquire(route)
+    one.acquire(route, answer=True)
     one.learn(route, answer(limit=2, remaining=1))
-    assert other.acquire(route).wait == 0
-    assert other.acquire(route).wait > 0  # the bucket is spent, whoever spent it
-    other.acquire(Route(MESSAGES, 2))
-    assert one.acquire(Route(MESSAGES, 3)).wait == 0
-    assert one.acquire(Route(MESSAGES, 4)).wait > 0  # four grants in all: the global limit
+    assert other.acquire(route, answer=True).wait == 0
+    assert other.acquire(route, answer=True).wait > 0  # the bucket is spent, whoever spent it
+    other.acquire(Route(MESSAGES, 2), answer=True)
+    assert one.acquire(Route(MESSAGES, 3), answer=True).wait == 0
+    assert one.acquire(Route(MESSAGES, 4), answer=True).wait > 0  # four grants in all: the global limit
     shared_redis.delete(one.prefix + "global")
     other.learn(Route(MESSAGES, 2), too_many(2.0, scope="global"))
-    assert one.acquire(Route(MESSAGES, 9)).wait > 1.5
+    assert one.acquire(Route(MESSAGES, 9), answer=True).wait > 1.5
