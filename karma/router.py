@@ -199,7 +199,12 @@ def karma(message: IncomingMessage, arguments: str, mentions: dict[str, str]) ->
         return answer(message, reaction=QUESTION)
     values = reads.karma_of(message.guild_id, names)
     points = reads.points_of(message.guild_id)
-    return answer(message, [has_karma(name, value, points) for name, value in values])
+    lines = [has_karma(name, value, points) for name, value in values]
+    if len(values) == 1:  # one person asked about: what they gave too, when they gave anything
+        given = reads.gave(message.guild_id, values[0][0])
+        if given > 0:
+            lines = [f"{lines[0][:-1]}, and gave {given}."]
+    return answer(message, lines)
 
 
 def _board(highest: bool) -> Command:

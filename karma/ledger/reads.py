@@ -6,7 +6,7 @@ The ORM, not the raw SQL of the write path (karma/ledger/writes.py): these are n
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from django.db.models import Max, Sum
+from django.db.models import Max, QuerySet, Sum
 
 from karma.models import GuildSettings, Karma, LedgerEntry
 from karma.points import KARMA, Points, from_stored
@@ -83,18 +83,7 @@ def givers(guild_id: int, size: int, since: datetime | None = None) -> Totals:
     edits and removals taking back what they gave, but not their `--`s (a message's first version
     that takes karma): taking is not giving. Those who gave nothing net are left out.
     """
-    rows = (
-        LedgerEntry.objects.filter(
-            guild_id=guild_id,
-            author_id__isnull=False,
-            source__in=(LedgerEntry.Source.CHAT, LedgerEntry.Source.REACTION, LedgerEntry.Source.DELETED),
-        )
-        .exclude(source=LedgerEntry.Source.CHAT, revision=0, delta__lt=0)
-        .exclude(
-            source=LedgerEntry.Source.DELETED,
-            delta__gt=0,  # a deleted `--` given back
-        )
-    )
+    rows = _given(guild_id)
     if since is not None:
         rows = rows.filter(created_at__gte=since)
     totals = (
@@ -110,6 +99,24 @@ def points_of(guild_id: int) -> Points:
     """What the server calls karma."""
     stored = GuildSettings.objects.filter(guild_id=guild_id).values_list("points", flat=True).first()
     return from_stored(stored) if stored else KARMA
+
+
+def gave(guild_id: int, name: str) -> int:
+    """What the person who gave under `name` gave, as givers() counts it (0: nothing, or no one)."""
+    return _given(guild_id).filter(author_name=name).aggregate(given=Sum("delta"))["given"] or 0
+
+
+def _given(guild_id: int) -> QuerySet[LedgerEntry]:
+    """The ledger rows of what people gave (givers(), gave())."""
+    return (
+        LedgerEntry.objects.filter(
+            guild_id=guild_id,
+            author_id__isnull=False,
+            source__in=(LedgerEntry.Source.CHAT, LedgerEntry.Source.REACTION, LedgerEntry.Source.DELETED),
+        )
+        .exclude(source=LedgerEntry.Source.CHAT, revision=0, delta__lt=0)
+        .exclude(source=LedgerEntry.Source.DELETED, delta__gt=0)  # a deleted `--` given back
+    )
 
 
 def thank_words(guild_id: int) -> list[str]:

@@ -65,3 +65,11 @@ def test_the_slash_command_answers_the_same(guild):
     say(guild, "x++", ALICE)
     command = slash_command("givers", {"size": 3, "window": "week"}, guild_id=guild)
     assert answer(command).content == "* alice gave 1 karma."
+
+
+def test_karma_of_one_person_says_what_they_gave_too(guild):
+    say(guild, "x++ y++ bob++", ALICE)
+    say(guild, "alice++", BOB)
+    assert talk.say(guild, "@Popple karma alice") == ("alice has 1 karma, and gave 3.", None)
+    assert talk.say(guild, "@Popple karma carol") == ("carol has 0 karma.", None)  # gave nothing
+    assert talk.say(guild, "@Popple karma alice bob") == ("alice has 1 karma. bob has 1 karma.", None)
