@@ -28,7 +28,9 @@ _MENTION = re.compile(r"<@!?(\d+)>")
 
 def _pattern(words: list[str] | tuple[str, ...]) -> re.Pattern[str]:
     longest_first = sorted(words, key=len, reverse=True)  # "thank you" before "thank u" before "ty"
-    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, longest_first)) + r")(?!\w)", re.IGNORECASE)
+    # Any run of spaces or a line break between a word's parts, as people type them ("thank  you").
+    spelled = (r"\s+".join(map(re.escape, word.split())) for word in longest_first)
+    return re.compile(r"(?<!\w)(?:" + "|".join(spelled) + r")(?!\w)", re.IGNORECASE)
 
 
 _ANY_THANK_WORD = _pattern(THANK_WORDS)

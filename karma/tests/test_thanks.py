@@ -49,6 +49,7 @@ def karma(guild):
     [
         (f"thanks <@{BOB}>", 0, ["bob"]),
         (f"Thank you <@{BOB}>!", 0, ["bob"]),
+        (f"THANK  YOU\n<@{BOB}>", 0, ["bob"]),  # any case, any spaces between a word's parts
         (f"ty <@{BOB}>", 0, ["bob"]),
         (f"thanks, <@{BOB}> and <@{CAROL}>", 0, ["bob"]),  # one person per thank-word
         (f"thanks <@{BOB}>, and thanks <@{CAROL}>", 0, ["bob", "carol"]),
@@ -59,6 +60,7 @@ def karma(guild):
         (f"<@{BOB}> thanksgiving is on thursday", 0, []),  # whole words only
         (f"<@{BOB}> thanks", 0, []),  # the mention comes before the word
         (f"thanks <@{ALICE}>", 0, []),  # never yourself
+        ("thanks, past me", ALICE, []),  # not by replying to yourself either
         (f"thanks <@{ROBOT}>", 0, []),  # never a bot
         ("thanks", 0, []),
     ],
