@@ -604,6 +604,12 @@ class FakeDiscord:
         self.loop.call_soon_threadsafe(self._dispatch_message, guild.id, message_id, data)
         return message_id
 
+    def deliver_again(self, guild, message_id):
+        """Discord sends a message's MESSAGE_CREATE once more, as its gateway may (it delivers at
+        least once): the same id and content. Its first delivery's time stays the one measured."""
+        data = self.sent[message_id]
+        self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "MESSAGE_CREATE", data)
+
     def _dispatch_message(self, guild_id, message_id, data):
         self.sent_at[message_id] = time.perf_counter()
         self._dispatch_to_owners(guild_id, "MESSAGE_CREATE", data)

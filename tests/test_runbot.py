@@ -8,7 +8,7 @@ import pytest
 from django.db import connections
 
 from botgateway.snowflakes import edit_reply_id
-from karma.replies import CHAT_NOT_READ
+from karma.replies import CHAT_NOT_READ, CHECK
 from karma.slash import GIVE_KARMA
 from testkit.burst import Burst
 from testkit.fakediscord import FakeDiscord
@@ -131,6 +131,47 @@ def test_runbot_counts_karma_only_where_the_server_says(fake, tmp_path):
     finally:
         bot.stop()
     assert fake.replies_to(ignored) == []
+
+
+def test_runbot_counts_thanks_once_under_the_rules(fake, tmp_path):
+    """A thanks Discord delivers twice counts once; the cooldown holds for thanks as for `++`; no
+    one thanks themselves or a bot, by mention or by reply."""
+    guild = fake.add_guild("home")
+    alice, bob, carol = fake.add_user("alice"), fake.add_user("bob"), fake.add_user("carol")
+    helper = fake.add_user("helper", bot=True)
+    fake.add_member(guild, alice, manager=True)
+    for member in (bob, carol, helper):
+        fake.add_member(guild, member)
+    bot = runbot(fake, tmp_path)
+    try:
+        bot_id = int(fake.bot["id"])
+        for setting in ("thanks on", "cooldown 1h"):
+            configured = fake.send(guild, alice, f"<@{bot_id}> config {setting}", mentions=[bot_id])
+            assert fake.wait_until(lambda message=configured: fake.reactions_to(message) == [CHECK])
+        thanks = fake.send(guild, alice, f"thanks <@{bob}>", mentions=[bob])
+        assert fake.wait_until(lambda: fake.replies_to(thanks) == ["bob has 1 karma."])
+        fake.deliver_again(guild, thanks)
+        again = fake.send(guild, alice, f"thanks again <@{bob}>", mentions=[bob])
+        own = fake.send(guild, carol, "my notes")
+        to_self = [
+            fake.send(guild, carol, "thanks, past me", reply_to=own),
+            fake.send(guild, carol, f"ty <@{carol}>", mentions=[carol]),
+        ]
+        build = fake.send(guild, helper, "build passed")
+        to_bot = [
+            fake.send(guild, carol, "thanks!", reply_to=build),
+            fake.send(guild, carol, f"ty <@{helper}>", mentions=[helper]),
+        ]
+        # Handled in order (one outbox): once this is answered, all the above were.
+        last = fake.send(guild, carol, f"thank you <@{bob}>", mentions=[bob])
+        assert fake.wait_until(lambda: fake.replies_to(last))
+    finally:
+        bot.stop()
+    assert fake.replies_to(last) == ["bob has 2 karma."]  # 3 had the second delivery counted
+    assert fake.replies_to(thanks) == ["bob has 1 karma."]
+    assert fake.replies_to(again)[0].startswith("cooldown: you can change bob again in ")
+    assert [fake.replies_to(message) for message in to_self + to_bot] == [[], [], [], []]
+    assert bot.popen.returncode == 0
 
 
 def test_runbot_without_the_message_content_intent(fake, tmp_path):
