@@ -8,10 +8,12 @@ import signal
 import pytest
 
 from karma.models import Karma
+from karma.replies import CHECK
 from testkit.fakediscord import FakeDiscord
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 PEOPLE = 20
+BURST = 30
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +30,25 @@ def stack(stack_factory):
     stack.deployed("karma1", "worker")
     stack.deployed("karma2", "worker")
     stack.deployed("replies", "replies")
-    stack.connected_gateway()
     return stack
 
 
-def test_thanks_count_once_each_and_other_chat_is_not_forwarded(stack, fake_discord):
+@pytest.fixture
+def gateway(stack, request):
+    """A gateway of the test's own, so that a test can stop it to read what it counted."""
+    gateway = stack.connected_gateway(f"gateway-{request.node.originalname}")
+    yield gateway
+    gateway.stop()
+
+
+def configure(fake, guild, manager, *settings):
+    bot = int(fake.bot["id"])
+    for setting in settings:
+        message = fake.send(guild, manager, f"<@{bot}> config {setting}", mentions=[bot])
+        assert fake.wait_until(lambda: fake.reactions_to(message) == [CHECK], timeout=30)  # noqa: B023
+
+
+def test_thanks_count_once_each_and_other_chat_is_not_forwarded(stack, gateway, fake_discord):
     fake = fake_discord
     alice, bob = fake.add_user("alice"), fake.add_user("bob")
     people = [fake.add_user(f"grateful{n}") for n in range(PEOPLE)]
@@ -70,10 +86,50 @@ def test_thanks_count_once_each_and_other_chat_is_not_forwarded(stack, fake_disc
     assert karma() == 1 + PEOPLE
     # The gateway dropped the chatter and the rest of the conversation (it logs its counts once
     # a minute, and as it stops): the configuration, two thanks, twenty and an edit went on.
-    gateway = stack.processes["gateway"]
     gateway.stop()
     log = gateway.log()
     forwarded = sum(int(n) for n in re.findall(r"forwarded (\d+) messages, dropped", log))
     dropped = sum(int(n) for n in re.findall(r"dropped (\d+) without karma or a command", log))
     assert (forwarded, dropped) == (4 + PEOPLE, 3)
     assert "Traceback" not in log
+
+
+def test_the_fair_karma_rules_hold_for_thanks_through_two_workers(stack, gateway, fake_discord):
+    fake = fake_discord
+    ann, ben, cat, dan = (fake.add_user(name) for name in ("ann", "ben", "cat", "dan"))
+    helpers = [fake.add_user(f"helper{n}") for n in range(6)]
+    guilds = fake.add_guilds(("fair", "frugal"), ann, ben, cat, dan, *helpers)
+    fair, frugal = guilds["fair"], guilds["frugal"]
+    for guild in guilds.values():
+        fake.add_member(guild, ann, manager=True)
+    configure(fake, fair, ann, "thanks on", "cooldown 1h", "ignore add cat")
+    configure(fake, frugal, ann, "thanks on", "budget 3")
+
+    def karma(guild):
+        return dict(Karma.objects.using("mariadb").filter(guild_id=guild.id).values_list("subject", "karma"))
+
+    # One person's burst of thanks to one person, spread over two workers: the cooldown lets one by.
+    burst = [fake.send(fair, ann, f"thanks <@{ben}>", mentions=[ben]) for _ in range(BURST)]
+    ignored = fake.send(fair, ann, f"thanks <@{cat}>", mentions=[cat])
+    notes = fake.send(fair, dan, "my notes")
+    to_self = fake.send(fair, dan, "thanks, past me", reply_to=notes)
+    assert fake.wait_until(lambda: all(fake.replies_to(m) for m in burst), timeout=60)
+    # A reply that thanks, then is edited not to: the edit takes its +1 back.
+    fix = fake.send(fair, ben, "the fix is in")
+    works = fake.send(fair, dan, "thanks, works now", reply_to=fix)
+    assert fake.wait_until(lambda: fake.replies_to(works) == ["ben has 2 karma."], timeout=30)
+    fake.edit(fair, works, "works now")
+    # A budget of 3 an hour: six thanks to six people, three count.
+    spent = [fake.send(frugal, ann, f"ty <@{helper}>", mentions=[helper]) for helper in helpers]
+    assert fake.wait_until(lambda: all(fake.replies_to(m) for m in spent), timeout=60)
+    stack.wait_idle()
+
+    replies = [fake.replies_to(m)[0] for m in burst]
+    assert replies.count("ben has 1 karma.") == 1
+    assert sum(reply.startswith("cooldown: you can change ben again in ") for reply in replies) == BURST - 1
+    assert fake.replies_to(ignored) == fake.replies_to(to_self) == []
+    assert karma(fair) == {"ben": 1}
+    assert sum(karma(frugal).values()) == 3
+    replies = [fake.replies_to(m)[0] for m in spent]
+    assert sum(reply.endswith(" has 1 karma.") for reply in replies) == 3
+    assert sum(reply.startswith("budget: ") for reply in replies) == 3
