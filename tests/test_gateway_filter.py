@@ -102,3 +102,31 @@ def test_edits_and_a_purge_of_chat_without_karma_publish_nothing(stack_factory, 
     assert published[4][1]["deleted"] == sorted([karma, hello])
     assert published[4][1]["not_forwarded"] == [hello]
     assert "dropped 50 edits and 101 deleted messages that cannot change karma" in gateway.log()
+
+
+def test_only_mentions_and_replies_that_may_thank_are_published(stack_factory, fake_discord):
+    """A reply or a mention goes on only with a thank-word (karma/thanks.py), carrying whom it
+    replies to and which of those it mentions are bots; the rest of such chat stays behind."""
+    fake = fake_discord
+    gateway, guild, alice = a_gateway_alone(stack_factory, fake, "grateful")
+    bob, helper = fake.add_user("bob"), fake.add_user("helper", bot=True)
+    fake.add_member(guild, bob)
+    fake.add_member(guild, helper)
+    question = fake.send(guild, bob, "which port?")
+    build = fake.send(guild, helper, "build passed")  # a bot's: not chat at all
+    fake.send(guild, alice, f"<@{bob}> lunch?", mentions=[bob])
+    fake.send(guild, alice, "8080, I think", reply_to=question)
+    fake.send(guild, alice, "thanks everyone")  # no one to thank
+    fake.send(guild, alice, "thanksgiving plans?", reply_to=question)  # whole words only
+    fake.send(guild, alice, "ty!", reply_to=build)  # a bot is never thanked
+    fake.send(guild, alice, "Thank you!", reply_to=question)
+    fake.send(guild, alice, f"merci <@{helper}> and <@{bob}>", mentions=[helper, bob])
+    assert fake.wait_until(lambda: queued("karma") >= 2, timeout=30)
+    gateway.stop()  # its last report comes at the end
+
+    published = [(p["content"], p["replied_to_id"], p["replied_to_name"], p["bots"]) for _, p in taken("karma")]
+    assert published == [
+        ("Thank you!", bob, "bob", []),
+        (f"merci <@{helper}> and <@{bob}>", 0, "", [str(helper)]),
+    ]
+    assert "forwarded 2 messages, dropped 6 without karma or a command" in gateway.log()
