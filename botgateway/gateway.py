@@ -140,6 +140,12 @@ def may_thank(message):
     return bool(message.mentions or replied_to(message)) and thanks.may_thank(message.content)
 
 
+def may_change_karma(message):
+    """Whether this version of the message may ask for karma (a karma sign, or thanks): only such
+    messages' edits and deletions are followed (botgateway/forwarded.py)."""
+    return holds_sign(message.content) or may_thank(message)
+
+
 def interaction_data(interaction):
     """The parts of Discord's interaction object that from_discord reads, from discord.py's."""
     user = interaction.user
@@ -236,9 +242,10 @@ class Gateway(discord.AutoShardedClient):
         if not is_chat(message):
             return
         metrics.GATEWAY_RECEIVED.inc()
-        if may_matter(message.content, self.me.id, self.me.name) or may_thank(message):
+        changes_karma = may_change_karma(message)
+        if changes_karma or may_matter(message.content, self.me.id, self.me.name):
             self.forward(to_incoming(message, self.me, reads_chat=self.reads_chat).to_payload())
-            if holds_sign(message.content) or may_thank(message):  # it may change karma
+            if changes_karma:
                 self.record.sent(message.id)
             self.forwarded += 1
             metrics.GATEWAY_FORWARDED.inc()
@@ -294,7 +301,7 @@ class Gateway(discord.AutoShardedClient):
             return  # an embed added, not an edit
         edited = int(message.edited_at.timestamp() * 1_000_000)
         sent = self.record.find([message.id]).get(message.id)  # None: no version forwarded with a sign
-        sign = holds_sign(message.content) or may_thank(message)  # it may change karma
+        sign = may_change_karma(message)
         if (sent is None and not sign) or self.record.too_old(message.id, edited / 1e6):
             self.dropped_edits += 1  # it cannot change karma
             return
