@@ -45,7 +45,7 @@ def configure(fake, guild, manager, *settings):
     bot = int(fake.bot["id"])
     for setting in settings:
         message = fake.send(guild, manager, f"<@{bot}> config {setting}", mentions=[bot])
-        assert fake.wait_until(lambda: fake.reactions_to(message) == [CHECK], timeout=30)  # noqa: B023
+        assert fake.wait_until(lambda message=message: fake.reactions_to(message) == [CHECK], timeout=30)
 
 
 def test_thanks_count_once_each_and_other_chat_is_not_forwarded(stack, gateway, fake_discord):
