@@ -153,6 +153,6 @@ def _messages_needed(texts: list[str], joiner: str, limit: int) -> int:
 # The last line of `@Popple config`: whether `x++` in plain chat reaches Popple in this deployment.
 CHAT_READ = "chat: `x++` counts"
 CHAT_NOT_READ = (
-    "chat: `x++` does not count here (Popple runs without Discord's Message Content intent): "
-    "use /plus, /minus, or Give karma in the menu of a person or a message"
+    "chat: `x++` and thanks do not count here (Popple runs without Discord's Message Content intent): "
+    "use /plus, /minus, Give karma in the menu of a person or a message, or the server's reactions"
 )
