@@ -11,7 +11,7 @@ workers). Season 1 is everything before the first season started here.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, router, transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from karma.models import GuildSettings, Season, SettingChange
@@ -40,23 +40,17 @@ def all_of(guild_id: int) -> list[Span]:
 
 def start(guild_id: int, name: str, started_by: str) -> Span:
     """Start the server's next season now; the new one. Two moderators at once start one each, one
-    after the other (the unique number is taken again when another took it first)."""
-    for _ in range(3):
-        try:
-            with transaction.atomic(using=router.db_for_write(Season)):
-                GuildSettings.objects.get_or_create(guild_id=guild_id)
-                # The server's row, locked: moderators starting seasons at once take turns.
-                GuildSettings.objects.select_for_update().get(guild_id=guild_id)
-                last = Season.objects.filter(guild_id=guild_id).order_by("-number").first()
-                number = (last.number if last else 1) + 1
-                season = Season.objects.create(
-                    guild_id=guild_id, number=number, name=name, started_at=timezone.now(), started_by=started_by
-                )
-                SettingChange.objects.create(
-                    guild_id=guild_id, setting="season", old=str(number - 1), new=f"{number} {name}".strip(),
-                    changed_by=started_by,
-                )  # fmt: skip
-                return Span(season.number, name, season.started_at, None)
-        except IntegrityError:
-            continue
-    raise RuntimeError("could not start a season")
+    after the other: the server's row is locked while the next number is taken (as config.change
+    does for a setting)."""
+    with transaction.atomic(using=router.db_for_write(Season)):
+        GuildSettings.objects.select_for_update().get_or_create(guild_id=guild_id)
+        last = Season.objects.filter(guild_id=guild_id).order_by("-number").first()
+        number = (last.number if last else 1) + 1
+        season = Season.objects.create(
+            guild_id=guild_id, number=number, name=name, started_at=timezone.now(), started_by=started_by
+        )
+        SettingChange.objects.create(
+            guild_id=guild_id, setting="season", old=str(number - 1), new=f"{number} {name}".strip(),
+            changed_by=started_by,
+        )  # fmt: skip
+    return Span(season.number, name, season.started_at, None)

@@ -77,6 +77,13 @@ def test_runbot_answers_slash_commands(fake, tmp_path):
     assert asked.token not in bot.log()
 
 
+def configure(fake, guild, manager, setting):
+    """`@Popple config SETTING` said by a manager, once Popple took it (its ✅)."""
+    bot_id = int(fake.bot["id"])
+    said = fake.send(guild, manager, f"<@{bot_id}> config {setting}", mentions=[bot_id])
+    assert fake.wait_until(lambda: fake.reactions_to(said) == [CHECK])
+
+
 def test_runbot_counts_reactions(fake, tmp_path):
     guild = fake.add_guild("home")
     alice, bob = fake.add_user("alice"), fake.add_user("bob")
@@ -84,9 +91,7 @@ def test_runbot_counts_reactions(fake, tmp_path):
     fake.add_member(guild, bob)
     bot = runbot(fake, tmp_path)
     try:
-        bot_id = int(fake.bot["id"])
-        configured = fake.send(guild, alice, f"<@{bot_id}> config reactions 👍", mentions=[bot_id])
-        assert fake.wait_until(lambda: fake.reactions_to(configured))
+        configure(fake, guild, alice, "reactions 👍")
         post = fake.send(guild, bob, "a good idea")
         fake.react(guild, post, alice)
         assert fake.wait_until(lambda: [m.content for m in fake.messages][-1:] == ["bob has 1 karma."])
@@ -104,9 +109,7 @@ def test_runbot_counts_thanks(fake, tmp_path):
     fake.add_member(guild, bob)
     bot = runbot(fake, tmp_path)
     try:
-        bot_id = int(fake.bot["id"])
-        configured = fake.send(guild, alice, f"<@{bot_id}> config thanks on", mentions=[bot_id])
-        assert fake.wait_until(lambda: fake.reactions_to(configured))
+        configure(fake, guild, alice, "thanks on")
         tip = fake.send(guild, bob, "try turning it off and on again")
         thanks = fake.send(guild, alice, "thank you, that did it", reply_to=tip)
         assert fake.wait_until(lambda: fake.replies_to(thanks) == ["bob has 1 karma."])
@@ -122,9 +125,7 @@ def test_runbot_counts_karma_only_where_the_server_says(fake, tmp_path):
     listed, elsewhere = guild.channel_ids
     bot = runbot(fake, tmp_path)
     try:
-        bot_id = int(fake.bot["id"])
-        configured = fake.send(guild, alice, f"<@{bot_id}> config channels only <#{listed}>", mentions=[bot_id])
-        assert fake.wait_until(lambda: fake.reactions_to(configured))
+        configure(fake, guild, alice, f"channels only <#{listed}>")
         ignored = fake.send(guild, alice, "tea++", channel_id=elsewhere)
         counted = fake.send(guild, alice, "tea++", channel_id=listed)
         assert fake.wait_until(lambda: fake.replies_to(counted) == ["tea has 1 karma."])
@@ -144,10 +145,8 @@ def test_runbot_counts_thanks_once_under_the_rules(fake, tmp_path):
         fake.add_member(guild, member)
     bot = runbot(fake, tmp_path)
     try:
-        bot_id = int(fake.bot["id"])
         for setting in ("thanks on", "cooldown 1h"):
-            configured = fake.send(guild, alice, f"<@{bot_id}> config {setting}", mentions=[bot_id])
-            assert fake.wait_until(lambda message=configured: fake.reactions_to(message) == [CHECK])
+            configure(fake, guild, alice, setting)
         thanks = fake.send(guild, alice, f"thanks <@{bob}>", mentions=[bob])
         assert fake.wait_until(lambda: fake.replies_to(thanks) == ["bob has 1 karma."])
         fake.deliver_again(guild, thanks)
