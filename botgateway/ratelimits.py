@@ -12,6 +12,10 @@ per process and sleeps), hence this module. Two stores with the same rules: Redi
 every process that uses the same Redis (its steps run as Lua scripts, so each is atomic), and
 MemoryLimits, for one process alone. botgateway/tests/test_ratelimits.py runs the same cases on
 both.
+
+While the global budget is saturated, servers share it fairly (fair_share): announcements of a
+server that took its share of the window wait, so that one server talking a hundred times more
+than the others cannot delay theirs. Answers to commands are outside shares: they have the reserve.
 """
 
 import threading
@@ -80,9 +84,10 @@ def _bucket_headers(answer: Answer) -> tuple[int, int, float] | None:
 class Limits(Protocol):
     """What delivery needs of a budget: MemoryLimits and RedisLimits."""
 
-    def acquire(self, route: Route, answer: bool = False) -> Grant:
+    def acquire(self, route: Route, answer: bool = False, server: int = 0) -> Grant:
         """Grant a request on `route` now (wait 0), or say how long to wait. An announcement
-        (`answer` false) leaves the last tenth of the global budget to answers (reserve())."""
+        (`answer` false) leaves the last tenth of the global budget to answers (reserve()), and
+        of `server` (0: unknown) takes at most its fair share while the budget is saturated."""
         ...
 
     def learn(self, route: Route, answer: Answer) -> float:
@@ -101,6 +106,19 @@ def reserve(global_limit: int) -> int:
     return max(global_limit // 10, 1) if global_limit > 1 else 0
 
 
+def fair_share(ceiling: int, servers: int) -> int:
+    """How many announcements a server may have in one global window while the budget is saturated.
+
+    Max-min fairness, approximated without a queue: the servers that asked for the budget in the
+    last window share the announcements' part of it equally, and at least one request each. The
+    shares apply only while a server below its share was refused for the global limit in the last
+    window (the budget is *saturated*): otherwise anyone may take what is free, so a quiet bot
+    never leaves its budget unused for fairness' sake. A server that needs less than its share
+    leaves the rest to those that need more, since it does not ask for it.
+    """
+    return max(ceiling // max(servers, 1), 1)
+
+
 class MemoryLimits:
     """The budget of one process, kept in memory (the embedded mode, or no REDIS_URL)."""
 
@@ -112,6 +130,9 @@ class MemoryLimits:
         self._bucket_of: dict[str, str] = {}  # route name -> Discord's bucket id
         # "bucket:major" -> [remaining, reset_at, limit, period], times in ms (remaining and limit whole)
         self._buckets: dict[str, list[float]] = {}
+        self._asking: dict[int, float] = {}  # server -> when it last asked for an announcement
+        self._server_grants: dict[int, list[float]] = {}  # server -> times of its grants in the window
+        self._saturated_until = 0.0  # a server below its share was refused for the global limit
 
     @staticmethod
     def _now() -> float:
@@ -120,19 +141,32 @@ class MemoryLimits:
     def _key(self, route: Route) -> str:
         return f"{self._bucket_of.get(route.name, route.name)}:{route.major}"
 
-    def acquire(self, route: Route, answer: bool = False) -> Grant:
+    def acquire(self, route: Route, answer: bool = False, server: int = 0) -> Grant:
         ceiling = self.global_limit - (0 if answer else reserve(self.global_limit))
+        shared = server if not answer else 0  # whose share the request counts against (0: none)
         with self._lock:
             now = self._now()
             if now < self._blocked_until:
                 return Grant((self._blocked_until - now) / 1000)
             self._granted = [t for t in self._granted if t > now - GLOBAL_WINDOW_MS]
+            mine: list[float] = []
+            share = ceiling
+            if shared:
+                self._asking[shared] = now
+                self._asking = {s: t for s, t in self._asking.items() if t > now - GLOBAL_WINDOW_MS}
+                mine = [t for t in self._server_grants.get(shared, []) if t > now - GLOBAL_WINDOW_MS]
+                self._server_grants[shared] = mine
+                share = fair_share(ceiling, len(self._asking))
+                if now < self._saturated_until and len(mine) >= share:  # until its share frees
+                    return Grant((mine[len(mine) - share] + GLOBAL_WINDOW_MS - now) / 1000)
             if len(self._granted) >= ceiling:  # until enough of the window's grants are a window old
+                if shared and len(mine) < share:
+                    self._saturated_until = now + GLOBAL_WINDOW_MS
                 return Grant((self._granted[len(self._granted) - ceiling] + GLOBAL_WINDOW_MS - now) / 1000)
             state = self._buckets.get(self._key(route))
             if state is None or (now >= state[1] and not state[2]):
                 self._buckets[self._key(route)] = [0, now + PROBE_MS, 0, 0]
-                self._granted.append(now)
+                self._grant(now, mine)
                 return Grant(0, None)
             if now >= state[1]:  # a new window: Discord's answer will say exactly when it ends
                 state[0], state[1] = state[2] - 1, now + state[3]
@@ -142,8 +176,12 @@ class MemoryLimits:
                 spare = int(state[0])
             else:
                 return Grant((state[1] - now) / 1000)
-            self._granted.append(now)
+            self._grant(now, mine)
             return Grant(0, min(spare, ceiling - len(self._granted)))
+
+    def _grant(self, now: float, mine: list[float]) -> None:
+        self._granted.append(now)
+        mine.append(now)  # the server's list (a fresh one when the request counts against none)
 
     def learn(self, route: Route, answer: Answer) -> float:
         """Keep what Discord's answer says; returns the seconds to wait after a 429 (else 0)."""
@@ -179,18 +217,34 @@ class MemoryLimits:
 
 
 # The same rules in Lua, run inside Redis with its clock: one round trip each, atomic. KEYS are
-# the blocked flag, the global window, the route's bucket id and the prefix of bucket states.
+# the blocked flag, the global window, the route's bucket id, the prefix of bucket states, the
+# saturated flag, the servers asking and the prefix of each server's grants. ARGV[8]: the server
+# whose share the request counts against ('0': none).
 _ACQUIRE = """
 local now = redis.call('TIME')
 now = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local global_limit, window, probe = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local route, major = ARGV[4], ARGV[5]
+local route, major, server = ARGV[4], ARGV[5], ARGV[8]
 global_limit = global_limit - tonumber(ARGV[7])  -- an announcement leaves the reserve to answers
 local blocked = redis.call('PTTL', KEYS[1])
 if blocked > 0 then return {blocked, 0} end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
 local granted = redis.call('ZCARD', KEYS[2])
+local mine_key, mine, share = KEYS[7] .. server, 0, global_limit
+if server ~= '0' then
+  redis.call('ZADD', KEYS[6], now, server)
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - window)
+  redis.call('PEXPIRE', KEYS[6], window)
+  redis.call('ZREMRANGEBYSCORE', mine_key, '-inf', now - window)
+  mine = redis.call('ZCARD', mine_key)
+  share = math.max(math.floor(global_limit / math.max(redis.call('ZCARD', KEYS[6]), 1)), 1)
+  if mine >= share and redis.call('EXISTS', KEYS[5]) == 1 then
+    local oldest = redis.call('ZRANGE', mine_key, mine - share, mine - share, 'WITHSCORES')
+    return {tonumber(oldest[2]) + window - now, 0}
+  end
+end
 if granted >= global_limit then
+  if server ~= '0' and mine < share then redis.call('SET', KEYS[5], '1', 'PX', window) end
   local freeing = granted - global_limit
   local oldest = redis.call('ZRANGE', KEYS[2], freeing, freeing, 'WITHSCORES')
   return {tonumber(oldest[2]) + window - now, 0}
@@ -216,6 +270,10 @@ redis.call('HSET', key, 'remaining', remaining, 'reset_at', reset_at, 'limit', l
 redis.call('PEXPIREAT', key, reset_at + 3600000)
 redis.call('ZADD', KEYS[2], now, now .. ':' .. ARGV[6])
 redis.call('PEXPIRE', KEYS[2], window)
+if server ~= '0' then
+  redis.call('ZADD', mine_key, now, now .. ':' .. ARGV[6])
+  redis.call('PEXPIRE', mine_key, window)
+end
 if spare < 0 then return {0, -1} end
 return {0, math.min(spare, global_limit - granted - 1)}
 """
@@ -280,15 +338,17 @@ class RedisLimits:
     def _keys(self, route: Route) -> list[str]:
         return [self.prefix + "blocked", self.prefix + "global", self.prefix + "route:" + route.name]
 
-    def acquire(self, route: Route, answer: bool = False) -> Grant:
+    def acquire(self, route: Route, answer: bool = False, server: int = 0) -> Grant:
         with self._lock:
             self._sequence += 1
             member = f"{self._member}:{self._sequence}"
         held_back = 0 if answer else reserve(self.global_limit)
+        fair = [self.prefix + "saturated", self.prefix + "asking", self.prefix + "server:"]
         wait, spare = self._acquire(
-            keys=[*self._keys(route), self.prefix + "bucket:"],
-            args=[self.global_limit, GLOBAL_WINDOW_MS, PROBE_MS, route.name, route.major, member, held_back],
-        )
+            keys=[*self._keys(route), self.prefix + "bucket:", *fair],
+            args=[self.global_limit, GLOBAL_WINDOW_MS, PROBE_MS, route.name, route.major, member, held_back,
+                  0 if answer else server],
+        )  # fmt: skip
         return Grant(wait / 1000, None if spare < 0 else spare)
 
     def learn(self, route: Route, answer: Answer) -> float:

@@ -85,6 +85,40 @@ def test_announcements_leave_a_tenth_of_the_global_budget_to_answers(make_limits
     assert limits.acquire(Route(MESSAGES, 32), answer=True).wait > 0  # the whole budget is spent
 
 
+def test_a_saturated_budget_is_shared_fairly_between_servers(make_limits):
+    """One server with many channels takes what is free until another server is refused for the
+    global limit; from then on, each server that asks has an equal share of the window."""
+    limits = make_limits(11)  # announcements may take 10 in a window (a tenth is the answers')
+    busy = [limits.acquire(Route(MESSAGES, channel), server=1) for channel in range(1, 11)]
+    assert [grant.wait for grant in busy] == [0] * 10  # nobody else asked: the busy server takes it all
+    refused = limits.acquire(Route(MESSAGES, 100), server=2)
+    assert refused.wait > 0  # the budget is spent; server 2, below its share, was refused
+    # Servers 1 and 2 asked in this window: a share is 5. Server 1 has 10 already, so it waits for
+    # its oldest grants to age, however the global window frees.
+    assert limits.acquire(Route(MESSAGES, 11), server=1).wait > 0
+    assert limits.acquire(Route(MESSAGES, 200), answer=True).wait == 0  # answers are outside shares
+
+
+@pytest.mark.parametrize("servers", [2, 5])
+def test_under_saturation_no_server_takes_more_than_its_share(make_limits, servers):
+    limits = make_limits(11)
+    granted = dict.fromkeys(range(1, servers + 1), 0)
+    deadline = time.monotonic() + 2 * GLOBAL_WINDOW_MS / 1000
+    channel = 0
+    # Server 1 asks ten times as often as each other server, for two windows.
+    while time.monotonic() < deadline:
+        for server in granted:
+            for _ in range(10 if server == 1 else 1):
+                channel += 1
+                if limits.acquire(Route(MESSAGES, channel), server=server).wait == 0:
+                    granted[server] += 1
+        time.sleep(0.01)
+    share = 10 // servers
+    windows = 3  # two windows of asking, and the grants that began the first
+    assert granted[1] <= share * windows + 10  # at most its first, unshared, grab more than its share
+    assert all(granted[server] >= share for server in granted)  # and no server was starved
+
+
 def test_a_global_429_stops_every_route(make_limits):
     limits = make_limits(50)
     limits.acquire(Route(MESSAGES, 1))
