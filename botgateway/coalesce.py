@@ -8,6 +8,8 @@ version of each subject it said, so that a reply delivered late never contradict
 value (botgateway/delivery.py). Reactions go out after the text, one request each.
 """
 
+from dataclasses import replace
+
 from botgateway.mailbox import Held, Intent
 from botgateway.splitting import DISCORD_MESSAGE_LIMIT, fit, joined
 
@@ -83,5 +85,5 @@ def _latest_only(held: list[Held]) -> tuple[list[Held], list[tuple[int, int]]]:
             else:
                 superseded.append((entry.message_id, index))
         if lines:
-            kept.append(Held(entry.message_id, tuple(lines), entry.joiner, entry.reaction))
+            kept.append(replace(entry, lines=tuple(lines)))
     return kept, superseded

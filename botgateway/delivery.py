@@ -12,6 +12,10 @@ replies are reordered on their way (two karma workers, two reply workers, redeli
 about a subject the channel was told of in a newer version is left out, and a line about a subject
 it has no memory of (Redis restarted empty, or a quiet channel) says the subject's karma as the
 database has it now. So losing Redis costs at most a value said twice, never an older one.
+
+An announcement is worth little once it is stale: one that waited longer than ANNOUNCE_MAX_DELAY
+for Discord's budget (a saturated global limit, an outage) goes out only merged into a post that
+carries something fresh, or is dropped, and counted either way. Answers to commands always go out.
 """
 
 import logging
@@ -21,6 +25,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TypeVar
 
 import urllib3
@@ -76,8 +81,10 @@ class Courier:
         rest: DiscordRest,
         threads: int = 4,
         current: Callable[[int, Iterable[str]], dict[str, Line]] = current_lines,
+        max_delay: float = 60.0,
     ) -> None:
         self.mailbox = mailbox
+        self.max_delay = max_delay  # seconds an announcement may wait to be posted on its own
         self.limits = limits
         self.rest = rest
         self.current = current  # (server id, subjects) -> {subject: the Line that says it now}
@@ -101,6 +108,9 @@ class Courier:
             return  # nothing to say
         self.start()  # held replies need a poller in this process (a no-op once started)
         token, held, said = self.mailbox.add(reply)
+        if token is None and not held:  # an announcement the full mailbox refused
+            metrics.ANNOUNCEMENTS_LATE.labels("dropped").inc(len(reply.lines))
+            return
         if token is None or held:
             metrics.REPLIES_HELD.inc()
         if token is None:
@@ -191,7 +201,7 @@ class Courier:
         entry = fresh[0]
         kind = TEXT if entry.lines else REACTION  # a fresh entry has lines or a reaction
         route = Route(ROUTES[kind], reply.channel_id)
-        grant = self.limits.acquire(route, answer=not announces(entry))
+        grant = self.limits.acquire(route, answer=not announces(entry), server=reply.guild_id)
         intent: Intent = {**next_post([entry], grant.spare), "attempts": 0}
         left: Held | None = entry
 
@@ -212,6 +222,7 @@ class Courier:
         state = self._checked(self.mailbox.state(channel_id, token))
         intent = state.intent
         held = state.held
+        late: dict[int, list[int]] = {}
         if intent is None:
             checked = self._checked_against(state.held, state.said)
             if checked is None:
@@ -224,24 +235,46 @@ class Courier:
                 kept = {entry.message_id for entry in held}
                 metrics.REPLIES_COALESCED.inc(sum(1 for entry in state.held if entry.message_id not in kept))
                 return 0
+            late = self._late(held)
+            if late and not self._fresh_besides(held, late):  # nothing fresh to merge them into
+                dropped = {"covers": {str(message_id): indices for message_id, indices in late.items()},
+                           "reaction_of": None}  # fmt: skip
+                self._checked(self.mailbox.commit(channel_id, token, dropped, state))
+                metrics.ANNOUNCEMENTS_LATE.labels("dropped").inc(sum(map(len, late.values())))
+                return 0
             kind = kind_of(held)
             if kind is None:
                 return None
         else:
             kind = intent["kind"]
+            if kind == TEXT and not intent.get("answer") and self._all_late(held, intent):
+                # A post that failed until all it says is stale: given up, as if it had been made
+                # (what it would have said is not remembered as said).
+                given_up: Intent = {"covers": intent["covers"], "reaction_of": None}
+                self._checked(self.mailbox.commit(channel_id, token, given_up, state))
+                metrics.ANNOUNCEMENTS_LATE.labels("dropped").inc(sum(map(len, intent["covers"].values())))
+                return 0
             if intent.get("not_before", 0) > time.time():  # backing off after errors
                 return intent["not_before"] - time.time()
         route = Route(ROUTES[kind], channel_id)
         # A channel that holds an answer goes as one (its next post carries it, or soon will).
         answer = intent.get("answer", False) if intent else not all(map(announces, held))
-        grant = self.limits.acquire(route, answer=answer)
+        server = next((entry.guild_id for entry in state.held if entry.guild_id), 0)  # whose share it is
+        grant = self.limits.acquire(route, answer=answer, server=server)
         if grant.wait:
             return grant.wait
         if intent is None:
             # Written down before it is made: whoever takes over after a crash makes the same post
             # (same content, same nonce), which Discord then recognises.
-            intent = {**next_post(held, grant.spare), "attempts": 0}
+            # Late lines go out merged with the fresh ones, in the same post or not at all.
+            intent = {**next_post(held, 0 if late else grant.spare), "attempts": 0}
             intent["answer"] = answer
+            covered = {(int(message_id), index) for message_id, indices in intent["covers"].items()
+                       for index in indices}  # fmt: skip
+            merged = sum(1 for message_id, indices in late.items() for index in indices
+                         if (message_id, index) in covered)  # fmt: skip
+            if merged:
+                metrics.ANNOUNCEMENTS_LATE.labels("merged").inc(merged)
             self._checked(self.mailbox.set_intent(channel_id, token, intent))
         return self._make(
             channel_id,
@@ -251,6 +284,27 @@ class Courier:
             intent,
             lambda: self._checked(self.mailbox.commit(channel_id, token, intent, state)),
         )
+
+    def _late(self, held: list[Held]) -> dict[int, list[int]]:
+        """The announcement lines that waited longer than max_delay: {message id: [indices]}."""
+        oldest = time.time() - self.max_delay
+        return {
+            entry.message_id: [index for index, line in entry.lines if line.subject is not None]
+            for entry in held
+            if entry.since and entry.since < oldest and any(line.subject is not None for _, line in entry.lines)
+        }
+
+    def _all_late(self, held: list[Held], intent: Intent) -> bool:
+        """Whether every line `intent` covers is a late announcement."""
+        late = self._late(held)
+        return all(
+            set(indices) <= set(late.get(int(message_id), ())) for message_id, indices in intent["covers"].items()
+        )
+
+    @staticmethod
+    def _fresh_besides(held: list[Held], late: dict[int, list[int]]) -> bool:
+        """Whether a line besides the late ones is held (a fresh one, or an answer) to post them with."""
+        return any(index not in late.get(entry.message_id, ()) for entry in held for index, _ in entry.lines)
 
     def _make(
         self, channel_id: int, token: str, kind: str, route: Route, intent: Intent, posted: Callable[[], object]
@@ -336,7 +390,7 @@ class Courier:
                     continue
                 lines.append((index, known if known is not None and known.version > line.version else line))
             if lines or entry.reaction:
-                fresh.append(Held(entry.message_id, tuple(lines), entry.joiner, entry.reaction, entry.guild_id))
+                fresh.append(replace(entry, lines=tuple(lines)))
         return fresh, left_out
 
     @staticmethod
@@ -437,6 +491,7 @@ def courier() -> Courier:
         settings.DISCORD_API_BASE_URL,
         settings.DISCORD_TOKEN,
         settings.DISCORD_GLOBAL_RATE_LIMIT,
+        settings.ANNOUNCE_MAX_DELAY,
         settings.REDIS_NAMESPACE,
     )
     with _lock:
@@ -446,6 +501,7 @@ def courier() -> Courier:
                 mailbox_for(settings.REDIS_URL, prefix),
                 limits_for(settings.REDIS_URL, settings.DISCORD_GLOBAL_RATE_LIMIT, prefix),
                 DiscordRest(settings.DISCORD_API_BASE_URL, require_token()),
+                max_delay=settings.ANNOUNCE_MAX_DELAY,
             )
             _courier_key = key
         return _courier

@@ -21,7 +21,7 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NotRequired, Protocol, TypedDict
 
 import redis
@@ -34,6 +34,14 @@ LEASE_SECONDS = 10  # a holder that dies leaves the channel to others after this
 # no longer remembers is checked against the database (the truth) before it is said.
 SAID_SECONDS = 6 * 3600
 POSTED_SECONDS = 3600  # how long a channel remembers which replies it posted
+# Bounds on what waits for Discord's budget, so that a saturated budget cannot fill Redis: an
+# announcement (a reply that only reports karma) is not held when its channel holds this many
+# replies already, or when this many channels hold replies and its channel does not. Answers to
+# commands are always held. At about 400 bytes a held reply (bench/README.md, "The wall"), the
+# bounds keep the mailbox under 2 GB; announcements that wait longer than ANNOUNCE_MAX_DELAY are
+# dropped or merged anyway (botgateway/delivery.py), so in practice it stays far smaller.
+HELD_PER_CHANNEL = 200
+HELD_CHANNELS = 25_000
 
 
 @dataclass(frozen=True)
@@ -45,20 +53,27 @@ class Held:
     joiner: str
     reaction: str | None
     guild_id: int = 0  # the server whose karma the lines report (0: unknown)
+    since: float = 0.0  # time.time() when delivery took the reply in (0: unknown, as in older entries)
 
     @classmethod
     def of(cls, reply: Reply) -> "Held":
-        return cls(reply.message_id, tuple(enumerate(reply.lines)), reply.joiner, reply.reaction, reply.guild_id)
+        lines = tuple(enumerate(reply.lines))
+        return cls(reply.message_id, lines, reply.joiner, reply.reaction, reply.guild_id, time.time())
 
     def to_json(self) -> str:
         lines = [[index, line.text, line.subject, line.version] for index, line in self.lines]
-        return json.dumps({"lines": lines, "joiner": self.joiner, "reaction": self.reaction, "guild": self.guild_id})
+        return json.dumps({"lines": lines, "joiner": self.joiner, "reaction": self.reaction, "guild": self.guild_id,
+                           "since": self.since})  # fmt: skip
 
     @classmethod
     def from_json(cls, message_id: int, text: str | bytes) -> "Held":
         data = json.loads(text)
         lines = tuple((index, Line(text, subject, version)) for index, text, subject, version in data["lines"])
-        return cls(message_id, lines, data["joiner"], data["reaction"], data.get("guild", 0))
+        return cls(message_id, lines, data["joiner"], data["reaction"], data.get("guild", 0), data.get("since", 0.0))
+
+    def announces_only(self) -> bool:
+        """Whether it only reports karma: no answer to a command, no reaction (which answers too)."""
+        return bool(self.lines) and self.reaction is None and all(line.subject is not None for _, line in self.lines)
 
     def subjects(self) -> list[str]:
         return list(dict.fromkeys(line.subject for _, line in self.lines if line.subject is not None))
@@ -67,7 +82,7 @@ class Held:
         """What is left once the lines at `indices` (and the reaction, if `reaction`) went out."""
         lines = tuple((index, line) for index, line in self.lines if index not in indices)
         left = None if reaction else self.reaction
-        return Held(self.message_id, lines, self.joiner, left, self.guild_id) if lines or left else None
+        return replace(self, lines=lines, reaction=left) if lines or left else None
 
 
 class Intent(TypedDict):
@@ -172,19 +187,25 @@ class MemoryMailbox:
         A channel that holds nothing and whose lease is free does not hold the reply: its new
         holder posts it straight away (once it is checked against what the channel was told), and
         holds what Discord did not take. Otherwise the reply is held, once however often it comes,
-        unless it was posted already.
+        unless it was posted already, or unless it only announces and the mailbox is full
+        (HELD_PER_CHANNEL, HELD_CHANNELS): then it is dropped, and (None, False, ...) says so.
         """
         with self._lock:
             now = time.monotonic()
             channel = reply.channel_id
+            entry = Held.of(reply)
             said = self._told(channel, now)
-            said = {subject: said[subject] for subject in Held.of(reply).subjects() if subject in said}
+            said = {subject: said[subject] for subject in entry.subjects() if subject in said}
             if channel not in self._held and channel not in self._intents:
                 token = self._take_lease(channel, now)
                 if token is not None:
                     return token, False, said
             if self._posted.get((channel, reply.message_id), 0) <= now:
-                self._held.setdefault(channel, {}).setdefault(reply.message_id, Held.of(reply))
+                held = self._held.get(channel, {})
+                full = len(held) >= HELD_PER_CHANNEL or (channel not in self._due and len(self._due) >= HELD_CHANNELS)
+                if full and entry.announces_only() and reply.message_id not in held:
+                    return None, False, said
+                self._held.setdefault(channel, {}).setdefault(reply.message_id, entry)
                 self._due[channel] = min(self._due.get(channel, float("inf")), now)
             return self._take_lease(channel, now), True, said
 
@@ -314,18 +335,24 @@ class MemoryMailbox:
 _NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 _HOLDS_LEASE = "redis.call('GET', KEYS[1]) == ARGV[1]"
 # KEYS: lease, held, due, posted, intent, said. ARGV: token, lease ms, channel, message id, held
-# reply, then the reply's subjects. Returns {leased, held, {version the channel was told of each
-# subject, or false}}.
+# reply, "1" if it only announces, HELD_PER_CHANNEL, HELD_CHANNELS, then the reply's subjects.
+# Returns {leased, held, {version the channel was told of each subject, or false}}; {0, 0, ...}:
+# dropped, the mailbox is full.
 _ADD = (
     _NOW_MS
     + """
 local said = {}
-if #ARGV > 5 then said = redis.call('HMGET', KEYS[6], unpack(ARGV, 6)) end
+if #ARGV > 8 then said = redis.call('HMGET', KEYS[6], unpack(ARGV, 9)) end
 if redis.call('EXISTS', KEYS[2], KEYS[5]) == 0 then
   if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0, said} end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 if not redis.call('ZSCORE', KEYS[4], ARGV[4]) then
+  if ARGV[6] == '1' and redis.call('HEXISTS', KEYS[2], ARGV[4]) == 0 and (
+      redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[7]) or
+      (not redis.call('ZSCORE', KEYS[3], ARGV[3]) and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[8]))) then
+    return {0, 0, said}
+  end
   redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])
   redis.call('ZADD', KEYS[3], 'LT', now, ARGV[3])
 end
@@ -438,7 +465,17 @@ class RedisMailbox:
                 self._due_key,
                 *self._keys(channel, "posted", "intent", "said"),
             ],
-            args=[token, LEASE_SECONDS * 1000, channel, reply.message_id, entry.to_json(), *subjects],
+            args=[
+                token,
+                LEASE_SECONDS * 1000,
+                channel,
+                reply.message_id,
+                entry.to_json(),
+                "1" if entry.announces_only() else "0",
+                HELD_PER_CHANNEL,
+                HELD_CHANNELS,
+                *subjects,
+            ],
         )
         told = {subject: int(version) for subject, version in zip(subjects, said, strict=True) if version is not None}
         return (token if leased else None), bool(held), told

@@ -50,6 +50,12 @@ REPLIES_COALESCED = Counter(
     "popple_replies_coalesced",
     "Replies that went out merged into another reply's Discord message, or that one said already",
 )
+ANNOUNCEMENTS_LATE = Counter(
+    "popple_announcements_late",
+    "Announcement lines not posted on their own: they waited longer than ANNOUNCE_MAX_DELAY and went out "
+    "merged into a newer post (merged), or were dropped (dropped; also those a full mailbox refused)",
+    ["outcome"],
+)
 
 # Karma (counted as the ledger says what each version of a message did: karma/ledger/writes.py) -
 KARMA_APPLIED = Counter("popple_karma_applied", "Karma changes applied: a name changed by a message")

@@ -381,6 +381,9 @@ DISCORD_SHARD_IDS = _str("DISCORD_SHARD_IDS")  # "0,2" or "0-3"; parsed by the g
 # Requests per second the bot may make, all processes together (Discord's default is 50; Discord
 # raises it for large bots on request).
 DISCORD_GLOBAL_RATE_LIMIT = _int("DISCORD_GLOBAL_RATE_LIMIT", 50, minimum=1)
+# Seconds an announcement may wait for Discord's budget: later, it is said only merged into a
+# newer post of its channel, or not at all (botgateway/delivery.py). Answers always go out.
+ANNOUNCE_MAX_DELAY = _int("ANNOUNCE_MAX_DELAY", 60, minimum=1)
 
 # "{shards}" becomes the shard ids this process runs, so that gateways sharing a disk keep apart.
 GATEWAY_OUTBOX_PATH = _str("GATEWAY_OUTBOX_PATH", str(BASE_DIR / "var" / "outbox-{shards}.sqlite3"))

@@ -5,6 +5,8 @@ The `redis` cases share their state as separate worker processes would, through 
 
 import logging
 import threading
+import time
+from dataclasses import replace
 
 import pytest
 
@@ -14,6 +16,7 @@ from botgateway.ratelimits import MemoryLimits, RedisLimits
 from botgateway.rest import DiscordRest
 from botgateway.tests.conftest import PREFIX
 from karma.message import Line, Reply
+from monitoring.metrics import ANNOUNCEMENTS_LATE
 from testkit.fakediscord import FakeDiscord
 
 CHECK = "\N{WHITE HEAVY CHECK MARK}"
@@ -31,13 +34,13 @@ def make_courier(request, fake):
     """Makes couriers; with Redis, each stands for a worker process of its own."""
     couriers = []
 
-    def make(start=True):
+    def make(start=True, max_delay=60.0):
         if request.param == "memory":
             mailbox, limits = MemoryMailbox(), MemoryLimits(fake.global_limit)
         else:
             client = request.getfixturevalue("shared_redis")
             mailbox, limits = RedisMailbox(client, PREFIX), RedisLimits(client, fake.global_limit, PREFIX)
-        courier = Courier(mailbox, limits, DiscordRest(fake.api_url, fake.token))
+        courier = Courier(mailbox, limits, DiscordRest(fake.api_url, fake.token), max_delay=max_delay)
         couriers.append(courier)
         return courier.start() if start else courier
 
@@ -165,3 +168,64 @@ def test_answers_go_before_announcements_when_the_global_budget_runs_short(make_
     said = [message.channel_id for message in fake.messages]
     assert said.index(2000) < 50  # in the first second's budget, which the announcements could not take whole
     assert fake.rate_limit_violations() == 0
+
+
+def late(outcome):
+    return ANNOUNCEMENTS_LATE.labels(outcome)._value.get()
+
+
+def hold_as_if_since(courier, channel, replies, seconds_ago):
+    """Hold `replies` in the channel as if delivery had taken them in `seconds_ago` (a saturated
+    budget or an outage kept them); returns the lease, which the caller gives back."""
+    token = courier.mailbox.lease(channel)
+    for reply in replies:
+        courier.mailbox.hold(channel, token, replace(Held.of(reply), since=time.time() - seconds_ago))
+    return token
+
+
+def test_a_stale_announcement_alone_is_dropped_and_counted(make_courier, fake):
+    courier = make_courier(start=False, max_delay=60)
+    channel = fake.add_guild("stale").channel_ids[0]
+    dropped = late("dropped")
+    token = hold_as_if_since(courier, channel, [karma_reply(channel, 10_000, "x", 1, 1)], seconds_ago=61)
+    courier.mailbox.give_back(channel, token)
+    courier.flush(channel)
+    assert fake.messages == []  # not said a minute late
+    assert courier.mailbox.held(channel) == []  # nor held any longer
+    assert late("dropped") == dropped + 1
+
+
+def test_a_stale_announcement_goes_out_merged_with_a_fresh_one(make_courier, fake):
+    courier = make_courier(start=False, max_delay=60)
+    channel = fake.add_guild("merged").channel_ids[0]
+    merged = late("merged")
+    token = hold_as_if_since(courier, channel, [karma_reply(channel, 11_000, "old", 1, 1)], seconds_ago=61)
+    courier.mailbox.hold(channel, token, Held.of(karma_reply(channel, 11_001, "new", 1, 1)))
+    courier.mailbox.give_back(channel, token)
+    courier.flush(channel)
+    assert [m.content for m in fake.messages] == ["old has 1 karma.\nnew has 1 karma."]  # one post
+    assert late("merged") == merged + 1
+
+
+def test_an_answer_is_never_dropped_however_late(make_courier, fake):
+    courier = make_courier(start=False, max_delay=60)
+    channel = fake.add_guild("answer").channel_ids[0]
+    answer = Reply(channel, 12_000, (Line("x has 1 karma."),))  # `@Popple karma x`
+    token = hold_as_if_since(courier, channel, [answer], seconds_ago=600)
+    courier.mailbox.give_back(channel, token)
+    courier.flush(channel)
+    assert [m.content for m in fake.messages] == ["x has 1 karma."]
+
+
+def test_a_post_that_failed_until_it_was_stale_is_given_up(make_courier, fake):
+    courier = make_courier(max_delay=1)
+    channel = fake.add_guild("outage").channel_ids[0]
+    failing_until = time.monotonic() + 2.5
+    fake.fail_rest(502, seconds=2.5)  # Discord fails longer than an announcement may wait
+    dropped = late("dropped")
+    courier.deliver(karma_reply(channel, 13_000, "x", 1, 1))
+    assert fake.wait_until(lambda: late("dropped") == dropped + 1, timeout=15)
+    time.sleep(max(0.0, failing_until - time.monotonic()))
+    courier.deliver(karma_reply(channel, 13_001, "x", 2, 2))  # what comes after goes out as usual
+    assert fake.wait_until(lambda: fake.messages, timeout=10)
+    assert [m.content for m in fake.messages] == ["x has 2 karma."]

@@ -118,3 +118,23 @@ def test_a_poller_learns_how_long_it_may_sleep(mailbox):
     claimed, following = mailbox.claim_due_next()
     assert claimed == [CHANNEL]
     assert following > 3  # claimed: a lease's length ahead
+
+
+def test_a_full_channel_takes_answers_but_no_more_announcements(mailbox, monkeypatch):
+    monkeypatch.setattr("botgateway.mailbox.HELD_PER_CHANNEL", 2)
+    token, _, _ = mailbox.add(reply(1))  # the channel's lease: reply 1 is its holder's to post
+    assert mailbox.add(reply(2))[:2] == (None, True)
+    assert mailbox.add(reply(3))[:2] == (None, True)
+    assert mailbox.add(reply(4))[:2] == (None, False)  # two held: the third announcement is dropped
+    answer = Reply(CHANNEL, 5, (Line("x has 1 karma."),))  # answers a command: no subject
+    assert mailbox.add(answer)[:2] == (None, True)
+    assert held_ids(mailbox, token) == [2, 3, 5]
+
+
+def test_a_mailbox_holding_for_many_channels_takes_no_new_one(mailbox, monkeypatch):
+    monkeypatch.setattr("botgateway.mailbox.HELD_CHANNELS", 1)
+    first, other = reply(1), Reply(CHANNEL + 1, 2, (Line("y has 1 karma.", "y", 1),))
+    mailbox.add(first)
+    assert mailbox.add(reply(3))[:2] == (None, True)  # channel 42 holds: it is due
+    mailbox.lease(CHANNEL + 1)  # the other channel is busy, so its announcement would be held
+    assert mailbox.add(other)[:2] == (None, False)  # but one channel holds already: dropped
