@@ -9,16 +9,15 @@ import json
 import re
 import shlex
 import sys
-import urllib.request
 
 import pytest
 from prometheus_client import Counter
-from prometheus_client.parser import text_string_to_metric_families
 
 from botgateway.gateway import Gateway
 from botgateway.outbox import Outbox
 from monitoring import metrics
 from testkit.fakediscord import FakeDiscord
+from testkit.metrics import scrape, value
 from testkit.processes import ROOT, Process
 from testkit.stack import PROCFILE, free_port
 
@@ -32,21 +31,6 @@ def fake_discord():
     fake.start()
     yield fake
     fake.stop()
-
-
-def scrape(port):
-    """{(name, labels as a sorted tuple): value} from http://127.0.0.1:port/metrics."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples, name, **labels):
-    return samples.get((name, tuple(sorted(labels.items()))), 0)
 
 
 def posted_texts(samples):
