@@ -37,10 +37,11 @@ POSTED_SECONDS = 3600  # how long a channel remembers which replies it posted
 # Bounds on what waits for Discord's budget, so that a saturated budget cannot fill Redis: an
 # announcement (a reply that only reports karma) is not held when its channel holds this many
 # replies already, or when this many channels hold replies and its channel does not. Answers to
-# commands are always held. At about 400 bytes a held reply (bench/README.md, "The wall"), the
-# bounds keep the mailbox under 2 GB; announcements that wait longer than ANNOUNCE_MAX_DELAY are
-# dropped or merged anyway (botgateway/delivery.py), so in practice it stays far smaller.
-HELD_PER_CHANNEL = 200
+# commands are always held. At about 650 bytes a held reply in Redis (bench/README.md, "The
+# wall"), the bounds keep the mailbox under 1.7 GB; announcements that wait longer than
+# ANNOUNCE_MAX_DELAY are dropped or merged anyway (botgateway/delivery.py), so in practice it stays
+# far smaller (12 MB at the wall's peak with 20,000 servers).
+HELD_PER_CHANNEL = 100
 HELD_CHANNELS = 25_000
 
 

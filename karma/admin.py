@@ -122,7 +122,7 @@ class KarmaAdmin(ServerNamed):
     def remove_alias(self, request, queryset):
         for guild_id, subject in queryset.values_list("guild_id", "subject"):
             try:
-                actions.unmerge(guild_id, subject)
+                actions.unmerge(guild_id, subject, request.user)
             except ValueError as problem:
                 self.message_user(request, str(problem), messages.ERROR)
             else:

@@ -38,6 +38,12 @@ def parse(text: str) -> dict | None:
     return {word: ids} if len(ids) <= MAX_CHANNELS else None
 
 
+def channel_of(text: str) -> int | None:
+    """The channel a mention names (`<#123>`), when the text is one mention and nothing else."""
+    found = _CHANNEL.fullmatch(text.strip())
+    return int(found.group(1)) if found else None
+
+
 def show(rule: dict) -> str:
     if not rule:
         return "everywhere"

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router, transaction
 
-from karma import channels, emoji, points
+from karma import channels, emoji, modlog, points
 from karma.models import MAX_NAME_LENGTH, MAX_REACTION_EMOJI, GuildSettings, SettingChange
 from karma.names import clean, folded
 from karma.replies import duration, shorten
@@ -68,6 +68,13 @@ def _parse_reactions(text: str, current: list[str]) -> list[str] | None:
         return []
     listed = emoji.parse_list(text)
     return listed if listed and len(listed) <= MAX_REACTION_EMOJI else None
+
+
+def _parse_log(text: str) -> int | None:
+    """`#channel` (its id), or "off" (0: stored as no channel)."""
+    if text.strip().lower() in ("off", "none"):
+        return 0
+    return channels.channel_of(text)
 
 
 def _show_names(names: list[str]) -> str:
@@ -146,6 +153,20 @@ SETTINGS = {
         lambda text, _: parse_words(text),
         ", ".join,
     ),
+    "log": Setting(
+        "log_channel",
+        'log must be a channel (such as "log #mod-log", where Popple posts settings changes, seasons, reverts, merges '
+        'and people often refused) or "off"',
+        lambda text, _: _parse_log(text),
+        lambda value: f"<#{value}>" if value else "off",
+    ),
+    "logrefusals": Setting(
+        "log_refusals",
+        'logrefusals must be how many refusals by the cooldown or the budget in an hour get a person named in the log '
+        '(at most 1000) or "off"',
+        lambda text, _: _off_or_number(text, 1_000),
+        lambda value: f"{value} an hour" if value else "off",
+    ),
 }  # fmt: skip
 
 
@@ -167,13 +188,23 @@ def change(guild_id: int, name: str, text: str, changed_by: str) -> str:
         new = setting.parse(text, old)
         if new is None:
             raise ValueError(setting.help)
+        if new == 0 and setting.field == "log_channel":
+            new = None  # no log channel
         if new != old:
             setattr(settings, setting.field, new)
             settings.save(update_fields=[setting.field])
-            SettingChange.objects.create(
+            recorded = SettingChange.objects.create(
                 guild_id=guild_id, setting=name, old=setting.show(old), new=setting.show(new), changed_by=changed_by
             )
+            # A log turned off or moved says so in the channel it leaves.
+            _log(recorded, old if name == "log" and old else settings.log_channel)
     return setting.show(new)
+
+
+def _log(change: SettingChange, channel_id: int | None) -> None:
+    """The change, in the server's moderators' log."""
+    line = f"{change.changed_by} set {change.setting} to {change.new} (was {change.old})."
+    modlog.setting_changed(change.guild_id, channel_id, change.pk, change.changed_at, line)
 
 
 def record_admin_change(old: GuildSettings | None, new: GuildSettings, user: AbstractBaseUser) -> None:
@@ -183,7 +214,7 @@ def record_admin_change(old: GuildSettings | None, new: GuildSettings, user: Abs
         before = getattr(old, setting.field) if old else GuildSettings._meta.get_field(setting.field).get_default()  # type: ignore[union-attr]
         after = getattr(new, setting.field)
         if before != after:
-            SettingChange.objects.create(
+            recorded = SettingChange.objects.create(
                 guild_id=new.guild_id,
                 setting=name,
                 old=setting.show(before),
@@ -191,3 +222,4 @@ def record_admin_change(old: GuildSettings | None, new: GuildSettings, user: Abs
                 changed_by=f"admin {user.get_username()}",
                 admin_user=user,  # type: ignore[misc]  # any user model's user; stubs assume auth.User
             )
+            _log(recorded, new.log_channel or (old.log_channel if old else None))

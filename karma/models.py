@@ -189,6 +189,19 @@ class GuildSettings(models.Model):
         validators=[validate_thank_words],
         help_text=f"The words thanks listen for, among: {', '.join(THANK_WORDS)}.",
     )
+    log_channel = models.BigIntegerField(
+        "log channel",
+        null=True,
+        blank=True,
+        help_text="The channel id where Popple posts the moderators' log: settings changes, seasons, reverts, "
+        "merges, and people the cooldown or budget refused often (empty: no log).",
+    )
+    log_refusals = models.PositiveIntegerField(
+        "log refusals",
+        default=10,
+        validators=[MaxValueValidator(1_000)],
+        help_text="Refusals by the cooldown or the budget in an hour after which the log names the person (0: never).",
+    )
 
     class Meta:
         verbose_name = "server"

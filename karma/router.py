@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from karma import channels, config, seasons, thanks
+from karma import channels, config, modlog, seasons, thanks
 from karma.ledger import reactions, reads, writes
 from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, bot_prefixes
 from karma.names import clean
@@ -31,6 +31,7 @@ from karma.replies import (
     shown,
     too_many_subjects,
 )
+from karma.rules import BUDGET, COOLDOWN
 
 DEFAULT_BOARD_SIZE = 10
 MAX_BOARD_SIZE = 100  # beyond this a board is spam, not an answer
@@ -65,7 +66,18 @@ def _respond(message: IncomingMessage) -> Reply:
     if not changes:
         return answer(message)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
-    return announced(message, writes.apply_changes(message, changes[:limit], reasons), len(changes) > limit)
+    outcome = writes.apply_changes(message, changes[:limit], reasons)
+    _log_refusals(message, outcome)
+    return announced(message, outcome, len(changes) > limit)
+
+
+def _log_refusals(message: IncomingMessage, outcome: writes.Outcome) -> None:
+    """Refusals by the cooldown or the budget, counted for the moderators' log (a replayed version
+    has none: counted once)."""
+    limited = [refusal.rule for refusal in outcome.refusals if refusal.rule in (COOLDOWN, BUDGET)]
+    channel_id, threshold = outcome.log
+    if limited and channel_id:
+        modlog.refusals(message.guild_id, channel_id, threshold, message.author_id, message.author_name, limited)
 
 
 def respond_to_edit(message: IncomingMessage) -> Reply:

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import router, transaction
 from django.utils import timezone
 
+from karma import modlog
 from karma.models import GuildSettings, Season, SettingChange
 
 MAX_SEASON_NAME = 50
@@ -43,14 +44,18 @@ def start(guild_id: int, name: str, started_by: str) -> Span:
     after the other: the server's row is locked while the next number is taken (as config.change
     does for a setting)."""
     with transaction.atomic(using=router.db_for_write(Season)):
-        GuildSettings.objects.select_for_update().get_or_create(guild_id=guild_id)
+        server, _ = GuildSettings.objects.select_for_update().get_or_create(guild_id=guild_id)
         last = Season.objects.filter(guild_id=guild_id).order_by("-number").first()
         number = (last.number if last else 1) + 1
         season = Season.objects.create(
             guild_id=guild_id, number=number, name=name, started_at=timezone.now(), started_by=started_by
         )
-        SettingChange.objects.create(
+        recorded = SettingChange.objects.create(
             guild_id=guild_id, setting="season", old=str(number - 1), new=f"{number} {name}".strip(),
             changed_by=started_by,
+        )  # fmt: skip
+        modlog.setting_changed(
+            guild_id, server.log_channel, recorded.pk, recorded.changed_at,
+            f"{started_by} started season {number}{f' ({name})' if name else ''}.",
         )  # fmt: skip
     return Span(season.number, name, season.started_at, None)

@@ -104,6 +104,14 @@ def send_reply(reply: Reply) -> None:
         )
 
 
+@shared_task(name="karma.post_log", bind=True, autoretry_for=(BrokerError, MessageNacked), **RETRY_POLICY)
+def post_log(self, payload=None, *unexpected, **unknown):
+    """A line of a server's moderators' log (karma/modlog.py), to the reply side. The karma queue
+    carries it, which every process that changes settings may publish to (the web may not publish
+    replies)."""
+    send_reply(parsed(self, Reply.from_payload, payload, (*unexpected, *unknown), "log"))
+
+
 @shared_task(
     name="karma.handle_interaction",
     bind=True,

@@ -262,6 +262,7 @@ _ROUTES = {
     "karma.handle_message": "karma",
     "karma.handle_reaction": "karma",
     "karma.send_reply": "replies",
+    "karma.post_log": "karma",
     "karma.handle_interaction": "karma",
     "karma.complete_interaction": "replies",
     "karma.server_event": "karma",

@@ -56,6 +56,7 @@ class Outcome:
     refusals: list[Refusal] = field(default_factory=list)  # what the server's rules refused
     here: bool = True  # whether karma counts in the channel (karma/channels.py)
     points: Points = KARMA  # what the server calls karma
+    log: tuple[int | None, int] = (None, 0)  # the moderators' log channel, and its refusals threshold
 
 
 def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons | None = None) -> Outcome:
@@ -119,7 +120,8 @@ def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) ->
         if not server.listens(message.channel_id, message.within):
             # Nothing recorded: no version to follow either.
             return Outcome([], server.announce, here=False, points=server.points)
-        return replace(_apply_version_of(cursor, message, changes, reasons, server), points=server.points)
+        outcome = _apply_version_of(cursor, message, changes, reasons, server)
+        return replace(outcome, points=server.points, log=(server.log_channel, server.log_refusals))
 
 
 def _apply_version_of(cursor: CursorWrapper, message: IncomingMessage, changes: Changes, reasons: Reasons,
@@ -221,6 +223,8 @@ class Server:
     reactions: list[str] = field(default_factory=list)  # the emoji its reactions count
     channels: dict = field(default_factory=dict)  # where karma counts (karma/channels.py)
     points: Points = KARMA  # what it calls karma
+    log_channel: int | None = None  # the moderators' log (karma/modlog.py)
+    log_refusals: int = 0  # refusals an hour after which the log names a person
 
     def listens(self, channel_id: int, within: list[int]) -> bool:
         return channels.listens(self.channels, channel_id, within)
@@ -234,7 +238,7 @@ def server_rules(cursor: CursorWrapper, guild_id: int) -> Server:
         return Server()
     rules = Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
     listed, where = json.loads(row[6] or "[]") or [], json.loads(row[7] or "{}") or {}
-    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]))
+    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]), row[9], row[10])
 
 
 def _claim(
@@ -378,8 +382,8 @@ _HOUR_COUNT = f"SELECT COUNT(*) FROM {_LEDGER} WHERE {_THEIRS}"  # noqa: S608
 _HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY created_at LIMIT 1 OFFSET %s"  # noqa: S608
 
 _RULES = (
-    "SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions, channels, points "  # noqa: S608
-    f"FROM {_SETTINGS} WHERE guild_id = %s"
+    "SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions, channels, points, "  # noqa: S608
+    f"log_channel, log_refusals FROM {_SETTINGS} WHERE guild_id = %s"
 )
 
 # Adds in the database, creating missing rows. (Reading first, then inserting or updating, would

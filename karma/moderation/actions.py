@@ -14,6 +14,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, router, transaction
 from django.db.models import QuerySet
 
+from karma import modlog
 from karma.ledger.writes import MAX_ALIAS_HOPS, retrying
 from karma.models import Giver, Karma, LedgerEntry, SettingChange
 
@@ -73,7 +74,7 @@ def revert(entries: Iterable[LedgerEntry], user: AbstractBaseUser | None) -> int
     skipped, as are reverts and merges themselves. A change to a subject merged since counts for
     the subject it was merged into, and is undone there.
     """
-    undone = 0
+    undone: list[tuple[int, int, str]] = []  # (server, ledger row, subject) of the rows undone now
     for entry in entries:
         if entry.source in NOT_REVERTIBLE or not entry.delta:
             continue
@@ -85,9 +86,10 @@ def revert(entries: Iterable[LedgerEntry], user: AbstractBaseUser | None) -> int
             _retried(undo)
         except IntegrityError:
             continue  # reverted already
-        undone += 1
-    logger.info("%s reverted %d ledger rows", _who(user), undone)
-    return undone
+        undone.append((entry.guild_id, entry.pk, entry.subject))
+    logger.info("%s reverted %d ledger rows", _who(user), len(undone))
+    modlog.reverted(_who(user), undone)
+    return len(undone)
 
 
 def merge(guild_id: int, source: str, target: str, user: AbstractBaseUser | None) -> int:
@@ -122,10 +124,11 @@ def merge(guild_id: int, source: str, target: str, user: AbstractBaseUser | None
 
     moved = _retried(work)
     logger.info("%s merged a subject into another in server %s (%d karma moved)", _who(user), guild_id, moved)
+    modlog.merged(guild_id, _who(user), source, target, moved)
     return moved
 
 
-def unmerge(guild_id: int, subject: str) -> None:
+def unmerge(guild_id: int, subject: str, user: AbstractBaseUser | None = None) -> None:
     """Remove the alias: `subject` counts for itself again, from 0 (the karma merged stays where it
     went; revert the merge's rows to take it back)."""
 
@@ -137,6 +140,7 @@ def unmerge(guild_id: int, subject: str) -> None:
         row.save(update_fields=["merged_into", "updated_at"])
 
     _retried(work)
+    modlog.unmerged(guild_id, _who(user), subject)
 
 
 def forget_user(user_id: int) -> int:

@@ -108,6 +108,7 @@ def test_server_settings_are_editable_and_each_change_is_recorded(admin_client, 
         "budget": "0",
         "max_change": "0",
         "points": "karma",
+        "log_refusals": "10",
         "ignored": '["c"]',
     }
     response = admin_client.post(reverse("admin:karma_guildsettings_change", args=[3]), form)
@@ -133,6 +134,7 @@ def test_a_bad_setting_is_refused_with_its_reason(admin_client):
         "budget": "0",
         "max_change": "0",
         "points": "karma",
+        "log_refusals": "10",
         "ignored": "[]",
     }
     response = admin_client.post(reverse("admin:karma_guildsettings_change", args=[4]), form)
@@ -144,7 +146,15 @@ def test_a_bad_setting_is_refused_with_its_reason(admin_client):
 def test_ignored_names_must_be_names_and_a_server_stays_its_own(admin_client):
     GuildSettings.objects.create(guild_id=6)
     url = reverse("admin:karma_guildsettings_change", args=[6])
-    form = {"announce": "on", "cooldown": "0", "budget": "0", "max_change": "0", "points": "karma", "ignored": "[1]"}
+    form = {
+        "announce": "on",
+        "cooldown": "0",
+        "budget": "0",
+        "max_change": "0",
+        "points": "karma",
+        "log_refusals": "10",
+        "ignored": "[1]",
+    }
     response = admin_client.post(url, form)
     assert response.status_code == 200
     assert b"is not a name karma could count" in response.content
@@ -157,7 +167,15 @@ def test_ignored_names_must_be_names_and_a_server_stays_its_own(admin_client):
 def test_reaction_emoji_must_be_emoji(admin_client, admin_user):
     GuildSettings.objects.create(guild_id=8)
     url = reverse("admin:karma_guildsettings_change", args=[8])
-    form = {"announce": "on", "cooldown": "0", "budget": "0", "max_change": "0", "points": "karma", "ignored": "[]"}
+    form = {
+        "announce": "on",
+        "cooldown": "0",
+        "budget": "0",
+        "max_change": "0",
+        "points": "karma",
+        "log_refusals": "10",
+        "ignored": "[]",
+    }
     response = admin_client.post(url, {**form, "reactions": '["👍", "up"]'})
     assert response.status_code == 200
     assert b"is not an emoji (a server" in response.content
