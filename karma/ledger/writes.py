@@ -23,7 +23,7 @@ from django.db.backends.utils import CursorWrapper
 from django.dispatch import Signal
 from django.utils import timezone
 
-from karma import channels, points
+from karma import channels, language, points
 from karma.ledger.reads import ANNOUNCE_DEFAULT, announce_enabled
 from karma.message import IncomingMessage
 from karma.models import DELETED_REVISION, Giver, GuildSettings, Karma, LedgerEntry, MessageVersion
@@ -56,6 +56,7 @@ class Outcome:
     refusals: list[Refusal] = field(default_factory=list)  # what the server's rules refused
     here: bool = True  # whether karma counts in the channel (karma/channels.py)
     points: Points = KARMA  # what the server calls karma
+    language: str = language.ENGLISH  # Django's code of the language its answers are in
 
 
 def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons | None = None) -> Outcome:
@@ -118,8 +119,9 @@ def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) ->
         server = server_rules(cursor, message.guild_id)
         if not server.listens(message.channel_id, message.within):
             # Nothing recorded: no version to follow either.
-            return Outcome([], server.announce, here=False, points=server.points)
-        return replace(_apply_version_of(cursor, message, changes, reasons, server), points=server.points)
+            return Outcome([], server.announce, here=False, points=server.points, language=server.language)
+        outcome = _apply_version_of(cursor, message, changes, reasons, server)
+        return replace(outcome, points=server.points, language=server.language)
 
 
 def _apply_version_of(cursor: CursorWrapper, message: IncomingMessage, changes: Changes, reasons: Reasons,
@@ -221,6 +223,7 @@ class Server:
     reactions: list[str] = field(default_factory=list)  # the emoji its reactions count
     channels: dict = field(default_factory=dict)  # where karma counts (karma/channels.py)
     points: Points = KARMA  # what it calls karma
+    language: str = language.ENGLISH  # Django's code of the language of its answers (karma/language.py)
 
     def listens(self, channel_id: int, within: list[int]) -> bool:
         return channels.listens(self.channels, channel_id, within)
@@ -234,7 +237,8 @@ def server_rules(cursor: CursorWrapper, guild_id: int) -> Server:
         return Server()
     rules = Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
     listed, where = json.loads(row[6] or "[]") or [], json.loads(row[7] or "{}") or {}
-    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]))
+    spoken = language.django_code(row[9], row[10])
+    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]), spoken)
 
 
 def _claim(
@@ -378,7 +382,8 @@ _HOUR_COUNT = f"SELECT COUNT(*) FROM {_LEDGER} WHERE {_THEIRS}"  # noqa: S608
 _HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY created_at LIMIT 1 OFFSET %s"  # noqa: S608
 
 _RULES = (
-    "SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions, channels, points "  # noqa: S608
+    "SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions, channels, points, "  # noqa: S608
+    "language, locale "
     f"FROM {_SETTINGS} WHERE guild_id = %s"
 )
 
