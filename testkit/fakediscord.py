@@ -213,6 +213,7 @@ class Guild:
     nicks: dict = field(default_factory=dict)  # user id -> nickname in this server
     icon: str | None = None  # the icon's hash
     categories: dict = field(default_factory=dict)  # category id -> ids of the channels in it
+    locale: str = "en-US"  # its preferred locale (Community settings in Discord)
 
 
 class _Connection:
@@ -421,7 +422,7 @@ class FakeDiscord:
         self.users[user["id"]] = user
         return int(user["id"])
 
-    def add_guild(self, name, shard=0, shard_count=1, channels=1, owner_id=None):
+    def add_guild(self, name, shard=0, shard_count=1, channels=1, owner_id=None, locale="en-US"):
         """A server whose id routes to `shard` of `shard_count`; the bot is a member.
 
         A gateway already connected hears of it as Discord tells a bot that joined a server: a
@@ -439,6 +440,7 @@ class FakeDiscord:
             channel_ids=[self._snowflake() for _ in range(channels)],
             manager_role_id=self._snowflake(),
             admin_role_id=self._snowflake(),
+            locale=locale,
         )
         guild.members[int(self.bot["id"])] = []
         guild.members[owner_id] = []
@@ -471,10 +473,11 @@ class FakeDiscord:
         self.guilds[guild.id] = guild
         self.loop.call_soon_threadsafe(self._dispatch_guild, guild)
 
-    def rename(self, guild, name, icon=None):
-        """The server's name or icon changes: a GUILD_UPDATE (the guild object without members,
-        channels or presences)."""
+    def rename(self, guild, name, icon=None, locale=None):
+        """The server's name or icon (or preferred locale, if given) changes: a GUILD_UPDATE (the
+        guild object without members, channels or presences)."""
         guild.name, guild.icon = name, icon
+        guild.locale = locale or guild.locale
         data = {key: value for key, value in self._guild_create(guild).items() if key not in _NOT_IN_UPDATE}
         self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "GUILD_UPDATE", data)
 
@@ -575,7 +578,7 @@ class FakeDiscord:
             "mfa_level": 0,
             "nsfw_level": 0,
             "system_channel_flags": 0,
-            "preferred_locale": "en-US",
+            "preferred_locale": guild.locale,
             "afk_timeout": 300,
         }
 
