@@ -196,6 +196,29 @@ class Reaction:
     at: float
 
 
+# Discord's locales: the keys a command's name_localizations and description_localizations may have.
+DISCORD_LOCALES = {
+    "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl", "pt-BR",
+    "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja", "zh-TW", "ko",
+}  # fmt: skip
+
+
+def _localizations_valid(item):
+    """A command's or an option's localizations, as Discord checks them: known locales; names of 1
+    to 32 characters (a slash command's and an option's lowercase, without spaces), descriptions of
+    1 to 100."""
+    names, descriptions = item.get("name_localizations") or {}, item.get("description_localizations") or {}
+    if not set(names) | set(descriptions) <= DISCORD_LOCALES:
+        return False
+    typed = item.get("type", 1) == 1 or "required" in item  # a slash command, or an option
+    if not all(1 <= len(name) <= 32 and (not typed or (name == name.lower() and " " not in name))
+               for name in names.values()):  # fmt: skip
+        return False
+    if not all(1 <= len(text) <= 100 for text in descriptions.values()):
+        return False
+    return all(_localizations_valid(option) for option in item.get("options") or [])
+
+
 # What a GUILD_CREATE has and a GUILD_UPDATE does not.
 _NOT_IN_UPDATE = {"channels", "members", "member_count", "large", "unavailable", "joined_at", "threads",
                   "presences", "voice_states", "stage_instances", "guild_scheduled_events"}  # fmt: skip
@@ -941,7 +964,7 @@ class FakeDiscord:
         # Discord's rule: names are unique per type (a slash command and a context menu entry of
         # a person and of a message may share one).
         names = [(command.get("type", 1), command.get("name")) for command in body]
-        if len(set(names)) != len(names):
+        if len(set(names)) != len(names) or not all(_localizations_valid(command) for command in body):
             return self._json({"message": "Invalid Form Body", "code": 50035}, status=400)
         registered = [
             {**command, "id": str(self._snowflake()), "application_id": str(self.application_id), "version": "1"}

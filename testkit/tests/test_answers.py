@@ -52,3 +52,18 @@ def test_the_rules_tables_answers_are_said_in_each_language(code):
         said = has_karma("a", 2) + " " + has_karma("b (c)", -1)
     assert answers.in_language("No one has any karma yet.", code) == no_one
     assert answers.in_language("a has 2 karma. b (c) has -1 karma.", code) == said
+
+
+def test_the_fake_refuses_localizations_discord_would():
+    from botgateway.slash_commands import commands
+    from testkit.fakediscord import _localizations_valid
+
+    assert all(_localizations_valid(command) for command in commands())
+    top = {"name": "top", "type": 1, "description": "x", "description_localizations": {"de": "x"}}
+    assert _localizations_valid(top)
+    assert not _localizations_valid({**top, "description_localizations": {"xx": "x"}})  # not a locale of Discord's
+    assert not _localizations_valid({**top, "description_localizations": {"de": "x" * 101}})
+    assert not _localizations_valid({**top, "name_localizations": {"de": "die top"}})  # a slash name has no space
+    assert _localizations_valid({"name": "Give karma", "type": 2, "name_localizations": {"de": "Karma geben"}})
+    option = {"name": "size", "type": 4, "required": False, "description": "x", "name_localizations": {"fr": "Taille"}}
+    assert not _localizations_valid({**top, "options": [option]})  # an option's name is lowercase
