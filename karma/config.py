@@ -199,7 +199,14 @@ SETTINGS = {
 def show(guild_id: int) -> list[str]:
     """Every setting of the server, one line each: `name: value`."""
     settings = GuildSettings.objects.filter(guild_id=guild_id).first() or GuildSettings(guild_id=guild_id)
-    return [f"{name}: {setting.show(getattr(settings, setting.field))}" for name, setting in SETTINGS.items()]
+    return [f"{name}: {_shown(name, setting, settings)}" for name, setting in SETTINGS.items()]
+
+
+def _shown(name: str, setting: Setting, settings: GuildSettings) -> str:
+    value = getattr(settings, setting.field)
+    if name == "language" and not value:  # auto: and which language that is now
+        return f"{language.AUTO} ({language.of_discord(settings.locale)})"
+    return setting.show(value)
 
 
 def change(guild_id: int, name: str, text: str, changed_by: str) -> str:

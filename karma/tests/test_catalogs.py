@@ -46,7 +46,11 @@ LONGEST = {
 }
 ROOT = Path(settings.BASE_DIR)
 # Where answers are worded: every gettext call in these is an answer (or a command's description).
-SOURCES = [*ROOT.glob("karma/*.py"), *ROOT.glob("karma/ledger/*.py"), *ROOT.glob("botgateway/*.py")]
+SOURCES = [
+    path
+    for path in [*ROOT.glob("karma/**/*.py"), *ROOT.glob("botgateway/**/*.py")]
+    if not {"tests", "migrations"} & set(path.parts)
+]
 _GETTEXT = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "pgettext", "pgettext_lazy"}
 
 

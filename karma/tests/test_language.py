@@ -75,7 +75,7 @@ def test_the_default_is_discords_locale_of_the_server(guild):
     assert talk.say(guild, "x++") == ("x has 1 karma.", None)  # a server no gateway has described yet
     located(guild, "pt-BR")
     assert talk.say(guild, "x++") == ("x tem 2 karma.", None)
-    assert talk.say(guild, "@Popple config")[0].splitlines()[10] == "language: auto"
+    assert talk.say(guild, "@Popple config")[0].splitlines()[10] == "language: auto (pt-BR)"
     config.change(guild, "language", "de", "test")
     assert talk.say(guild, "x++") == ("x hat 3 karma.", None)
     assert talk.say(guild, "@Popple config language auto") == ("language: auto", CHECK)
