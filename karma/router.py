@@ -55,7 +55,10 @@ Command = Callable[[IncomingMessage, str, dict[str, str]], Reply]
 def respond(message: IncomingMessage) -> Reply:
     """The answer to `message`, no longer than MAX_MESSAGES_PER_ANSWER Discord messages, in the
     server's language."""
-    return respond_to_edit(message) if message.edited else _respond(message)
+    reply = respond_to_edit(message) if message.edited else _respond(message)
+    # Each answer was capped in its language where it was worded; this only keeps the promise
+    # should a new path forget to (capping again what fits changes nothing).
+    return replace(reply, lines=capped(reply.lines, reply.joiner))
 
 
 def _respond(message: IncomingMessage) -> Reply:
