@@ -973,10 +973,11 @@ class FakeDiscord:
         self.commands[scope] = registered
         return self._json(registered)
 
-    def _interaction_object(self, guild, user_id, command, options, channel_id=None, dm=False, menu=None):
+    def _interaction_object(self, guild, user_id, command, options, channel_id=None, dm=False, menu=None,
+                            locale="en-US"):  # fmt: skip
         """Register an interaction and return Discord's JSON for it: a slash command, or with `menu`
         ("user", a user's id) or ("message", a message's id) the context menu entry `command` used
-        on that person or message."""
+        on that person or message. `locale`: the language of the user's Discord."""
         interaction_id = self._snowflake()
         token = f"aW50ZXJhY3Rpb24-{uuid.uuid4().hex}{uuid.uuid4().hex}"
         user = self.users[str(user_id)]
@@ -999,7 +1000,7 @@ class FakeDiscord:
                 "type": 1,
                 "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in (options or {}).items()],
             },
-            "locale": "en-US",
+            "locale": locale,
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild.id)} if not dm else {"1": str(user_id)},
             "app_permissions": "0",
@@ -1015,7 +1016,7 @@ class FakeDiscord:
         return {
             **data,
             "guild_id": str(guild.id),
-            "guild_locale": "en-US",
+            "guild_locale": guild.locale,
             "context": 0,
             "channel_id": str(channel_id),
             "channel": {"id": str(channel_id), "type": 0, "guild_id": str(guild.id), "name": "channel", "position": 0},
@@ -1031,11 +1032,11 @@ class FakeDiscord:
         return {"id": str(self._snowflake()), "name": command, "type": 2 if kind == "user" else 3,
                 "target_id": str(target), "resolved": resolved}  # fmt: skip
 
-    def interact(self, guild, user_id, command, options=None, channel_id=None, dm=False, menu=None):
-        """A user runs a slash command (or, with `menu`, a context menu entry: _interaction_object);
-        INTERACTION_CREATE goes to the shard of its server (shard 0 in a direct message). Returns
-        the interaction's id."""
-        data = self._interaction_object(guild, user_id, command, options, channel_id, dm, menu)
+    def interact(self, guild, user_id, command, options=None, channel_id=None, dm=False, menu=None, locale="en-US"):
+        """A user runs a slash command (or, with `menu`, a context menu entry: _interaction_object),
+        from a Discord in `locale`; INTERACTION_CREATE goes to the shard of its server (shard 0 in a
+        direct message). Returns the interaction's id."""
+        data = self._interaction_object(guild, user_id, command, options, channel_id, dm, menu, locale)
         owner = 0 if dm else guild.id
 
         def dispatch():

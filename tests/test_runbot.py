@@ -328,6 +328,10 @@ def test_runbot_answers_in_the_servers_language(fake, tmp_path):
         configure(fake, guild, alice, "language fr")
         second = fake.send(guild, alice, "tee++")
         assert fake.wait_until(lambda: fake.replies_to(second))
+        # Slash commands: answered in the server's language; refused at once in the asker's.
+        asked = fake.interaction(fake.interact(guild, alice, "karma", {"subjects": "tee"}, locale="de"))
+        refused = fake.interaction(fake.interact(guild, alice, "top", {"size": 0}, locale="pt-BR"))
+        assert fake.wait_until(lambda: asked.content and refused.content)
         fake.rename(guild, "heim", locale="es-ES")  # changed in Discord: a GUILD_UPDATE
         configure(fake, guild, alice, "language auto")
         third = fake.send(guild, alice, "tee++")
@@ -336,6 +340,8 @@ def test_runbot_answers_in_the_servers_language(fake, tmp_path):
         bot.stop()
     assert fake.replies_to(first) == ["tee hat 1 karma. kaffee hat -1 karma."]
     assert fake.replies_to(second) == ["tee a 2 karma."]
+    assert asked.content == "tee a 2 karma."
+    assert (refused.content, refused.ephemeral) == ("O tamanho de um ranking é um número de 1 a 100.", True)
     assert fake.replies_to(third) == ["tee tiene 3 karma."]
     assert answers.announced(fake.replies_to(third)[0], "es") == [("tee", 3)]
     assert bot.popen.returncode == 0
