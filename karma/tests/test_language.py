@@ -4,6 +4,8 @@ the server), through the router as the workers run it, on SQLite and on MariaDB 
 import time
 
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from karma import config, language
@@ -28,6 +30,16 @@ def guild(database):  # conftest.py's, on each database in turn
 def located(guild, locale):
     """The gateway saw the server, with Discord's preferred locale `locale` (a GUILD_CREATE)."""
     record(ServerEvent("joined", [guild], time.time(), [["home", None, locale]]))
+
+
+def test_the_language_costs_karma_changes_no_query(guild, database):
+    """`x++` reads the server's settings once, its language with its rules (the hot path)."""
+    config.change(guild, "language", "de", "test")
+    with CaptureQueriesContext(connections[database]) as queries:
+        assert talk.say(guild, "x++") == ("x hat 1 karma.", None)
+    settings_read = [q["sql"] for q in queries.captured_queries if "karma_guildsettings" in q["sql"]]
+    assert len(settings_read) == 1
+    assert "language" in settings_read[0]
 
 
 def test_a_server_set_to_german_gets_german_answers(guild):
