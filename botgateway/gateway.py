@@ -43,6 +43,7 @@ from karma.message import (
     CLEARED,
     JOINED,
     LEFT,
+    MAX_LOCALE,
     MAX_SERVER_NAME,
     MAX_SERVERS_PER_EVENT,
     PRESENT,
@@ -157,15 +158,18 @@ def interaction_data(interaction):
         "guild_id": interaction.guild_id,
         "channel_id": interaction.channel_id,
         "data": interaction.data,
+        "locale": interaction.locale.value,
         "user": {"id": user.id, "username": user.name, "global_name": user.global_name},
         "member": {"nick": user.nick, "permissions": interaction.permissions.value} if member else None,
     }
 
 
 def named(guild):
-    """A server's [name, icon hash or None], as a ServerEvent carries it (the admin and the public
-    boards show servers by name)."""
-    return [guild.name[:MAX_SERVER_NAME], guild.icon.key if guild.icon else None]
+    """A server's [name, icon hash or None, preferred locale], as a ServerEvent carries it (the
+    admin and the public boards show servers by name; the locale is the language of its answers
+    until a moderator chooses one)."""
+    locale = guild.preferred_locale.value if guild.preferred_locale else ""
+    return [guild.name[:MAX_SERVER_NAME], guild.icon.key if guild.icon else None, locale[:MAX_LOCALE]]
 
 
 def is_chat(message):

@@ -8,8 +8,12 @@ What the commands are, what is refused at once and what a worker answers is the 
 import time
 from typing import Any
 
+from django.utils import translation
+from django.utils.functional import Promise
+
 from botgateway import snowflakes
-from karma.slash import COMMANDS, Command, Option, SlashCommand
+from karma import language
+from karma.slash import COMMANDS, GIVE_KARMA_SHOWN, Command, Option, SlashCommand
 
 # An interaction's token lets Popple edit its response for 15 minutes; a little is kept back for
 # the request itself.
@@ -26,6 +30,22 @@ _MENU_TYPES = {"user": USER, "message": MESSAGE}
 _OPTION_TYPES = {str: STRING, int: INTEGER}
 
 
+def _localized(text: str | Promise) -> dict[str, str]:
+    """`text` in each language Popple speaks but English, by Discord's locale codes: what Discord's
+    clients show those who use them (`name_localizations`, `description_localizations`)."""
+    said = {}
+    for code in language.SUPPORTED:
+        if code != language.ENGLISH:
+            with translation.override(language.DJANGO_CODES[code]):
+                said[code] = str(text)
+    return said
+
+
+def _english(text: str | Promise) -> str:
+    with translation.override(language.ENGLISH):
+        return str(text)
+
+
 def _option(option: Option) -> dict:
     extra: dict[str, Any] = {}
     if option.choices:
@@ -37,7 +57,8 @@ def _option(option: Option) -> dict:
     return {
         "type": _OPTION_TYPES[option.kind],
         "name": option.name,
-        "description": option.description,
+        "description": _english(option.description),
+        "description_localizations": _localized(option.description),
         "required": option.required,
         **extra,
     }
@@ -57,12 +78,18 @@ def _registrations(command: Command) -> list[dict]:
     """A command as Discord registers it: a slash command, or an entry in each of its context
     menus (which have neither a description nor options: Discord says what was clicked)."""
     if command.menus:
-        return [{"name": command.name, "type": _MENU_TYPES[menu], **_everywhere(command)} for menu in command.menus]
+        # The entry's name is what the menu shows: translated (Discord still sends `command.name`).
+        names = _localized(GIVE_KARMA_SHOWN)
+        return [
+            {"name": command.name, "name_localizations": names, "type": _MENU_TYPES[menu], **_everywhere(command)}
+            for menu in command.menus
+        ]
     return [
         {
             "name": command.name,
             "type": CHAT_INPUT,
-            "description": command.description,
+            "description": _english(command.description),
+            "description_localizations": _localized(command.description),
             "options": [_option(option) for option in command.options],
             **_everywhere(command),
         }
@@ -126,6 +153,8 @@ def from_discord(data: Any) -> SlashCommand:
             answer_by=snowflakes.sent_at(interaction_id) + TOKEN_SECONDS,
             # A channel's category, or a thread's channel (whose category Discord does not say).
             within=[int(parent)] if (parent := (data.get("channel") or {}).get("parent_id")) else [],
+            # The person's client's language (Discord sends it with every command).
+            locale=str(data.get("locale") or ""),
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a slash command: {exc!r}") from None

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 
 from botgateway.slash_commands import EPHEMERAL, from_discord
 from karma.message import task_label
-from karma.slash import UNAVAILABLE, SlashCommand, acknowledge, answer
+from karma.slash import SlashCommand, acknowledge, answer, unavailable
 from karma.tasks import handle_interaction
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def interactions(request):
         return HttpResponse("interaction already received", status=409, content_type="text/plain")
     ack = acknowledge(interaction)
     if ack.refusal:
-        return message(ack.refusal)
+        return message(str(ack.refusal))
     try:
         queue(interaction)
     except Exception as exc:  # the broker's client raises many kinds; each means "not queued"
@@ -97,7 +97,7 @@ def interactions(request):
             return message(answer(interaction).content, ephemeral=ack.ephemeral)
         except DatabaseError:
             logger.warning("slash command %s: database unreachable too", interaction.interaction_id)
-            return message(UNAVAILABLE)
+            return message(unavailable(interaction))
     return JsonResponse({"type": DEFERRED_CHANNEL_MESSAGE, "data": {"flags": EPHEMERAL if ack.ephemeral else 0}})
 
 

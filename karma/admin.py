@@ -181,7 +181,7 @@ class GuildSettingsAdmin(admin.ModelAdmin):
     list_display_links = ("name", "guild_id")
     list_filter = ("public",)
     search_fields = ("name", "=guild_id")
-    readonly_fields = ("name", "joined_at", "left_at")
+    readonly_fields = ("name", "locale", "joined_at", "left_at")
     actions = ("export_karma_csv", "export_ledger_csv", "export_json")
 
     def get_readonly_fields(self, request, obj=None):

@@ -9,10 +9,13 @@ change nothing and say nothing (people are used to `++` anywhere; a reply to eac
 
 import re
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 ONLY, EXCEPT = "only", "except"
 MAX_CHANNELS = 50
 _CHANNEL = re.compile(r"<#(\d{1,20})>")
-NOT_HERE = "Karma does not count in this channel (`@Popple config channels` says where it does)."
+NOT_HERE = gettext_lazy("Karma does not count in this channel (`@Popple config channels` says where it does).")
 
 
 def listens(rule: dict, channel_id: int, within: list[int]) -> bool:
@@ -27,7 +30,7 @@ def listens(rule: dict, channel_id: int, within: list[int]) -> bool:
 
 def parse(text: str) -> dict | None:
     """What a moderator typed: `all`, or `only`/`except` then channel (or category) mentions."""
-    word, _, rest = text.strip().partition(" ")
+    word, _space, rest = text.strip().partition(" ")
     word = word.lower()
     if word in ("all", "everywhere") and not rest.strip():
         return {}
@@ -46,9 +49,10 @@ def channel_of(text: str) -> int | None:
 
 def show(rule: dict) -> str:
     if not rule:
-        return "everywhere"
+        return _("everywhere")
     places = ", ".join(f"<#{place}>" for place in rule.get(ONLY) or rule.get(EXCEPT) or [])
-    return f"only in {places}" if ONLY in rule else f"everywhere but {places}"
+    shown = _("only in {channels}") if ONLY in rule else _("everywhere but {channels}")
+    return shown.format(channels=places)
 
 
 def valid(rule: object) -> bool:

@@ -12,8 +12,13 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import router, transaction
+from django.utils import translation
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
-from karma import channels, emoji, modlog, points
+from karma import channels, emoji, language, modlog, points
 from karma.models import MAX_NAME_LENGTH, MAX_REACTION_EMOJI, GuildSettings, SettingChange
 from karma.names import clean, folded
 from karma.replies import duration, shorten
@@ -42,13 +47,13 @@ def _seconds(word: str) -> int | None:
 @dataclass(frozen=True)
 class Setting:
     field: str  # GuildSettings' field
-    help: str  # what a valid value looks like: the answer to a bad one
+    help: str | Promise  # what a valid value looks like: the answer to a bad one (lazy: said in the server's language)
     parse: Callable[[str, Any], Any]  # (what was typed, the current value) -> the new value, or None
     show: Callable[[Any], str]
 
 
 def _parse_ignore(text: str, current: list[str]) -> list[str] | None:
-    action, _, rest = text.strip().partition(" ")
+    action, _space, rest = text.strip().partition(" ")
     action = action.lower()
     if action == "clear":
         return [] if not rest.strip() else None
@@ -80,92 +85,142 @@ def _parse_log(text: str) -> int | None:
 def _show_names(names: list[str]) -> str:
     """The ignored names, within one line of a reply (the admin shows them all)."""
     if not names:
-        return "(none)"
+        return _("(none)")
     shown = [shorten(name) for name in names[:SHOWN_NAMES]]
     more = len(names) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more else "")
+    return ", ".join(shown) + (_(" and {count} more").format(count=more) if more else "")
+
+
+def _changes_per_hour(value: int) -> str:
+    if not value:
+        return "off"
+    return ngettext("{count} change per person per hour", "{count} changes per person per hour", value).format(
+        count=value
+    )
+
+
+def _per_hour(value: int) -> str:
+    return _("{count} an hour").format(count=value) if value else "off"
+
+
+def _per_message(value: int) -> str:
+    return _("{count} per name per message").format(count=value) if value else "off"
 
 
 SETTINGS = {
     "announce": Setting(
-        "announce", 'announce must be "on" or "off"', lambda text, _: ON_OFF.get(text.strip().lower()),
+        "announce", gettext_lazy('announce must be "on" or "off"'), lambda text, _: ON_OFF.get(text.strip().lower()),
         lambda value: "on" if value else "off",
     ),
     "selfkarma": Setting(
-        "allow_self_karma", 'selfkarma must be "allow" or "deny"',
+        "allow_self_karma", gettext_lazy('selfkarma must be "allow" or "deny"'),
         lambda text, _: {"allow": True, "deny": False}.get(text.strip().lower()),
         lambda value: "allow" if value else "deny",
     ),
     "cooldown": Setting(
-        "cooldown", 'cooldown must be a time (60, 90s, 5m or 1h; at most 7 days) or "off"',
+        "cooldown", gettext_lazy('cooldown must be a time (60, 90s, 5m or 1h; at most 7 days) or "off"'),
         lambda text, _: _off_or_number(text, 7 * 24 * 3600, _seconds),
         lambda value: duration(value) if value else "off",
     ),
     "budget": Setting(
-        "budget", 'budget must be a number of changes per person per hour (at most 10000) or "off"',
+        "budget", gettext_lazy('budget must be a number of changes per person per hour (at most 10000) or "off"'),
         lambda text, _: _off_or_number(text, 10_000),
-        lambda value: f"{value} changes per person per hour" if value else "off",
+        _changes_per_hour,
     ),
     "maxchange": Setting(
-        "max_change", 'maxchange must be the most karma one message may give a name (at most 1000) or "off"',
+        "max_change",
+        gettext_lazy('maxchange must be the most karma one message may give a name (at most 1000) or "off"'),
         lambda text, _: _off_or_number(text, 1_000),
-        lambda value: f"{value} per name per message" if value else "off",
+        _per_message,
     ),
     "public": Setting(
-        "public", 'public must be "on" (anyone can see the leaderboard on the web) or "off"',
+        "public", gettext_lazy('public must be "on" (anyone can see the leaderboard on the web) or "off"'),
         lambda text, _: ON_OFF.get(text.strip().lower()),
         lambda value: "on" if value else "off",
     ),
     "ignore": Setting(
-        "ignored", 'Use "ignore add NAME", "ignore remove NAME" (several: separate them with commas) or "ignore clear"',
+        "ignored",
+        gettext_lazy(
+            'Use "ignore add NAME", "ignore remove NAME" (several: separate them with commas) or "ignore clear"'
+        ),
         _parse_ignore,
         _show_names,
     ),
     "reactions": Setting(
         "reactions",
-        f'reactions must be the emoji that give karma (such as "reactions 👍 ⬆️"; at most {MAX_REACTION_EMOJI}) '
-        'or "off"',
+        format_lazy(
+            gettext_lazy(
+                'reactions must be the emoji that give karma (such as "reactions 👍 ⬆️"; at most {count}) or "off"'
+            ),
+            count=MAX_REACTION_EMOJI,
+        ),
         _parse_reactions,
         lambda value: " ".join(value) if value else "off",
     ),
     "channels": Setting(
         "channels",
-        'channels must be "all", "only #channel #category ..." or "except #channel ..." (Popple answers commands '
-        "everywhere)",
+        gettext_lazy(
+            'channels must be "all", "only #channel #category ..." or "except #channel ..." (Popple answers commands '
+            "everywhere)"
+        ),
         lambda text, _: channels.parse(text),
         channels.show,
     ),
     "points": Setting(
         "points",
-        'points must be a name for karma (such as "cookies", or "cookie/cookies" for one and for many; letters, '
-        f'digits, spaces, hyphens or emoji, at most {points.MAX_POINTS_NAME} characters each)',
+        format_lazy(
+            gettext_lazy(
+                'points must be a name for karma (such as "cookies", or "cookie/cookies" for one and for many; '
+                "letters, digits, spaces, hyphens or emoji, at most {count} characters each)"
+            ),
+            count=points.MAX_POINTS_NAME,
+        ),
         lambda text, _: points.parse(text),
         str,
     ),
+    "language": Setting(
+        "language",
+        format_lazy(
+            gettext_lazy(
+                'language must be "auto" (the server\'s language in Discord, when Popple speaks it, else English) '
+                "or one of: {languages}"
+            ),
+            languages=", ".join(language.SUPPORTED),
+        ),
+        lambda text, _: language.parse(text),
+        language.show,
+    ),
     "thanks": Setting(
-        "thanks", 'thanks must be "on" (thanking someone gives them +1) or "off"',
+        "thanks", gettext_lazy('thanks must be "on" (thanking someone gives them +1) or "off"'),
         lambda text, _: ON_OFF.get(text.strip().lower()),
         lambda value: "on" if value else "off",
     ),
     "thankwords": Setting(
         "thank_words",
-        f"thankwords must be words thanks listen for, separated by commas, among: {', '.join(THANK_WORDS)}",
+        format_lazy(
+            gettext_lazy("thankwords must be words thanks listen for, separated by commas, among: {words}"),
+            words=", ".join(THANK_WORDS),
+        ),
         lambda text, _: parse_words(text),
         ", ".join,
     ),
     "log": Setting(
         "log_channel",
-        'log must be a channel (such as "log #mod-log", where Popple posts settings changes, seasons, reverts, merges '
-        'and people often refused) or "off"',
+        gettext_lazy(
+            'log must be a channel (such as "log #mod-log", where Popple posts settings changes, seasons, reverts, '
+            'merges and people often refused) or "off"'
+        ),
         lambda text, _: _parse_log(text),
         lambda value: f"<#{value}>" if value else "off",
     ),
     "logrefusals": Setting(
         "log_refusals",
-        'logrefusals must be how many refusals by the cooldown or the budget in an hour get a person named in the log '
-        '(at most 1000) or "off"',
+        gettext_lazy(
+            "logrefusals must be how many refusals by the cooldown or the budget in an hour get a person named in "
+            'the log (at most 1000) or "off"'
+        ),
         lambda text, _: _off_or_number(text, 1_000),
-        lambda value: f"{value} an hour" if value else "off",
+        _per_hour,
     ),
 }  # fmt: skip
 
@@ -173,7 +228,14 @@ SETTINGS = {
 def show(guild_id: int) -> list[str]:
     """Every setting of the server, one line each: `name: value`."""
     settings = GuildSettings.objects.filter(guild_id=guild_id).first() or GuildSettings(guild_id=guild_id)
-    return [f"{name}: {setting.show(getattr(settings, setting.field))}" for name, setting in SETTINGS.items()]
+    return [f"{name}: {_shown(name, setting, settings)}" for name, setting in SETTINGS.items()]
+
+
+def _shown(name: str, setting: Setting, settings: GuildSettings) -> str:
+    value = getattr(settings, setting.field)
+    if name == "language" and not value:  # auto: and which language that is now
+        return f"{language.AUTO} ({language.of_discord(settings.locale)})"
+    return setting.show(value)
 
 
 def change(guild_id: int, name: str, text: str, changed_by: str) -> str:
@@ -183,19 +245,21 @@ def change(guild_id: int, name: str, text: str, changed_by: str) -> str:
     """
     setting = SETTINGS[name]
     with transaction.atomic(using=router.db_for_write(GuildSettings)):
-        settings, _ = GuildSettings.objects.select_for_update().get_or_create(guild_id=guild_id)
+        settings, _created = GuildSettings.objects.select_for_update().get_or_create(guild_id=guild_id)
         old = getattr(settings, setting.field)
         new = setting.parse(text, old)
         if new is None:
-            raise ValueError(setting.help)
+            raise ValueError(str(setting.help))
         if new == 0 and setting.field == "log_channel":
             new = None  # no log channel
         if new != old:
             setattr(settings, setting.field, new)
             settings.save(update_fields=[setting.field])
-            recorded = SettingChange.objects.create(
-                guild_id=guild_id, setting=name, old=setting.show(old), new=setting.show(new), changed_by=changed_by
-            )
+            # The record is English whatever the server speaks: the admin reads it.
+            with translation.override(language.ENGLISH):
+                recorded = SettingChange.objects.create(
+                    guild_id=guild_id, setting=name, old=setting.show(old), new=setting.show(new), changed_by=changed_by
+                )
             # A log turned off or moved says so in the channel it leaves.
             _log(recorded, old if name == "log" and old else settings.log_channel)
     return setting.show(new)

@@ -280,6 +280,7 @@ MAX_SERVERS_PER_EVENT = 1000  # a "present" event names at most this many server
 CLOCK_SKEW = 3600  # seconds a gateway's clock may be ahead of a worker's
 MAX_SERVER_NAME = 100  # Discord's limit
 MAX_ICON_HASH = 64
+MAX_LOCALE = 16  # Discord's locales are codes such as `en-US`
 
 
 @dataclass(frozen=True)
@@ -287,8 +288,9 @@ class ServerEvent:
     """Popple joined a server, left it (removed, or the server was deleted; not an outage), found
     servers it is in (at connect), or a server changed its name or icon: `at` is when the gateway
     saw it, in seconds since the epoch, so that a worker can tell an event that arrives late from
-    a newer one. `names` gives each server's [name, icon hash or null], in the order of
-    `guild_ids` (none for a leave, nor from gateways older than names)."""
+    a newer one. `names` gives each server's [name, icon hash or null, Discord's preferred locale],
+    in the order of `guild_ids` (none for a leave, nor from gateways older than names; without the
+    locale from gateways older than it)."""
 
     event: str  # JOINED, LEFT, PRESENT or UPDATED
     guild_ids: list  # one but for PRESENT
@@ -327,7 +329,8 @@ class ServerEvent:
             raise ValueError("payload field names must give the server's new name")
         if not all(_is_name(name) for name in names):
             raise ValueError(
-                f"payload field names must hold [name, icon hash or null] (at most {MAX_SERVER_NAME} characters)"
+                "payload field names must hold [name, icon hash or null, locale] "
+                f"(at most {MAX_SERVER_NAME} characters)"
             )
         return cls(event, guild_ids, float(at), [list(name) for name in names])
 
@@ -412,10 +415,11 @@ def _is_time(value: Any, unknown: bool = False) -> bool:
 def _is_name(value: Any) -> bool:
     return (
         isinstance(value, list)
-        and len(value) == 2
+        and len(value) in (2, 3)
         and isinstance(value[0], str)
         and len(value[0]) <= MAX_SERVER_NAME
         and (value[1] is None or (isinstance(value[1], str) and len(value[1]) <= MAX_ICON_HASH))
+        and (len(value) == 2 or (isinstance(value[2], str) and len(value[2]) <= MAX_LOCALE))
     )
 
 

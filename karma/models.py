@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 
-from karma import channels, points
+from karma import channels, language, points
 from karma.emoji import emoji_key
 from karma.message import DELETED_REVISION  # noqa: F401 (the ledger's revision of a deletion)
 from karma.names import clean
@@ -112,6 +112,9 @@ class GuildSettings(models.Model):
     # From the gateways (karma/retention.py): empty until a gateway has seen the server.
     name = models.CharField(max_length=100, blank=True, editable=False)
     icon = models.CharField("icon hash", max_length=64, blank=True, editable=False)
+    # Discord's preferred locale of the server (as its name, from the gateways): the language of
+    # its answers when `language` is auto (karma/language.py).
+    locale = models.CharField("Discord's locale", max_length=16, blank=True, editable=False)
     public = models.BooleanField(
         default=False, help_text="Anyone can see the server's leaderboard on the web (off: it answers 404)."
     )
@@ -178,6 +181,17 @@ class GuildSettings(models.Model):
         default="karma",
         validators=[validate_points],
         help_text='What the server calls karma in answers: "cookies", or "cookie/cookies" for one and for many.',
+    )
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        choices=[
+            ("", "auto: Discord's preferred locale of the server"),
+            *((code, code) for code in language.SUPPORTED),
+        ],
+        help_text="The language of Popple's answers (auto: the server's locale in Discord, if Popple speaks it; "
+        "else English). Commands stay English words.",
     )
     thanks = models.BooleanField(
         default=False,

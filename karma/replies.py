@@ -4,6 +4,9 @@ import re
 import unicodedata
 from datetime import datetime
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
 from karma.message import MESSAGE_LIMIT, Line
 from karma.names import without_bidi_controls
 from karma.points import KARMA, Points
@@ -46,11 +49,14 @@ def shown(name: str) -> str:
 
 
 def has_karma(name: str, karma: int, points: Points = KARMA) -> str:
-    return f"{shown(name)} has {karma} {points.of(karma)}."
+    # The server's name for karma is a placeholder of its own: a server's "cookies" stay as typed
+    # in every language (testkit/answers.py reads these sentences back, in each language).
+    return _("{name} has {count} {points}.").format(name=shown(name), count=karma, points=points.of(karma))
 
 
 def duration(seconds: float) -> str:
-    """42 s, 5 min, 1 h 5 min: how long, for people."""
+    """42 s, 5 min, 1 h 5 min: how long, for people. (The units' symbols are the same in every
+    language Popple speaks, so they are not translated.)"""
     seconds = max(round(seconds), 1)
     if seconds < 120:
         return f"{seconds} s"
@@ -68,17 +74,23 @@ def refused(refusals: list[Refusal]) -> list[str]:
         theirs = [refusal for refusal in refusals if refusal.rule == rule]
         first = theirs[0]
         if rule == SELF:
-            lines[rule] = "You cannot give yourself karma."
+            lines[rule] = _("You cannot give yourself karma.")
         elif rule == MAX_CHANGE:
-            lines[rule] = f"max change: at most {first.limit} karma per name in one message."
+            lines[rule] = _("max change: at most {limit} karma per name in one message.").format(limit=first.limit)
         elif rule == COOLDOWN:
             # A few names at most, shortened: the line stays well within one Discord message.
-            waits = [f"{shown(shorten(r.subject))} in {duration(r.wait)}" for r in theirs[:EXPLAINED]]
-            more = f" and {len(theirs) - EXPLAINED} more" if len(theirs) > EXPLAINED else ""
-            lines[rule] = f"cooldown: you can change {waits[0].replace(' in ', ' again in ', 1)}"
-            lines[rule] += "".join(f", {wait}" for wait in waits[1:]) + more + "."
+            first_wait, *waits = [(shown(shorten(r.subject)), duration(r.wait)) for r in theirs[:EXPLAINED]]
+            line = _("cooldown: you can change {name} again in {wait}").format(name=first_wait[0], wait=first_wait[1])
+            line += "".join(_(", {name} in {wait}").format(name=name, wait=wait) for name, wait in waits)
+            if len(theirs) > EXPLAINED:
+                line += _(" and {count} more").format(count=len(theirs) - EXPLAINED)
+            lines[rule] = line + "."
         elif rule == BUDGET:
-            lines[rule] = f"budget: {first.limit} changes per person per hour; your next one in {duration(first.wait)}."
+            lines[rule] = ngettext(
+                "budget: {limit} change per person per hour; your next one in {wait}.",
+                "budget: {limit} changes per person per hour; your next one in {wait}.",
+                first.limit,
+            ).format(limit=first.limit, wait=duration(first.wait))
     return list(lines.values())
 
 
@@ -89,12 +101,12 @@ def shorten(name: str) -> str:
 
 def gave(name: str, karma: int, points: Points = KARMA) -> str:
     """A line of `givers`: a person, and the karma they gave."""
-    return f"* {shown(shorten(name))} gave {karma} {points.of(karma)}."
+    return _("* {name} gave {count} {points}.").format(name=shown(shorten(name)), count=karma, points=points.of(karma))
 
 
 def changed(name: str, karma: int, points: Points = KARMA) -> str:
     """A line of a board of changes in a window: a name, and how much its karma moved."""
-    return f"* {shown(shorten(name))} {karma:+d} {points.of(karma)}"
+    return f"* {shown(shorten(name))} {karma:+d} {points.of(karma)}"  # no words to translate
 
 
 def on_board(name: str, karma: int, points: Points = KARMA) -> str:
@@ -104,20 +116,26 @@ def on_board(name: str, karma: int, points: Points = KARMA) -> str:
 def because(subject: str, delta: int, author_name: str, when: datetime, reason: str) -> str:
     """One line of `why`: a change, who made it, when (a Discord timestamp, shown in the reader's
     time zone), and why."""
-    who = shown(author_name) if author_name else "someone"  # the ledger forgot them (retention)
-    return f"{shown(shorten(subject))} {delta:+d} from {who} <t:{int(when.timestamp())}:R>: {shown(reason)}"
+    who = shown(author_name) if author_name else _("someone")  # the ledger forgot them (retention)
+    return _("{name} {change} from {who} {when}: {reason}").format(
+        name=shown(shorten(subject)),
+        change=f"{delta:+d}",
+        who=who,
+        when=f"<t:{int(when.timestamp())}:R>",
+        reason=shown(reason),
+    )
 
 
 def no_reasons(subject: str) -> str:
-    return f"No reasons recorded for {shown(shorten(subject))} yet."
+    return _("No reasons recorded for {name} yet.").format(name=shown(shorten(subject)))
 
 
 def left_out(count: int) -> str:
-    return f"\N{HORIZONTAL ELLIPSIS}and {count} more."
+    return _("…and {count} more.").format(count=count)  # typed as itself: xgettext reads no \N{...} escapes
 
 
 def too_many_subjects(limit: int) -> str:
-    return f"(Only the first {limit} names in a message count.)"
+    return _("(Only the first {limit} names in a message count.)").format(limit=limit)
 
 
 def capped(
@@ -151,8 +169,9 @@ def _messages_needed(texts: list[str], joiner: str, limit: int) -> int:
 
 
 # The last line of `@Popple config`: whether `x++` in plain chat reaches Popple in this deployment.
-CHAT_READ = "chat: `x++` counts"
-CHAT_NOT_READ = (
+# (Lazy, as every answer's constant: translated when an answer says it, in the server's language.)
+CHAT_READ = gettext_lazy("chat: `x++` counts")
+CHAT_NOT_READ = gettext_lazy(
     "chat: `x++` and thanks do not count here (Popple runs without Discord's Message Content intent): "
     "use /plus, /minus, Give karma in the menu of a person or a message, or the server's reactions"
 )

@@ -127,8 +127,7 @@ def record(event: ServerEvent) -> int:
     GuildSettings.objects.bulk_create([GuildSettings(guild_id=guild_id)], ignore_conflicts=True)
     renamed = 0
     if event.names:
-        name, icon = event.names[0]
-        renamed = _rename(guild_id, name, icon, at)
+        renamed = _rename(guild_id, *_named(event.names[0]), at)
     if event.event == UPDATED:
         return renamed
     newer = Q(membership_changed_at=None) | Q(membership_changed_at__lt=at)
@@ -141,9 +140,20 @@ def record(event: ServerEvent) -> int:
     return changed
 
 
-def _rename(guild_id: int, name: str, icon: str | None, at: datetime) -> int:
+def _named(name: list) -> tuple[str, str | None, str | None]:
+    """(name, icon hash, locale) of a ServerEvent's server; the locale None when the gateway was
+    older than it (then the one recorded stays)."""
+    return name[0], name[1], name[2] if len(name) > 2 else None
+
+
+def _rename(guild_id: int, name: str, icon: str | None, locale: str | None, at: datetime) -> int:
+    """Record the server's name, icon and Discord locale, unless a newer one is recorded: kept as
+    its name is, the locale being what it says rather than what Popple was told to speak."""
     newer = Q(named_at=None) | Q(named_at__lt=at)
-    return GuildSettings.objects.filter(newer, guild_id=guild_id).update(name=name, icon=icon or "", named_at=at)
+    said = {} if locale is None else {"locale": locale}
+    return GuildSettings.objects.filter(newer, guild_id=guild_id).update(
+        name=name, icon=icon or "", named_at=at, **said
+    )
 
 
 def _present(event: ServerEvent, at: datetime) -> int:
@@ -156,20 +166,23 @@ def _present(event: ServerEvent, at: datetime) -> int:
     if changed:
         logger.info("Popple found itself back in %s, which it had left", _ids(back))
     if event.names:
-        seen = dict(zip(event.guild_ids, (tuple(name) for name in event.names), strict=True))
-        known = GuildSettings.objects.filter(guild_id__in=event.guild_ids).values_list("guild_id", "name", "icon")
-        recorded = {guild_id: (name, icon or None) for guild_id, name, icon in known}
+        seen = dict(zip(event.guild_ids, (_named(name) for name in event.names), strict=True))
+        known = GuildSettings.objects.filter(guild_id__in=event.guild_ids).values_list(
+            "guild_id", "name", "icon", "locale"
+        )
+        recorded = {guild_id: (name, icon or None, locale) for guild_id, name, icon, locale in known}
         GuildSettings.objects.bulk_create(
             [
-                GuildSettings(guild_id=guild_id, name=name, icon=icon or "", named_at=at)
-                for guild_id, (name, icon) in seen.items()
+                GuildSettings(guild_id=guild_id, name=name, icon=icon or "", locale=locale or "", named_at=at)
+                for guild_id, (name, icon, locale) in seen.items()
                 if guild_id not in recorded
             ],
             ignore_conflicts=True,  # a join recorded meanwhile
         )
-        for guild_id, (name, icon) in seen.items():
-            if guild_id in recorded and recorded[guild_id] != (name, icon):
-                _rename(guild_id, name, icon, at)
+        for guild_id, (name, icon, locale) in seen.items():
+            was = recorded.get(guild_id)
+            if was and ((was[0], was[1]) != (name, icon) or (locale is not None and was[2] != locale)):
+                _rename(guild_id, name, icon, locale, at)
     return changed
 
 

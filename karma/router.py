@@ -6,14 +6,17 @@ from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from karma import channels, config, modlog, seasons, thanks
 from karma.ledger import reactions, reads, writes
 from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, bot_prefixes
 from karma.names import clean
 from karma.parser import parse_message, parse_names
-from karma.points import KARMA, Points
+from karma.points import Points
 from karma.replies import (
     CHAT_NOT_READ,
     CHAT_READ,
@@ -36,12 +39,13 @@ from karma.rules import BUDGET, COOLDOWN
 DEFAULT_BOARD_SIZE = 10
 MAX_BOARD_SIZE = 100  # beyond this a board is spam, not an answer
 WHY_CHANGES = 5  # `why` tells the reasons of a subject's last this many changes
-BOARD_SIZE_ERROR = "Board size must be a positive, non-zero number"
-NO_KARMA = "No one has any {points} yet."
-ANNOUNCE_ERROR = 'Valid announce settings are: "on", "off", "yes", "no"'
-ANNOUNCE_FORBIDDEN = "Only members who can manage this server can change announce."
-CONFIG_FORBIDDEN = "Only members who can manage this server can change settings."
-CONFIG_UNKNOWN = "Settings are: {names}. `@{bot} config` lists them."
+# Answers are lazy: each is translated when said, in the language of the server it is said to.
+BOARD_SIZE_ERROR = gettext_lazy("Board size must be a positive, non-zero number")
+NO_KARMA = gettext_lazy("No one has any {points} yet.")
+ANNOUNCE_ERROR = gettext_lazy('Valid announce settings are: "on", "off", "yes", "no"')
+ANNOUNCE_FORBIDDEN = gettext_lazy("Only members who can manage this server can change announce.")
+CONFIG_FORBIDDEN = gettext_lazy("Only members who can manage this server can change settings.")
+CONFIG_UNKNOWN = gettext_lazy("Settings are: {names}. `@{bot} config` lists them.")
 
 _COMMAND_WORD = re.compile(r"\s+(\S+)(?=\s|$)")
 
@@ -50,8 +54,11 @@ Command = Callable[[IncomingMessage, str, dict[str, str]], Reply]
 
 
 def respond(message: IncomingMessage) -> Reply:
-    """The answer to `message`, no longer than MAX_MESSAGES_PER_ANSWER Discord messages."""
+    """The answer to `message`, no longer than MAX_MESSAGES_PER_ANSWER Discord messages, in the
+    server's language."""
     reply = respond_to_edit(message) if message.edited else _respond(message)
+    # Each answer was capped in its language where it was worded; this only keeps the promise
+    # should a new path forget to (capping again what fits changes nothing).
     return replace(reply, lines=capped(reply.lines, reply.joiner))
 
 
@@ -60,7 +67,11 @@ def _respond(message: IncomingMessage) -> Reply:
     command = split_command(message.content, message.bot_id, message.bot_name)
     if command:
         word, arguments = command
-        return COMMANDS[word](message, arguments, mentions)
+        # A command's answer reads the server anyway: its language costs one more short query.
+        # (Changes learn it with the server's rules, in the query they make already: `announced`.)
+        with translation.override(reads.language_of(message.guild_id)):
+            reply = COMMANDS[word](message, arguments, mentions)
+            return replace(reply, lines=capped(reply.lines, reply.joiner))
     changes, reasons = parse_message(message.content, mentions)
     changes = with_thanks(message, changes)
     if not changes:
@@ -137,24 +148,30 @@ def respond_to_reaction(event: ReactionEvent) -> Reply:
     it (a reaction is not a message).
     """
     outcome = reactions.apply_reaction(event)
-    lines = [
-        Line(has_karma(subject, total, outcome.points), subject, version) for subject, total, version in outcome.applied
-    ]
+    with translation.override(outcome.language):
+        lines = [
+            Line(has_karma(subject, total, outcome.points), subject, version)
+            for subject, total, version in outcome.applied
+        ]
     return Reply(event.channel_id, event.reply_id, tuple(lines) if outcome.announce else (), guild_id=event.guild_id)
 
 
 def announced(message: IncomingMessage, outcome: writes.Outcome, cut: bool) -> Reply:
-    """The reply to applied changes: their new karma and what the rules refused, if announced."""
+    """The reply to applied changes: their new karma and what the rules refused, if announced, in
+    the server's language (read with its rules), and capped."""
     if not outcome.announce:
         # Silent, but for a reaction when a rule refused something: the author learns it did.
         return answer(message, reaction=REFUSED if outcome.refusals else None)
-    lines: list[Line | str] = [
-        Line(has_karma(subject, total, outcome.points), subject, version) for subject, total, version in outcome.applied
-    ]
-    lines += refused(outcome.refusals)
-    if cut:
-        lines.append(Line(too_many_subjects(settings.MAX_SUBJECTS_PER_MESSAGE)))
-    return answer(message, lines)
+    with translation.override(outcome.language):
+        lines: list[Line | str] = [
+            Line(has_karma(subject, total, outcome.points), subject, version)
+            for subject, total, version in outcome.applied
+        ]
+        lines += refused(outcome.refusals)
+        if cut:
+            lines.append(Line(too_many_subjects(settings.MAX_SUBJECTS_PER_MESSAGE)))
+        reply = answer(message, lines)
+        return replace(reply, lines=capped(reply.lines, reply.joiner))
 
 
 def give(message: IncomingMessage, subject: str, delta: int, reason: str = "") -> Reply:
@@ -163,7 +180,8 @@ def give(message: IncomingMessage, subject: str, delta: int, reason: str = "") -
     karma, or why not, whether or not the server announces changes: the person asked."""
     outcome = writes.apply_changes(message, [(subject, delta)], {subject: reason} if reason else {})
     if not outcome.here:
-        return answer(message, [channels.NOT_HERE])
+        with translation.override(outcome.language):
+            return answer(message, [channels.NOT_HERE])
     return announced(message, replace(outcome, announce=True), cut=False)
 
 
@@ -174,18 +192,23 @@ def current_lines(guild_id: int, subjects: Iterable[str]) -> dict[str, Line]:
     (botgateway/delivery.py); merged and unknown subjects are left out.
     """
     current = reads.current(guild_id, subjects)
-    points = reads.points_of(guild_id) if current else KARMA
-    return {
-        subject: Line(has_karma(subject, karma, points), subject, version)
-        for subject, (karma, version) in current.items()
-    }
+    if not current:
+        return {}
+    points, spoken = reads.wording(guild_id)
+    with translation.override(spoken):
+        return {
+            subject: Line(has_karma(subject, karma, points), subject, version)
+            for subject, (karma, version) in current.items()
+        }
 
 
 def answer(
-    message: IncomingMessage, lines: Iterable[Line | str] = (), joiner: str = " ", reaction: str | None = None
+    message: IncomingMessage, lines: Iterable[Line | str | Promise] = (), joiner: str = " ", reaction: str | None = None
 ) -> Reply:
-    """The reply to `message`, whole: `respond` (and a slash command's answer) caps its length."""
-    whole = tuple(line if isinstance(line, Line) else Line(line) for line in lines)
+    """The reply to `message`, whole: `respond` (and a slash command's answer) caps its length.
+
+    A lazy (translatable) line is made text here, in the language active now."""
+    whole = tuple(line if isinstance(line, Line) else Line(str(line)) for line in lines)
     return Reply(message.channel_id, message.message_id, whole, joiner, reaction, message.guild_id)
 
 
@@ -215,7 +238,11 @@ def karma(message: IncomingMessage, arguments: str, mentions: dict[str, str]) ->
     if len(values) == 1:  # one person asked about: what they gave too, when they gave anything
         given = reads.gave(message.guild_id, values[0][0])
         if given > 0:
-            lines = [f"{lines[0][:-1]}, and gave {given}."]
+            lines = [
+                _("{name} has {count} {points}, and gave {given}.").format(
+                    name=shown(values[0][0]), count=values[0][1], points=points.of(values[0][1]), given=given
+                )
+            ]
     return answer(message, lines)
 
 
@@ -235,8 +262,8 @@ def _board(highest: bool) -> Command:
         if span:
             moved = reads.board_since(message.guild_id, size, timezone.now() - span, highest=highest)
             if not moved:
-                return answer(message, [NO_CHANGES.format(points=points.many, window=window)])
-            lines = [CHANGES.format(window=window), *(changed(subject, value, points) for subject, value in moved)]
+                return answer(message, [NO_CHANGES[window].format(points=points.many)])
+            lines = [str(CHANGES[window]), *(changed(subject, value, points) for subject, value in moved)]
             return answer(message, lines, joiner="\n")
         rows = reads.board(message.guild_id, size, highest=highest)
         if not rows:
@@ -272,22 +299,24 @@ def _season_board(message: IncomingMessage, span: seasons.Span, size: int, highe
 def season(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
     """`season`: the current one; `season new [name]` starts the next (Manage Server); `season N`:
     season N's board."""
-    word, _, rest = arguments.strip().partition(" ")
+    word, _space, rest = arguments.strip().partition(" ")
     if word.lower() == "new":
         if not message.can_manage:
             return answer(message, [SEASON_FORBIDDEN], reaction=QUESTION)
         name = clean(rest)[: seasons.MAX_SEASON_NAME].strip()
         started = seasons.start(message.guild_id, name, changed_by(message))
-        return answer(message, [f"{season_title(started)} has begun."], reaction=CHECK)
+        return answer(message, [_("{season} has begun.").format(season=season_title(started))], reaction=CHECK)
     spans = seasons.all_of(message.guild_id)
     if not word:
         current = spans[-1]
-        return answer(message, [f"{season_title(current)}, {season_dates(current)}. {SEASON_HELP}"])
+        said = _("{season}, {dates}.").format(season=season_title(current), dates=season_dates(current))
+        return answer(message, [f"{said} {SEASON_HELP}"])
     if not (word.isascii() and word.isdigit() and not rest.strip()):
         return answer(message, [SEASON_USAGE], reaction=QUESTION)
     number = int(word) if len(word) < 6 else 0
     if not 1 <= number <= len(spans):
-        return answer(message, [f"There is no season {word[:6]} (seasons 1 to {len(spans)})."], reaction=QUESTION)
+        no_season = _("There is no season {number} (seasons 1 to {last}).").format(number=word[:6], last=len(spans))
+        return answer(message, [no_season], reaction=QUESTION)
     return _season_board(message, spans[number - 1], DEFAULT_BOARD_SIZE, True, reads.points_of(message.guild_id))
 
 
@@ -297,27 +326,48 @@ def seasons_list(message: IncomingMessage, arguments: str, mentions: dict[str, s
 
 
 def season_title(span: seasons.Span) -> str:
-    return f"Season {span.number}" + (f" ({shown(span.name)})" if span.name else "")
+    if span.name:
+        return _("Season {number} ({name})").format(number=span.number, name=shown(span.name))
+    return _("Season {number}").format(number=span.number)
 
 
 def season_dates(span: seasons.Span) -> str:
     """When it ran, as Discord timestamps (each reader sees their own time zone)."""
-    since = f"<t:{int(span.since.timestamp())}:D>" if span.since else "the beginning"
-    if span.until is None:
-        return f"since {since}"
-    return f"from {since} to <t:{int(span.until.timestamp())}:D>"
+    # Four sentences rather than "the beginning" put in two: languages say "from the beginning"
+    # and "from <date>" differently.
+    end = f"<t:{int(span.until.timestamp())}:D>" if span.until else ""
+    if span.since is None:
+        return _("from the beginning to {end}").format(end=end) if end else _("since the beginning")
+    start = f"<t:{int(span.since.timestamp())}:D>"
+    return _("from {start} to {end}").format(start=start, end=end) if end else _("since {start}").format(start=start)
 
 
-SEASON_HELP = "`@Popple top season` shows its board; a moderator starts the next with `@Popple season new [name]`."
-SEASON_USAGE = "Use `season` (the current one), `season N` (season N's board) or `season new [name]`."
-SEASON_FORBIDDEN = "Only members who can manage this server can start a season."
-NOTHING_IN_SEASON = "No {points} changed in {season}."
+SEASON_HELP = gettext_lazy(
+    "`@Popple top season` shows its board; a moderator starts the next with `@Popple season new [name]`."
+)
+SEASON_USAGE = gettext_lazy("Use `season` (the current one), `season N` (season N's board) or `season new [name]`.")
+SEASON_FORBIDDEN = gettext_lazy("Only members who can manage this server can start a season.")
+NOTHING_IN_SEASON = gettext_lazy("No {points} changed in {season}.")
 
 WINDOWS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None, "season": None}
-CHANGES = "Changes in the last {window}:"
-NO_CHANGES = "No {points} changed in the last {window}."
-GIVERS_ERROR = "Use `givers [n] [week|month|season|all]`: n from 1 to 100 (default 10), all time by default."
-NO_GIVERS = "No one has given any {points} {window}."
+# Whole sentences per window, not a window's word put in one: languages inflect "the last week".
+CHANGES = {
+    "week": gettext_lazy("Changes in the last week:"),
+    "month": gettext_lazy("Changes in the last month:"),
+}
+NO_CHANGES = {
+    "week": gettext_lazy("No {points} changed in the last week."),
+    "month": gettext_lazy("No {points} changed in the last month."),
+}
+GIVERS_ERROR = gettext_lazy(
+    "Use `givers [n] [week|month|season|all]`: n from 1 to 100 (default 10), all time by default."
+)
+NO_GIVERS = {
+    "week": gettext_lazy("No one has given any {points} in the last week."),
+    "month": gettext_lazy("No one has given any {points} in the last month."),
+    "season": gettext_lazy("No one has given any {points} this season."),
+    "all": gettext_lazy("No one has given any {points} yet."),
+}
 
 
 def givers(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -> Reply:
@@ -334,8 +384,7 @@ def givers(message: IncomingMessage, arguments: str, mentions: dict[str, str]) -
     rows = reads.givers(message.guild_id, size, since)
     points = reads.points_of(message.guild_id)
     if not rows:
-        said = f"in the last {window}" if span else "this season" if window == "season" else "yet"
-        return answer(message, [NO_GIVERS.format(points=points.many, window=said)])
+        return answer(message, [NO_GIVERS[window].format(points=points.many)])
     return answer(message, [gave(name, total, points) for name, total in rows], joiner="\n")
 
 

@@ -13,7 +13,14 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Self
 
-from karma import config
+from django.utils import translation
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from karma import config, language
+from karma.ledger import reads
 from karma.message import MESSAGE_LIMIT, IncomingMessage, Reply, check_fields
 from karma.models import MAX_REASON_LENGTH
 from karma.names import clean
@@ -22,24 +29,30 @@ from karma.replies import QUESTION, capped
 from karma.router import COMMANDS as TEXT_COMMANDS
 from karma.router import DEFAULT_BOARD_SIZE, MAX_BOARD_SIZE, give
 
-UNKNOWN_COMMAND = "Popple does not know this command any more; its commands are being updated."
-NOT_IN_DMS = "Popple's commands work in servers, where karma is kept, not in direct messages."
+# Lazy: each is said in the language of the person or server it is said to (`acknowledge`, `answer`).
+UNKNOWN_COMMAND = gettext_lazy("Popple does not know this command any more; its commands are being updated.")
+NOT_IN_DMS = gettext_lazy("Popple's commands work in servers, where karma is kept, not in direct messages.")
 # A mention typed into a command's text reaches Popple as an id it cannot look up: the name it is.
-NO_NAMES = "Name at least one subject, for example `coffee` or `(the build server)`; type people's names, not mentions."
-NO_KARMA_FOR_BOTS = "Bots get no karma."
-ONE_NAME = "Name one subject, for example `coffee` or `(the build server)`; type people's names, not mentions."
-NO_SETTING = "Choose the setting to change (`setting:`), or leave both out to list them."
-FORBIDDEN = "Only members who can manage this server can change settings."
-BAD_SIZE = f"The size of a board is a number from 1 to {MAX_BOARD_SIZE}."
-UNAVAILABLE = "Popple cannot answer right now; please try again in a minute."
+NO_NAMES = gettext_lazy(
+    "Name at least one subject, for example `coffee` or `(the build server)`; type people's names, not mentions."
+)
+NO_KARMA_FOR_BOTS = gettext_lazy("Bots get no karma.")
+ONE_NAME = gettext_lazy(
+    "Name one subject, for example `coffee` or `(the build server)`; type people's names, not mentions."
+)
+NO_SETTING = gettext_lazy("Choose the setting to change (`setting:`), or leave both out to list them.")
+FORBIDDEN = gettext_lazy("Only members who can manage this server can change settings.")
+BAD_SIZE = format_lazy(gettext_lazy("The size of a board is a number from 1 to {count}."), count=MAX_BOARD_SIZE)
+UNAVAILABLE = gettext_lazy("Popple cannot answer right now; please try again in a minute.")
 
 
 @dataclass(frozen=True)
 class Option:
-    """One of a command's options: a text (str) or a whole number (int)."""
+    """One of a command's options: a text (str) or a whole number (int). Its description is lazy:
+    registered in each language Popple speaks (botgateway/slash_commands.py)."""
 
     name: str
-    description: str
+    description: str | Promise
     kind: type
     required: bool = False
     choices: tuple[str, ...] = ()  # the values it may take, when they are few
@@ -50,10 +63,14 @@ class Option:
 @dataclass(frozen=True)
 class Command:
     """A slash command. Servers only; `managers_only`: shown only to members who can manage the
-    server (the server can change who sees it, so the answer checks again)."""
+    server (the server can change who sees it, so the answer checks again).
+
+    Names stay the English words chat's commands are, in every language (what the README and the
+    answers name works as typed, and Discord's clients find a command by its name in any case);
+    descriptions, and the context menus' entries (which no one types), are translated."""
 
     name: str
-    description: str
+    description: str | Promise
     options: tuple[Option, ...]
     managers_only: bool = False
     # Where it is also (or only) offered: Discord's context menus on a person ("user") or on a
@@ -62,49 +79,68 @@ class Command:
 
 
 _BOARD_SIZE = Option(
-    "size", f"How many names (default {DEFAULT_BOARD_SIZE})", int, min_value=1, max_value=MAX_BOARD_SIZE
+    "size",
+    format_lazy(gettext_lazy("How many names (default {count})"), count=DEFAULT_BOARD_SIZE),
+    int,
+    min_value=1,
+    max_value=MAX_BOARD_SIZE,
 )
 _WINDOW = Option(
     "window",
-    "The last week, the last month, this season, or all time (default)",
+    gettext_lazy("The last week, the last month, this season, or all time (default)"),
     str,
     choices=("week", "month", "season", "all"),
 )
 GIVE_KARMA = "Give karma"  # the context menus' entry, on a person and on a message (its author)
-_NAME = Option("name", "One name, as in chat: coffee, (the build server)", str, True)
-_REASON = Option("reason", "Why (optional; shown with the name's karma)", str)
+# Its name as each language's clients show it (Discord sends the command's name, GIVE_KARMA).
+GIVE_KARMA_SHOWN = gettext_lazy("Give karma")
+_NAME = Option("name", gettext_lazy("One name, as in chat: coffee, (the build server)"), str, True)
+_REASON = Option("reason", gettext_lazy("Why (optional; shown with the name's karma)"), str)
 
 # Popple's slash commands, in the order they are registered (botgateway/slash_commands.py).
 COMMANDS = (
-    Command("karma", "Show the karma of one or more names", (Option("subjects", "Names, as in chat", str, True),)),
-    Command("why", "Why a name has its karma: the last reasons given", (Option("subject", "A name", str, True),)),
-    Command("top", "The names with the most karma", (_BOARD_SIZE, _WINDOW)),
-    Command("bottom", "The names with the least karma", (_BOARD_SIZE, _WINDOW)),
+    Command(
+        "karma",
+        gettext_lazy("Show the karma of one or more names"),
+        (Option("subjects", gettext_lazy("Names, as in chat"), str, True),),
+    ),
+    Command(
+        "why",
+        gettext_lazy("Why a name has its karma: the last reasons given"),
+        (Option("subject", gettext_lazy("A name"), str, True),),
+    ),
+    Command("top", gettext_lazy("The names with the most karma"), (_BOARD_SIZE, _WINDOW)),
+    Command("bottom", gettext_lazy("The names with the least karma"), (_BOARD_SIZE, _WINDOW)),
     Command(
         "announce",
-        "Say each karma change in the channel, or not",
-        (Option("setting", "on or off", str, True, choices=("on", "off")),),
+        gettext_lazy("Say each karma change in the channel, or not"),
+        (Option("setting", gettext_lazy("on or off"), str, True, choices=("on", "off")),),
         managers_only=True,
     ),
     Command(
         "config",
-        "Show this server's karma rules, or change one",
+        gettext_lazy("Show this server's karma rules, or change one"),
         (
-            Option("setting", "The rule to change (leave out to see them all)", str, choices=tuple(config.SETTINGS)),
-            Option("value", "Its new value, as `@Popple config` takes it", str),
+            Option(
+                "setting",
+                gettext_lazy("The rule to change (leave out to see them all)"),
+                str,
+                choices=tuple(config.SETTINGS),
+            ),
+            Option("value", gettext_lazy("Its new value, as `@Popple config` takes it"), str),
         ),
         managers_only=True,
     ),
     Command(
         "givers",
-        "Who gave the most karma",
+        gettext_lazy("Who gave the most karma"),
         (_BOARD_SIZE, _WINDOW),
     ),
-    Command("plus", "Give a name karma, as `name++` does in chat", (_NAME, _REASON)),
-    Command("minus", "Take karma from a name, as `name--` does in chat", (_NAME, _REASON)),
+    Command("plus", gettext_lazy("Give a name karma, as `name++` does in chat"), (_NAME, _REASON)),
+    Command("minus", gettext_lazy("Take karma from a name, as `name--` does in chat"), (_NAME, _REASON)),
     Command(
         GIVE_KARMA,
-        "Give a person karma, as `@name++` does in chat",
+        "",  # a context menu's entry has no description
         (
             Option("user", "The person's id", int, True),
             Option("name", "The person's username", str, True),
@@ -140,6 +176,9 @@ class SlashCommand:
     answer_by: float = 0.0
     reads_chat: bool = True  # as IncomingMessage.reads_chat; the web process says its setting
     within: list = field(default_factory=list)  # as IncomingMessage.within
+    # The language of the person's Discord client (Discord's code, such as `de`): what `acknowledge`
+    # refuses in, the refusal being theirs alone and the server's setting not read there.
+    locale: str = ""
 
     def to_payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,7 +186,7 @@ class SlashCommand:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload, optional=("answer_by", "reads_chat", "within"))
+        values = check_fields(cls, payload, optional=("answer_by", "reads_chat", "within", "locale"))
         if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in values.get("within", [])):
             raise ValueError("payload field within must list channel ids")
         if not all(isinstance(k, str) and isinstance(v, str | int) for k, v in values["options"].items()):
@@ -170,7 +209,7 @@ class Ack:
     """What Discord is told within its 3 seconds: `refusal` now, or deferred (`ephemeral`: the answer
     to come is seen only by the person who asked)."""
 
-    refusal: str | None = None
+    refusal: str | Promise | None = None  # text once `acknowledge` returns it
     ephemeral: bool = False
 
 
@@ -187,7 +226,22 @@ def _registered_options() -> dict[str, set[str]]:
 
 
 def acknowledge(interaction: SlashCommand) -> Ack:
-    """Refuse what can be refused without the database; defer everything else."""
+    """Refuse what can be refused without the database, in the language of the person's client
+    (the server's setting is in the database); defer everything else."""
+    ack = _acknowledged(interaction)
+    if ack.refusal is None:
+        return ack
+    with translation.override(language.django_code("", interaction.locale)):
+        return replace(ack, refusal=str(ack.refusal))
+
+
+def unavailable(interaction: SlashCommand) -> str:
+    """UNAVAILABLE, in the language of the person's client (the database is what could not answer)."""
+    with translation.override(language.django_code("", interaction.locale)):
+        return str(UNAVAILABLE)
+
+
+def _acknowledged(interaction: SlashCommand) -> Ack:
     if not interaction.guild_id:
         return Ack(NOT_IN_DMS)
     known = _registered_options()
@@ -280,6 +334,11 @@ def answer(interaction: SlashCommand) -> SlashAnswer:
         reads_chat=interaction.reads_chat,
         within=interaction.within,
     )
+    with translation.override(reads.language_of(interaction.guild_id)):
+        return _answered(interaction, message)
+
+
+def _answered(interaction: SlashCommand, message: IncomingMessage) -> SlashAnswer:
     options = interaction.options
     if interaction.command in DELTAS:
         subject = parse_names(str(options.get("name", "")), {})[0]  # one, as acknowledge checked
@@ -290,7 +349,7 @@ def answer(interaction: SlashCommand) -> SlashAnswer:
     else:
         reply = _text_command(message, options, interaction.command)
     reply = replace(reply, lines=capped(reply.lines, reply.joiner, messages=1))
-    content = reply.text() or ("?" if reply.reaction == QUESTION else "Done.")
+    content = reply.text() or ("?" if reply.reaction == QUESTION else _("Done."))
     return SlashAnswer(interaction.interaction_id, interaction.application_id, interaction.token, content)
 
 

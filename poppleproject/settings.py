@@ -408,6 +408,10 @@ WHITENOISE_USE_FINDERS = True
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The languages Popple answers in (karma/language.py picks a server's); their catalogs are under
+# locale/, compiled (.mo) and committed, so that no process needs GNU gettext to run.
+LANGUAGES = [("en", "English"), ("de", "Deutsch"), ("fr", "Français"), ("es", "Español"), ("pt-br", "Português")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 AUTH_PASSWORD_VALIDATORS = [

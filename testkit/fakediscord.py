@@ -196,6 +196,29 @@ class Reaction:
     at: float
 
 
+# Discord's locales: the keys a command's name_localizations and description_localizations may have.
+DISCORD_LOCALES = {
+    "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl", "no", "pl", "pt-BR",
+    "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th", "zh-CN", "ja", "zh-TW", "ko",
+}  # fmt: skip
+
+
+def _localizations_valid(item):
+    """A command's or an option's localizations, as Discord checks them: known locales; names of 1
+    to 32 characters (a slash command's and an option's lowercase, without spaces), descriptions of
+    1 to 100."""
+    names, descriptions = item.get("name_localizations") or {}, item.get("description_localizations") or {}
+    if not set(names) | set(descriptions) <= DISCORD_LOCALES:
+        return False
+    typed = item.get("type", 1) == 1 or "required" in item  # a slash command, or an option
+    if not all(1 <= len(name) <= 32 and (not typed or (name == name.lower() and " " not in name))
+               for name in names.values()):  # fmt: skip
+        return False
+    if not all(1 <= len(text) <= 100 for text in descriptions.values()):
+        return False
+    return all(_localizations_valid(option) for option in item.get("options") or [])
+
+
 # What a GUILD_CREATE has and a GUILD_UPDATE does not.
 _NOT_IN_UPDATE = {"channels", "members", "member_count", "large", "unavailable", "joined_at", "threads",
                   "presences", "voice_states", "stage_instances", "guild_scheduled_events"}  # fmt: skip
@@ -213,6 +236,7 @@ class Guild:
     nicks: dict = field(default_factory=dict)  # user id -> nickname in this server
     icon: str | None = None  # the icon's hash
     categories: dict = field(default_factory=dict)  # category id -> ids of the channels in it
+    locale: str = "en-US"  # its preferred locale (Community settings in Discord)
 
 
 class _Connection:
@@ -421,7 +445,7 @@ class FakeDiscord:
         self.users[user["id"]] = user
         return int(user["id"])
 
-    def add_guild(self, name, shard=0, shard_count=1, channels=1, owner_id=None):
+    def add_guild(self, name, shard=0, shard_count=1, channels=1, owner_id=None, locale="en-US"):
         """A server whose id routes to `shard` of `shard_count`; the bot is a member.
 
         A gateway already connected hears of it as Discord tells a bot that joined a server: a
@@ -439,6 +463,7 @@ class FakeDiscord:
             channel_ids=[self._snowflake() for _ in range(channels)],
             manager_role_id=self._snowflake(),
             admin_role_id=self._snowflake(),
+            locale=locale,
         )
         guild.members[int(self.bot["id"])] = []
         guild.members[owner_id] = []
@@ -471,10 +496,11 @@ class FakeDiscord:
         self.guilds[guild.id] = guild
         self.loop.call_soon_threadsafe(self._dispatch_guild, guild)
 
-    def rename(self, guild, name, icon=None):
-        """The server's name or icon changes: a GUILD_UPDATE (the guild object without members,
-        channels or presences)."""
+    def rename(self, guild, name, icon=None, locale=None):
+        """The server's name or icon (or preferred locale, if given) changes: a GUILD_UPDATE (the
+        guild object without members, channels or presences)."""
         guild.name, guild.icon = name, icon
+        guild.locale = locale or guild.locale
         data = {key: value for key, value in self._guild_create(guild).items() if key not in _NOT_IN_UPDATE}
         self.loop.call_soon_threadsafe(self._dispatch_to_owners, guild.id, "GUILD_UPDATE", data)
 
@@ -575,7 +601,7 @@ class FakeDiscord:
             "mfa_level": 0,
             "nsfw_level": 0,
             "system_channel_flags": 0,
-            "preferred_locale": "en-US",
+            "preferred_locale": guild.locale,
             "afk_timeout": 300,
         }
 
@@ -938,7 +964,7 @@ class FakeDiscord:
         # Discord's rule: names are unique per type (a slash command and a context menu entry of
         # a person and of a message may share one).
         names = [(command.get("type", 1), command.get("name")) for command in body]
-        if len(set(names)) != len(names):
+        if len(set(names)) != len(names) or not all(_localizations_valid(command) for command in body):
             return self._json({"message": "Invalid Form Body", "code": 50035}, status=400)
         registered = [
             {**command, "id": str(self._snowflake()), "application_id": str(self.application_id), "version": "1"}
@@ -947,10 +973,11 @@ class FakeDiscord:
         self.commands[scope] = registered
         return self._json(registered)
 
-    def _interaction_object(self, guild, user_id, command, options, channel_id=None, dm=False, menu=None):
+    def _interaction_object(self, guild, user_id, command, options, channel_id=None, dm=False, menu=None,
+                            locale="en-US"):  # fmt: skip
         """Register an interaction and return Discord's JSON for it: a slash command, or with `menu`
         ("user", a user's id) or ("message", a message's id) the context menu entry `command` used
-        on that person or message."""
+        on that person or message. `locale`: the language of the user's Discord."""
         interaction_id = self._snowflake()
         token = f"aW50ZXJhY3Rpb24-{uuid.uuid4().hex}{uuid.uuid4().hex}"
         user = self.users[str(user_id)]
@@ -973,7 +1000,7 @@ class FakeDiscord:
                 "type": 1,
                 "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in (options or {}).items()],
             },
-            "locale": "en-US",
+            "locale": locale,
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild.id)} if not dm else {"1": str(user_id)},
             "app_permissions": "0",
@@ -989,7 +1016,7 @@ class FakeDiscord:
         return {
             **data,
             "guild_id": str(guild.id),
-            "guild_locale": "en-US",
+            "guild_locale": guild.locale,
             "context": 0,
             "channel_id": str(channel_id),
             "channel": {"id": str(channel_id), "type": 0, "guild_id": str(guild.id), "name": "channel", "position": 0},
@@ -1005,11 +1032,11 @@ class FakeDiscord:
         return {"id": str(self._snowflake()), "name": command, "type": 2 if kind == "user" else 3,
                 "target_id": str(target), "resolved": resolved}  # fmt: skip
 
-    def interact(self, guild, user_id, command, options=None, channel_id=None, dm=False, menu=None):
-        """A user runs a slash command (or, with `menu`, a context menu entry: _interaction_object);
-        INTERACTION_CREATE goes to the shard of its server (shard 0 in a direct message). Returns
-        the interaction's id."""
-        data = self._interaction_object(guild, user_id, command, options, channel_id, dm, menu)
+    def interact(self, guild, user_id, command, options=None, channel_id=None, dm=False, menu=None, locale="en-US"):
+        """A user runs a slash command (or, with `menu`, a context menu entry: _interaction_object),
+        from a Discord in `locale`; INTERACTION_CREATE goes to the shard of its server (shard 0 in a
+        direct message). Returns the interaction's id."""
+        data = self._interaction_object(guild, user_id, command, options, channel_id, dm, menu, locale)
         owner = 0 if dm else guild.id
 
         def dispatch():

@@ -6,7 +6,6 @@ tests/test_faults.py checks the same of its streams under each fault it injects.
 """
 
 import itertools
-import re
 import threading
 import time
 
@@ -14,6 +13,7 @@ import pytest
 import redis
 
 from karma.models import Karma
+from testkit import answers
 from testkit.fakediscord import FakeDiscord
 from testkit.stack import REDIS_URL
 
@@ -23,7 +23,6 @@ MESSAGES = 800
 SERVERS = 4
 PEOPLE = 25
 RATE = 100  # messages per second
-_ANNOUNCED = re.compile(r"(\S+) has (-?\d+) karma\.")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +54,7 @@ def announced(fake, channel_id, subject):
         int(value)
         for message in fake.messages
         if message.channel_id == channel_id
-        for name, value in _ANNOUNCED.findall(message.content)
+        for name, value in answers.announced(message.content)
         if name == subject
     ]
 

@@ -11,7 +11,6 @@ publishes them).
 
 import itertools
 import random
-import re
 import signal
 import threading
 import time
@@ -26,6 +25,7 @@ from django.db.models import Count
 
 from karma.models import Karma, LedgerEntry
 from karma.replies import CHECK
+from testkit import answers
 from testkit.processes import ROOT, as_root
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
@@ -36,7 +36,6 @@ SERVERS = 8
 SUBJECTS = ["alpha", "beta", "gamma", "(the build server)", "café", "🎉"]
 COMMAND_EVERY = 50  # every 50th message is a command answered with a reaction
 PARTITION_SECONDS = 30
-_ANNOUNCED = re.compile(r"(?<!\S)(\S.*?) has (-?\d+) karma\.(?!\S)")  # one line of an announcement
 # A run writes its report here (ignored by git); scripts/publish-reports copies it to docs/reliability.md.
 REPORT = ROOT / "var" / "reports" / "reliability.md"
 
@@ -118,7 +117,8 @@ class Stream:
         said = {}
         for message in self.fake.messages:
             if message.channel_id in channels:
-                for subject, value in _ANNOUNCED.findall(message.content):
+                # One sentence of an announcement: names may hold spaces.
+                for subject, value in answers.announced(message.content, name=r"\S.*?", alone=True):
                     said.setdefault((channels[message.channel_id], subject), []).append(int(value))
         return said
 

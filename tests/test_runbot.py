@@ -10,6 +10,7 @@ from django.db import connections
 from botgateway.snowflakes import edit_reply_id
 from karma.replies import CHAT_NOT_READ, CHECK
 from karma.slash import GIVE_KARMA
+from testkit import answers
 from testkit.burst import Burst
 from testkit.fakediscord import FakeDiscord
 from testkit.processes import ROOT, Process, as_root, clean_env, manage
@@ -311,3 +312,36 @@ def test_runbot_keeps_messages_while_its_database_is_away(fake, tmp_path, servic
     assert "outbox: database unreachable" in log
     assert "outbox: database reachable again" in log
     assert "Traceback" not in log
+
+
+def test_runbot_answers_in_the_servers_language(fake, tmp_path):
+    """A server whose preferred locale in Discord is German (its GUILD_CREATE says so) gets German
+    answers from the start; `config language` changes them, and `auto` comes back to Discord's."""
+    bot = runbot(fake, tmp_path)
+    try:
+        # Added once Popple is connected: its GUILD_CREATE comes before any message sent there.
+        guild = fake.add_guild("heim", locale="de")
+        alice = fake.add_user("alice")
+        fake.add_member(guild, alice, manager=True)
+        first = fake.send(guild, alice, "tee++ kaffee--")
+        assert fake.wait_until(lambda: fake.replies_to(first))
+        configure(fake, guild, alice, "language fr")
+        second = fake.send(guild, alice, "tee++")
+        assert fake.wait_until(lambda: fake.replies_to(second))
+        # Slash commands: answered in the server's language; refused at once in the asker's.
+        asked = fake.interaction(fake.interact(guild, alice, "karma", {"subjects": "tee"}, locale="de"))
+        refused = fake.interaction(fake.interact(guild, alice, "top", {"size": 0}, locale="pt-BR"))
+        assert fake.wait_until(lambda: asked.content and refused.content)
+        fake.rename(guild, "heim", locale="es-ES")  # changed in Discord: a GUILD_UPDATE
+        configure(fake, guild, alice, "language auto")
+        third = fake.send(guild, alice, "tee++")
+        assert fake.wait_until(lambda: fake.replies_to(third))
+    finally:
+        bot.stop()
+    assert fake.replies_to(first) == ["tee hat 1 karma. kaffee hat -1 karma."]
+    assert fake.replies_to(second) == ["tee a 2 karma."]
+    assert asked.content == "tee a 2 karma."
+    assert (refused.content, refused.ephemeral) == ("O tamanho de um ranking é um número de 1 a 100.", True)
+    assert fake.replies_to(third) == ["tee tiene 3 karma."]
+    assert answers.announced(fake.replies_to(third)[0], "es") == [("tee", 3)]
+    assert bot.popen.returncode == 0

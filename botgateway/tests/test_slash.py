@@ -119,6 +119,11 @@ def test_sync_commands_overwrites_the_registration(discord, guild, settings):
         "/minus; "
         "context menus: Give karma (on a person), Give karma (on a message)"
     )
+    # Described for Discord's clients in every language Popple speaks (the fake checks them as Discord).
+    top = discord.commands[None][2]
+    assert top["description_localizations"]["de"] == "Die Namen mit dem meisten Karma"
+    assert set(top["options"][0]["description_localizations"]) == {"de", "fr", "es-ES", "pt-BR"}
+    assert discord.commands[None][-1]["name_localizations"]["pt-BR"] == "Dar karma"
     call_command("sync_commands", "--guild", str(guild.id), stdout=out)
     assert len(discord.commands[guild.id]) == 11
     assert len(discord.commands[None]) == 11

@@ -145,3 +145,57 @@ def test_give_karma_is_registered_on_people_and_on_messages():
     ]
     assert all("options" not in command and "description" not in command for command in menus)
     assert all(command["contexts"] == [0] and command["default_member_permissions"] is None for command in menus)
+
+
+# The locales Discord's clients show a command's translations in (its own codes).
+LOCALES = {"de", "fr", "es-ES", "pt-BR"}
+
+
+def _valid_name(name):
+    """Discord's rule for a slash command's or an option's name: ^[-_\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$,
+    lowercase where the letter has cases (Python's re has no \\p{}: letters and digits by str's tests)."""
+    return 1 <= len(name) <= 32 and all(c in "-_" or c.isalnum() for c in name) and name == name.lower()
+
+
+def test_every_description_is_translated_within_discords_limits():
+    for command in slash.commands():
+        if command["type"] != slash.CHAT_INPUT:
+            continue
+        # Names stay the English words chat's commands are: no name_localizations.
+        assert _valid_name(command["name"])
+        assert "name_localizations" not in command
+        described = [command, *command["options"]]
+        for item in described:
+            assert _valid_name(item["name"])
+            assert 1 <= len(item["description"]) <= 100
+            translated = item["description_localizations"]
+            assert set(translated) == LOCALES, item["name"]
+            assert all(1 <= len(text) <= 100 for text in translated.values()), translated
+            assert translated["de"] != item["description"], item["description"]  # translated, not copied
+
+
+def test_the_give_karma_menus_are_named_in_every_language():
+    menus = [command for command in slash.commands() if command["type"] != slash.CHAT_INPUT]
+    for menu in menus:
+        assert set(menu["name_localizations"]) == LOCALES
+        # A context menu's name may hold spaces and capitals; 1 to 32 characters.
+        assert all(1 <= len(name) <= 32 for name in menu["name_localizations"].values())
+    assert menus[0]["name_localizations"]["de"] == "Karma geben"
+
+
+def test_a_refusal_is_in_the_language_of_the_clients_of_the_person_who_asked():
+    asked = from_discord({**discord_json("top"), "locale": "de", "guild_locale": "fr"})
+    assert asked.locale == "de"
+    assert SlashCommand.from_payload(asked.to_payload()) == asked
+    in_dms = from_discord({**discord_json(dm=True), "locale": "pt-BR"})
+    assert acknowledge(in_dms).refusal == (
+        "Os comandos do Popple funcionam em servidores, onde o karma fica, não em mensagens diretas."
+    )
+    unknown = from_discord({**discord_json(dm=True), "locale": "ko"})  # a language Popple does not speak
+    assert acknowledge(unknown).refusal == str(NOT_IN_DMS)
+    # A payload from a gateway older than the locale: English.
+    payload = from_discord(discord_json(dm=True)).to_payload()
+    del payload["locale"]
+    assert acknowledge(SlashCommand.from_payload(payload)).refusal == (
+        "Popple's commands work in servers, where karma is kept, not in direct messages."
+    )

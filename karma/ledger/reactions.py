@@ -60,7 +60,7 @@ def _apply(event: ReactionEvent) -> writes.Outcome:
     using = router.db_for_write(Karma)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         server = writes.server_rules(cursor, event.guild_id)
-        return replace(_apply_event(cursor, event, server), points=server.points)
+        return replace(_apply_event(cursor, event, server), points=server.points, language=server.language)
 
 
 def _apply_event(cursor: CursorWrapper, event: ReactionEvent, server: writes.Server) -> writes.Outcome:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db.models import Max, QuerySet, Sum
 
+from karma import language
 from karma.models import GuildSettings, Karma, LedgerEntry
 from karma.points import KARMA, Points, from_stored
 
@@ -99,6 +100,19 @@ def points_of(guild_id: int) -> Points:
     """What the server calls karma."""
     stored = GuildSettings.objects.filter(guild_id=guild_id).values_list("points", flat=True).first()
     return from_stored(stored) if stored else KARMA
+
+
+def wording(guild_id: int) -> tuple[Points, str]:
+    """What the server calls karma, and Django's code of the language of its answers, in one query."""
+    row = GuildSettings.objects.filter(guild_id=guild_id).values_list("points", "language", "locale").first()
+    if row is None:
+        return KARMA, language.ENGLISH
+    return (from_stored(row[0]) if row[0] else KARMA), language.django_code(row[1], row[2])
+
+
+def language_of(guild_id: int) -> str:
+    """Django's code of the language of the server's answers (karma/language.py)."""
+    return wording(guild_id)[1]
 
 
 def gave(guild_id: int, name: str) -> int:

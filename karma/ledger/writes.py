@@ -23,7 +23,7 @@ from django.db.backends.utils import CursorWrapper
 from django.dispatch import Signal
 from django.utils import timezone
 
-from karma import channels, points
+from karma import channels, language, points
 from karma.ledger.reads import ANNOUNCE_DEFAULT, announce_enabled
 from karma.message import IncomingMessage
 from karma.models import DELETED_REVISION, Giver, GuildSettings, Karma, LedgerEntry, MessageVersion
@@ -57,6 +57,7 @@ class Outcome:
     here: bool = True  # whether karma counts in the channel (karma/channels.py)
     points: Points = KARMA  # what the server calls karma
     log: tuple[int | None, int] = (None, 0)  # the moderators' log channel, and its refusals threshold
+    language: str = language.ENGLISH  # Django's code of the language its answers are in
 
 
 def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons | None = None) -> Outcome:
@@ -119,9 +120,11 @@ def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) ->
         server = server_rules(cursor, message.guild_id)
         if not server.listens(message.channel_id, message.within):
             # Nothing recorded: no version to follow either.
-            return Outcome([], server.announce, here=False, points=server.points)
+            return Outcome([], server.announce, here=False, points=server.points, language=server.language)
         outcome = _apply_version_of(cursor, message, changes, reasons, server)
-        return replace(outcome, points=server.points, log=(server.log_channel, server.log_refusals))
+        return replace(
+            outcome, points=server.points, language=server.language, log=(server.log_channel, server.log_refusals)
+        )
 
 
 def _apply_version_of(cursor: CursorWrapper, message: IncomingMessage, changes: Changes, reasons: Reasons,
@@ -225,6 +228,7 @@ class Server:
     points: Points = KARMA  # what it calls karma
     log_channel: int | None = None  # the moderators' log (karma/modlog.py)
     log_refusals: int = 0  # refusals an hour after which the log names a person
+    language: str = language.ENGLISH  # Django's code of the language of its answers (karma/language.py)
 
     def listens(self, channel_id: int, within: list[int]) -> bool:
         return channels.listens(self.channels, channel_id, within)
@@ -238,7 +242,8 @@ def server_rules(cursor: CursorWrapper, guild_id: int) -> Server:
         return Server()
     rules = Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
     listed, where = json.loads(row[6] or "[]") or [], json.loads(row[7] or "{}") or {}
-    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]), row[9], row[10])
+    spoken = language.django_code(row[9], row[10])
+    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]), row[11], row[12], spoken)
 
 
 def _claim(
@@ -383,7 +388,8 @@ _HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY creat
 
 _RULES = (
     "SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions, channels, points, "  # noqa: S608
-    f"log_channel, log_refusals FROM {_SETTINGS} WHERE guild_id = %s"
+    "language, locale, log_channel, log_refusals "
+    f"FROM {_SETTINGS} WHERE guild_id = %s"
 )
 
 # Adds in the database, creating missing rows. (Reading first, then inserting or updating, would

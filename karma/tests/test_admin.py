@@ -109,6 +109,7 @@ def test_server_settings_are_editable_and_each_change_is_recorded(admin_client, 
         "max_change": "0",
         "points": "karma",
         "log_refusals": "10",
+        "language": "fr",
         "ignored": '["c"]',
     }
     response = admin_client.post(reverse("admin:karma_guildsettings_change", args=[3]), form)
@@ -119,9 +120,11 @@ def test_server_settings_are_editable_and_each_change_is_recorded(admin_client, 
         ("announce", "on", "off", "admin admin", admin_user.pk),
         ("cooldown", "off", "60 s", "admin admin", admin_user.pk),
         ("ignore", "(none)", "c", "admin admin", admin_user.pk),
+        ("language", "auto", "fr", "admin admin", admin_user.pk),
     ]
     listed = admin_client.get(reverse("admin:karma_settingchange_changelist"))
     assert b"60 s" in listed.content
+    assert reads.language_of(3) == "fr"
     assert admin_client.get(reverse("admin:karma_settingchange_add")).status_code == 403
 
 

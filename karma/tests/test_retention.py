@@ -300,6 +300,9 @@ def test_the_tasks_record_and_delete(guild, settings):
         ({"event": "updated", "guild_ids": [1], "at": 1.0}, "payload field names must give the server's new name"),
         ({"event": "joined", "guild_ids": [1], "at": 1.0, "names": [["x" * 101, None]]}, "payload field names must"),
         ({"event": "joined", "guild_ids": [1], "at": 1.0, "names": [["a", 5]]}, "payload field names must hold"),
+        ({"event": "joined", "guild_ids": [1], "at": 1.0, "names": [["a", None, 5]]}, "payload field names must hold"),
+        ({"event": "joined", "guild_ids": [1], "at": 1.0, "names": [["a", None, "x" * 17]]}, "payload field names"),
+        ({"event": "joined", "guild_ids": [1], "at": 1.0, "names": [["a", None, "de", 1]]}, "payload field names"),
         ({"event": "joined", "guild_ids": [1], "at": 1.0, "names": "a"}, "payload field names must give one"),
     ],
 )

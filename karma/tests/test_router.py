@@ -2,10 +2,12 @@
 
 import pytest
 
+from karma import config, language
 from karma.ledger import reads
 from karma.models import Karma
 from karma.replies import CHECK, QUESTION
 from karma.router import respond
+from testkit import answers
 from testkit.messages import BOT_ID, chat, discord_messages
 from testkit.rules import RULES
 from testkit.talk import new_guild, say
@@ -17,6 +19,19 @@ pytestmark = pytest.mark.django_db
 def test_karma_rules(guild, content, reply):
     content = content.format(alice=42, bot=BOT_ID)
     assert say(guild, content, mentions={"42": "alice"}) == (reply, None)
+
+
+@pytest.mark.parametrize("code", [code for code in language.SUPPORTED if code != language.ENGLISH])
+@pytest.mark.parametrize("content, reply", RULES)
+def test_karma_rules_in_every_language(guild, content, reply, code):
+    """The same table, in a server that speaks another language: the same names and karma, said in
+    it (testkit/answers.py reads the table's English answers and says them in that language)."""
+    config.change(guild, "language", code, "test")
+    content = content.format(alice=42, bot=BOT_ID)
+    expected = answers.in_language(reply, language.DJANGO_CODES[code])
+    assert say(guild, content, mentions={"42": "alice"}) == (expected, None)
+    if reply and code == "de" and " has " in reply:
+        assert expected != reply  # the table's announcements were translated, not passed through
 
 
 def test_subjects_compare_exactly(guild):

@@ -136,6 +136,7 @@ def test_config_lists_changes_and_refuses_bad_values(guild):
         "reactions: off",
         "channels: everywhere",
         "points: karma",
+        "language: auto (en)",
         "thanks: off",
         "thankwords: thanks, thank you, thx, ty",
         "log: off",
