@@ -21,6 +21,7 @@ than the others cannot delay theirs. Answers to commands are outside shares: the
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -130,7 +131,8 @@ class MemoryLimits:
         self._bucket_of: dict[str, str] = {}  # route name -> Discord's bucket id
         # "bucket:major" -> [remaining, reset_at, limit, period], times in ms (remaining and limit whole)
         self._buckets: dict[str, list[float]] = {}
-        self._asking: dict[int, float] = {}  # server -> when it last asked for an announcement
+        # server -> when it last asked for an announcement, the longest silent first
+        self._asking: OrderedDict[int, float] = OrderedDict()
         self._server_grants: dict[int, list[float]] = {}  # server -> times of its grants in the window
         self._saturated_until = 0.0  # a server below its share was refused for the global limit
 
@@ -153,7 +155,10 @@ class MemoryLimits:
             share = ceiling
             if shared:
                 self._asking[shared] = now
-                self._asking = {s: t for s, t in self._asking.items() if t > now - GLOBAL_WINDOW_MS}
+                self._asking.move_to_end(shared)
+                while next(iter(self._asking.values())) <= now - GLOBAL_WINDOW_MS:
+                    silent, _ = self._asking.popitem(last=False)
+                    self._server_grants.pop(silent, None)  # its grants are older than its last ask
                 mine = [t for t in self._server_grants.get(shared, []) if t > now - GLOBAL_WINDOW_MS]
                 self._server_grants[shared] = mine
                 share = fair_share(ceiling, len(self._asking))
