@@ -6,6 +6,8 @@ databases it asks pytest-django for. `-m "not e2e and not services"` (scripts/te
 those out, and then the SQLite tests do not open MariaDB either.
 """
 
+import os
+
 import pytest
 from django.core.cache import cache
 
@@ -13,6 +15,16 @@ from botgateway.delivery import courier
 from testkit.databases import EACH_DATABASE, pinned
 from testkit.fakediscord import FakeDiscord
 from testkit.talk import new_guild
+
+# Test processes of one run (pytest-xdist's gw0, gw1, ...) share the machine's services, each on
+# its own part of them: the first on the usual RabbitMQ vhost and Redis database, the others on
+# theirs (scripts/test sets up the vhosts); pytest-django gives each its own test databases.
+# (Before testkit/stack.py reads them: no module imported above imports it.)
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+if _worker.startswith("gw") and _worker != "gw0":
+    _n = int(_worker[2:])
+    os.environ.setdefault("TEST_BROKER_URL", f"amqp://guest:guest@127.0.0.1:5672/popple-gw{_n}")
+    os.environ.setdefault("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - 5 * _n}")
 
 # Fixtures that reach a service: a test using one needs the services.
 SERVICE_FIXTURES = {"stack_factory", "shared_redis"}  # tests/conftest.py: services, under stack_factory

@@ -28,7 +28,7 @@ from karma.replies import CHECK
 from testkit import answers
 from testkit.processes import ROOT, as_root
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
+pytestmark = [pytest.mark.e2e, pytest.mark.exclusive, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 
 MESSAGES = 2000
 RATE = 100  # messages per second: about half of what two workers apply on this machine

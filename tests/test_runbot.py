@@ -286,6 +286,7 @@ def test_a_worker_needs_the_token_too():
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True, databases=["mariadb"])
+@pytest.mark.exclusive
 def test_runbot_keeps_messages_while_its_database_is_away(fake, tmp_path, services):
     """One process on MariaDB: a message that arrives while the database is down waits, then counts."""
     guild = fake.add_guild("home")

@@ -259,6 +259,7 @@ def test_a_recorded_interaction_replayed_is_refused(stack, fake_discord, world):
     config("off", "off")
 
 
+@pytest.mark.exclusive
 def test_acknowledged_in_time_while_rabbitmq_is_stopped(stack, fake_discord, world):
     """Last in this module: RabbitMQ restarts."""
     give(fake_discord, world, "outage-coffee++")
