@@ -23,6 +23,7 @@ def refused(response, status, text):
     assert response.status_code == status, response.content
     assert text in response.content.decode()
     assert response["Content-Security-Policy"].startswith("default-src 'none'")
+    assert response["Cache-Control"] == "no-store"
 
 
 def test_a_member_without_manage_server_sees_no_server_and_changes_nothing(world, log_in, client):
@@ -127,6 +128,7 @@ def test_a_permission_lost_after_login_is_refused_once_discords_answer_is_a_minu
 
 def test_a_token_discord_no_longer_accepts_ends_the_session(world, log_in, client):
     log_in(client, world.moderator)
+    assert client.session.get_expiry_age() == session.SESSION_HOURS * 3600
     world.discord.oauth.tokens.clear()  # revoked at Discord (the person deauthorised the app)
     stored = client.session
     stored[session.GUILDS_AT] = 0
