@@ -40,6 +40,10 @@ def discord():
 
 @pytest.fixture
 def dashboard_on(settings, discord):
+    return turn_on(settings, discord)
+
+
+def turn_on(settings, discord):
     """The dashboard turned on against the double, as DISCORD_CLIENT_ID and the others do."""
     oauth = discord.oauth
     settings.DASHBOARD_ENABLED = True
