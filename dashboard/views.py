@@ -2,6 +2,8 @@
 reverts, merges and exports. Every change goes through the domain's own functions (karma/config.py,
 karma/moderation/), as chat and the admin do, recorded as the person who made it."""
 
+from datetime import UTC, date, datetime, time, timedelta
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout as end_session
@@ -149,6 +151,10 @@ def unmerge(request, guild_id: int):
     return redirect("dashboard:board", guild_id=guild_id)
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
 def _ledger_rows(guild_id: int, form: LedgerFilter):
     rows = LedgerEntry.objects.filter(guild_id=guild_id).select_related("admin_user", "reverted_by")
     if not form.is_valid():
@@ -162,10 +168,11 @@ def _ledger_rows(guild_id: int, form: LedgerFilter):
         rows = rows.filter(by_id | Q(author_name=person) | Q(admin_user__username=person))
     if data["source"]:
         rows = rows.filter(source=data["source"])
+    # Whole days in UTC, as a range on the column (an index can serve it; no time-zone function).
     if data["since"]:
-        rows = rows.filter(created_at__date__gte=data["since"])
+        rows = rows.filter(created_at__gte=_midnight(data["since"]))
     if data["until"]:
-        rows = rows.filter(created_at__date__lte=data["until"])
+        rows = rows.filter(created_at__lt=_midnight(data["until"] + timedelta(days=1)))
     return rows.order_by("-id")
 
 
