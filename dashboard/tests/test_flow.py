@@ -39,6 +39,12 @@ def test_a_moderator_logs_in_changes_a_setting_and_popple_obeys(world, callback,
         page.click("#setting-ignore button")
         assert page.inner_text(".messages") == "ignore: coffee, c"
         assert page.inner_text("#setting-ignore .current") == "coffee, c"
+        # The ignore list in full, each name with its own button.
+        page.fill("#value-ignore", "add tea")
+        page.click("#setting-ignore button")
+        assert page.locator("#ignored li").all_inner_texts() == ["coffee Remove", "c Remove", "tea Remove"]
+        page.click("button[aria-label='stop ignoring tea']")
+        assert page.inner_text(".messages") == "ignore: coffee, c"
         # Bad input: the setting's own help, and nothing changes.
         page.fill("#value-cooldown", "forever")
         page.click("#setting-cooldown button")
@@ -49,8 +55,9 @@ def test_a_moderator_logs_in_changes_a_setting_and_popple_obeys(world, callback,
         page.close()
 
     assert GuildSettings.objects.get(guild_id=cafe).ignored == ["coffee", "c"]
-    change = SettingChange.objects.get(guild_id=cafe)
+    change = SettingChange.objects.filter(guild_id=cafe).order_by("id").first()
     assert (change.setting, change.old, change.new) == ("ignore", "(none)", "coffee, c")
+    assert SettingChange.objects.filter(guild_id=cafe).count() == 3  # added coffee and c, tea, removed tea
     assert change.changed_by == f"mod ({world.moderator})"  # as chat records who changed it
     # Popple obeys it: an ignored name counts nothing, the others count.
     router.respond(chat("coffee++ tea++", guild_id=cafe))
@@ -67,9 +74,10 @@ def test_revert_a_burst_merge_export_and_log_out(world, callback, live_server):
     writes.apply_changes(chat("", guild_id=cafe), [("the tea", 1)])
     writes.apply_changes(chat("", guild_id=world.shop.id), [("shop secret", 7)])
     with chromium() as browser:
-        page = browser.new_page()
+        page = browser.new_page(color_scheme="light")
         log_in(page, live_server.url, "mod")
         page.goto(f"{live_server.url}/dashboard/servers/{cafe}/ledger/")
+        assert page.eval_on_selector("body", "e => getComputedStyle(e).backgroundColor") == "rgb(255, 255, 255)"
         page.fill("#id_person", "spammer")
         page.click(".filters button")
         assert page.locator("#ledger tbody tr").count() == 3
@@ -83,6 +91,15 @@ def test_revert_a_burst_merge_export_and_log_out(world, callback, live_server):
         page.fill("#id_name", "tea")
         page.click(".filters button")
         assert "brewing" in page.inner_text("#ledger")
+
+        phone = browser.new_page(viewport=PHONE, color_scheme="dark")
+        log_in(phone, live_server.url, "mod")
+        phone.goto(f"{live_server.url}/dashboard/servers/{cafe}/ledger/")
+        assert phone.eval_on_selector("body", "e => getComputedStyle(e).backgroundColor") == "rgb(22, 24, 28)"
+        assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shot(phone, "ledger-phone-dark")
+        phone.click("button:text-is('Log out')")
+        phone.close()
 
         page.click("nav >> text=Board")
         page.fill("input[name=source]", "the tea")
