@@ -107,7 +107,11 @@ def test_revert_a_burst_merge_export_and_log_out(world, callback, live_server):
         page.click("button:text-is('Merge')")
         assert page.inner_text(".messages") == "Merged the tea into tea (1 karma moved)."
         assert page.locator("#top tbody tr").all_inner_texts() == ["tea\t3"]
+        assert page.locator("#aliases li").all_inner_texts() == ["the tea counts for tea Unmerge"]
         shot(page, "board")
+        page.click("#aliases button:text-is('Unmerge')")
+        assert page.inner_text(".messages") == "the tea counts for itself again, from 0."
+        assert page.locator("#aliases").count() == 0
 
         with page.expect_download() as download:
             page.click("text=JSON")
@@ -123,6 +127,6 @@ def test_revert_a_burst_merge_export_and_log_out(world, callback, live_server):
     reverts = LedgerEntry.objects.filter(guild_id=cafe, source="revert")
     assert reverts.count() == 3
     assert {row.admin_user.username for row in reverts} == {"mod"}
-    assert Karma.objects.get(guild_id=cafe, subject="the tea").merged_into == "tea"
+    assert Karma.objects.get(guild_id=cafe, subject="the tea").merged_into is None  # unmerged
     assert world.discord.oauth.revoked
     assert not world.discord.oauth.tokens
