@@ -143,7 +143,7 @@ def unmerge(request, guild_id: int):
     access.managed_server(request, guild_id)
     subject = request.POST.get("subject", "")
     try:
-        actions.unmerge(guild_id, subject)
+        actions.unmerge(guild_id, subject, request.user)
     except ValueError as problem:
         messages.error(request, str(problem))
     else:
