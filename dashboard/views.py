@@ -77,9 +77,23 @@ def logout(request):
     return redirect("dashboard:home")
 
 
+# Settings that name channels read them as Discord's mentions: typed on the web, they need the
+# form Discord sends (the dashboard does not list a server's channels: that would need the bot's token).
+CHANNEL_HINT = (
+    "On the web, write a channel as <#ID> "
+    "(in Discord, with Developer Mode on: right-click the channel, Copy Channel ID)."
+)
+NAMES_CHANNELS = {"channels", "log"}
+
+
 def _settings_rows(server: GuildSettings) -> list[dict]:
     return [
-        {"name": name, "shown": setting.show(getattr(server, setting.field)), "help": setting.help}
+        {
+            "name": name,
+            "shown": setting.show(getattr(server, setting.field)),
+            "help": setting.help,
+            "hint": CHANNEL_HINT if name in NAMES_CHANNELS else "",
+        }
         for name, setting in config.SETTINGS.items()
     ]
 

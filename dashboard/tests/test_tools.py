@@ -5,7 +5,7 @@ import io
 
 from dashboard.tests.conftest import chat
 from karma.ledger import writes
-from karma.models import Karma, LedgerEntry
+from karma.models import GuildSettings, Karma, LedgerEntry
 
 
 def messages(response):
@@ -51,3 +51,12 @@ def test_csv_exports_are_this_servers_with_formulas_made_plain(world, log_in, cl
     assert "ann" in ledger
     assert "club only" not in ledger
     assert client.get(f"/dashboard/servers/{cafe}/export/secrets.txt").status_code == 404
+
+
+def test_channels_are_set_as_discord_mentions(world, log_in, client):
+    log_in(client, world.moderator)
+    page = client.get(f"/dashboard/servers/{world.cafe.id}/").content.decode()
+    assert "On the web, write a channel as &lt;#ID&gt;" in page
+    answer = client.post(f"/dashboard/servers/{world.cafe.id}/", {"setting": "channels", "value": "only <#123>"})
+    assert answer.status_code == 302
+    assert GuildSettings.objects.get(guild_id=world.cafe.id).channels == {"only": ["123"]}
