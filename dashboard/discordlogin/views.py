@@ -39,5 +39,26 @@ def _only_when_on(view):
     return checked
 
 
-oauth2_login = _only_when_on(OAuth2LoginView.adapter_view(DiscordAdapter))
+# What the dashboard's login form sends. allauth also reads `process` (connect a second account,
+# which the dashboard has no page for), `scope` and `auth_params` (more than identify and guilds):
+# none of them is the dashboard's to ask, so a login that carries them is refused.
+LOGIN_FIELDS = {"csrfmiddlewaretoken", "next"}
+
+
+def _only_the_dashboards_form(view):
+    @wraps(view)
+    def checked(request, *args, **kwargs):
+        if set(request.POST) - LOGIN_FIELDS or request.GET:
+            return render(
+                request,
+                "dashboard/refused.html",
+                {"reason": "This login was not started by the dashboard."},
+                status=400,
+            )
+        return view(request, *args, **kwargs)
+
+    return checked
+
+
+oauth2_login = _only_when_on(_only_the_dashboards_form(OAuth2LoginView.adapter_view(DiscordAdapter)))
 oauth2_callback = _only_when_on(OAuth2CallbackView.adapter_view(DiscordAdapter))

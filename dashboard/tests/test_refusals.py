@@ -74,6 +74,12 @@ def test_a_bad_value_gets_the_settings_help_and_changes_nothing(world, log_in, c
     unchanged(world.cafe.id)
 
 
+@pytest.mark.parametrize("extra", [{"process": "connect"}, {"scope": "email,guilds.join"}, {"auth_params": "x=1"}])
+def test_a_login_asking_more_than_the_dashboard_does_is_refused(world, test_client_callback, client, extra):
+    refused(client.post("/dashboard/login/discord/login/", extra), 400, "This login was not started by the dashboard.")
+    refused(client.post("/dashboard/login/discord/login/?process=connect"), 400, "not started by the dashboard")
+
+
 def test_a_replayed_or_missing_state_is_refused(world, test_client_callback, client):
     oauth = world.discord.oauth
     callback = local(

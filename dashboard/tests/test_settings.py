@@ -28,3 +28,11 @@ def test_a_client_id_without_its_secret_is_refused_in_one_line(tmp_path):
         "DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET"
     )
     assert CLIENT["DISCORD_CLIENT_ID"] not in done.stderr + done.stdout
+
+
+def test_the_admin_offers_no_second_discord_application(admin_client):
+    index = admin_client.get("/admin/").content.decode()
+    assert "Social accounts" in index  # who logged in with Discord, for the operator
+    assert "Social application" not in index
+    assert "Social application tokens" not in index
+    assert "Email addresses" not in index
