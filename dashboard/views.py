@@ -87,10 +87,12 @@ NAMES_CHANNELS = {"channels", "log"}
 
 
 def _settings_rows(server: GuildSettings) -> list[dict]:
+    # As `@Popple config` lists them ("name: value"), so that both say the same ("auto (de)").
+    shown = dict(line.split(": ", 1) for line in config.show(server.guild_id))
     return [
         {
             "name": name,
-            "shown": setting.show(getattr(server, setting.field)),
+            "shown": shown[name],
             "help": setting.help,
             "hint": CHANNEL_HINT if name in NAMES_CHANNELS else "",
         }

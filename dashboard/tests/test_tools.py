@@ -57,6 +57,8 @@ def test_channels_are_set_as_discord_mentions(world, log_in, client):
     log_in(client, world.moderator)
     page = client.get(f"/dashboard/servers/{world.cafe.id}/").content.decode()
     assert "On the web, write a channel as &lt;#ID&gt;" in page
+    # Each setting shown as `@Popple config` lists it.
+    assert '<span class="current">auto (en)</span>' in page
     answer = client.post(f"/dashboard/servers/{world.cafe.id}/", {"setting": "channels", "value": "only <#123>"})
     assert answer.status_code == 302
     assert GuildSettings.objects.get(guild_id=world.cafe.id).channels == {"only": ["123"]}
