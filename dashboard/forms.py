@@ -9,3 +9,5 @@ class LedgerFilter(forms.Form):
     source = forms.ChoiceField(required=False, choices=[("", "any"), *LedgerEntry.Source.choices])
     since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    # Where the page starts (older rows than this one): the "Older" link's, not a field people fill.
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)

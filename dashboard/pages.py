@@ -27,7 +27,8 @@ def secured(response):
 
 
 def page(view):
-    """A dashboard page: refused plainly (Refused, or the dashboard off), and secured."""
+    """A dashboard page: refused plainly (Refused, or the dashboard off), and secured (its 405 to a
+    wrong method too: put it outside require_GET and the like)."""
 
     @wraps(view)
     def answer(request, *args, **kwargs):

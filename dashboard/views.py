@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout as end_session
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -41,8 +40,8 @@ def invite_url(client_id: str, guild_id: int) -> str:
     return f"{INVITE_URL}?{urlencode(query)}"
 
 
-@require_GET
 @page
+@require_GET
 def home(request):
     if not request.user.is_authenticated or session.TOKEN not in request.session:
         return render(request, "dashboard/login.html")
@@ -61,14 +60,14 @@ def home(request):
     return render(request, "dashboard/home.html", context)
 
 
-@require_GET
 @page
+@require_GET
 def login_cancelled(request):
     return render(request, "dashboard/refused.html", {"reason": "You cancelled the login at Discord."}, status=403)
 
 
-@require_POST
 @page
+@require_POST
 def logout(request):
     token = request.session.get(session.TOKEN)
     end_session(request)  # the session, and the token in it, deleted
@@ -100,8 +99,8 @@ def _settings_rows(server: GuildSettings) -> list[dict]:
     ]
 
 
-@require_http_methods(["GET", "POST"])
 @page
+@require_http_methods(["GET", "POST"])
 def server_settings(request, guild_id: int):
     server = access.managed_server(request, guild_id)
     status = 200
@@ -122,8 +121,8 @@ def server_settings(request, guild_id: int):
     return render(request, "dashboard/settings.html", context, status=status)
 
 
-@require_GET
 @page
+@require_GET
 def board(request, guild_id: int):
     server = access.managed_server(request, guild_id)
     rows = Karma.objects.filter(guild_id=guild_id)
@@ -136,8 +135,8 @@ def board(request, guild_id: int):
     return render(request, "dashboard/board.html", context)
 
 
-@require_POST
 @page
+@require_POST
 def merge(request, guild_id: int):
     access.managed_server(request, guild_id)
     source, target = request.POST.get("source", "").strip(), request.POST.get("target", "").strip()
@@ -153,8 +152,8 @@ def merge(request, guild_id: int):
     return redirect("dashboard:board", guild_id=guild_id)
 
 
-@require_POST
 @page
+@require_POST
 def unmerge(request, guild_id: int):
     access.managed_server(request, guild_id)
     subject = request.POST.get("subject", "")
@@ -192,20 +191,34 @@ def _ledger_rows(guild_id: int, form: LedgerFilter):
     return rows.order_by("-id")
 
 
-@require_GET
 @page
+@require_GET
 def ledger(request, guild_id: int):
     server = access.managed_server(request, guild_id)
     form = LedgerFilter(request.GET)
-    entries = Paginator(_ledger_rows(guild_id, form), LEDGER_PAGE).get_page(request.GET.get("page"))
+    rows = _ledger_rows(guild_id, form)
+    # Newest first, a page at a time from the last row shown (`before`): no count of a ledger that
+    # may hold millions of rows, and a page stays put while chat adds rows.
+    if form.is_valid() and form.cleaned_data["before"]:
+        rows = rows.filter(id__lt=form.cleaned_data["before"])
+    entries = list(rows[: LEDGER_PAGE + 1])
+    older = entries[LEDGER_PAGE - 1].id if len(entries) > LEDGER_PAGE else None
     kept = request.GET.copy()
-    kept.pop("page", None)
-    context = {"server": server, "tab": "ledger", "form": form, "entries": entries, "kept": kept.urlencode()}
+    kept.pop("before", None)
+    context = {
+        "server": server,
+        "tab": "ledger",
+        "form": form,
+        "entries": entries[:LEDGER_PAGE],
+        "older": older,
+        "paged": "before" in request.GET,
+        "kept": kept.urlencode(),
+    }
     return render(request, "dashboard/ledger.html", context, status=200 if form.is_valid() else 400)
 
 
-@require_POST
 @page
+@require_POST
 def revert(request, guild_id: int):
     access.managed_server(request, guild_id)
     try:
@@ -231,8 +244,8 @@ EXPORTS = {
 }
 
 
-@require_GET
 @page
+@require_GET
 def export_file(request, guild_id: int, name: str):
     access.managed_server(request, guild_id)
     if name not in EXPORTS:

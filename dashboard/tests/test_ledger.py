@@ -1,6 +1,9 @@
 """The ledger's filters: name, person, source and days, each narrowing to this server's rows."""
 
+import re
+
 from dashboard.tests.conftest import chat
+from dashboard.views import LEDGER_PAGE
 from karma.ledger import writes
 from karma.models import LedgerEntry
 
@@ -37,3 +40,20 @@ def test_filters_by_name_person_source_and_day(world, log_in, client):
     refused = client.get(ledger, {"since": "yesterday"})
     assert refused.status_code == 400
     assert "Enter a valid date." in refused.content.decode()
+
+
+def test_pages_of_the_ledger_go_back_from_the_last_row_shown(world, log_in, client):
+    cafe = world.cafe.id
+    for number in range(LEDGER_PAGE + 5):
+        writes.apply_changes(chat("", guild_id=cafe), [(f"name {number}", 1)])
+    log_in(client, world.moderator)
+    first = client.get(f"/dashboard/servers/{cafe}/ledger/", {"source": "chat"})
+    subjects = [entry.subject for entry in first.context["entries"]]
+    assert subjects == [f"name {number}" for number in range(LEDGER_PAGE + 4, 4, -1)]
+    older = re.search(r'href="\?([^"]*before=\d+)">Older', first.content.decode()).group(1).replace("&amp;", "&")
+    second = client.get(f"/dashboard/servers/{cafe}/ledger/?{older}")
+    assert [entry.subject for entry in second.context["entries"]] == [f"name {n}" for n in range(4, -1, -1)]
+    assert "source=chat" in older  # the filters stay
+    assert ">Older<" not in second.content.decode()
+    assert ">Newest<" in second.content.decode()
+    assert 'name="before"' not in second.content.decode()  # a new filter starts from the newest

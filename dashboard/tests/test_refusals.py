@@ -180,6 +180,13 @@ def test_failed_logins_lock_the_address_out(world, test_client_callback, client,
     assert Client(REMOTE_ADDR="10.0.0.9").post("/dashboard/login/discord/login/").status_code == 302
 
 
+def test_a_change_by_get_is_refused(world, log_in, client):
+    log_in(client, world.moderator)
+    answer = client.get(f"/dashboard/servers/{world.cafe.id}/revert/", {"entry": "1"})
+    assert answer.status_code == 405
+    assert answer["Content-Security-Policy"].startswith("default-src 'none'")
+
+
 def test_without_its_variables_the_dashboard_is_off(client, settings, db):
     settings.DASHBOARD_ENABLED = False
     refused(client.get("/dashboard/"), 404, "The dashboard is off")
