@@ -12,6 +12,7 @@ TIMEOUT = urllib3.Timeout(connect=3.0, read=5.0)
 _http = urllib3.PoolManager(retries=False, timeout=TIMEOUT)
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3  # Discord grants every permission with it
+PAGE = 200  # servers per answer of /users/@me/guilds: Discord's most
 
 
 class TokenRefused(Exception):
@@ -25,26 +26,35 @@ class Unreachable(Exception):
 def guilds(token: str) -> list[dict]:
     """The person's servers: [{"id", "name", "icon", "manages"}], `manages` when they own the
     server or have Manage Server (or Administrator) there."""
+    found: list[dict] = []
+    while True:  # Discord gives at most PAGE servers an answer, in id order
+        page = _page(token, after=found[-1]["id"] if found else 0)
+        found += [_guild(guild) for guild in page]
+        if len(page) < PAGE:
+            return found
+
+
+def _page(token: str, after: int) -> list[dict]:
+    url = f"{settings.DISCORD_API_BASE_URL}/users/@me/guilds?limit={PAGE}&after={after}"
     try:
-        response = _http.request(
-            "GET", f"{settings.DISCORD_API_BASE_URL}/users/@me/guilds", headers={"Authorization": f"Bearer {token}"}
-        )
+        response = _http.request("GET", url, headers={"Authorization": f"Bearer {token}"})
     except urllib3.exceptions.HTTPError as problem:
         raise Unreachable(type(problem).__name__) from None
     if response.status == 401:
         raise TokenRefused
     if response.status != 200:
         raise Unreachable(f"HTTP {response.status}")
-    return [
-        {
-            "id": int(guild["id"]),
-            "name": str(guild.get("name") or ""),
-            "icon": str(guild.get("icon") or ""),
-            "manages": bool(guild.get("owner"))
-            or bool(int(guild.get("permissions", 0)) & (MANAGE_GUILD | ADMINISTRATOR)),
-        }
-        for guild in json.loads(response.data)
-    ]
+    return json.loads(response.data)
+
+
+def _guild(guild: dict) -> dict:
+    permissions = int(guild.get("permissions", 0))
+    return {
+        "id": int(guild["id"]),
+        "name": str(guild.get("name") or ""),
+        "icon": str(guild.get("icon") or ""),
+        "manages": bool(guild.get("owner")) or bool(permissions & (MANAGE_GUILD | ADMINISTRATOR)),
+    }
 
 
 def revoke(token: str) -> None:

@@ -8,8 +8,9 @@
   secret, the same redirect URI, the PKCE verifier when a challenge was sent; a code works once,
   for CODE_SECONDS. Anything else: 400 `invalid_grant` or 401 `invalid_client`, as Discord answers.
 - `GET /api/v10/users/@me` and `/users/@me/guilds` with `Authorization: Bearer`: the user, and their
-  servers with `owner` and `permissions` (a role with Manage Server or Administrator grants it;
-  Administrator and the owner get every permission, as Discord computes them).
+  servers (200 an answer, after an id, as Discord pages them) with `owner` and `permissions` (a
+  role with Manage Server or Administrator grants it; Administrator and the owner get every
+  permission, as Discord computes them).
 - `POST /api/v10/oauth2/token/revoke`: the token stops working.
 """
 
@@ -24,6 +25,7 @@ from aiohttp import web
 
 CODE_SECONDS = 600  # Discord's codes are short-lived
 TOKEN_SECONDS = 604800  # and its access tokens last a week
+GUILDS_PAGE = 200  # servers per answer of /users/@me/guilds
 ALL_PERMISSIONS = (1 << 50) - 1
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
@@ -184,7 +186,11 @@ class DiscordOAuth2:
             return web.json_response(self.discord.users[grant["user_id"]])
         if path == "/users/@me/guilds" and "guilds" in scopes:
             self.guild_reads += 1
-            return web.json_response(self._guilds_of(int(grant["user_id"])))
+            # Discord's paging: at most `limit` (200, the default and the most), after an id.
+            limit = min(int(request.query.get("limit", GUILDS_PAGE)), GUILDS_PAGE)
+            after = int(request.query.get("after", 0))
+            mine = [guild for guild in self._guilds_of(int(grant["user_id"])) if int(guild["id"]) > after]
+            return web.json_response(sorted(mine, key=lambda guild: int(guild["id"]))[:limit])
         return web.json_response({"message": "Missing Access", "code": 50001}, status=403)
 
     def _guilds_of(self, user_id):

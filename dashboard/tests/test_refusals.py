@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.test import Client
 
-from dashboard import session
+from dashboard import discord_api, session
 from dashboard.tests.conftest import chat, consent, local
 from karma.ledger import writes
 from karma.models import GuildSettings, LedgerEntry, SettingChange
@@ -130,6 +130,19 @@ def test_a_permission_lost_after_login_is_refused_once_discords_answer_is_a_minu
     answer = client.post(f"/dashboard/servers/{cafe}/", {"setting": "cooldown", "value": "5m"})
     refused(answer, 403, "You cannot manage this server")
     unchanged(cafe)
+
+
+def test_a_moderator_in_more_servers_than_discord_gives_at_once_sees_them_all(world, log_in, client):
+    discord = world.discord
+    for number in range(discord_api.PAGE + 1):  # past one page of Discord's answer
+        discord.add_member(discord.add_guild(f"busy {number}", with_bot=False), world.member)
+    late = discord.add_guild("Late")  # the newest id: on the second page
+    GuildSettings.objects.create(guild_id=late.id, name="Late")
+    discord.add_member(late, world.member, manager=True)
+    log_in(client, world.member)
+    home = client.get("/dashboard/")
+    assert [guild["name"] for guild in home.context["servers"]] == ["Late"]
+    assert discord.oauth.guild_reads == 2
 
 
 def test_a_token_discord_no_longer_accepts_ends_the_session(world, log_in, client):
