@@ -7,6 +7,7 @@ saw: its existence is not given away. Everything shown is escaped by the templat
 
 from functools import wraps
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
@@ -100,6 +101,9 @@ def board(request, guild_id: int):
         "bottom": bottom,
         "bottom_rows": bottom_rows,
         "seasons": seasons.all_of(guild_id),
+        # The dashboard decides who may manage the server: the link is for everyone, so that this
+        # page still reads no cookie.
+        "dashboard": settings.DASHBOARD_ENABLED,
     }
     return render(request, "leaderboard/board.html", context)
 

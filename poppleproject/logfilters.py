@@ -1,6 +1,6 @@
-"""Keeps secrets out of every log line, whatever library wrote it: the Discord token, and the
-interaction tokens that stand in the path of Discord's interaction and webhook URLs (each lets
-whoever holds it answer as Popple for 15 minutes)."""
+"""Keeps secrets out of every log line, whatever library wrote it: the Discord token, the OAuth2
+client secret (the dashboard's login), and the interaction tokens that stand in the path of
+Discord's interaction and webhook URLs (each lets whoever holds it answer as Popple for 15 minutes)."""
 
 import logging
 import re
@@ -11,9 +11,9 @@ _INTERACTION_TOKEN = re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?'\"]+")
 
 
 def redacted(text: str) -> str:
-    token = settings.DISCORD_TOKEN
-    if token and token in text:
-        text = text.replace(token, "[redacted]")
+    for secret in (settings.DISCORD_TOKEN, settings.DISCORD_CLIENT_SECRET):
+        if secret and secret in text:
+            text = text.replace(secret, "[redacted]")
     if "/interactions/" in text or "/webhooks/" in text:
         text = _INTERACTION_TOKEN.sub(r"\1[redacted]", text)
     return text

@@ -131,7 +131,13 @@ INSTALLED_APPS = [
     "botgateway",
     "monitoring",
     "leaderboard",
+    # Before allauth, so that its templates (the login error page) replace allauth's.
+    "dashboard",
     "axes",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.discord",
 ]
 
 MIDDLEWARE = [
@@ -148,6 +154,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # allauth's: it keeps the state of a login in progress.
+    "allauth.account.middleware.AccountMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -453,7 +461,13 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "poppleproject.errorreports.HideCredentials"
 # Logins to the admin (django-axes) --------------------------------------------------------------
 
 # Axes' backend goes first: it refuses a locked-out login before the password is even checked.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# allauth's is the one a Discord login is recorded with (the dashboard); it checks passwords as
+# Django's does, so the admin's login is the same with it.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 AXES_FAILURE_LIMIT = _int("DJANGO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 # 0: locked until an admin deletes the access attempt in the admin.
 _cooloff = _int("DJANGO_LOGIN_COOLOFF_MINUTES", 60)
@@ -474,6 +488,52 @@ if BEHIND_TLS_PROXY:
     IPWARE_STRICT = False
 else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# The moderators' dashboard (dashboard/): log in with Discord ----------------------------------
+
+# The application's OAuth2 client (developer portal -> OAuth2). Both, or neither: without them the
+# dashboard is off and says so, and nothing else changes.
+DISCORD_CLIENT_ID = _str("DISCORD_CLIENT_ID")
+DISCORD_CLIENT_SECRET = _str("DISCORD_CLIENT_SECRET")
+if bool(DISCORD_CLIENT_ID) != bool(DISCORD_CLIENT_SECRET):
+    raise _config_error(
+        "DISCORD_CLIENT_ID" if not DISCORD_CLIENT_ID else "DISCORD_CLIENT_SECRET",
+        "must be set too: the dashboard needs both DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET",
+    )
+if DISCORD_CLIENT_ID and not DISCORD_CLIENT_ID.isdigit():
+    raise _config_error("DISCORD_CLIENT_ID", "must be the application's id, digits only")
+DASHBOARD_ENABLED = bool(DISCORD_CLIENT_ID)
+# Discord's consent page: a web page, not the API (the tests point it at their double).
+DISCORD_OAUTH_AUTHORIZE_URL = _url(
+    "DISCORD_OAUTH_AUTHORIZE_URL", default="https://discord.com/oauth2/authorize", schemes={"http", "https"}
+)
+if not DISCORD_OAUTH_AUTHORIZE_URL.startswith("https://") and not _is_loopback(DISCORD_OAUTH_AUTHORIZE_URL):
+    raise _config_error("DISCORD_OAUTH_AUTHORIZE_URL", "must use https:// unless its host is this machine")
+SOCIALACCOUNT_PROVIDERS = {
+    "discord": {
+        # allauth's Discord provider, with Discord's URLs from DISCORD_API_BASE_URL and the one above.
+        "provider_class": "dashboard.discordlogin.provider.DiscordProvider",
+        # Who the person is, and the servers they are in with their permissions there: nothing more
+        # (no email, no bot, no joining servers for them).
+        "SCOPE": ["identify", "guilds"],
+        "OAUTH_PKCE_ENABLED": True,
+        "APP": {"client_id": DISCORD_CLIENT_ID, "secret": DISCORD_CLIENT_SECRET, "key": ""},
+    }
+}
+SOCIALACCOUNT_ADAPTER = "dashboard.discordlogin.adapter.DiscordLoginAdapter"
+ACCOUNT_ADAPTER = "dashboard.discordlogin.adapter.NoLocalAccounts"
+# The access token lives in the person's server-side session only, for re-reading their servers'
+# permissions, and is revoked at logout: never in allauth's token table.
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_QUERY_EMAIL = False
+ACCOUNT_EMAIL_VERIFICATION = "none"
+# A login starts with a POST from the dashboard's page (CSRF-checked): a link elsewhere cannot log
+# someone in with an account of the attacker's choosing.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+LOGIN_URL = "dashboard:home"
+LOGIN_REDIRECT_URL = "dashboard:home"
 
 # Logging -------------------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ with replay of missed events, and shard routing by `(guild_id >> 22) % shard_cou
 commands: registration by bulk overwrite (global and per server), INTERACTION_CREATE over the
 gateway or a signed POST to an Interactions Endpoint URL (Ed25519, the fake's own key), the callback
 with Discord's rules (within 3 s of the interaction, once), and the original response's edit and
-follow-ups (15 minutes, by token).
+follow-ups (15 minutes, by token). OAuth2 for "Log in with Discord" (consent page, code exchange,
+the user's servers with their permissions, revocation): testkit/fakeoauth.py, as `oauth`.
 It runs in a thread of the test process, on its own event loop.
 """
 
@@ -41,6 +42,8 @@ from types import MappingProxyType
 import urllib3
 from aiohttp import WSMsgType, web
 from nacl.signing import SigningKey
+
+from testkit.fakeoauth import DiscordOAuth2
 
 DISCORD_EPOCH_MS = 1420070400000
 ZLIB_SUFFIX = b"\x00\x00\xff\xff"
@@ -335,6 +338,8 @@ class FakeDiscord:
         self.application_id = self._snowflake()
         self.users = {self.bot["id"]: self.bot}
         self.guilds = {}
+        self.guilds_without_bot = {}  # servers that exist, with members, but without the bot
+        self.oauth = DiscordOAuth2(self)
         self.sessions = {}
         self.connections = set()
         # What the bot did, and what the tests did, with times from this process's clock.
@@ -381,6 +386,7 @@ class FakeDiscord:
         asyncio.set_event_loop(self.loop)
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/oauth2/authorize", self.oauth.authorize)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
         self._runner = web.AppRunner(app, access_log=None)
         self.loop.run_until_complete(self._runner.setup())
@@ -445,8 +451,9 @@ class FakeDiscord:
         self.users[user["id"]] = user
         return int(user["id"])
 
-    def add_guild(self, name, shard=0, shard_count=1, channels=1, owner_id=None, locale="en-US"):
-        """A server whose id routes to `shard` of `shard_count`; the bot is a member.
+    def add_guild(self, name, shard=0, shard_count=1, channels=1, owner_id=None, locale="en-US", with_bot=True):
+        """A server whose id routes to `shard` of `shard_count`; the bot is a member (unless not
+        `with_bot`: then only people see it, through OAuth2).
 
         A gateway already connected hears of it as Discord tells a bot that joined a server: a
         GUILD_CREATE, before any message sent in it afterwards.
@@ -465,8 +472,11 @@ class FakeDiscord:
             admin_role_id=self._snowflake(),
             locale=locale,
         )
-        guild.members[int(self.bot["id"])] = []
         guild.members[owner_id] = []
+        if not with_bot:
+            self.guilds_without_bot[guild_id] = guild
+            return guild
+        guild.members[int(self.bot["id"])] = []
         self.guilds[guild_id] = guild
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self._dispatch_guild, guild)
@@ -761,6 +771,10 @@ class FakeDiscord:
         """Discord's order: authentication, injected faults, the global limit, the route's bucket, the route."""
         if path.startswith(("/interactions/", "/webhooks/")):  # authorised by the interaction's token
             return self._unlimited(await self._interaction_route(request, path))
+        if self.oauth.handles(path):  # authorised by the client's secret or a person's token
+            answer = await self.oauth.route(request, path)
+            if answer is not None:
+                return self._unlimited(answer)
         if request.headers.get("Authorization") != f"Bot {self.token}":
             return self._unlimited(self._json({"message": "401: Unauthorized", "code": 0}, status=401))
         bucket = self._bucket_of(request.method, path)

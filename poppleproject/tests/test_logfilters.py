@@ -16,6 +16,11 @@ def test_the_bot_token_is_redacted(settings):
     assert filtered("sent %s", "Bot bot-token.abc")[0] == "sent Bot [redacted]"
 
 
+def test_the_oauth2_client_secret_is_redacted(settings):
+    settings.DISCORD_CLIENT_SECRET = "client-secret-xyz"
+    assert filtered("POST token client_secret=%s", "client-secret-xyz")[0] == "POST token client_secret=[redacted]"
+
+
 def test_interaction_tokens_in_urls_are_redacted(settings):
     settings.DISCORD_TOKEN = ""
     url = "https://discord.com/api/v10/interactions/123/aW50ZXJhY3Rpb24.secret-part/callback?with_response=1"

@@ -1,0 +1,59 @@
+"""The ledger's filters: name, person, source and days, each narrowing to this server's rows."""
+
+import re
+
+from dashboard.tests.conftest import chat
+from dashboard.views import LEDGER_PAGE
+from karma.ledger import writes
+from karma.models import LedgerEntry
+
+
+def shown(response):
+    return [line.strip() for line in response.content.decode().split("<td>") if line.startswith(("coffee", "tea"))]
+
+
+def test_filters_by_name_person_source_and_day(world, log_in, client):
+    cafe = world.cafe.id
+    writes.apply_changes(
+        chat("", guild_id=cafe, author_id=601, author_name="ann"), [("coffee", 1)], {"coffee": "beans"}
+    )
+    writes.apply_changes(chat("", guild_id=cafe, author_id=602, author_name="bob"), [("tea", 2)])
+    writes.apply_changes(chat("", guild_id=world.club.id, author_id=601, author_name="ann"), [("coffee", 9)])
+    LedgerEntry.objects.filter(subject="tea").update(created_at="2026-11-02T23:59:59Z")
+    LedgerEntry.objects.filter(subject="coffee").update(created_at="2026-11-03T00:00:00Z")
+    log_in(client, world.moderator)
+    ledger = f"/dashboard/servers/{cafe}/ledger/"
+
+    def rows(**query):
+        answer = client.get(ledger, query)
+        assert answer.status_code == 200
+        return [(entry.subject, entry.delta) for entry in answer.context["entries"]]
+
+    assert rows() == [("tea", 2), ("coffee", 1)]  # this server's only, newest first
+    assert rows(name="coffee") == [("coffee", 1)]
+    assert rows(person="bob") == [("tea", 2)]
+    assert rows(person="601") == [("coffee", 1)]
+    assert rows(source="chat", until="2026-11-02") == [("tea", 2)]
+    assert rows(since="2026-11-03") == [("coffee", 1)]
+    assert rows(source="revert") == []
+    assert "beans" in client.get(ledger, {"name": "coffee"}).content.decode()
+    refused = client.get(ledger, {"since": "yesterday"})
+    assert refused.status_code == 400
+    assert "Enter a valid date." in refused.content.decode()
+
+
+def test_pages_of_the_ledger_go_back_from_the_last_row_shown(world, log_in, client):
+    cafe = world.cafe.id
+    for number in range(LEDGER_PAGE + 5):
+        writes.apply_changes(chat("", guild_id=cafe), [(f"name {number}", 1)])
+    log_in(client, world.moderator)
+    first = client.get(f"/dashboard/servers/{cafe}/ledger/", {"source": "chat"})
+    subjects = [entry.subject for entry in first.context["entries"]]
+    assert subjects == [f"name {number}" for number in range(LEDGER_PAGE + 4, 4, -1)]
+    older = re.search(r'href="\?([^"]*before=\d+)">Older', first.content.decode()).group(1).replace("&amp;", "&")
+    second = client.get(f"/dashboard/servers/{cafe}/ledger/?{older}")
+    assert [entry.subject for entry in second.context["entries"]] == [f"name {n}" for n in range(4, -1, -1)]
+    assert "source=chat" in older  # the filters stay
+    assert ">Older<" not in second.content.decode()
+    assert ">Newest<" in second.content.decode()
+    assert 'name="before"' not in second.content.decode()  # a new filter starts from the newest
