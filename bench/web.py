@@ -69,10 +69,10 @@ def fill():
         totals[name] = (total, counts[index])
     cursor.executemany(
         "INSERT INTO karma_guildsettings (guild_id, name, icon, public, announce, allow_self_karma, cooldown, budget, "
-        "max_change, ignored, reactions, thanks, thank_words) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "max_change, ignored, reactions, thanks, thank_words, channels, points, log_refusals, language, locale) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [
-            (guild, name, "", 1, 1, 0, 0, 0, 0, "[]", "[]", 0, '["thanks"]')
+            (guild, name, "", 1, 1, 0, 0, 0, 0, "[]", "[]", 0, '["thanks"]', "{}", "karma", 10, "", "")
             for guild, name in [(GUILD, "The big server"), (GUILD + 1, "A small")]
         ],
     )
@@ -87,7 +87,7 @@ def fill():
         with transaction.atomic():
             cursor.executemany(
                 "INSERT INTO karma_ledgerentry (guild_id, subject, delta, total, version, source, created_at, "
-                "author_name) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                "author_name, revision, reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, '')",
                 ledger[begin : begin + BATCH],
             )
     cursor.execute("ANALYZE" if connection.vendor == "sqlite" else "ANALYZE TABLE karma_karma, karma_ledgerentry")
