@@ -15,7 +15,7 @@ from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
-from karma import seasons
+from karma import retention, seasons
 from karma.ledger import reads, rollup
 from karma.models import GuildSettings, Karma, LedgerEntry, LedgerRollup, Season
 from karma.moderation import actions
@@ -287,6 +287,14 @@ def test_rows_whose_reason_was_forgotten_are_rolled_up_too(guild):
     assert rollup.roll_up(DAYS, now=later) == 1
     assert days(guild) == [("tea", day(200).date(), 2, 2, 2)]
     assert LedgerEntry.objects.filter(guild_id=guild).count() == 0
+
+
+def test_a_departed_servers_days_go_with_the_rest_of_its_data(guild):
+    a_history(guild)
+    rollup.roll_up(DAYS)
+    GuildSettings.objects.update_or_create(guild_id=guild, defaults={"left_at": timezone.now() - timedelta(days=31)})
+    assert retention.delete_departed(30) == [guild]
+    assert LedgerRollup.objects.filter(guild_id=guild).count() == 0
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
