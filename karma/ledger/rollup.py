@@ -5,6 +5,7 @@ Kept as they are, whatever their age:
 - rows that gave a reason (the `why` history and the public page show the last five), unless their
   message was deleted (`why` leaves those out anyway);
 - merges (boards over a window leave them out: a roll-up's net change could not);
+- imports from the Go Popple (one a name: `import_popple` reads them to import a server once);
 - the rows of a day on which one of the server's seasons started, so that a season's board is
   exact to the second however old it is: every rolled-up day lies wholly inside one season.
 Rows older than LEDGER_RETENTION_DAYS have had their reason forgotten (karma/retention.py): those
@@ -115,7 +116,7 @@ def _batch(old: QuerySet[LedgerEntry], after: int, keep_reasons: bool) -> tuple[
 
 def _kept(rows: list[tuple], keep_reasons: bool) -> set[int]:
     """The ids of `rows` that stay in detail (the module's docstring says which and why)."""
-    kept = {row[0] for row in rows if row[6] == LedgerEntry.Source.MERGE}
+    kept = {row[0] for row in rows if row[6] in (LedgerEntry.Source.MERGE, LedgerEntry.Source.IMPORT)}
     started = defaultdict(set)
     seasons = Season.objects.filter(guild_id__in={row[1] for row in rows}).values_list("guild_id", "started_at")
     for guild_id, at in seasons:

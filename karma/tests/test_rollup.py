@@ -20,6 +20,7 @@ from karma.ledger import reads, rollup
 from karma.models import GuildSettings, Karma, LedgerEntry, LedgerRollup, Season
 from karma.moderation import actions
 from karma.router import forget_deleted, respond
+from karma.tests.test_import_popple import sqlite_popple  # noqa: F401 (a fixture)
 from testkit import talk
 from testkit.databases import DATABASES
 from testkit.messages import chat, deletion, snowflake
@@ -179,6 +180,15 @@ def test_windows_seasons_and_givers_answer_the_same_before_and_after(guild):
     # The detail holds no giver older than LEDGER_DETAIL_DAYS: `givers` counts the detail only.
     assert before[4] == (f"* user{ALICE} gave 1 karma.", None)
     assert before[5] == 0
+
+
+def test_an_import_run_again_after_a_roll_up_still_changes_nothing(database, sqlite_popple):  # noqa: F811
+    call_command("import_popple", sqlite_popple, "--merge", stdout=io.StringIO(), stderr=io.StringIO())
+    LedgerEntry.objects.filter(guild_id=222).update(created_at=day(100))
+    rollup.roll_up(DAYS)
+    call_command("import_popple", sqlite_popple, "--merge", stdout=io.StringIO(), stderr=io.StringIO())
+    assert karma(222) == {"popple": 7}
+    assert list(LedgerEntry.objects.filter(guild_id=222).values_list("source", "delta")) == [("import", 7)]
 
 
 def test_running_twice_or_without_the_mark_changes_nothing(guild):
