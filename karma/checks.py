@@ -1,5 +1,6 @@
 """Django system checks of karma's settings: run when a management command starts (runbot, migrate,
-check, the web's `check --deploy`), before anything is deleted."""
+check, the web's `check --deploy`), and, tagged "popple", when a Celery worker starts
+(poppleproject/worker_signals.py), before anything is deleted."""
 
 from django.conf import settings
 from django.core import checks
@@ -7,7 +8,7 @@ from django.core import checks
 from karma.ledger.rollup import minimum_days
 
 
-@checks.register()
+@checks.register("popple")
 def ledger_detail_days(app_configs, **kwargs):
     """LEDGER_DETAIL_DAYS must leave the rows the rules and windows read in detail."""
     days, least = settings.LEDGER_DETAIL_DAYS, minimum_days(settings.EDIT_WINDOW)

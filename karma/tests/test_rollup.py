@@ -4,6 +4,7 @@ per server, name and day, and what reads the ledger answers as before. On SQLite
 import csv
 import io
 import json
+import subprocess
 import threading
 import time
 from datetime import timedelta
@@ -24,7 +25,7 @@ from karma.tests.test_import_popple import sqlite_popple  # noqa: F401 (a fixtur
 from testkit import talk
 from testkit.databases import DATABASES
 from testkit.messages import chat, deletion, snowflake
-from testkit.processes import manage
+from testkit.processes import ROOT, clean_env, manage
 
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 ALICE, BOB = 700, 701
@@ -346,3 +347,20 @@ def test_too_few_detail_days_are_refused_at_start():
     assert "at least 61." in manage("check", LEDGER_DETAIL_DAYS="31", EDIT_WINDOW=str(30 * 86400)).stderr
     assert manage("check", LEDGER_DETAIL_DAYS="31").returncode == 0
     assert manage("check", LEDGER_DETAIL_DAYS="0").returncode == 0
+
+
+def test_a_worker_refuses_too_few_detail_days_at_start():
+    # As the Procfile starts it; it stops before it would connect to the broker (a closed port here).
+    worker = "celery -A poppleproject worker -Q karma --pool threads --concurrency 1 --without-gossip --without-mingle"
+    variables = {"LEDGER_DETAIL_DAYS": "10", "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:9/none"}
+    done = subprocess.run(
+        worker.split(), cwd=ROOT, env=clean_env(**variables), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "popple: configuration error: LEDGER_DETAIL_DAYS is 10: it must be 0 (never roll up) or at least 31."
+        )
+    )
