@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from karma import seasons
 from karma.ledger import reads
+from karma.ledger.rollup import cutoff
 from karma.models import GuildSettings, Karma
 from leaderboard.chart import Point, svg
 
@@ -154,6 +155,9 @@ def subject(request, guild_id: int, subject: str):
     ranked = _ranked(guild_id)
     rank = ranked.filter(Q(karma__gt=row.karma)).count() + 1 if row.karma else None
     points = [Point(at, total) for at, total in reads.history(guild_id, subject, CHART_CHANGES)]
+    # The caption says so when the chart reaches back past the detail, where its points are days.
+    days = settings.LEDGER_DETAIL_DAYS
+    past_detail = bool(days and points and points[0].at < cutoff(days))
     aliases = Karma.objects.filter(guild_id=guild_id, merged_into=subject).values_list("subject", flat=True)
     context = {
         "server": server,
@@ -161,7 +165,7 @@ def subject(request, guild_id: int, subject: str):
         "rank": rank,
         "chart": svg(points),
         "changes": len(points),
-        "detail_days": settings.LEDGER_DETAIL_DAYS,
+        "detail_days": days if past_detail else 0,
         "aliases": list(aliases[:20]),
         # Why, without who: a public page names no one who gave karma.
         "reasons": [(delta, at, reason) for _, delta, _, at, reason in reads.reasons(guild_id, subject, REASONS)],

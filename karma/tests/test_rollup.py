@@ -130,7 +130,8 @@ def test_reasons_merges_and_the_days_seasons_started_stay(guild):
 
 
 def test_the_chart_draws_the_same_line_before_and_after(guild, client):
-    GuildSettings.objects.filter(guild_id=guild).update(public=True)
+    GuildSettings.objects.update_or_create(guild_id=guild, defaults={"public": True})
+    say(guild, "milk++", day(-1))  # only within the detail
     say(guild, "tea++ coffee--", day(30, 9))
     say(guild, "tea++ tea++", day(30, 15))
     say(guild, "tea--", day(29, 10), author_id=BOB)
@@ -139,10 +140,16 @@ def test_the_chart_draws_the_same_line_before_and_after(guild, client):
     say(guild, "tea++ coffee++", day(-1))
     say(guild, "tea++", day(-60))
     before = reads.history(guild, "tea", 1000)
-    page = client.get(reverse("leaderboard:subject", args=[guild, "tea"])).content
+    response = client.get(reverse("leaderboard:subject", args=[guild, "tea"]))
+    assert response.status_code == 200
+    page = response.content
+    assert page.count(b'<circle class="point"') == 5  # one a day past the detail, one a change within
     assert rollup.roll_up(DAYS) == 5
     assert reads.history(guild, "tea", 1000) == before
     assert client.get(reverse("leaderboard:subject", args=[guild, "tea"])).content == page
+    assert b"(a day at a time before the last 90 days).</figcaption>" in page
+    recent = client.get(reverse("leaderboard:subject", args=[guild, "milk"])).content
+    assert b"Karma after each of its last 1 change.</figcaption>" in recent
     # Past the detail, a day is its last change; within it, every change.
     assert [(at, total) for at, total in before] == [
         (day(30, 15), 3),
