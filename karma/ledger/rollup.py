@@ -29,13 +29,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import Max, Min, QuerySet
 
 from karma.models import LedgerEntry, LedgerRollup, Season
 
 logger = logging.getLogger(__name__)
 
-BATCH = 1000  # ledger rows one transaction rolls up
+BATCH = 1000  # ledger ids one transaction looks at (and rolls up, at most)
 # The cutoffs of the last complete runs (Django's cache, as karma/retention.py's mark): a run
 # starts there, less a margin for rows committed late. Without a mark, from the start: slower once.
 ROLLED_UP_BEFORE = "popple:ledger-rolled-up-before:v1"
@@ -81,24 +81,25 @@ def _pass(before: datetime, mark: str, keep_reasons: bool) -> int:
     done_before = cache.get(mark)  # a POSIX timestamp: the cache holds JSON
     if isinstance(done_before, int | float):
         old = old.filter(created_at__gte=datetime.fromtimestamp(done_before, UTC) - MARGIN)
-    rolled, after = 0, 0
-    while (batch := _batch(old, after, keep_reasons)) is not None:
-        done, after = batch
-        rolled += done
+    # Walked by ranges of ids, each a short statement on the primary key, as retention walks them:
+    # a LIMIT-ed "next old rows" would read the rows it keeps (and, at the end, the detail) again
+    # at each batch.
+    bounds = old.aggregate(first=Min("id"), last=Max("id"))
+    rolled = 0
+    if bounds["first"] is not None:
+        for start in range(bounds["first"], bounds["last"] + 1, BATCH):
+            rolled += _batch(old.filter(id__gte=start, id__lt=start + BATCH), keep_reasons)
     cache.set(mark, before.timestamp(), timeout=None)
     return rolled
 
 
-def _batch(old: QuerySet[LedgerEntry], after: int, keep_reasons: bool) -> tuple[int, int] | None:
-    """Roll up the next BATCH rows of `old` after the id `after`: (how many, the last id read), or
-    None when there are none left."""
+def _batch(rows_in_range: QuerySet[LedgerEntry], keep_reasons: bool) -> int:
+    """Roll up the rows of one range of ids, in one transaction; how many."""
     alias = router.db_for_write(LedgerEntry)
     with transaction.atomic(using=alias):
         # Locked: a second run at once waits here, then reads them gone (READ COMMITTED).
-        rows = list(old.filter(id__gt=after).order_by("id").select_for_update().values_list(*_ROW)[:BATCH])
-        if not rows:
-            return None
-        kept = _kept(rows, keep_reasons)
+        rows = list(rows_in_range.order_by("id").select_for_update().values_list(*_ROW))
+        kept = _kept(rows, keep_reasons) if rows else set()
         days: dict[tuple[int, str, date], list] = {}
         for id_, guild_id, subject, at, delta, total, *_ in rows:
             if id_ in kept:
@@ -111,7 +112,7 @@ def _batch(old: QuerySet[LedgerEntry], after: int, keep_reasons: bool) -> tuple[
         if days:
             _add(alias, days)
             LedgerEntry.objects.filter(id__in=[row[0] for row in rows if row[0] not in kept]).delete()
-        return sum(day[1] for day in days.values()), rows[-1][0]
+        return sum(day[1] for day in days.values())
 
 
 def _kept(rows: list[tuple], keep_reasons: bool) -> set[int]:
