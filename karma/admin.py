@@ -10,7 +10,7 @@ from django.utils.html import format_html_join
 
 from karma import config
 from karma.ledger import reads
-from karma.models import MAX_NAME_LENGTH, GuildSettings, Karma, LedgerEntry, SettingChange
+from karma.models import MAX_NAME_LENGTH, GuildSettings, Karma, LedgerEntry, LedgerRollup, SettingChange
 from karma.moderation import actions, export
 from karma.names import clean
 
@@ -182,7 +182,7 @@ class GuildSettingsAdmin(admin.ModelAdmin):
     list_filter = ("public",)
     search_fields = ("name", "=guild_id")
     readonly_fields = ("name", "locale", "joined_at", "left_at")
-    actions = ("export_karma_csv", "export_ledger_csv", "export_json")
+    actions = ("export_karma_csv", "export_ledger_csv", "export_rollup_csv", "export_json")
 
     def get_readonly_fields(self, request, obj=None):
         # Settings belong to their server; its name and dates come from Discord.
@@ -217,6 +217,11 @@ class GuildSettingsAdmin(admin.ModelAdmin):
     def export_ledger_csv(self, request, queryset):
         pieces = lambda guild: export.csv_pieces(guild, "ledger")  # noqa: E731
         return self._export(request, queryset, "ledger.csv", "text/csv; charset=utf-8", pieces)
+
+    @admin.action(description="Export the ledger's rolled-up days (CSV)", permissions=["view_ledger"])
+    def export_rollup_csv(self, request, queryset):
+        pieces = lambda guild: export.csv_pieces(guild, "rollup")  # noqa: E731
+        return self._export(request, queryset, "ledger-rollup.csv", "text/csv; charset=utf-8", pieces)
 
     @admin.action(description="Export karma and ledger (JSON)", permissions=["view_both"])
     def export_json(self, request, queryset):
@@ -306,3 +311,14 @@ class LedgerEntryAdmin(ServerNamed, HistoryAdmin):
     def redact_reasons(self, request, queryset):
         redacted = actions.redact_reasons(queryset, request.user)
         self.message_user(request, f"Redacted the reasons of {redacted} ledger rows; the changes stay.")
+
+
+@admin.register(LedgerRollup)
+class LedgerRollupAdmin(ServerNamed, HistoryAdmin):
+    """The ledger's days older than LEDGER_DETAIL_DAYS (karma/ledger/rollup.py), read-only: the
+    changes they replaced are gone, so there is nothing to revert."""
+
+    list_display = ("day", "server", "subject", "delta", "changes", "total", "last_at")
+    list_filter = (ServerFilter, "day")
+    search_fields = ("subject", "server_name")
+    date_hierarchy = "day"

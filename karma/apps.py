@@ -6,4 +6,4 @@ class KarmaConfig(AppConfig):
     verbose_name = "Karma"
 
     def ready(self):
-        from karma import tasks  # noqa: F401  registers the karma task in every process
+        from karma import checks, tasks  # noqa: F401  registers the karma tasks and checks in every process

@@ -289,6 +289,31 @@ class LedgerEntry(models.Model):
         return f"{self.subject} {self.delta:+d}"
 
 
+class LedgerRollup(models.Model):
+    """A day of one subject's ledger rows, once older than LEDGER_DETAIL_DAYS (karma/ledger/rollup.py):
+    what the rows it replaced added up to, and the total after the last of them. Rows that gave a
+    reason, merges and the rows of a day on which a season started are kept as they are."""
+
+    guild_id = models.BigIntegerField("server")
+    subject = ExactCharField(max_length=MAX_NAME_LENGTH)
+    day = models.DateField(help_text="The day (UTC) whose changes this row adds up.")
+    delta = models.BigIntegerField(help_text="The net change of the rows rolled up.")
+    changes = models.PositiveIntegerField(help_text="How many ledger rows were rolled up.")
+    total = models.BigIntegerField(help_text="The subject's karma after the day's last change.")
+    # The id and time of the day's last ledger row, rolled up or kept: the chart draws the day as
+    # that change, and a later batch of the same day replaces `total` only with a later row's.
+    last_id = models.BigIntegerField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "rolled-up ledger day"
+        verbose_name_plural = "rolled-up ledger"
+        constraints = [models.UniqueConstraint(fields=["guild_id", "subject", "day"], name="rollup_once_per_day")]
+
+    def __str__(self):
+        return f"{self.subject} {self.delta:+d} on {self.day} ({self.changes} changes)"
+
+
 class MessageVersion(models.Model):
     """Which version of a chat message the ledger follows, while it may still be edited or deleted.
 

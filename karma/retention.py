@@ -25,7 +25,16 @@ from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from karma.message import LEFT, PRESENT, UPDATED, ServerEvent
-from karma.models import Giver, GuildSettings, Karma, LedgerEntry, MessageVersion, Reaction, SettingChange
+from karma.models import (
+    Giver,
+    GuildSettings,
+    Karma,
+    LedgerEntry,
+    LedgerRollup,
+    MessageVersion,
+    Reaction,
+    SettingChange,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +216,7 @@ def delete_departed(days: int, now: datetime | None = None) -> list[int]:
 
 def _delete_server(guild_id: int, cutoff: datetime) -> bool:
     departed = GuildSettings.objects.filter(guild_id=guild_id, left_at__lt=cutoff)
-    for model in (LedgerEntry, Karma, Giver, SettingChange, MessageVersion, Reaction):
+    for model in (LedgerEntry, LedgerRollup, Karma, Giver, SettingChange, MessageVersion, Reaction):
         rows = model.objects.filter(guild_id=guild_id)
         while ids := list(rows.values_list("pk", flat=True)[:BATCH]):
             # Popple may be added back while this runs: what is left of the server stays.

@@ -20,6 +20,7 @@ from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
 from karma import retention, slash
+from karma.ledger import rollup
 from karma.message import Deletion, IncomingMessage, ReactionEvent, Reply, ServerEvent, task_label
 from karma.router import forget_deleted, respond, respond_to_reaction
 
@@ -151,6 +152,12 @@ def anonymise_ledger(self, *unexpected, **unknown):
     retention.anonymise_ledger(settings.LEDGER_RETENTION_DAYS)
 
 
+@shared_task(name="karma.rollup_ledger", bind=True)
+def rollup_ledger(self, *unexpected, **unknown):
+    no_arguments(self, (*unexpected, *unknown))
+    rollup.roll_up(settings.LEDGER_DETAIL_DAYS)
+
+
 @shared_task(name="karma.delete_departed_servers", bind=True)
 def delete_departed_servers(self, *unexpected, **unknown):
     no_arguments(self, (*unexpected, *unknown))
@@ -158,5 +165,5 @@ def delete_departed_servers(self, *unexpected, **unknown):
 
 
 # The third, karma.forget_message_versions, is in botgateway/housekeeping.py: only a Discord id
-# says how old its message is. botgateway/housekeeping.py: HOUSEKEEPING lists all three.
-HOUSEKEEPING = (anonymise_ledger, delete_departed_servers)
+# says how old its message is. botgateway/housekeeping.py: HOUSEKEEPING lists all four.
+HOUSEKEEPING = (anonymise_ledger, rollup_ledger, delete_departed_servers)

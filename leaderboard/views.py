@@ -17,7 +17,8 @@ from django.urls import reverse
 
 from karma import seasons
 from karma.ledger import reads
-from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.ledger.rollup import cutoff
+from karma.models import GuildSettings, Karma
 from leaderboard.chart import Point, svg
 
 PER_PAGE = 25
@@ -28,7 +29,7 @@ SERVERS_PER_PAGE = 50
 SERVERS_CACHED_FOR = 60
 REASONS = 5  # the last reasons a subject's page shows (as `@Popple why` does)
 SEASON_BOARD = 100  # the names a season's page shows
-CHART_CHANGES = 1000  # the chart shows a subject's last changes, at most this many
+CHART_CHANGES = 1000  # the chart's points, at most: a subject's last changes (days, past the detail)
 # Nothing on these pages comes from elsewhere but the servers' icons, from Discord's CDN.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' https://cdn.discordapp.com; "
@@ -156,8 +157,10 @@ def subject(request, guild_id: int, subject: str):
         return redirect(reverse("leaderboard:subject", args=[guild_id, row.merged_into]))
     ranked = _ranked(guild_id)
     rank = ranked.filter(Q(karma__gt=row.karma)).count() + 1 if row.karma else None
-    history = LedgerEntry.objects.filter(guild_id=guild_id, subject=subject).order_by("-id")
-    points = [Point(at, total) for at, total in history.values_list("created_at", "total")[:CHART_CHANGES]][::-1]
+    points = [Point(at, total) for at, total in reads.history(guild_id, subject, CHART_CHANGES)]
+    # The caption says so when the chart reaches back past the detail, where its points are days.
+    days = settings.LEDGER_DETAIL_DAYS
+    past_detail = bool(days and points and points[0].at < cutoff(days))
     aliases = Karma.objects.filter(guild_id=guild_id, merged_into=subject).values_list("subject", flat=True)
     context = {
         "server": server,
@@ -165,6 +168,7 @@ def subject(request, guild_id: int, subject: str):
         "rank": rank,
         "chart": svg(points),
         "changes": len(points),
+        "detail_days": days if past_detail else 0,
         "aliases": list(aliases[:20]),
         # Why, without who: a public page names no one who gave karma.
         "reasons": [(delta, at, reason) for _, delta, _, at, reason in reads.reasons(guild_id, subject, REASONS)],

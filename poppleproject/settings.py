@@ -277,6 +277,7 @@ _ROUTES = {
     "karma.message_deleted": "karma",
     "karma.forget_message_versions": "karma",
     "karma.anonymise_ledger": "karma",
+    "karma.rollup_ledger": "karma",
     "karma.delete_departed_servers": "karma",
 }
 CELERY_TASK_ROUTES = {task: {"queue": queue, "declare": []} for task, queue in _ROUTES.items()}
@@ -346,6 +347,10 @@ if 0 < LEDGER_RETENTION_DAYS < 8:
     raise _config_error(
         "LEDGER_RETENTION_DAYS", "must be 0 (keep forever) or at least 8: the cooldown rule looks back up to 7 days"
     )
+# Ledger rows older than this many days are rolled up into one row per server, name and day, and
+# deleted (karma/ledger/rollup.py; 0: never). Edits, the cooldown and `top month` read the rows:
+# karma/checks.py refuses fewer days than they need (31 with the default EDIT_WINDOW).
+LEDGER_DETAIL_DAYS = _int("LEDGER_DETAIL_DAYS", 90)
 # A server's data is deleted this many days after Popple left it (removed, or the server deleted),
 # unless Popple is added back first. 0: at the next housekeeping run.
 DEPARTED_SERVER_RETENTION_DAYS = _int("DEPARTED_SERVER_RETENTION_DAYS", 30)
@@ -357,7 +362,12 @@ HOUSEKEEPING_INTERVAL = _int("HOUSEKEEPING_INTERVAL", 3600, minimum=1)
 CELERY_BEAT_SCHEDULER = "poppleproject.scheduler:Scheduler"
 CELERY_BEAT_SCHEDULE = {
     name: {"task": name, "schedule": HOUSEKEEPING_INTERVAL}
-    for name in ("karma.anonymise_ledger", "karma.delete_departed_servers", "karma.forget_message_versions")
+    for name in (
+        "karma.anonymise_ledger",
+        "karma.rollup_ledger",
+        "karma.delete_departed_servers",
+        "karma.forget_message_versions",
+    )
 }
 
 # Discord -------------------------------------------------------------------------------------

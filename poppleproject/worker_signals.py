@@ -1,6 +1,7 @@
-"""What every process does around Celery's tasks (connected by poppleproject/celery.py): serve a
-worker's metrics, recycle database connections around a task, label a task's arguments for Flower
-and the logs, and warn before a message's last delivery."""
+"""What every process does around Celery's tasks (connected by poppleproject/celery.py): refuse a
+wrong configuration at a worker's start, serve a worker's metrics, recycle database connections
+around a task, label a task's arguments for Flower and the logs, and warn before a message's last
+delivery."""
 
 import logging
 
@@ -10,6 +11,18 @@ from django.db import connections
 
 from karma.message import task_label
 from poppleproject import rabbitmq
+
+
+@worker_init.connect
+def refuse_a_wrong_configuration(**kwargs):
+    # Management commands run Django's system checks at start; a Celery worker does not. Those
+    # tagged "popple" (karma/checks.py: too few LEDGER_DETAIL_DAYS, which the worker's housekeeping
+    # would act on) stop it here, before it takes a task, with the check's own words.
+    from django.core import checks
+
+    errors = [error for error in checks.run_checks(tags=["popple"]) if error.is_serious()]
+    if errors:
+        raise SystemExit("popple: configuration error: " + " ".join(f"{e.msg} {e.hint or ''}".strip() for e in errors))
 
 
 @worker_init.connect

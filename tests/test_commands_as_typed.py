@@ -27,7 +27,8 @@ ELSEWHERE = {
     "runflower": ["testkit/stack.py", "tests/test_e2e.py"],  # tests/test_metrics.py, a weak password
     "setup_rabbitmq": ["scripts/test", "tests/test_rabbitmq.py"],
     "import_popple": ["karma/tests/test_import_popple.py"],
-    "check": ["tests/test_web.py", "karma/tests/test_retention.py"],  # --deploy; a bad retention
+    # --deploy; a bad retention; too few LEDGER_DETAIL_DAYS
+    "check": ["tests/test_web.py", "karma/tests/test_retention.py", "karma/tests/test_rollup.py"],
 }
 
 
@@ -121,6 +122,9 @@ def test_export_karma(karma_given, tmp_path):
     done = manage("export_karma", "--guild", str(LOCAL_GUILD_ID), "--format", "json", DATABASE_URL=karma_given)
     exported = json.loads(done.stdout)
     assert [row["subject"] for row in exported["ledger"]] == ["popple", "=HYPERLINK(1)"]
+    assert exported["rollup"] == []  # nothing is old enough to be rolled up (karma/tests/test_rollup.py)
+    done = manage("export_karma", "--guild", str(LOCAL_GUILD_ID), "--table", "rollup", DATABASE_URL=karma_given)
+    assert done.stdout.splitlines() == ["day,subject,delta,changes,total,last_at"]
     assert one_line_error(manage("export_karma", "--guild", "999", DATABASE_URL=karma_given)) == (
         "CommandError: Popple knows no server 999."
     )

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.ledger.rollup import cutoff
+from karma.models import GuildSettings, Karma, LedgerEntry, LedgerRollup
 from testkit.fakediscord import FakeDiscord
 from testkit.processes import Process, clean_env
 
@@ -25,7 +26,9 @@ def world(fake_discord):
 
 @pytest.fixture(scope="module")
 def stack(stack_factory, world):
-    stack = stack_factory(HOUSEKEEPING_INTERVAL=1, LEDGER_RETENTION_DAYS=8, DEPARTED_SERVER_RETENTION_DAYS=0)
+    stack = stack_factory(
+        HOUSEKEEPING_INTERVAL=1, LEDGER_RETENTION_DAYS=8, LEDGER_DETAIL_DAYS=31, DEPARTED_SERVER_RETENTION_DAYS=0
+    )
     stack.deployed("karma1", "worker")
     stack.deployed("replies1", "replies")
     stack.beat()
@@ -57,6 +60,19 @@ def test_beat_has_old_ledger_rows_forget_their_author(stack, world, fake_discord
     assert ledger.get(message_id=old).author_name == ""
     assert ledger.filter(message_id=new, author_id=alice, author_name="alice").exists()
     assert karma(guilds["kept"]) == {"x": 1, "y": 1}
+
+
+def test_beat_has_ledger_rows_older_than_the_detail_rolled_up(stack, world, fake_discord):
+    fake, (guilds, alice) = fake_discord, world
+    message = say(fake, guilds["kept"], alice, "r++")
+    ledger = LedgerEntry.objects.using("mariadb")
+    # As if it had just aged past the 31 days of detail (beat runs every second: earlier days are done).
+    aged = cutoff(31) - timedelta(minutes=30)
+    ledger.filter(message_id=message).update(created_at=aged)
+    assert fake.wait_until(lambda: not ledger.filter(message_id=message).exists())
+    day = LedgerRollup.objects.using("mariadb").get(guild_id=guilds["kept"].id, subject="r")
+    assert (day.day, day.delta, day.changes, day.total) == (aged.date(), 1, 1, 1)
+    assert karma(guilds["kept"])["r"] == 1
 
 
 def test_a_server_popple_was_removed_from_is_deleted_and_the_others_stay(stack, world, fake_discord):

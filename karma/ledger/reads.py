@@ -3,13 +3,17 @@
 The ORM, not the raw SQL of the write path (karma/ledger/writes.py): these are not the hot path.
 """
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 
+from django.conf import settings
 from django.db.models import Max, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from karma import language
-from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.ledger.rollup import cutoff
+from karma.models import GuildSettings, Karma, LedgerEntry, LedgerRollup
 from karma.points import KARMA, Points, from_stored
 
 Totals = list[tuple[str, int]]  # (subject, karma)
@@ -60,20 +64,67 @@ def board_since(
 ) -> Totals:
     """The `size` subjects whose karma rose the most (or fell the most) since `since` (and before
     `until`), ties by name; those it did not move are left out. Merges move karma between names,
-    not to them: they do not count."""
+    not to them: they do not count.
+
+    Older than LEDGER_DETAIL_DAYS, the ledger holds days (karma/ledger/rollup.py): a rolled-up day
+    counts when it lies wholly inside the window. That is exact for every window Popple asks for:
+    `week` and `month` are within the detail (karma/checks.py), and a season's first day is never
+    rolled up, so every rolled-up day lies wholly inside one season.
+    """
     changes = LedgerEntry.objects.filter(guild_id=guild_id)
+    days = LedgerRollup.objects.filter(guild_id=guild_id)
     if since is not None:
         changes = changes.filter(created_at__gte=since)
+        days = days.filter(day__gte=_first_day_from(since).date())
     if until is not None:
         changes = changes.filter(created_at__lt=until)
-    rows = (
-        changes.exclude(source=LedgerEntry.Source.MERGE)
-        .values("subject")
-        .annotate(moved=Sum("delta"))
-        .exclude(moved=0)
-        .order_by("-moved" if highest else "moved", "subject")
+        days = days.filter(day__lte=(until - timedelta(days=1)).astimezone(UTC).date())  # ends by `until`
+    moved = changes.exclude(source=LedgerEntry.Source.MERGE).values("subject").annotate(moved=Sum("delta"))
+    order = ("-moved" if highest else "moved", "subject")
+    if not days.exists():  # the common case, in SQL to the last row
+        return [(row["subject"], row["moved"]) for row in moved.exclude(moved=0).order_by(*order)[:size]]
+    totals = Counter({row["subject"]: row["moved"] for row in moved})
+    totals.update({row["subject"]: row["moved"] for row in days.values("subject").annotate(moved=Sum("delta"))})
+    ranked = sorted(((s, n) for s, n in totals.items() if n), key=lambda row: (-row[1] if highest else row[1], row[0]))
+    return ranked[:size]
+
+
+def _first_day_from(moment: datetime) -> datetime:
+    """00:00 UTC of the first day that starts at or after `moment`."""
+    start = datetime.combine(moment.astimezone(UTC).date(), time(), tzinfo=UTC)
+    return start if start == moment else start + timedelta(days=1)
+
+
+def history(guild_id: int, subject: str, count: int, now: datetime | None = None) -> list[tuple[datetime, int]]:
+    """The subject's last `count` points of karma over time, oldest first: (when, karma after).
+
+    Within LEDGER_DETAIL_DAYS, one per change; before it, one per day, its last change: what the
+    roll-up leaves (karma/ledger/rollup.py), whether or not it has run yet, so the chart draws the
+    same line before and after it.
+    """
+    detail = LedgerEntry.objects.filter(guild_id=guild_id, subject=subject)
+    days = settings.LEDGER_DETAIL_DAYS
+    recent = detail.filter(created_at__gte=cutoff(days, now)) if days else detail
+    points = list(recent.order_by("-id").values_list("created_at", "total")[:count])
+    if len(points) == count or not days:
+        return points[::-1]
+    wanted = count - len(points)
+    # Per day, its last change: among the roll-up's, and the detail rows older than the cutoff
+    # (those it keeps, and all of them until it has run).
+    old = detail.filter(created_at__lt=cutoff(days, now))
+    last_ids = (
+        old.annotate(day=TruncDate("created_at", tzinfo=UTC)).values("day").annotate(last=Max("id")).order_by("-day")
     )
-    return [(row["subject"], row["moved"]) for row in rows[:size]]
+    newest: dict = {}
+    ids = [row["last"] for row in last_ids[:wanted]]
+    for id_, at, total in LedgerEntry.objects.filter(id__in=ids).values_list("id", "created_at", "total"):
+        newest[at.astimezone(UTC).date()] = (id_, at, total)
+    rolled = LedgerRollup.objects.filter(guild_id=guild_id, subject=subject).order_by("-day")
+    for day, id_, at, total in rolled.values_list("day", "last_id", "last_at", "total")[:wanted]:
+        if day not in newest or newest[day][0] < id_:
+            newest[day] = (id_, at, total)
+    older = [(at, total) for _, (_, at, total) in sorted(newest.items())[-wanted:]]
+    return older + points[::-1]
 
 
 def givers(guild_id: int, size: int, since: datetime | None = None) -> Totals:
@@ -83,6 +134,10 @@ def givers(guild_id: int, size: int, since: datetime | None = None) -> Totals:
     What a person gave is the net of their changes by chat (`++`, thanks), reactions and `/plus`,
     edits and removals taking back what they gave, but not their `--`s (a message's first version
     that takes karma): taking is not giving. Those who gave nothing net are left out.
+
+    Only the last LEDGER_DETAIL_DAYS count, `all` and a season too: the roll-up keeps no giver
+    (karma/ledger/rollup.py), and counting the rows it happens to keep (those with a reason) would
+    change the board each time it runs.
     """
     rows = _given(guild_id)
     if since is not None:
@@ -121,9 +176,12 @@ def gave(guild_id: int, name: str) -> int:
 
 
 def _given(guild_id: int) -> QuerySet[LedgerEntry]:
-    """The ledger rows of what people gave (givers(), gave())."""
+    """The ledger rows of what people gave (givers(), gave()), within LEDGER_DETAIL_DAYS."""
+    rows = LedgerEntry.objects.all()
+    if settings.LEDGER_DETAIL_DAYS:
+        rows = rows.filter(created_at__gte=cutoff(settings.LEDGER_DETAIL_DAYS))
     return (
-        LedgerEntry.objects.filter(
+        rows.filter(
             guild_id=guild_id,
             author_id__isnull=False,
             source__in=(LedgerEntry.Source.CHAT, LedgerEntry.Source.REACTION, LedgerEntry.Source.DELETED),

@@ -1,5 +1,9 @@
 """A server's karma and ledger as CSV or JSON, for the admin and `manage.py export_karma`.
 
+Older than LEDGER_DETAIL_DAYS the ledger holds days, not changes (karma/ledger/rollup.py): the
+`rollup` table lists them (one row per name and day: the net change, how many changes, the total
+after the last), so an export says what was rolled up; JSON holds all three tables.
+
 Made row by row, so that a server with millions of ledger rows is exported without holding
 them in memory. In CSV, a text that a spreadsheet would run as a formula (a name such as
 `=HYPERLINK(...)`, typed by anyone in chat) starts with `'`, which spreadsheets show and do not run.
@@ -8,12 +12,12 @@ them in memory. In CSV, a text that a spreadsheet would run as a formula (a name
 import csv
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from io import TextIOBase
 
 from django.db.models import QuerySet
 
-from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.models import GuildSettings, Karma, LedgerEntry, LedgerRollup
 
 KARMA_FIELDS = ["subject", "karma", "merged_into", "updated_at"]
 LEDGER_FIELDS = [
@@ -30,16 +34,19 @@ LEDGER_FIELDS = [
     "channel_id",
     "reverts",
 ]
-TABLES = {"karma": KARMA_FIELDS, "ledger": LEDGER_FIELDS}
+ROLLUP_FIELDS = ["day", "subject", "delta", "changes", "total", "last_at"]
+TABLES = {"karma": KARMA_FIELDS, "ledger": LEDGER_FIELDS, "rollup": ROLLUP_FIELDS}
 CHUNK = 2000  # rows read from the database at a time
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet cell a formula (OWASP)
 
 
 def rows(guild_id: int, table: str) -> Iterator[dict]:
-    """The server's rows of `table` ("karma" or "ledger"), as plain values in TABLES' order."""
+    """The server's rows of `table` ("karma", "ledger" or "rollup"), as plain values in TABLES' order."""
     query: QuerySet
     if table == "karma":
         query = Karma.objects.filter(guild_id=guild_id).order_by("-karma", "subject").values_list(*KARMA_FIELDS)
+    elif table == "rollup":
+        query = LedgerRollup.objects.filter(guild_id=guild_id).order_by("day", "subject").values_list(*ROLLUP_FIELDS)
     else:
         query = (
             LedgerEntry.objects.filter(guild_id=guild_id)
@@ -48,7 +55,7 @@ def rows(guild_id: int, table: str) -> Iterator[dict]:
         )
     for values in query.iterator(chunk_size=CHUNK):
         yield {
-            name: value.isoformat() if isinstance(value, datetime) else value
+            name: value.isoformat() if isinstance(value, datetime | date) else value
             for name, value in zip(TABLES[table], values, strict=True)
         }
 
@@ -74,7 +81,7 @@ def _inert(value):
 
 
 def json_pieces(guild_id: int) -> Iterator[str]:
-    """{"server": {"id", "name"}, "karma": [...], "ledger": [...]}, a row at a time."""
+    """{"server": {"id", "name"}, "karma": [...], "ledger": [...], "rollup": [...]}, a row at a time."""
     name = GuildSettings.objects.filter(guild_id=guild_id).values_list("name", flat=True).first() or ""
     yield '{"server": ' + json.dumps({"id": guild_id, "name": name}, ensure_ascii=False)
     for table in TABLES:

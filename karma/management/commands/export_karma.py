@@ -7,7 +7,10 @@ from karma.moderation import export
 
 
 class Command(BaseCommand):
-    help = "Export a server's karma and ledger: CSV (one table: --table karma or ledger) or JSON (both)."
+    help = (
+        "Export a server's karma and ledger: CSV (one table: --table karma, ledger, or rollup: the ledger's "
+        "days rolled up) or JSON (all three)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--guild", type=int, required=True, help="the server's id")
