@@ -11,7 +11,6 @@ at most once a minute (dashboard/access.py): the runs of one page share that ans
 moderator's clicks do. Timings on a shared machine are noisy.
 """
 
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -45,17 +44,6 @@ def logged_in(client, fake, moderator):
     done = client.get(f"{back.path}?{back.query}", secure=True)
     if done.status_code != 302:
         raise SystemExit(f"the login failed: {done.status_code}")
-
-
-def timed(client, url):
-    times = []
-    for _ in range(web.RUNS):
-        began = time.perf_counter()
-        response = client.get(url, secure=True)
-        times.append((time.perf_counter() - began) * 1000)
-        if response.status_code != 200:
-            raise SystemExit(f"{url} answered {response.status_code}")
-    return statistics.median(times), max(times)
 
 
 def main():
@@ -102,7 +90,7 @@ def main():
     ]
     rows = []
     for label, url in pages:
-        median, slowest = timed(client, url)
+        median, slowest = web.timed(client, url)
         rows.append([label, f"{median:.1f}", f"{slowest:.1f}", "met" if median < web.TARGET_MS else "not met"])
     fake.stop()
     text = "\n".join(
