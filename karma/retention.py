@@ -20,10 +20,10 @@ its own transaction, so that a server with millions of ledger rows is never lock
 import logging
 from datetime import UTC, datetime, timedelta
 
-from django.core.cache import cache
-from django.db.models import Exists, Max, Min, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from karma.ledger import aged
 from karma.message import LEFT, PRESENT, UPDATED, ServerEvent
 from karma.models import (
     Giver,
@@ -43,7 +43,6 @@ BATCH = 1000  # rows one deleting statement deletes
 # The cutoff of the last complete anonymising run (Django's cache: Redis when configured). Named
 # anew when a run blanks more than before (v2: reasons): the first run walks the old rows again.
 ANONYMISED_BEFORE = "popple:ledger-anonymised-before:v2"
-MARGIN = timedelta(hours=1)
 
 
 def anonymise_ledger(days: int, now: datetime | None = None) -> int:
@@ -52,25 +51,11 @@ def anonymise_ledger(days: int, now: datetime | None = None) -> int:
     if not days:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    old = LedgerEntry.objects.filter(created_at__lt=cutoff)
-    # Rows older than the last complete run's cutoff are done: start there, less a margin for a
-    # row whose transaction committed late (on the created_at index: a big ledger's years of
-    # anonymised rows are not read again each hour). Without the mark (a fresh cache), from the
-    # start: slower once, never wrong.
-    done_before = cache.get(ANONYMISED_BEFORE)  # a POSIX timestamp: the cache holds JSON
-    if isinstance(done_before, int | float):
-        old = old.filter(created_at__gte=datetime.fromtimestamp(done_before, UTC) - MARGIN)
-    # Walked by ranges of ids, each a short statement on the primary key: a LIMIT-ed update of
-    # "the old rows that still have an author" would read every row anonymised before, each time.
-    bounds = old.aggregate(first=Min("id"), last=Max("id"))
     changed = 0
-    if bounds["first"] is not None:
-        for start in range(bounds["first"], bounds["last"] + 1, ID_RANGE):
-            rows = LedgerEntry.objects.filter(id__gte=start, id__lt=start + ID_RANGE, created_at__lt=cutoff)
-            changed += rows.exclude(author_id=None, author_name="", reason="").update(
-                author_id=None, author_name="", reason=""
-            )
-    cache.set(ANONYMISED_BEFORE, cutoff.timestamp(), timeout=None)
+    for rows in aged.in_ranges(cutoff, ANONYMISED_BEFORE, ID_RANGE):
+        changed += rows.exclude(author_id=None, author_name="", reason="").update(
+            author_id=None, author_name="", reason=""
+        )
     forgotten = _forget_givers()
     logger.info(
         "anonymised %d ledger rows older than %d days; forgot %d people with no ledger row left",

@@ -27,10 +27,10 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections, router, transaction
-from django.db.models import Max, Min, QuerySet
+from django.db.models import QuerySet
 
+from karma.ledger import aged
 from karma.models import LedgerEntry, LedgerRollup, Season
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ BATCH = 1000  # ledger ids one transaction looks at (and rolls up, at most)
 # starts there, less a margin for rows committed late. Without a mark, from the start: slower once.
 ROLLED_UP_BEFORE = "popple:ledger-rolled-up-before:v1"
 FORGOTTEN_ROLLED_UP_BEFORE = "popple:ledger-forgotten-rolled-up-before:v1"
-MARGIN = timedelta(hours=1)
 # What the detail must cover: `top month`, the longest window but a season (karma/router.py:
 # WINDOWS), and the cooldown's longest (karma/models.py: GuildSettings.cooldown).
 LONGEST_WINDOW = timedelta(days=30)
@@ -77,20 +76,7 @@ def roll_up(days: int, now: datetime | None = None) -> int:
 
 
 def _pass(before: datetime, mark: str, keep_reasons: bool) -> int:
-    old = LedgerEntry.objects.filter(created_at__lt=before)
-    done_before = cache.get(mark)  # a POSIX timestamp: the cache holds JSON
-    if isinstance(done_before, int | float):
-        old = old.filter(created_at__gte=datetime.fromtimestamp(done_before, UTC) - MARGIN)
-    # Walked by ranges of ids, each a short statement on the primary key, as retention walks them:
-    # a LIMIT-ed "next old rows" would read the rows it keeps (and, at the end, the detail) again
-    # at each batch.
-    bounds = old.aggregate(first=Min("id"), last=Max("id"))
-    rolled = 0
-    if bounds["first"] is not None:
-        for start in range(bounds["first"], bounds["last"] + 1, BATCH):
-            rolled += _batch(old.filter(id__gte=start, id__lt=start + BATCH), keep_reasons)
-    cache.set(mark, before.timestamp(), timeout=None)
-    return rolled
+    return sum(_batch(rows, keep_reasons) for rows in aged.in_ranges(before, mark, BATCH))
 
 
 def _batch(rows_in_range: QuerySet[LedgerEntry], keep_reasons: bool) -> int:
