@@ -34,6 +34,7 @@ from karma.replies import (
     shown,
     too_many_subjects,
 )
+from karma.roles.follow import follow as follow_roles
 from karma.rules import BUDGET, COOLDOWN
 
 DEFAULT_BOARD_SIZE = 10
@@ -79,7 +80,8 @@ def _respond(message: IncomingMessage) -> Reply:
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
     outcome = writes.apply_changes(message, changes[:limit], reasons)
     _log_refusals(message, outcome)
-    return announced(message, outcome, len(changes) > limit)
+    # Committed: the roles it calls for, where the server gives roles.
+    return replace(announced(message, outcome, len(changes) > limit), roles=follow_roles(message, outcome))
 
 
 def _log_refusals(message: IncomingMessage, outcome: writes.Outcome) -> None:
@@ -109,6 +111,7 @@ def respond_to_edit(message: IncomingMessage) -> Reply:
         changes = with_thanks(message, changes)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
     outcome = writes.apply_changes(message, changes[:limit], reasons)
+    reply = replace(reply, roles=follow_roles(message, outcome))
     # An edit that changes no karma says nothing, not even that some names did not count.
     said = announced(message, outcome, len(changes) > limit and bool(outcome.applied))
     if not message.reply_id:  # from a gateway older than reply_id: no id to say it under
@@ -182,7 +185,7 @@ def give(message: IncomingMessage, subject: str, delta: int, reason: str = "") -
     if not outcome.here:
         with translation.override(outcome.language):
             return answer(message, [channels.NOT_HERE])
-    return announced(message, replace(outcome, announce=True), cut=False)
+    return replace(announced(message, replace(outcome, announce=True), cut=False), roles=follow_roles(message, outcome))
 
 
 def current_lines(guild_id: int, subjects: Iterable[str]) -> dict[str, Line]:

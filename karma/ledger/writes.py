@@ -58,6 +58,9 @@ class Outcome:
     points: Points = KARMA  # what the server calls karma
     log: tuple[int | None, int] = (None, 0)  # the moderators' log channel, and its refusals threshold
     language: str = language.ENGLISH  # Django's code of the language its answers are in
+    # The server's role rewards (karma/roles/): [] when off, which is the default.
+    rewards: list = field(default_factory=list)
+    role_stack: bool = False
 
 
 def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons | None = None) -> Outcome:
@@ -123,7 +126,12 @@ def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) ->
             return Outcome([], server.announce, here=False, points=server.points, language=server.language)
         outcome = _apply_version_of(cursor, message, changes, reasons, server)
         return replace(
-            outcome, points=server.points, language=server.language, log=(server.log_channel, server.log_refusals)
+            outcome,
+            points=server.points,
+            language=server.language,
+            log=(server.log_channel, server.log_refusals),
+            rewards=server.rewards,
+            role_stack=server.role_stack,
         )
 
 
@@ -229,6 +237,8 @@ class Server:
     log_channel: int | None = None  # the moderators' log (karma/modlog.py)
     log_refusals: int = 0  # refusals an hour after which the log names a person
     language: str = language.ENGLISH  # Django's code of the language of its answers (karma/language.py)
+    rewards: list = field(default_factory=list)  # its role rewards (karma/roles/rewards.py)
+    role_stack: bool = False
 
     def listens(self, channel_id: int, within: list[int]) -> bool:
         return channels.listens(self.channels, channel_id, within)
@@ -243,7 +253,9 @@ def server_rules(cursor: CursorWrapper, guild_id: int) -> Server:
     rules = Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
     listed, where = json.loads(row[6] or "[]") or [], json.loads(row[7] or "{}") or {}
     spoken = language.django_code(row[9], row[10])
-    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]), row[11], row[12], spoken)
+    rewards = json.loads(row[13] or "[]") or []
+    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]), row[11], row[12], spoken, rewards,
+                  bool(row[14]))  # fmt: skip
 
 
 def _claim(
@@ -388,7 +400,7 @@ _HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY creat
 
 _RULES = (
     "SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions, channels, points, "  # noqa: S608
-    "language, locale, log_channel, log_refusals "
+    "language, locale, log_channel, log_refusals, role_rewards, role_stack "
     f"FROM {_SETTINGS} WHERE guild_id = %s"
 )
 

@@ -1,0 +1,152 @@
+"""Role rewards in the domain: which roles a karma earns, the `roles` and `rolestack` settings as
+people type them, and the roles a message's changes call for. On SQLite and on MariaDB alike."""
+
+from dataclasses import replace
+
+import pytest
+from django.db import connections, router
+from django.test.utils import CaptureQueriesContext
+
+from karma import config
+from karma.message import RoleChange
+from karma.models import GuildSettings, Member, SettingChange
+from karma.replies import CHECK, QUESTION
+from karma.roles import rewards
+from karma.router import CONFIG_FORBIDDEN, respond
+from testkit import talk
+from testkit.databases import DATABASES
+from testkit.messages import chat
+
+pytestmark = pytest.mark.django_db(databases=DATABASES)
+
+HELPER, REGULAR, LEGEND = 111, 222, 333
+CONFIGURED = f"10 <@&{HELPER}> 50 <@&{REGULAR}> 100 <@&{LEGEND}>"
+
+
+@pytest.fixture
+def guild(database):  # conftest.py's, on each database in turn
+    return talk.new_guild()
+
+
+def given(guild, subject, times, **kwargs):
+    """The roles Popple calls for after `subject++` (or `--`, times < 0) said `times` times at once."""
+    sign = "++" if times > 0 else "--"
+    return talk.reply_to(guild, " ".join([f"{subject}{sign}"] * abs(times)), **kwargs).roles
+
+
+def test_highest_only_or_stacked():
+    configured = rewards.parse(CONFIGURED)
+    assert configured == [[10, str(HELPER)], [50, str(REGULAR)], [100, str(LEGEND)]]
+    assert rewards.earned(9, configured, stack=False) == []
+    assert rewards.earned(10, configured, stack=False) == [HELPER]
+    assert rewards.earned(99, configured, stack=False) == [REGULAR]
+    assert rewards.earned(99, configured, stack=True) == [HELPER, REGULAR]
+    assert rewards.earned(1000, configured, stack=True) == [HELPER, REGULAR, LEGEND]
+    assert rewards.earned(-5, configured, stack=True) == []
+    assert rewards.managed(configured) == [HELPER, REGULAR, LEGEND]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "10 @Helper",  # typed out, not picked from the @ menu: no id to give
+        f"10 <@&{HELPER}> 50",
+        f"0 <@&{HELPER}>",
+        f"-3 <@&{HELPER}>",
+        f"10 <@&{HELPER}> 20 <@&{HELPER}>",  # one role twice
+        f"10 <@&{HELPER}> 10 <@&{REGULAR}>",  # one threshold twice
+        " ".join(f"{n} <@&{n}>" for n in range(1, 12)),  # more than MAX_REWARDS
+        "",
+        f"10 <@{HELPER}>",  # a person, not a role
+    ],
+)
+def test_what_is_not_a_valid_rewards_setting(typed):
+    assert rewards.parse(typed) is None
+
+
+def test_rewards_are_configured_in_chat_and_recorded_with_who_changed_them(guild):
+    shown = f"roles: 10 <@&{HELPER}>, 50 <@&{REGULAR}>, 100 <@&{LEGEND}>"
+    assert talk.say(guild, f"@Popple config roles {CONFIGURED}") == (shown, CHECK)
+    assert talk.say(guild, "@Popple config rolestack on") == ("rolestack: on", CHECK)
+    listed = talk.say(guild, "@Popple config")[0].splitlines()
+    assert shown in listed
+    assert "rolestack: on" in listed
+    assert talk.say(guild, "@Popple config roles off") == ("roles: off", CHECK)
+    changes = SettingChange.objects.filter(guild_id=guild).order_by("id")
+    assert list(changes.values_list("setting", "old", "new", "changed_by")) == [
+        ("roles", "off", shown.removeprefix("roles: "), "user500 (500)"),
+        ("rolestack", "off", "on", "user500 (500)"),
+        ("roles", shown.removeprefix("roles: "), "off", "user500 (500)"),
+    ]
+
+
+def test_a_bad_rewards_setting_gets_the_usage_and_changes_nothing(guild):
+    talk.say(guild, f"@Popple config roles 10 <@&{HELPER}>")
+    assert talk.say(guild, "@Popple config roles 10 @Helper") == (rewards.HELP, QUESTION)
+    assert talk.say(guild, "@Popple config rolestack maybe")[1] == QUESTION
+    assert talk.say(guild, "@Popple config roles off", can_manage=False) == (CONFIG_FORBIDDEN, QUESTION)
+    assert f"roles: 10 <@&{HELPER}>" in config.show(guild)
+    assert SettingChange.objects.filter(guild_id=guild).count() == 1
+
+
+def test_reaching_a_threshold_earns_its_role_and_dropping_below_takes_it_back(guild):
+    talk.say(guild, f"@Popple config roles {CONFIGURED}")
+    assert given(guild, "user600", 9) == ()  # user600 was never seen: no one to give a role
+    talk.say(guild, "hello++", author_id=600)  # now they have spoken: user600 is member 600
+    [change] = given(guild, "user600", 1)
+    assert change == RoleChange(guild, guild * 10, change.message_id, 600, change.version, [HELPER],
+                                [HELPER, REGULAR, LEGEND])  # fmt: skip
+    [higher] = given(guild, "user600", 40)
+    assert (higher.wanted, higher.version > change.version) == ([REGULAR], True)
+    [lower] = given(guild, "user600", -41)
+    assert lower.wanted == []
+
+
+def test_stacked_roles_are_all_kept_up_to_the_karma(guild):
+    talk.say(guild, f"@Popple config roles {CONFIGURED}")
+    talk.say(guild, "@Popple config rolestack on")
+    talk.say(guild, "hello++", author_id=600)
+    assert [change.wanted for change in given(guild, "user600", 55)] == [[HELPER, REGULAR]]
+
+
+def test_people_mentioned_are_known_by_their_username_and_bots_never_are(guild):
+    talk.say(guild, f"@Popple config roles {CONFIGURED}")
+    mentions = {"700": "carol", "701": "robot"}
+    message = replace(chat(" ".join(["<@700>++"] * 10), guild_id=guild, mentions=mentions), bots=[701])
+    [change] = respond(message).roles
+    assert (change.user_id, change.wanted) == (700, [HELPER])
+    assert set(Member.objects.filter(guild_id=guild).values_list("user_id", "username")) == {
+        (500, "user500"),
+        (700, "carol"),
+    }
+
+
+def test_a_redelivered_message_calls_for_the_same_roles_at_the_same_version(guild):
+    talk.say(guild, f"@Popple config roles {CONFIGURED}")
+    talk.say(guild, "hello++", author_id=600)
+    first = talk.reply_to(guild, " ".join(["user600++"] * 10), message_id=4242)
+    again = talk.reply_to(guild, " ".join(["user600++"] * 10), message_id=4242)
+    assert len(first.roles) == 1
+    assert again.roles == first.roles
+
+
+def test_servers_without_rewards_record_no_one_and_read_nothing_more(guild):
+    talk.say(guild, "hello++", author_id=600)
+    using = router.db_for_write(Member)
+    with CaptureQueriesContext(connections[using]) as queries:
+        reply = talk.reply_to(guild, "user600++", author_id=601)
+    assert reply.roles == ()
+    assert not Member.objects.filter(guild_id=guild).exists()
+    assert not [query for query in queries.captured_queries if Member._meta.db_table in query["sql"]]
+
+
+def test_the_admins_changes_of_rewards_are_recorded(guild, django_user_model):
+    admin = django_user_model.objects.create(username="mod")
+    old = GuildSettings.objects.create(guild_id=guild)
+    new = GuildSettings(guild_id=guild, role_rewards=[[10, str(HELPER)]], role_stack=True)
+    config.record_admin_change(old, new, admin)
+    changes = SettingChange.objects.filter(guild_id=guild).order_by("id")
+    assert list(changes.values_list("setting", "new", "changed_by")) == [
+        ("roles", f"10 <@&{HELPER}>", "admin mod"),
+        ("rolestack", "on", "admin mod"),
+    ]
