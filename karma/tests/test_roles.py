@@ -2,14 +2,17 @@
 people type them, and the roles a message's changes call for. On SQLite and on MariaDB alike."""
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from django.db import connections, router
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from karma import config
+from karma import config, retention
 from karma.message import RoleChange
 from karma.models import GuildSettings, Member, SettingChange
+from karma.moderation import actions
 from karma.replies import CHECK, QUESTION
 from karma.roles import rewards
 from karma.router import CONFIG_FORBIDDEN, respond
@@ -150,3 +153,14 @@ def test_the_admins_changes_of_rewards_are_recorded(guild, django_user_model):
         ("roles", f"10 <@&{HELPER}>", "admin mod"),
         ("rolestack", "on", "admin mod"),
     ]
+
+
+def test_who_is_who_goes_with_a_forgotten_person_and_a_departed_server(guild):
+    talk.say(guild, f"@Popple config roles {CONFIGURED}")
+    talk.say(guild, "hello++", author_id=600)
+    talk.say(guild, "hello++", author_id=601)
+    actions.forget_user(600)
+    assert list(Member.objects.filter(guild_id=guild).values_list("user_id", flat=True)) == [601]
+    GuildSettings.objects.filter(guild_id=guild).update(left_at=timezone.now() - timedelta(days=31))
+    retention.delete_departed(30)
+    assert not Member.objects.filter(guild_id=guild).exists()
