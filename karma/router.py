@@ -35,6 +35,7 @@ from karma.replies import (
     too_many_subjects,
 )
 from karma.roles.follow import follow as follow_roles
+from karma.roles.follow import follow_reaction
 from karma.rules import BUDGET, COOLDOWN
 
 DEFAULT_BOARD_SIZE = 10
@@ -156,7 +157,8 @@ def respond_to_reaction(event: ReactionEvent) -> Reply:
             Line(has_karma(subject, total, outcome.points), subject, version)
             for subject, total, version in outcome.applied
         ]
-    return Reply(event.channel_id, event.reply_id, tuple(lines) if outcome.announce else (), guild_id=event.guild_id)
+    said = tuple(lines) if outcome.announce else ()
+    return Reply(event.channel_id, event.reply_id, said, guild_id=event.guild_id, roles=follow_reaction(event, outcome))
 
 
 def announced(message: IncomingMessage, outcome: writes.Outcome, cut: bool) -> Reply:

@@ -10,15 +10,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from karma import config, retention
-from karma.message import RoleChange
+from karma.message import ADDED, REMOVED, RoleChange
 from karma.models import GuildSettings, Member, SettingChange
 from karma.moderation import actions
 from karma.replies import CHECK, QUESTION
 from karma.roles import rewards
-from karma.router import CONFIG_FORBIDDEN, respond
+from karma.router import CONFIG_FORBIDDEN, respond, respond_to_reaction
+from karma.slash import answer
+from karma.tests.test_slash import slash_command
 from testkit import talk
 from testkit.databases import DATABASES
-from testkit.messages import chat
+from testkit.messages import chat, reaction, snowflake
 
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 
@@ -164,3 +166,16 @@ def test_who_is_who_goes_with_a_forgotten_person_and_a_departed_server(guild):
     GuildSettings.objects.filter(guild_id=guild).update(left_at=timezone.now() - timedelta(days=31))
     retention.delete_departed(30)
     assert not Member.objects.filter(guild_id=guild).exists()
+
+
+def test_reactions_and_slash_commands_call_for_roles_too(guild):
+    talk.say(guild, f"@Popple config roles 1 <@&{HELPER}>")
+    talk.say(guild, "@Popple config reactions 👍")
+    post = snowflake()
+    [added] = respond_to_reaction(reaction(ADDED, guild, post, user_id=700, author_id=600)).roles
+    assert (added.user_id, added.wanted) == (600, [HELPER])  # the author, known from the reaction itself
+    [removed] = respond_to_reaction(reaction(REMOVED, guild, post, user_id=700)).roles
+    assert (removed.user_id, removed.wanted, removed.version > added.version) == (600, [], True)
+    [plus] = answer(slash_command("plus", {"name": "user600"}, guild_id=guild)).roles
+    assert (plus.user_id, plus.wanted) == (600, [HELPER])
+    assert "roles" not in answer(slash_command("plus", {"name": "user600"}, guild_id=guild)).to_payload()
