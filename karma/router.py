@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from karma import channels, config, modlog, seasons, thanks
 from karma.ledger import reactions, reads, writes
-from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, bot_prefixes
+from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, RoleChange, bot_prefixes
 from karma.names import clean
 from karma.parser import parse_message, parse_names
 from karma.points import Points
@@ -34,6 +34,7 @@ from karma.replies import (
     shown,
     too_many_subjects,
 )
+from karma.roles.follow import decide as follow_deletion
 from karma.roles.follow import follow as follow_roles
 from karma.roles.follow import follow_reaction
 from karma.rules import BUDGET, COOLDOWN
@@ -135,13 +136,18 @@ def with_thanks(message: IncomingMessage, changes: list[tuple[str, int]]) -> lis
     return thanks.with_thanks(changes, found)
 
 
-def forget_deleted(deletion: Deletion) -> None:
+def forget_deleted(deletion: Deletion) -> tuple[RoleChange, ...]:
     """Deleted messages take back their changes, unless they were older than EDIT_WINDOW (a message
-    whose sending time the gateway did not say was checked by the gateway: Deletion.sent_at)."""
+    whose sending time the gateway did not say was checked by the gateway: Deletion.sent_at).
+    The roles what they took back calls for, where the server gives roles."""
     sent = deletion.sent_times()
+    roles: list[RoleChange] = []
     for message_id in deletion.deleted:
         if message_id not in sent or deletion.at - sent[message_id] <= settings.EDIT_WINDOW:
-            writes.apply_deletion(deletion.guild_id, message_id, message_id not in deletion.not_forwarded)
+            outcome = writes.apply_deletion(deletion.guild_id, message_id, message_id not in deletion.not_forwarded)
+            if outcome.rewards:
+                roles += follow_deletion(deletion.guild_id, deletion.channel_id, message_id, outcome)
+    return tuple(roles)
 
 
 def respond_to_reaction(event: ReactionEvent) -> Reply:

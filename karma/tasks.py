@@ -149,10 +149,19 @@ def handle_interaction(self, payload=None, *unexpected, **unknown):
     )
 
 
-@shared_task(name="karma.message_deleted", bind=True, autoretry_for=(OperationalError, InterfaceError), **RETRY_POLICY)
+# (BrokerError, MessageNacked: the roles could not be handed over. The deletion is applied once,
+# and a rerun finds it applied and hands over nothing: those roles then follow the person's next
+# change, unlike a message's, whose replay says what it did.)
+@shared_task(
+    name="karma.message_deleted",
+    bind=True,
+    autoretry_for=(OperationalError, InterfaceError, BrokerError, MessageNacked),
+    **RETRY_POLICY,
+)
 def message_deleted(self, payload=None, *unexpected, **unknown):
-    """Chat messages were deleted: what they did is taken back (no reply)."""
-    forget_deleted(parsed(self, Deletion.from_payload, payload, (*unexpected, *unknown), "deletion"))
+    """Chat messages were deleted: what they did is taken back (no reply), and the roles it gave
+    where the server gives roles."""
+    send_roles(forget_deleted(parsed(self, Deletion.from_payload, payload, (*unexpected, *unknown), "deletion")))
 
 
 @shared_task(name="karma.server_event", bind=True, autoretry_for=(OperationalError, InterfaceError), **RETRY_POLICY)

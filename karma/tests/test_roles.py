@@ -1,6 +1,7 @@
 """Role rewards in the domain: which roles a karma earns, the `roles` and `rolestack` settings as
 people type them, and the roles a message's changes call for. On SQLite and on MariaDB alike."""
 
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -15,12 +16,12 @@ from karma.models import GuildSettings, Member, SettingChange
 from karma.moderation import actions
 from karma.replies import CHECK, QUESTION
 from karma.roles import rewards
-from karma.router import CONFIG_FORBIDDEN, respond, respond_to_reaction
+from karma.router import CONFIG_FORBIDDEN, forget_deleted, respond, respond_to_reaction
 from karma.slash import answer
 from karma.tests.test_slash import slash_command
 from testkit import talk
 from testkit.databases import DATABASES
-from testkit.messages import chat, reaction, snowflake
+from testkit.messages import chat, deletion, reaction, snowflake
 
 pytestmark = pytest.mark.django_db(databases=DATABASES)
 
@@ -179,3 +180,22 @@ def test_reactions_and_slash_commands_call_for_roles_too(guild):
     [plus] = answer(slash_command("plus", {"name": "user600"}, guild_id=guild)).roles
     assert (plus.user_id, plus.wanted) == (600, [HELPER])
     assert "roles" not in answer(slash_command("plus", {"name": "user600"}, guild_id=guild)).to_payload()
+
+
+def test_a_deleted_message_takes_back_the_role_it_gave(guild):
+    talk.say(guild, f"@Popple config roles 10 <@&{HELPER}>")
+    talk.say(guild, "hello++", author_id=600)
+    given_by = talk.reply_to(guild, " ".join(["user600++"] * 10), message_id=snowflake())  # sent now
+    assert [change.wanted for change in given_by.roles] == [[HELPER]]
+    gone = deletion(guild, guild * 10, [given_by.message_id], time.time())
+    [taken] = forget_deleted(gone)
+    assert (taken.user_id, taken.wanted, taken.version > given_by.roles[0].version) == (600, [], True)
+    assert forget_deleted(gone) == ()  # deleted again: nothing more
+
+
+def test_deletions_on_servers_without_rewards_read_no_more(guild):
+    said = talk.reply_to(guild, "tea++", message_id=snowflake())
+    using = router.db_for_write(Member)
+    with CaptureQueriesContext(connections[using]) as queries:
+        assert forget_deleted(deletion(guild, guild * 10, [said.message_id], time.time())) == ()
+    assert not [query for query in queries.captured_queries if Member._meta.db_table in query["sql"]]
