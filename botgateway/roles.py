@@ -80,18 +80,21 @@ class RoleApplier:
 
     def _apply(self, change: RoleChange, attempt: int) -> float | None:
         desired = cache.get(_key(change, "desired"))
-        if desired is None or change.version > desired["version"]:
+        # Versions order the states of one name; a person renamed since has a new name whose
+        # versions start again: the new name's state replaces the old one's.
+        if desired is None or desired["subject"] != change.subject or change.version > desired["version"]:
             desired = change.to_payload()
             cache.set(_key(change, "desired"), desired, KEEP_SECONDS)
         target = RoleChange.from_payload(desired)
-        applied = cache.get(_key(change, "applied")) or {"version": -1, "roles": {}}
-        if applied["version"] >= target.version:
+        applied = cache.get(_key(change, "applied")) or {"subject": "", "version": -1, "roles": {}}
+        if applied.get("subject") == target.subject and applied["version"] >= target.version:
             return None  # applied already (a redelivered task, or one a newer change overtook)
         held: dict[str, bool] = applied["roles"]  # role id -> held, as far as Popple knows
         # The roles earned first, then those taken back: a person going up keeps a role throughout.
         steps = [(role, True) for role in target.wanted]
         steps += [(role, False) for role in target.managed if role not in target.wanted]
-        version = applied["version"]  # until every step is settled
+        # What is applied, until every step is settled.
+        done = {"subject": applied.get("subject", ""), "version": applied["version"]}
         try:
             for role, give in steps:
                 if held.get(str(role)) == give:
@@ -99,10 +102,10 @@ class RoleApplier:
                 wait = self._request(target, role, give, held, attempt)
                 if wait:
                     return wait
-            version = target.version
+            done = {"subject": target.subject, "version": target.version}
         finally:
             # What was done so far is not done again, whether or not the rest waits.
-            cache.set(_key(change, "applied"), {"version": version, "roles": held}, KEEP_SECONDS)
+            cache.set(_key(change, "applied"), {**done, "roles": held}, KEEP_SECONDS)
         return None
 
     def _request(self, change: RoleChange, role: int, give: bool, held: dict[str, bool], attempt: int) -> float:

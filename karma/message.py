@@ -425,7 +425,10 @@ class RoleChange:
     channel_id: int
     message_id: int
     user_id: int
-    version: int  # the karma subject's version (karma/models.py, Karma.version): the newer wins
+    # The karma name that earns them (the person's username) and its version (karma/models.py,
+    # Karma.version): of two states of one name, the higher version is the newer.
+    subject: str
+    version: int
     wanted: list  # role ids
     managed: list  # role ids: every role the server's rewards give
 

@@ -48,13 +48,15 @@ def test_roles_follow_karma_once_each_and_a_refusal_is_told_once(stack, fake_dis
     fake.add_member(guild, alice, manager=True)
     helper = fake.add_role(guild, "Helper", position=1)
     configure(fake, guild, alice, f"roles 10 <@&{helper}>")
-    fake.send(guild, bob, "tea++")  # Popple now knows bob by his username
+    tea = fake.send(guild, bob, "tea++")
+    # Once it is applied, Popple knows bob by his username (workers apply messages in parallel).
+    assert fake.wait_until(lambda: fake.replies_to(tea), timeout=30)
     ten = fake.send(guild, alice, " ".join(["bob++"] * 10))
     assert fake.wait_until(lambda: helper in fake.roles_of(guild, bob), timeout=30)
 
     # The broker delivers the role task again, as after a worker died before acknowledging it.
     version = Karma.objects.using("mariadb").get(guild_id=guild.id, subject="bob").version
-    again = RoleChange(guild.id, guild.channel_ids[0], ten, bob, version, [helper], [helper])
+    again = RoleChange(guild.id, guild.channel_ids[0], ten, bob, "bob", version, [helper], [helper])
     publisher = Celery(broker=BROKER_URL)
     publisher.conf.task_queues = rabbitmq.task_queues()  # Popple's queues, declared already
     for _ in range(2):

@@ -29,6 +29,12 @@ def role_puts(fake):
     return [path for method, path, status in fake.rest_log if method == "PUT" and "/roles/" in path]
 
 
+def introduce(fake, guild, person):
+    """`person` says something with karma: once applied, Popple knows them by their username."""
+    said = fake.send(guild, person, "tea++")
+    assert fake.wait_until(lambda: fake.replies_to(said))
+
+
 def notices(fake):
     return [message.content for message in fake.messages if message.content.startswith("I could not give")]
 
@@ -38,7 +44,7 @@ def test_runbot_gives_the_role_at_the_threshold_once_and_takes_it_back_below(fak
     bot = runbot(fake, tmp_path)
     try:
         configure(fake, guild, alice, f"roles 10 <@&{helper}>")
-        fake.send(guild, bob, "tea++")  # Popple now knows bob by his username
+        introduce(fake, guild, bob)
         nine = fake.send(guild, alice, " ".join(["bob++"] * 9))
         assert fake.wait_until(lambda: fake.replies_to(nine) == ["bob has 9 karma."])
         assert helper not in fake.roles_of(guild, bob)
@@ -61,7 +67,7 @@ def test_runbot_tells_the_moderators_once_without_manage_roles(fake, server, tmp
     bot = runbot(fake, tmp_path)
     try:
         configure(fake, guild, alice, f"roles 1 <@&{helper}>")
-        fake.send(guild, bob, "tea++")
+        introduce(fake, guild, bob)
         for text in ("bob++", "bob--", "bob++"):  # three crossings
             said = fake.send(guild, alice, text)
             assert fake.wait_until(lambda said=said: fake.replies_to(said))
@@ -84,7 +90,7 @@ def test_runbot_tells_the_moderators_once_of_a_role_above_its_own(fake, server, 
     try:
         configure(fake, guild, alice, f"roles 1 <@&{helper}> 2 <@&{legend}>")
         configure(fake, guild, alice, "rolestack on")
-        fake.send(guild, bob, "tea++")
+        introduce(fake, guild, bob)
         for text in ("bob++ bob++", "bob--", "bob++", "bob++"):  # Legend's threshold crossed twice
             said = fake.send(guild, alice, text)
             assert fake.wait_until(lambda said=said: fake.replies_to(said))

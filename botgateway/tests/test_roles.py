@@ -46,8 +46,8 @@ def applier(fake, said):
     return RoleApplier(MemoryLimits(fake.global_limit), DiscordRest(fake.api_url, fake.token), said.append)
 
 
-def change(guild, user_id, version, wanted, managed):
-    return RoleChange(guild.id, CHANNEL, 1000 + version, user_id, version, list(wanted), list(managed))
+def change(guild, user_id, version, wanted, managed, subject="alice"):
+    return RoleChange(guild.id, CHANNEL, 1000 + version, user_id, subject, version, list(wanted), list(managed))
 
 
 def settled(applier, role_change):
@@ -126,3 +126,10 @@ def test_a_role_above_popples_own_is_told_once_and_the_others_are_still_given(fa
     assert fake.roles_of(guild, alice) == {helper}
     assert [reply.text() for reply in said] == [NOTICE.format(role=legend)]
     assert "<@&" in said[0].text()  # the role by name in Discord's client; replies allow no mention
+
+
+def test_a_person_renamed_is_followed_by_their_new_names_karma(fake, server, applier):
+    guild, alice, helper = server
+    settled(applier, change(guild, alice, 40, [helper], [helper]))
+    settled(applier, change(guild, alice, 1, [], [helper], subject="alice2"))  # a new name: versions start again
+    assert fake.roles_of(guild, alice) == set()

@@ -78,6 +78,7 @@ def decide(guild_id: int, channel_id: int, message_id: int, outcome: Outcome) ->
             channel_id=channel_id,
             message_id=message_id,
             user_id=people[subject],
+            subject=subject,
             version=version,
             wanted=earned(total, outcome.rewards, outcome.role_stack),
             managed=roles,

@@ -100,7 +100,7 @@ def test_reaching_a_threshold_earns_its_role_and_dropping_below_takes_it_back(gu
     assert given(guild, "user600", 9) == ()  # user600 was never seen: no one to give a role
     talk.say(guild, "hello++", author_id=600)  # now they have spoken: user600 is member 600
     [change] = given(guild, "user600", 1)
-    assert change == RoleChange(guild, guild * 10, change.message_id, 600, change.version, [HELPER],
+    assert change == RoleChange(guild, guild * 10, change.message_id, 600, "user600", change.version, [HELPER],
                                 [HELPER, REGULAR, LEGEND])  # fmt: skip
     [higher] = given(guild, "user600", 40)
     assert (higher.wanted, higher.version > change.version) == ([REGULAR], True)
@@ -199,3 +199,21 @@ def test_deletions_on_servers_without_rewards_read_no_more(guild):
     with CaptureQueriesContext(connections[using]) as queries:
         assert forget_deleted(deletion(guild, guild * 10, [said.message_id], time.time())) == ()
     assert not [query for query in queries.captured_queries if Member._meta.db_table in query["sql"]]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"wanted": [HELPER], "managed": []},  # a role it does not manage
+        {"wanted": [True], "managed": [True]},
+        {"managed": list(range(1, 12))},  # more roles than a server may reward
+        {"user_id": 0},
+        {"subject": 5},
+        {"version": "7"},
+    ],
+)
+def test_a_malformed_role_change_is_refused_with_what_is_wrong(broken):
+    good = RoleChange(1, 10, 100, 600, "user600", 3, [HELPER], [HELPER, REGULAR]).to_payload()
+    assert RoleChange.from_payload(good).to_payload() == good
+    with pytest.raises(ValueError, match="payload"):
+        RoleChange.from_payload({**good, **broken})
