@@ -8,9 +8,10 @@ Coalesced per person: the newest desired state of each (server, person) is kept 
 subject's version: the newer wins, whatever order tasks arrive in), beside what was applied, and
 only the difference is requested. So ten crossings that piled up while the budget was spent cost
 one change; a task delivered twice, or an older one arriving late, costs none. Kept in Django's
-cache: Redis when configured (shared by every reply worker), memory in one process (runbot). A
-person's state is changed by one process at a time (a claim in the same cache); another task for
-them tries again a moment later, and by then usually finds nothing left to do.
+cache when it is Redis (REDIS_URL: shared by every reply worker), else in this process's memory
+(runbot), not in Django's memory cache, which forgets entries beyond 300 and would tell moderators
+again. A person's state is changed by one process at a time (a claim in the same store); another
+task for them tries again a moment later, and by then usually finds nothing left to do.
 
 When Discord refuses (403: Popple lacks Manage Roles, or the role is not below Popple's highest
 role; Discord answers 50013 for both), the moderators are told once, in the channel where the
@@ -23,8 +24,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import urllib3
+from django.conf import settings
 from django.core.cache import cache
 
 from botgateway.delivery import BACKOFF_SECONDS, TOKEN_REFUSED_PAUSE, courier
@@ -51,6 +54,42 @@ NOTICE = (
 )
 
 
+class MemoryStore:
+    """What this needs of a cache, in this process's memory, kept until the process ends (its
+    claims are always given back: one process). A person's few entries: bounded by the members."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: str, value: Any, timeout: float | None = None) -> bool:
+        with self._lock:
+            if key in self._values:
+                return False
+            self._values[key] = value
+            return True
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            return self._values.get(key)
+
+    def set(self, key: str, value: Any, timeout: float | None = None) -> None:
+        with self._lock:
+            self._values[key] = value
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+
+
+_memory = MemoryStore()
+
+
+def store() -> Any:
+    """Where role states live: Redis through Django's cache when configured, else this process."""
+    return cache if settings.REDIS_URL else _memory
+
+
 def _key(change: RoleChange, what: str) -> str:
     return f"{redis_prefix()}roles:{change.guild_id}:{change.user_id}:{what}"
 
@@ -62,31 +101,32 @@ def _told_key(guild_id: int, role_id: int) -> str:
 class RoleApplier:
     """Applies RoleChanges with `rest`, as far as `limits` allow; `say` posts a notice (a Reply)."""
 
-    def __init__(self, limits: Limits, rest: DiscordRest, say: Callable[[Reply], None]) -> None:
+    def __init__(self, limits: Limits, rest: DiscordRest, say: Callable[[Reply], None], states: Any = None) -> None:
         self.limits = limits
         self.rest = rest
         self.say = say
+        self.states = states if states is not None else store()
 
     def apply(self, change: RoleChange, attempt: int = 0) -> float | None:
         """Bring the person's roles to the newest state known for them. None when done (or nothing
         more can be done); else the seconds to wait before trying again."""
         claim = _key(change, "claim")
-        if not cache.add(claim, True, CLAIM_SECONDS):
+        if not self.states.add(claim, True, CLAIM_SECONDS):
             return CLAIMED_WAIT  # another process is changing this person's roles
         try:
             return self._apply(change, attempt)
         finally:
-            cache.delete(claim)
+            self.states.delete(claim)
 
     def _apply(self, change: RoleChange, attempt: int) -> float | None:
-        desired = cache.get(_key(change, "desired"))
+        desired = self.states.get(_key(change, "desired"))
         # Versions order the states of one name; a person renamed since has a new name whose
         # versions start again: the new name's state replaces the old one's.
         if desired is None or desired["subject"] != change.subject or change.version > desired["version"]:
             desired = change.to_payload()
-            cache.set(_key(change, "desired"), desired, KEEP_SECONDS)
+            self.states.set(_key(change, "desired"), desired, KEEP_SECONDS)
         target = RoleChange.from_payload(desired)
-        applied = cache.get(_key(change, "applied")) or {"subject": "", "version": -1, "roles": {}}
+        applied = self.states.get(_key(change, "applied")) or {"subject": "", "version": -1, "roles": {}}
         if applied.get("subject") == target.subject and applied["version"] >= target.version:
             return None  # applied already (a redelivered task, or one a newer change overtook)
         held: dict[str, bool] = applied["roles"]  # role id -> held, as far as Popple knows
@@ -105,7 +145,7 @@ class RoleApplier:
             done = {"subject": target.subject, "version": target.version}
         finally:
             # What was done so far is not done again, whether or not the rest waits.
-            cache.set(_key(change, "applied"), {**done, "roles": held}, KEEP_SECONDS)
+            self.states.set(_key(change, "applied"), {**done, "roles": held}, KEEP_SECONDS)
         return None
 
     def _request(self, change: RoleChange, role: int, give: bool, held: dict[str, bool], attempt: int) -> float:
@@ -125,7 +165,7 @@ class RoleApplier:
         wait = self.limits.learn(route, answer)
         if answer.ok:
             held[str(role)] = give
-            cache.delete(_told_key(change.guild_id, role))  # a later refusal is news again
+            self.states.delete(_told_key(change.guild_id, role))  # a later refusal is news again
             return 0
         if answer.status == 429:
             return wait
@@ -146,7 +186,7 @@ class RoleApplier:
         return 0
 
     def _tell_once(self, change: RoleChange, role: int) -> None:
-        if not cache.add(_told_key(change.guild_id, role), True, None):
+        if not self.states.add(_told_key(change.guild_id, role), True, None):
             return  # told already, and nothing succeeded with this role since
         logger.warning("roles: server %s does not let Popple manage role %s", change.guild_id, role)
         notice = Reply(

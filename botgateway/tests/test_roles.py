@@ -8,7 +8,7 @@ import pytest
 
 from botgateway.ratelimits import MemoryLimits
 from botgateway.rest import DiscordRest
-from botgateway.roles import NOTICE, RoleApplier
+from botgateway.roles import NOTICE, MemoryStore, RoleApplier
 from karma.message import RoleChange
 from testkit.fakediscord import BOT_ROLE_POSITION, FakeDiscord
 
@@ -133,3 +133,18 @@ def test_a_person_renamed_is_followed_by_their_new_names_karma(fake, server, app
     settled(applier, change(guild, alice, 40, [helper], [helper]))
     settled(applier, change(guild, alice, 1, [], [helper], subject="alice2"))  # a new name: versions start again
     assert fake.roles_of(guild, alice) == set()
+
+
+def test_runbots_memory_keeps_every_persons_state(fake, server, said):
+    """Django's memory cache forgets entries beyond 300: a moderator would be told again."""
+    guild, alice, helper = server
+    fake.set_bot_permissions(guild, manage_roles=False)
+    applier = RoleApplier(MemoryLimits(fake.global_limit), DiscordRest(fake.api_url, fake.token), said.append,
+                          MemoryStore())  # fmt: skip
+    for person in range(400):  # more people than Django's memory cache keeps entries
+        applier.states.set(f"someone-{person}", {"version": person}, None)
+    settled(applier, change(guild, alice, 1, [helper], [helper]))
+    for person in range(400):
+        applier.states.set(f"someone-else-{person}", {"version": person}, None)
+    settled(applier, change(guild, alice, 2, [], [helper]))
+    assert len(said) == 1
