@@ -250,6 +250,8 @@ class GuildSettings(models.Model):
 
     def save(self, *args, **kwargs):
         self.ignored = [clean(name) for name in self.ignored]  # as karma compares them
+        if isinstance(self.role_rewards, list) and all(isinstance(pair, list) for pair in self.role_rewards):
+            self.role_rewards = sorted(self.role_rewards)  # by threshold, as karma/roles/rewards.py reads them
         super().save(*args, **kwargs)
 
 

@@ -54,8 +54,11 @@ def show(rewards: Rewards) -> str:
 
 
 def valid(value: object) -> bool:
-    """Whether `value` is rewards as stored (the admin's check)."""
-    return isinstance(value, list) and parse(" ".join(_typed(pair) for pair in value) or "off") == value
+    """Whether `value` is rewards as stored, in any order (the admin's check; saving sorts them)."""
+    if not isinstance(value, list):
+        return False
+    typed = [_typed(pair) for pair in value]
+    return "?" not in typed and parse(" ".join(typed) or "off") == sorted(value)
 
 
 def _typed(pair: object) -> str:

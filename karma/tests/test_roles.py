@@ -6,13 +6,14 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connections, router
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from karma import config, retention
 from karma.message import ADDED, REMOVED, RoleChange
-from karma.models import GuildSettings, Member, SettingChange
+from karma.models import GuildSettings, Member, SettingChange, validate_role_rewards
 from karma.moderation import actions
 from karma.replies import CHECK, QUESTION
 from karma.roles import rewards
@@ -217,3 +218,17 @@ def test_a_malformed_role_change_is_refused_with_what_is_wrong(broken):
     assert RoleChange.from_payload(good).to_payload() == good
     with pytest.raises(ValueError, match="payload"):
         RoleChange.from_payload({**good, **broken})
+
+
+def test_the_admin_accepts_rewards_as_stored_and_refuses_the_rest():
+    validate_role_rewards([[10, str(HELPER)], [50, str(REGULAR)]])
+    validate_role_rewards([])
+    validate_role_rewards([[50, str(REGULAR)], [10, str(HELPER)]])  # saved sorted
+    for bad in ([[10, HELPER]], [[0, str(HELPER)]], [[10, str(HELPER)], [10, str(REGULAR)]], {"10": "1"}, [[10]]):
+        with pytest.raises(ValidationError):
+            validate_role_rewards(bad)
+
+
+def test_rewards_saved_in_any_order_are_kept_by_threshold(guild):
+    GuildSettings(guild_id=guild, role_rewards=[[50, str(REGULAR)], [10, str(HELPER)]]).save()
+    assert f"roles: 10 <@&{HELPER}>, 50 <@&{REGULAR}>" in config.show(guild)
