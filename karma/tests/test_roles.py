@@ -232,3 +232,18 @@ def test_the_admin_accepts_rewards_as_stored_and_refuses_the_rest():
 def test_rewards_saved_in_any_order_are_kept_by_threshold(guild):
     GuildSettings(guild_id=guild, role_rewards=[[50, str(REGULAR)], [10, str(HELPER)]]).save()
     assert f"roles: 10 <@&{HELPER}>, 50 <@&{REGULAR}>" in config.show(guild)
+
+
+def test_slash_config_sets_rewards_as_chat_does(guild):
+    asked = slash_command("config", {"setting": "roles", "value": f"10 <@&{HELPER}>"}, manager=True, guild_id=guild)
+    assert answer(asked).content == f"roles: 10 <@&{HELPER}>"
+    refused = slash_command("config", {"setting": "roles", "value": "10 Helper"}, manager=True, guild_id=guild)
+    assert answer(refused).content == rewards.HELP
+
+
+def test_a_person_renamed_is_known_by_their_new_name_once_they_speak(guild):
+    talk.say(guild, f"@Popple config roles {CONFIGURED}")
+    talk.say(guild, "hello++", author_id=600, author_name="bob")
+    talk.say(guild, "hello++", author_id=600, author_name="robert")
+    assert given(guild, "bob", 10) == ()
+    assert [change.user_id for change in given(guild, "robert", 10)] == [600]
