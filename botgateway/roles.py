@@ -29,12 +29,15 @@ from typing import Any
 import urllib3
 from django.conf import settings
 from django.core.cache import cache
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from botgateway.delivery import BACKOFF_SECONDS, TOKEN_REFUSED_PAUSE, courier
 from botgateway.discordapi import redis_prefix
 from botgateway.ratelimits import Limits, Route
 from botgateway.rest import DiscordRest
 from botgateway.snowflakes import notice_id
+from karma.ledger import reads
 from karma.message import Line, Reply, RoleChange
 from monitoring import metrics
 
@@ -48,9 +51,10 @@ CLAIM_SECONDS = 30
 CLAIMED_WAIT = 1.0
 KEEP_SECONDS = 90 * 24 * 3600  # what was applied to a person, remembered this long
 MISSING_PERMISSIONS = 50013
-NOTICE = (
-    "I could not give or take back the role <@&{role}>: I need the Manage Roles permission, and my highest "
-    "role must be above it (Server Settings → Roles). I will say this once; role rewards for it wait until then."
+# Said in the server's language, read when it is said (rarely: once per role).
+NOTICE = gettext_lazy(
+    "I could not give or take back the role {role}: I need the Manage Roles permission, and my highest role "
+    "must be above it (Server Settings → Roles). I will say this once; role rewards for it wait until then."
 )
 
 
@@ -189,13 +193,14 @@ class RoleApplier:
         if not self.states.add(_told_key(change.guild_id, role), True, None):
             return  # told already, and nothing succeeded with this role since
         logger.warning("roles: server %s does not let Popple manage role %s", change.guild_id, role)
-        notice = Reply(
-            change.channel_id,
-            notice_id(time.time(), role),
-            (Line(NOTICE.format(role=role)),),
-            guild_id=change.guild_id,
-        )
-        self.say(notice)
+        with translation.override(reads.language_of(change.guild_id)):
+            text = notice_text(role)
+        self.say(Reply(change.channel_id, notice_id(time.time(), role), (Line(text),), guild_id=change.guild_id))
+
+
+def notice_text(role: int) -> str:
+    """What moderators are told of a role Popple may not manage, in the active language."""
+    return str(NOTICE).format(role=f"<@&{role}>")
 
 
 def applier() -> RoleApplier:

@@ -225,7 +225,7 @@ SETTINGS = {
     ),
     "roles": Setting("role_rewards", rewards.HELP, lambda text, _: rewards.parse(text), rewards.show),
     "rolestack": Setting(
-        "role_stack", 'rolestack must be "on" (keep every role reached) or "off" (only the highest)',
+        "role_stack", gettext_lazy('rolestack must be "on" (keep every role reached) or "off" (only the highest)'),
         lambda text, _: ON_OFF.get(text.strip().lower()),
         lambda value: "on" if value else "off",
     ),

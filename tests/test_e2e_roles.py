@@ -5,7 +5,7 @@ Roles and the role hierarchy."""
 import pytest
 from celery import Celery
 
-from botgateway.roles import NOTICE
+from botgateway.roles import notice_text
 from karma.message import RoleChange
 from karma.models import Karma
 from poppleproject import rabbitmq
@@ -70,7 +70,7 @@ def test_roles_follow_karma_once_each_and_a_refusal_is_told_once(stack, fake_dis
         assert fake.wait_until(lambda said=said: fake.replies_to(said), timeout=30)
     stack.wait_idle()
     assert helper in fake.roles_of(guild, bob)
-    assert notices(fake, guild) == [NOTICE.format(role=helper)]
+    assert notices(fake, guild) == [notice_text(helper)]
 
     fake.set_bot_permissions(guild, manage_roles=True)  # a moderator gives Popple Manage Roles
     fake.send(guild, alice, "bob--")  # 8: below the threshold again

@@ -3,7 +3,7 @@ one process, and (services) a gateway, a karma worker and a reply worker on the 
 
 import pytest
 
-from botgateway.roles import NOTICE
+from botgateway.roles import notice_text
 from testkit.fakediscord import BOT_ROLE_POSITION, FakeDiscord
 from tests.test_runbot import configure, runbot
 
@@ -77,8 +77,8 @@ def test_runbot_tells_the_moderators_once_without_manage_roles(fake, server, tmp
         assert fake.wait_until(lambda: helper in fake.roles_of(guild, bob))
     finally:
         bot.stop()
-    assert notices(fake) == [NOTICE.format(role=helper)]
-    [notice] = [message for message in fake.messages if message.content == NOTICE.format(role=helper)]
+    assert notices(fake) == [notice_text(helper)]
+    [notice] = [message for message in fake.messages if message.content == notice_text(helper)]
     assert notice.channel_id == guild.channel_ids[0]  # where the karma changed
     assert notice.allowed_mentions == {"parse": []}  # the role is named, no one is pinged
 
@@ -98,4 +98,4 @@ def test_runbot_tells_the_moderators_once_of_a_role_above_its_own(fake, server, 
     finally:
         bot.stop()
     assert fake.roles_of(guild, bob) == {helper}
-    assert notices(fake) == [NOTICE.format(role=legend)]
+    assert notices(fake) == [notice_text(legend)]

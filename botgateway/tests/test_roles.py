@@ -8,11 +8,13 @@ import pytest
 
 from botgateway.ratelimits import MemoryLimits
 from botgateway.rest import DiscordRest
-from botgateway.roles import NOTICE, MemoryStore, RoleApplier
+from botgateway.roles import MemoryStore, RoleApplier, notice_text
 from karma.message import RoleChange
+from karma.models import GuildSettings
 from testkit.fakediscord import BOT_ROLE_POSITION, FakeDiscord
 
 CHANNEL = 4242
+pytestmark = pytest.mark.django_db  # a notice is said in the server's language, read from its settings
 
 
 @pytest.fixture(autouse=True)
@@ -109,7 +111,7 @@ def test_without_manage_roles_the_moderators_are_told_once(fake, server, applier
     settled(applier, change(guild, alice, 2, [], [helper]))
     settled(applier, change(guild, alice, 3, [helper], [helper]))
     assert fake.roles_of(guild, alice) == set()
-    assert [(reply.channel_id, reply.text()) for reply in said] == [(CHANNEL, NOTICE.format(role=helper))]
+    assert [(reply.channel_id, reply.text()) for reply in said] == [(CHANNEL, notice_text(helper))]
     fake.set_bot_permissions(guild, manage_roles=True)  # a moderator fixes it
     settled(applier, change(guild, alice, 4, [helper], [helper]))
     assert fake.roles_of(guild, alice) == {helper}
@@ -124,7 +126,7 @@ def test_a_role_above_popples_own_is_told_once_and_the_others_are_still_given(fa
     settled(applier, change(guild, alice, 1, [helper, legend], [helper, legend]))
     settled(applier, change(guild, alice, 2, [helper, legend], [helper, legend]))
     assert fake.roles_of(guild, alice) == {helper}
-    assert [reply.text() for reply in said] == [NOTICE.format(role=legend)]
+    assert [reply.text() for reply in said] == [notice_text(legend)]
     assert "<@&" in said[0].text()  # the role by name in Discord's client; replies allow no mention
 
 
@@ -148,3 +150,15 @@ def test_runbots_memory_keeps_every_persons_state(fake, server, said):
         applier.states.set(f"someone-else-{person}", {"version": person}, None)
     settled(applier, change(guild, alice, 2, [], [helper]))
     assert len(said) == 1
+
+
+def test_the_moderators_are_told_in_the_servers_language(fake, server, applier, said):
+    guild, alice, helper = server
+    GuildSettings.objects.create(guild_id=guild.id, language="de")
+    fake.set_bot_permissions(guild, manage_roles=False)
+    settled(applier, change(guild, alice, 1, [helper], [helper]))
+    assert [reply.text() for reply in said] == [
+        f"Ich konnte die Rolle <@&{helper}> nicht vergeben oder zurücknehmen: Ich brauche die Berechtigung „Rollen "
+        "verwalten“, und meine höchste Rolle muss über ihr stehen (Servereinstellungen → Rollen). Ich sage das nur "
+        "einmal; die Rollenbelohnungen für sie warten bis dahin."
+    ]

@@ -7,6 +7,9 @@ precision above 2^53. The domain never decodes an id: a role is a number to hand
 
 import re
 
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
+
 MAX_REWARDS = 10  # thresholds per server: each is a request per person whose karma crosses it
 MAX_THRESHOLD = 1_000_000_000
 # A role as Discord's `@` menu types it into a message: `<@&123>`.
@@ -15,9 +18,13 @@ _PAIR = re.compile(r"\s*(-?\d{1,10})\s+(\S+)")
 
 Rewards = list[list]  # [[threshold, "role id"], ...], sorted by threshold
 
-HELP = (
-    "roles must be thresholds and roles, such as `roles 10 @Helper 50 @Regular` (pick each role from the @ menu, "
-    f'at most {MAX_REWARDS}, thresholds from 1 to {MAX_THRESHOLD:,}, each role once), or "off"'
+# Said in the server's language (the command words and `off` stay as typed).
+HELP = format_lazy(
+    gettext_lazy(
+        "roles must be thresholds and roles, such as `roles 10 @Helper 50 @Regular` (pick each role from the @ "
+        'menu; at most {limit}, each threshold and role once), or "off"'
+    ),
+    limit=MAX_REWARDS,
 )
 
 
