@@ -57,7 +57,7 @@ def test_roles_follow_karma_once_each_and_a_refusal_is_told_once(stack, fake_dis
     # The broker delivers the role task again, as after a worker died before acknowledging it.
     version = Karma.objects.using("mariadb").get(guild_id=guild.id, subject="bob").version
     again = RoleChange(guild.id, guild.channel_ids[0], ten, bob, "bob", version, [helper], [helper])
-    publisher = Celery(broker=BROKER_URL)
+    publisher = Celery(broker=BROKER_URL, set_as_current=False)  # not the app later tests publish with
     publisher.conf.task_queues = rabbitmq.task_queues()  # Popple's queues, declared already
     for _ in range(2):
         publisher.send_task("karma.apply_roles", args=[again.to_payload()], queue="replies")
