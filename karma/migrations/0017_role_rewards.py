@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('karma', '0015_language'),
+        ('karma', '0016_ledger_rollup'),
     ]
 
     operations = [
