@@ -1,4 +1,5 @@
-"""Discord's REST API as replies use it: post a message, add a reaction, and report the answer.
+"""Discord's REST API as replies use it: post a message, add a reaction, change a member's roles,
+and report the answer.
 
 Written on urllib3 rather than discord.py's HTTP client on purpose: that client waits out rate
 limits by sleeping inside the request, and retries 429s itself, which holds a worker thread for as
@@ -53,6 +54,10 @@ class DiscordRest:
 
     def add_reaction(self, channel_id: int, message_id: int, emoji: str) -> Answer:
         return self._request("PUT", f"/channels/{channel_id}/messages/{message_id}/reactions/{quote(emoji)}/@me")
+
+    def member_role(self, method: str, guild_id: int, user_id: int, role_id: int) -> Answer:
+        """Give (PUT) or take back (DELETE) a member's role; doing it again changes nothing."""
+        return self._request(method, f"/guilds/{guild_id}/members/{user_id}/roles/{role_id}")
 
     def edit_original_response(self, application_id: int, interaction_token: str, content: str) -> Answer:
         """Turn a deferred interaction response into `content`; doing it again changes nothing.

@@ -38,3 +38,10 @@ def reaction_reply_id(stamp: int) -> int:
     all come through one gateway). It names no Discord message, and sorts where the reaction
     happened in its channel."""
     return ((stamp // 1_000_000 - DISCORD_EPOCH * 1000) << 22) | (stamp % 1_000_000)
+
+
+def notice_id(at: float, salt: int) -> int:
+    """An id for something Popple says of its own accord (a role it may not manage:
+    botgateway/roles.py), which answers no message: a snowflake of the time it is said, with
+    `salt`'s low bits, so that two notices said in one millisecond stay apart."""
+    return first_id_at(at) | (salt & _LOW_BITS)

@@ -1,5 +1,5 @@
 """The reply tasks (queue `replies`): hand the answer to a chat message to this process's courier,
-and complete a slash command's deferred response.
+complete a slash command's deferred response, and change members' reward roles.
 
 It never waits on Discord: the courier posts what the budget allows now and holds the rest
 (botgateway/delivery.py). Idempotent: a redelivered reply is held once, and every attempt at a
@@ -9,9 +9,9 @@ post carries the same nonce, so Discord posts it once.
 from celery import shared_task
 from redis.exceptions import RedisError
 
-from botgateway import slash_answers
+from botgateway import roles, slash_answers
 from botgateway.delivery import courier
-from karma.message import Reply
+from karma.message import Reply, RoleChange
 from karma.slash import SlashAnswer
 from karma.tasks import RETRY_POLICY, parsed
 from poppleproject.celery import tasks_run_inline
@@ -45,5 +45,22 @@ def complete_interaction(self, payload=None, *unexpected, **unknown):
         slash_answers.hand_over(answer)
         return
     wait = slash_answers.complete(answer, slash_answers.rest(), self.request.retries)
+    if wait is not None:
+        raise self.retry(countdown=wait)
+
+
+@shared_task(name="karma.apply_roles", bind=True, max_retries=None, autoretry_for=(RedisError,), retry_backoff=1,
+             retry_backoff_max=30, retry_jitter=True)  # fmt: skip
+def apply_roles(self, payload=None, *unexpected, **unknown):
+    """Bring a member's reward roles to what their karma earns (botgateway/roles.py).
+
+    A wait for the budget or a claim waits in RabbitMQ (countdown), not in a worker's thread; the
+    newest state of the person is what any of their tasks applies, so the rest find nothing to do.
+    """
+    change = parsed(self, RoleChange.from_payload, payload, (*unexpected, *unknown), "role change")
+    if tasks_run_inline():
+        roles.hand_over(change)  # runbot: the karma task's thread goes on
+        return
+    wait = roles.applier().apply(change, self.request.retries)
     if wait is not None:
         raise self.retry(countdown=wait)

@@ -22,6 +22,7 @@ from karma import channels, emoji, language, modlog, points
 from karma.models import MAX_NAME_LENGTH, MAX_REACTION_EMOJI, GuildSettings, SettingChange
 from karma.names import clean, folded
 from karma.replies import duration, shorten
+from karma.roles import rewards
 from karma.thanks import THANK_WORDS, parse_words
 
 MAX_IGNORED = 100
@@ -221,6 +222,12 @@ SETTINGS = {
         ),
         lambda text, _: _off_or_number(text, 1_000),
         _per_hour,
+    ),
+    "roles": Setting("role_rewards", rewards.HELP, lambda text, _: rewards.parse(text), rewards.show),
+    "rolestack": Setting(
+        "role_stack", gettext_lazy('rolestack must be "on" (keep every role reached) or "off" (only the highest)'),
+        lambda text, _: ON_OFF.get(text.strip().lower()),
+        lambda value: "on" if value else "off",
     ),
 }  # fmt: skip
 

@@ -9,6 +9,8 @@ ServerEvent: Popple joined, left or found servers, or a server was renamed, from
 server task (queue `karma`).
 Reply: the answer to one, from the karma task to the reply task (queue `replies`), in lines that
 a message is split between and that answers to one channel can be merged by.
+RoleChange: the roles one person should hold now, from the karma task to the role task (queue
+`replies`: it shares the reply side's budget of Discord requests).
 """
 
 import dataclasses
@@ -367,6 +369,9 @@ class Reply:
     # The server: delivery reads a subject's karma there when a line may be stale (0: unknown, as in
     # replies queued before this field existed).
     guild_id: int = 0
+    # Not in the payload: the roles the karma changes call for (karma/roles/follow.py), which the
+    # karma task hands to the role task beside the reply (karma/tasks.py).
+    roles: tuple = ()
 
     def __bool__(self) -> bool:
         return bool(self.lines or self.reaction)
@@ -387,7 +392,9 @@ class Reply:
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload, optional=("guild_id",))
+        values = check_fields(cls, payload, optional=("guild_id", "roles"))
+        if "roles" in values:
+            raise ValueError("payload field roles is not part of a reply's payload")
         if values["joiner"] not in (" ", "\n"):
             raise ValueError("payload field joiner must be a space or a line break")
         if values["reaction"] is not None and not (isinstance(values["reaction"], str) and values["reaction"]):
@@ -399,6 +406,52 @@ class Reply:
         if not values["lines"] and values["reaction"] is None:
             raise ValueError("payload has neither lines nor a reaction")
         return cls(**values)
+
+
+MAX_ROLES = 10  # as karma/roles/rewards.py allows
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """The roles of `managed` that a person should hold, as of their karma's `version`.
+
+    The whole desired state, not a step: the reply side keeps the newest per (server, person) and
+    makes only the difference with what it applied, so crossings that piled up (or a task delivered
+    twice) cost one change. `channel_id` is where the karma changed: where moderators are told when
+    Popple may not manage a role; `message_id` the message that changed it (for the logs).
+    """
+
+    guild_id: int
+    channel_id: int
+    message_id: int
+    user_id: int
+    # The karma name that earns them (the person's username) and its version (karma/models.py,
+    # Karma.version): of two states of one name, the higher version is the newer.
+    subject: str
+    version: int
+    wanted: list  # role ids
+    managed: list  # role ids: every role the server's rewards give
+
+    def to_payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Self:
+        """Build from a task payload; ValueError names the first field that is missing or wrong."""
+        values = check_fields(cls, payload)
+        for name in ("wanted", "managed"):
+            roles = values[name]
+            if not (isinstance(roles, list) and len(roles) <= MAX_ROLES and all(_is_id(role) for role in roles)):
+                raise ValueError(f"payload field {name} must be a list of at most {MAX_ROLES} role ids")
+        if not set(values["wanted"]) <= set(values["managed"]):
+            raise ValueError("payload field wanted must be among managed")
+        if not all(_is_id(values[name]) for name in ("guild_id", "user_id")):
+            raise ValueError("payload has an id that is not a valid id")
+        return cls(**values)
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
 
 def _are_ids(value: list) -> bool:

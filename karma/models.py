@@ -7,6 +7,7 @@ from karma import channels, language, points
 from karma.emoji import emoji_key
 from karma.message import DELETED_REVISION  # noqa: F401 (the ledger's revision of a deletion)
 from karma.names import clean
+from karma.roles import rewards as role_rewards
 from karma.thanks import DEFAULT_THANK_WORDS, THANK_WORDS
 
 MAX_NAME_LENGTH = 128
@@ -102,6 +103,14 @@ def default_thank_words():
 def validate_thank_words(value):
     if not isinstance(value, list) or not value or not all(word in THANK_WORDS for word in value):
         raise ValidationError(f"Give a list of thank-words among: {', '.join(THANK_WORDS)}.")
+
+
+def validate_role_rewards(value):
+    if not role_rewards.valid(value):
+        raise ValidationError(
+            f'Give [[threshold, "role id"], ...]: at most {role_rewards.MAX_REWARDS}, thresholds from 1 to '
+            f"{role_rewards.MAX_THRESHOLD}, each threshold and role once, ids as text (empty: off)."
+        )
 
 
 class GuildSettings(models.Model):
@@ -216,6 +225,21 @@ class GuildSettings(models.Model):
         validators=[MaxValueValidator(1_000)],
         help_text="Refusals by the cooldown or the budget in an hour after which the log names the person (0: never).",
     )
+    # Role rewards (karma/roles/): off while empty. Read with the rules, in the same query
+    # (karma/ledger/writes.py, server_rules), so servers without them pay nothing.
+    role_rewards = models.JSONField(
+        "role rewards",
+        default=list,
+        blank=True,
+        validators=[validate_role_rewards],
+        help_text='Roles given at karma thresholds: [[10, "role id"], [50, "role id"]] (empty: off). Popple needs '
+        "Manage Roles, and its highest role above these.",
+    )
+    role_stack = models.BooleanField(
+        "stack roles",
+        default=False,
+        help_text="Keep every role reached (on), or only the highest one reached (off).",
+    )
 
     class Meta:
         verbose_name = "server"
@@ -226,6 +250,8 @@ class GuildSettings(models.Model):
 
     def save(self, *args, **kwargs):
         self.ignored = [clean(name) for name in self.ignored]  # as karma compares them
+        if isinstance(self.role_rewards, list) and all(isinstance(pair, list) for pair in self.role_rewards):
+            self.role_rewards = sorted(self.role_rewards)  # by threshold, as karma/roles/rewards.py reads them
         super().save(*args, **kwargs)
 
 
@@ -414,3 +440,24 @@ class SettingChange(models.Model):
 
     def __str__(self):
         return f"{self.setting}: {self.old} -> {self.new}"
+
+
+class Member(models.Model):
+    """Who goes by a username in a server, so that the karma of a name can give roles to a person.
+
+    Karma keeps names; Discord gives roles to ids. Recorded from the messages of servers with role
+    rewards on only (their authors and the people they mention: karma/roles/follow.py), so that other
+    servers pay nothing. A person renamed since is found by their new name once they speak again.
+    """
+
+    guild_id = models.BigIntegerField("server")
+    user_id = models.BigIntegerField()
+    username = ExactCharField(max_length=MAX_NAME_LENGTH)
+    seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["guild_id", "user_id"], name="member_once")]
+        indexes = [models.Index(fields=["guild_id", "username"], name="member_by_name")]
+
+    def __str__(self):
+        return f"{self.username} ({self.user_id}) in server {self.guild_id}"

@@ -31,6 +31,7 @@ from karma.models import (
     Karma,
     LedgerEntry,
     LedgerRollup,
+    Member,
     MessageVersion,
     Reaction,
     SettingChange,
@@ -201,7 +202,7 @@ def delete_departed(days: int, now: datetime | None = None) -> list[int]:
 
 def _delete_server(guild_id: int, cutoff: datetime) -> bool:
     departed = GuildSettings.objects.filter(guild_id=guild_id, left_at__lt=cutoff)
-    for model in (LedgerEntry, LedgerRollup, Karma, Giver, SettingChange, MessageVersion, Reaction):
+    for model in (LedgerEntry, LedgerRollup, Karma, Giver, SettingChange, MessageVersion, Reaction, Member):
         rows = model.objects.filter(guild_id=guild_id)
         while ids := list(rows.values_list("pk", flat=True)[:BATCH]):
             # Popple may be added back while this runs: what is left of the server stays.

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from karma import channels, config, modlog, seasons, thanks
 from karma.ledger import reactions, reads, writes
-from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, bot_prefixes
+from karma.message import Deletion, IncomingMessage, Line, ReactionEvent, Reply, RoleChange, bot_prefixes
 from karma.names import clean
 from karma.parser import parse_message, parse_names
 from karma.points import Points
@@ -34,6 +34,9 @@ from karma.replies import (
     shown,
     too_many_subjects,
 )
+from karma.roles.follow import decide as follow_deletion
+from karma.roles.follow import follow as follow_roles
+from karma.roles.follow import follow_reaction
 from karma.rules import BUDGET, COOLDOWN
 
 DEFAULT_BOARD_SIZE = 10
@@ -79,7 +82,8 @@ def _respond(message: IncomingMessage) -> Reply:
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
     outcome = writes.apply_changes(message, changes[:limit], reasons)
     _log_refusals(message, outcome)
-    return announced(message, outcome, len(changes) > limit)
+    # Committed: the roles it calls for, where the server gives roles.
+    return replace(announced(message, outcome, len(changes) > limit), roles=follow_roles(message, outcome))
 
 
 def _log_refusals(message: IncomingMessage, outcome: writes.Outcome) -> None:
@@ -109,6 +113,7 @@ def respond_to_edit(message: IncomingMessage) -> Reply:
         changes = with_thanks(message, changes)
     limit = settings.MAX_SUBJECTS_PER_MESSAGE
     outcome = writes.apply_changes(message, changes[:limit], reasons)
+    reply = replace(reply, roles=follow_roles(message, outcome))
     # An edit that changes no karma says nothing, not even that some names did not count.
     said = announced(message, outcome, len(changes) > limit and bool(outcome.applied))
     if not message.reply_id:  # from a gateway older than reply_id: no id to say it under
@@ -131,13 +136,18 @@ def with_thanks(message: IncomingMessage, changes: list[tuple[str, int]]) -> lis
     return thanks.with_thanks(changes, found)
 
 
-def forget_deleted(deletion: Deletion) -> None:
+def forget_deleted(deletion: Deletion) -> tuple[RoleChange, ...]:
     """Deleted messages take back their changes, unless they were older than EDIT_WINDOW (a message
-    whose sending time the gateway did not say was checked by the gateway: Deletion.sent_at)."""
+    whose sending time the gateway did not say was checked by the gateway: Deletion.sent_at).
+    The roles what they took back calls for, where the server gives roles."""
     sent = deletion.sent_times()
+    roles: list[RoleChange] = []
     for message_id in deletion.deleted:
         if message_id not in sent or deletion.at - sent[message_id] <= settings.EDIT_WINDOW:
-            writes.apply_deletion(deletion.guild_id, message_id, message_id not in deletion.not_forwarded)
+            outcome = writes.apply_deletion(deletion.guild_id, message_id, message_id not in deletion.not_forwarded)
+            if outcome.rewards:
+                roles += follow_deletion(deletion.guild_id, deletion.channel_id, message_id, outcome)
+    return tuple(roles)
 
 
 def respond_to_reaction(event: ReactionEvent) -> Reply:
@@ -153,7 +163,8 @@ def respond_to_reaction(event: ReactionEvent) -> Reply:
             Line(has_karma(subject, total, outcome.points), subject, version)
             for subject, total, version in outcome.applied
         ]
-    return Reply(event.channel_id, event.reply_id, tuple(lines) if outcome.announce else (), guild_id=event.guild_id)
+    said = tuple(lines) if outcome.announce else ()
+    return Reply(event.channel_id, event.reply_id, said, guild_id=event.guild_id, roles=follow_reaction(event, outcome))
 
 
 def announced(message: IncomingMessage, outcome: writes.Outcome, cut: bool) -> Reply:
@@ -182,7 +193,7 @@ def give(message: IncomingMessage, subject: str, delta: int, reason: str = "") -
     if not outcome.here:
         with translation.override(outcome.language):
             return answer(message, [channels.NOT_HERE])
-    return announced(message, replace(outcome, announce=True), cut=False)
+    return replace(announced(message, replace(outcome, announce=True), cut=False), roles=follow_roles(message, outcome))
 
 
 def current_lines(guild_id: int, subjects: Iterable[str]) -> dict[str, Line]:

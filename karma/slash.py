@@ -300,13 +300,18 @@ class SlashAnswer:
     application_id: int
     token: str
     content: str
+    # Not in the payload: the roles /plus or /minus calls for, which the karma task hands to the
+    # role task (karma/tasks.py, send_roles).
+    roles: tuple = ()
 
     def to_payload(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: value for name, value in asdict(self).items() if name != "roles"}
 
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
-        values = check_fields(cls, payload)
+        values = check_fields(cls, payload, optional=("roles",))
+        if "roles" in values:
+            raise ValueError("payload field roles is not part of an answer's payload")
         if not 0 < len(values["content"]) <= MESSAGE_LIMIT:
             raise ValueError("payload field content must be 1 to 2,000 characters")
         return cls(**values)
@@ -350,7 +355,7 @@ def _answered(interaction: SlashCommand, message: IncomingMessage) -> SlashAnswe
         reply = _text_command(message, options, interaction.command)
     reply = replace(reply, lines=capped(reply.lines, reply.joiner, messages=1))
     content = reply.text() or ("?" if reply.reaction == QUESTION else _("Done."))
-    return SlashAnswer(interaction.interaction_id, interaction.application_id, interaction.token, content)
+    return SlashAnswer(interaction.interaction_id, interaction.application_id, interaction.token, content, reply.roles)
 
 
 def _text_command(message: IncomingMessage, options: dict, command: str) -> Reply:

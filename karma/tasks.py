@@ -21,7 +21,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from karma import retention, slash
 from karma.ledger import rollup
-from karma.message import Deletion, IncomingMessage, ReactionEvent, Reply, ServerEvent, task_label
+from karma.message import Deletion, IncomingMessage, ReactionEvent, Reply, RoleChange, ServerEvent, task_label
 from karma.router import forget_deleted, respond, respond_to_reaction
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 # The Discord side delivers the answer (botgateway/tasks.py). The domain knows the task by its name
 # only; the two sides meet at the queue.
 REPLY_TASK = "karma.send_reply"
+ROLE_TASK = "karma.apply_roles"
 INTERACTION_REPLY_TASK = "karma.complete_interaction"
 
 # Backs off exponentially with full jitter: retry n waits a random time up to min(2^n, 30) s.
@@ -92,7 +93,9 @@ def handle_reaction(self, payload=None, *unexpected, **unknown):
 
 
 def send_reply(reply: Reply) -> None:
-    """Hand a reply to the reply task (queue `replies`), unless it says nothing."""
+    """Hand a reply to the reply task (queue `replies`), unless it says nothing, and the roles its
+    changes call for to the role task (there are none unless the server gives roles)."""
+    send_roles(reply.roles)
     if reply:
         # The karma transaction has committed by now: a reply never announces a rolled-back change.
         # Looked up rather than sent by name, so that a missing reply task fails loudly instead of
@@ -113,6 +116,18 @@ def post_log(self, payload=None, *unexpected, **unknown):
     send_reply(parsed(self, Reply.from_payload, payload, (*unexpected, *unknown), "log"))
 
 
+def send_roles(changes: tuple[RoleChange, ...]) -> None:
+    """Hand each person's roles to the role task (queue `replies`, whose budget it shares).
+
+    After the karma transaction committed, like a reply; one task per person, however many roles.
+    """
+    for change in changes:
+        payload = change.to_payload()
+        current_app.tasks[ROLE_TASK].apply_async(  # type: ignore[call-arg]  # as in send_reply
+            args=(payload,), argsrepr=task_label(payload), kwargsrepr="{}", confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
+        )
+
+
 @shared_task(
     name="karma.handle_interaction",
     bind=True,
@@ -127,16 +142,26 @@ def handle_interaction(self, payload=None, *unexpected, **unknown):
         logger.warning("slash command %s dropped: older than its 15-minute token", interaction.interaction_id)
         return
     answer = slash.answer(interaction)
+    send_roles(answer.roles)
     payload = answer.to_payload()
     current_app.tasks[INTERACTION_REPLY_TASK].apply_async(  # type: ignore[call-arg]  # as in handle_message
         args=(payload,), argsrepr=task_label(payload), kwargsrepr="{}", confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
     )
 
 
-@shared_task(name="karma.message_deleted", bind=True, autoretry_for=(OperationalError, InterfaceError), **RETRY_POLICY)
+# (BrokerError, MessageNacked: the roles could not be handed over. The deletion is applied once,
+# and a rerun finds it applied and hands over nothing: those roles then follow the person's next
+# change, unlike a message's, whose replay says what it did.)
+@shared_task(
+    name="karma.message_deleted",
+    bind=True,
+    autoretry_for=(OperationalError, InterfaceError, BrokerError, MessageNacked),
+    **RETRY_POLICY,
+)
 def message_deleted(self, payload=None, *unexpected, **unknown):
-    """Chat messages were deleted: what they did is taken back (no reply)."""
-    forget_deleted(parsed(self, Deletion.from_payload, payload, (*unexpected, *unknown), "deletion"))
+    """Chat messages were deleted: what they did is taken back (no reply), and the roles it gave
+    where the server gives roles."""
+    send_roles(forget_deleted(parsed(self, Deletion.from_payload, payload, (*unexpected, *unknown), "deletion")))
 
 
 @shared_task(name="karma.server_event", bind=True, autoretry_for=(OperationalError, InterfaceError), **RETRY_POLICY)

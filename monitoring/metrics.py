@@ -35,7 +35,8 @@ GATEWAY_FILTERED = Counter(
 # Replies (botgateway/delivery.py) -------------------------------------------------------------
 DISCORD_REQUESTS = Counter(
     "popple_discord_requests",
-    "Requests made to Discord's REST API to post replies, by kind (text, reaction) and answer status",
+    "Requests made to Discord's REST API to post replies and change roles, by kind (text, reaction, role) and answer "
+    "status",
     ["kind", "status"],
 )
 DISCORD_RATE_LIMITED = Counter(

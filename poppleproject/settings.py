@@ -273,6 +273,7 @@ _ROUTES = {
     "karma.post_log": "karma",
     "karma.handle_interaction": "karma",
     "karma.complete_interaction": "replies",
+    "karma.apply_roles": "replies",
     "karma.server_event": "karma",
     "karma.message_deleted": "karma",
     "karma.forget_message_versions": "karma",

@@ -21,6 +21,11 @@ gateway or a signed POST to an Interactions Endpoint URL (Ed25519, the fake's ow
 with Discord's rules (within 3 s of the interaction, once), and the original response's edit and
 follow-ups (15 minutes, by token). OAuth2 for "Log in with Discord" (consent page, code exchange,
 the user's servers with their permissions, revocation): testkit/fakeoauth.py, as `oauth`.
+Roles: a server's roles with positions and permissions, the bot's own role (Manage Roles,
+position BOT_ROLE_POSITION), and a member's roles given and taken (`PUT`/`DELETE
+/guilds/{guild}/members/{user}/roles/{role}`, a bucket per server) as Discord allows it: 403 50013
+without Manage Roles or for a role not below the bot's highest; `role_changes` and `roles_of` say
+what happened.
 It runs in a thread of the test process, on its own event loop.
 """
 
@@ -54,6 +59,8 @@ MESSAGE_CONTENT = 1 << 15
 GUILD_MESSAGE_REACTIONS = 1 << 10  # not privileged: reaction events come only with it
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
+MANAGE_ROLES = 1 << 28
+BOT_ROLE_POSITION = 10  # the bot's own role: roles below it it may give, with Manage Roles
 INTERACTION_ACK_SECONDS = 3.0  # Discord's time to acknowledge an interaction
 INTERACTION_TOKEN_SECONDS = 15 * 60  # how long its token lets the bot edit and follow up
 IDENTIFY_INTERVAL = 5.0  # Discord allows one IDENTIFY per 5 s per max_concurrency bucket
@@ -63,6 +70,7 @@ FORBIDDEN = {"message": "Missing Permissions", "code": 50013}
 NOT_FOUND = {
     "messages": {"message": "Unknown Channel", "code": 10003},
     "reactions": {"message": "Unknown Message", "code": 10008},
+    "member_roles": {"message": "Unknown Member", "code": 10007},
 }
 
 
@@ -240,6 +248,9 @@ class Guild:
     icon: str | None = None  # the icon's hash
     categories: dict = field(default_factory=dict)  # category id -> ids of the channels in it
     locale: str = "en-US"  # its preferred locale (Community settings in Discord)
+    # Roles besides @everyone, managers and admins: id -> {"name", "position", "permissions"}.
+    roles: dict = field(default_factory=dict)
+    bot_role_id: int = 0
 
 
 class _Connection:
@@ -321,6 +332,7 @@ class FakeDiscord:
         *,
         message_limit=(10_000, 1.0),
         reaction_limit=(10_000, 1.0),
+        member_roles_limit=(10_000, 1.0),
         global_limit=10_000,
     ):
         """The default limits are so generous that no pipeline test reaches them."""
@@ -358,7 +370,12 @@ class FakeDiscord:
         self._reacted = set()
         self._failure = None  # (until, statuses, retry_after, is_global)
         # Rate limits: (limit, seconds) per route bucket, one window per (bucket, channel id).
-        self.route_limits = {"messages": tuple(message_limit), "reactions": tuple(reaction_limit)}
+        self.route_limits = {
+            "messages": tuple(message_limit),
+            "reactions": tuple(reaction_limit),
+            "member_roles": tuple(member_roles_limit),
+        }
+        self.role_changes = []  # (guild id, user id, role id, "add" or "remove"), as made
         self.global_limit = global_limit
         self._windows = {}
         self._global = _SlidingWindow(global_limit)
@@ -476,7 +493,10 @@ class FakeDiscord:
         if not with_bot:
             self.guilds_without_bot[guild_id] = guild
             return guild
-        guild.members[int(self.bot["id"])] = []
+        guild.bot_role_id = self._snowflake()
+        guild.roles[guild.bot_role_id] = {"name": self.bot["username"], "position": BOT_ROLE_POSITION,
+                                          "permissions": MANAGE_ROLES}  # fmt: skip
+        guild.members[int(self.bot["id"])] = [str(guild.bot_role_id)]
         self.guilds[guild_id] = guild
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self._dispatch_guild, guild)
@@ -541,6 +561,20 @@ class FakeDiscord:
             "position": index, "permission_overwrites": [], "nsfw": False, "parent_id": None,
         }  # fmt: skip
 
+    def add_role(self, guild, name, position=1):
+        """A role of the server, `position` above @everyone (the bot's is BOT_ROLE_POSITION); its id."""
+        role_id = self._snowflake()
+        guild.roles[role_id] = {"name": name, "position": position, "permissions": 0}
+        return role_id
+
+    def set_bot_permissions(self, guild, manage_roles=True):
+        """Give the bot's role Manage Roles, or take it away (as a moderator would in the settings)."""
+        guild.roles[guild.bot_role_id]["permissions"] = MANAGE_ROLES if manage_roles else 0
+
+    def roles_of(self, guild, user_id):
+        """The ids of the roles a member holds (the managers' and admins' ones included)."""
+        return {int(role) for role in guild.members.get(user_id, [])}
+
     def add_member(self, guild, user_id, manager=False, admin=False, nick=None):
         """`manager`: a role with Manage Server; `admin`: a role with Administrator."""
         roles = [(manager, guild.manager_role_id), (admin, guild.admin_role_id)]
@@ -565,6 +599,11 @@ class FakeDiscord:
             "nick": guild.nicks.get(user_id),
         }
 
+    @staticmethod
+    def _role(common, role_id, about):
+        return {**common, "id": str(role_id), "name": about["name"], "position": about["position"],
+                "permissions": str(about["permissions"])}  # fmt: skip
+
     def _guild_create(self, guild):
         role = {"color": 0, "hoist": False, "managed": False, "mentionable": False, "flags": 0, "icon": None}
         return {
@@ -588,6 +627,7 @@ class FakeDiscord:
                     "position": 2,
                     "permissions": str(ADMINISTRATOR),
                 },
+                *(self._role(role, role_id, about) for role_id, about in guild.roles.items()),
             ],
             "channels": [self._channel(guild, channel_id, index) for index, channel_id in enumerate(guild.channel_ids)]
             + [self._category(guild, category_id, index) for index, category_id in enumerate(guild.categories)],
@@ -796,8 +836,13 @@ class FakeDiscord:
         return self._unlimited(response)
 
     def _bucket_of(self, method, path):
-        """(route bucket, channel id) for the rate-limited routes, else None."""
+        """(route bucket, channel id, or server id for member roles) for the rate-limited routes, else None."""
         parts = path.strip("/").split("/")
+        if (
+            method in ("PUT", "DELETE") and len(parts) == 6 and parts[0] == "guilds" and parts[2] == "members"
+            and parts[4] == "roles" and all(part.isdigit() for part in parts[1::2])
+        ):  # fmt: skip
+            return "member_roles", int(parts[1])
         if len(parts) < 3 or parts[0] != "channels" or not parts[1].isdigit():
             return None
         if method == "POST" and len(parts) == 3 and parts[2] == "messages":
@@ -916,6 +961,8 @@ class FakeDiscord:
         ):
             return await self._put_commands(request, parts)
         bucket = self._bucket_of(request.method, path)
+        if bucket and bucket[0] == "member_roles":
+            return self._member_role(request.method, *map(int, parts[1::2]))
         if bucket and bucket[0] == "messages":
             return await self._create_message(request, int(parts[1]))
         if bucket and bucket[0] == "reactions":
@@ -927,6 +974,28 @@ class FakeDiscord:
                 self.reactions.append(Reaction(*reaction, time.perf_counter()))
             return web.Response(status=204, headers={"Via": "1.1 google"})
         return self._json({"message": "404: Not Found", "code": 0}, status=404)
+
+    def _member_role(self, method, guild_id, user_id, role_id):
+        """Give or take a role as Discord allows: Manage Roles (or Administrator) on one of the bot's
+        roles, and the role below the bot's highest; else 403 50013, and nothing changes."""
+        guild = self.guilds.get(guild_id)
+        if guild is None or role_id not in guild.roles:
+            return self._json({"message": "Unknown Role", "code": 10011}, status=404)
+        if user_id not in guild.members:
+            return self._json(NOT_FOUND["member_roles"], status=404)
+        mine = [guild.roles[int(role)] for role in guild.members[int(self.bot["id"])] if int(role) in guild.roles]
+        may_manage = any(role["permissions"] & (MANAGE_ROLES | ADMINISTRATOR) for role in mine)
+        highest = max((role["position"] for role in mine), default=0)
+        if not may_manage or guild.roles[role_id]["position"] >= highest:
+            return self._json(FORBIDDEN, status=403)
+        held = guild.members[user_id]
+        if method == "PUT" and str(role_id) not in held:
+            held.append(str(role_id))
+            self.role_changes.append((guild_id, user_id, role_id, "add"))
+        elif method == "DELETE" and str(role_id) in held:
+            held.remove(str(role_id))
+            self.role_changes.append((guild_id, user_id, role_id, "remove"))
+        return web.Response(status=204, headers={"Via": "1.1 google"})
 
     def _application(self):
         return {

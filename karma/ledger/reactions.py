@@ -60,7 +60,14 @@ def _apply(event: ReactionEvent) -> writes.Outcome:
     using = router.db_for_write(Karma)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         server = writes.server_rules(cursor, event.guild_id)
-        return replace(_apply_event(cursor, event, server), points=server.points, language=server.language)
+        outcome = _apply_event(cursor, event, server)
+        return replace(
+            outcome,
+            points=server.points,
+            language=server.language,
+            rewards=server.rewards,
+            role_stack=server.role_stack,
+        )
 
 
 def _apply_event(cursor: CursorWrapper, event: ReactionEvent, server: writes.Server) -> writes.Outcome:

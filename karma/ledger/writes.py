@@ -58,6 +58,9 @@ class Outcome:
     points: Points = KARMA  # what the server calls karma
     log: tuple[int | None, int] = (None, 0)  # the moderators' log channel, and its refusals threshold
     language: str = language.ENGLISH  # Django's code of the language its answers are in
+    # The server's role rewards (karma/roles/): [] when off, which is the default.
+    rewards: list = field(default_factory=list)
+    role_stack: bool = False
 
 
 def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons | None = None) -> Outcome:
@@ -76,14 +79,15 @@ def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons |
     return retrying(lambda: _apply_or_replay(message, changes, reasons or {}))
 
 
-def apply_deletion(guild_id: int, message_id: int, message_forwarded: bool = True) -> None:
+def apply_deletion(guild_id: int, message_id: int, message_forwarded: bool = True) -> Outcome:
     """Take back what a deleted message did (in the ledger as source "deleted"), once.
 
     A deletion applied before the message itself is kept, if the gateway forwarded the message:
     the message then changes nothing. Otherwise it changes only a counted message, and never
-    writes a row.
+    writes a row. The outcome says what it took back, and the server's role rewards (never
+    announced: a deletion is silent).
     """
-    retrying(lambda: _delete_once(guild_id, message_id, message_forwarded))
+    return retrying(lambda: _delete_once(guild_id, message_id, message_forwarded))
 
 
 def retrying(attempt: Callable[[], T], attempts: int = _ATTEMPTS, jitter: float = 0.0) -> T:
@@ -123,7 +127,12 @@ def _apply_once(message: IncomingMessage, changes: Changes, reasons: Reasons) ->
             return Outcome([], server.announce, here=False, points=server.points, language=server.language)
         outcome = _apply_version_of(cursor, message, changes, reasons, server)
         return replace(
-            outcome, points=server.points, language=server.language, log=(server.log_channel, server.log_refusals)
+            outcome,
+            points=server.points,
+            language=server.language,
+            log=(server.log_channel, server.log_refusals),
+            rewards=server.rewards,
+            role_stack=server.role_stack,
         )
 
 
@@ -195,26 +204,32 @@ def counted(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _delete_once(guild_id: int, message_id: int, message_forwarded: bool) -> None:
+def _delete_once(guild_id: int, message_id: int, message_forwarded: bool) -> Outcome:
+    nothing = Outcome([], announce=False)
     using = router.db_for_write(Karma)
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         if message_forwarded and _claim(cursor, guild_id, message_id, DELETED_REVISION, counted=False, pending="[]"):
-            return  # before the message itself: kept, so that the message changes nothing
+            return nothing  # before the message itself: kept, so that the message changes nothing
         found = _lock_version(cursor, message_id)
         if not found or not (found[1] or message_forwarded):
-            return  # not on its way and never counted: nothing to take back, and no row
+            return nothing  # not on its way and never counted: nothing to take back, and no row
         seen, counted, _ = found
         if seen == DELETED_REVISION:  # deleted before
-            return
+            return nothing
         _set_version(cursor, message_id, DELETED_REVISION, counted=counted, pending=None if counted else "[]")
         taken_back = [(subject, -delta) for subject, delta in _done(cursor, message_id).items() if delta]
         if not counted or not taken_back:
-            return
-        cursor.execute(_ORIGIN, [message_id])
-        channel_id, author_id, author_name = cursor.fetchone() or (None, None, "")
+            return nothing
+        # With the server's role rewards, in the same statement: a deletion that took karma back
+        # may take a role back too, and a server without rewards pays nothing for them.
+        cursor.execute(_ORIGIN, [guild_id, guild_id, message_id])
+        rewards, stack, channel_id, author_id, author_name = cursor.fetchone() or (None, None, None, None, "")
         origin = (guild_id, channel_id, message_id, author_id, author_name)
-        change(cursor, origin, taken_back, DELETED_REVISION, LedgerEntry.Source.DELETED, {}, timezone.now())
+        made, totals = change(cursor, origin, taken_back, DELETED_REVISION, LedgerEntry.Source.DELETED, {},
+                              timezone.now())  # fmt: skip
     logger.info("message %s was deleted: took back %d changes", message_id, len(taken_back))
+    applied = [(subject, *totals[subject][:2]) for subject, _ in made]
+    return Outcome(applied, False, rewards=json.loads(rewards or "[]") or [], role_stack=bool(stack))
 
 
 @dataclass(frozen=True)
@@ -229,6 +244,8 @@ class Server:
     log_channel: int | None = None  # the moderators' log (karma/modlog.py)
     log_refusals: int = 0  # refusals an hour after which the log names a person
     language: str = language.ENGLISH  # Django's code of the language of its answers (karma/language.py)
+    rewards: list = field(default_factory=list)  # its role rewards (karma/roles/rewards.py)
+    role_stack: bool = False
 
     def listens(self, channel_id: int, within: list[int]) -> bool:
         return channels.listens(self.channels, channel_id, within)
@@ -243,7 +260,9 @@ def server_rules(cursor: CursorWrapper, guild_id: int) -> Server:
     rules = Rules.of(row[1], row[2], row[3], row[4], json.loads(row[5] or "[]"))
     listed, where = json.loads(row[6] or "[]") or [], json.loads(row[7] or "{}") or {}
     spoken = language.django_code(row[9], row[10])
-    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]), row[11], row[12], spoken)
+    rewards = json.loads(row[13] or "[]") or []
+    return Server(bool(row[0]), rules, listed, where, points.from_stored(row[8]), row[11], row[12], spoken, rewards,
+                  bool(row[14]))  # fmt: skip
 
 
 def _claim(
@@ -367,7 +386,11 @@ _ALIASES = (
 _APPLIED = f"SELECT subject, total, version FROM {_LEDGER} WHERE message_id = %s AND revision = %s AND source = 'chat'"  # noqa: S608
 # What the message's versions did: its reactions' rows share its id but are not its own changes.
 _DONE = f"SELECT subject, SUM(delta) FROM {_LEDGER} WHERE message_id = %s AND source <> 'react' GROUP BY subject"  # noqa: S608
-_ORIGIN = f"SELECT channel_id, author_id, author_name FROM {_LEDGER} WHERE message_id = %s AND source = 'chat' LIMIT 1"  # noqa: S608
+_ORIGIN = (
+    f"SELECT (SELECT role_rewards FROM {_SETTINGS} WHERE guild_id = %s), "  # noqa: S608
+    f"(SELECT role_stack FROM {_SETTINGS} WHERE guild_id = %s), channel_id, author_id, author_name "
+    f"FROM {_LEDGER} WHERE message_id = %s AND source = 'chat' LIMIT 1"
+)
 
 _VERSIONS = MessageVersion._meta.db_table
 # Records a message's version unless one is recorded; how many rows it wrote says which. (When
@@ -388,7 +411,7 @@ _HOUR_CHANGE = f"SELECT created_at FROM {_LEDGER} WHERE {_THEIRS} ORDER BY creat
 
 _RULES = (
     "SELECT announce, allow_self_karma, cooldown, budget, max_change, ignored, reactions, channels, points, "  # noqa: S608
-    "language, locale, log_channel, log_refusals "
+    "language, locale, log_channel, log_refusals, role_rewards, role_stack "
     f"FROM {_SETTINGS} WHERE guild_id = %s"
 )
 

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 
 from karma import modlog
 from karma.ledger.writes import MAX_ALIAS_HOPS, retrying
-from karma.models import Giver, Karma, LedgerEntry, SettingChange
+from karma.models import Giver, Karma, LedgerEntry, Member, SettingChange
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -146,9 +146,10 @@ def unmerge(guild_id: int, subject: str, user: AbstractBaseUser | None = None) -
 def forget_user(user_id: int) -> int:
     """Remove a person's id and name, and the reasons they wrote, from every server's ledger, and
     their name from the settings history (a privacy request); the karma totals stay. Their Giver
-    rows go too. How many ledger rows changed."""
+    rows go too, and who they are to role rewards (their Member rows). How many ledger rows changed."""
     changed = LedgerEntry.objects.filter(author_id=user_id).update(author_id=None, author_name="", reason="")
     Giver.objects.filter(author_id=user_id).delete()
+    Member.objects.filter(user_id=user_id).delete()
     # Settings they changed in Discord: "name (id)" (karma/router.py, changed_by).
     SettingChange.objects.filter(changed_by__endswith=f" ({user_id})").update(changed_by="(forgotten)")
     logger.info("forgot a person: %d ledger rows no longer name them", changed)

@@ -43,6 +43,7 @@ LONGEST = {
     "{bot}": 100,
     "{languages}": 40,
     "{words}": 300,  # the thank-words Popple knows
+    "{role}": 24,  # <@&id>
 }
 ROOT = Path(settings.BASE_DIR)
 # Where answers are worded: every gettext call in these is an answer (or a command's description).

@@ -141,6 +141,8 @@ def test_config_lists_changes_and_refuses_bad_values(guild):
         "thankwords: thanks, thank you, thx, ty",
         "log: off",
         "logrefusals: 10 an hour",
+        "roles: off",
+        "rolestack: off",
         "chat: `x++` counts",  # the deployment reads chat (Discord's Message Content intent)
     ]
     assert say(guild, "@Popple config cooldown 5m") == ("cooldown: 5 min", CHECK)
