@@ -8,6 +8,7 @@ urlpatterns = [
     path("logout/", views.logout, name="logout"),
     path("servers/<int:guild_id>/", views.server_settings, name="settings"),
     path("servers/<int:guild_id>/board/", views.board, name="board"),
+    path("servers/<int:guild_id>/seasons/<int:number>/", views.season, name="season"),
     path("servers/<int:guild_id>/merge/", views.merge, name="merge"),
     path("servers/<int:guild_id>/unmerge/", views.unmerge, name="unmerge"),
     path("servers/<int:guild_id>/ledger/", views.ledger, name="ledger"),

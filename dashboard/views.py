@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dashboard import access, discord_api, session
 from dashboard.forms import LedgerFilter
 from dashboard.pages import page
-from karma import config
+from karma import config, seasons
+from karma.ledger import reads
 from karma.models import GuildSettings, Karma, LedgerEntry
 from karma.moderation import actions, export
 
@@ -132,7 +133,27 @@ def board(request, guild_id: int):
         "top": rows.exclude(karma=0).order_by("-karma", "subject")[:BOARD_SIZE],
         "aliases": rows.exclude(merged_into=None).order_by("subject")[:BOARD_SIZE],
     }
+    context["seasons"] = seasons.all_of(guild_id)
     return render(request, "dashboard/board.html", context)
+
+
+@page
+@require_GET
+def season(request, guild_id: int, number: int):
+    """A season's board (karma/seasons.py), private or not: the names whose karma moved the most."""
+    server = access.managed_server(request, guild_id)
+    spans = seasons.all_of(guild_id)
+    if not 1 <= number <= len(spans):
+        raise access.Refused(f"This server has no season {number}.", 404)
+    span = spans[number - 1]
+    context = {
+        "server": server,
+        "tab": "board",
+        "span": span,
+        "seasons": spans,
+        "rows": reads.board_since(guild_id, BOARD_SIZE, span.since, until=span.until),
+    }
+    return render(request, "dashboard/season.html", context)
 
 
 @page

@@ -62,3 +62,21 @@ def test_channels_are_set_as_discord_mentions(world, log_in, client):
     answer = client.post(f"/dashboard/servers/{world.cafe.id}/", {"setting": "channels", "value": "only <#123>"})
     assert answer.status_code == 302
     assert GuildSettings.objects.get(guild_id=world.cafe.id).channels == {"only": ["123"]}
+
+
+def test_past_seasons_are_listed_and_shown_on_a_private_board(world, log_in, client):
+    from karma import seasons
+
+    cafe, club = world.cafe.id, world.club.id
+    writes.apply_changes(chat("", guild_id=cafe), [("tea", 2)])
+    seasons.start(cafe, "Spring", "mod (1)")
+    writes.apply_changes(chat("", guild_id=cafe), [("coffee", 3)])
+    log_in(client, world.moderator)
+    board = client.get(f"/dashboard/servers/{cafe}/board/").content.decode()
+    assert f'href="/dashboard/servers/{cafe}/seasons/2/">2 (Spring)</a>' in board
+    first = client.get(f"/dashboard/servers/{cafe}/seasons/1/")
+    assert first.status_code == 200
+    assert [row[0] for row in first.context["rows"]] == ["tea"]  # the board is private: here only
+    assert [row[0] for row in client.get(f"/dashboard/servers/{cafe}/seasons/2/").context["rows"]] == ["coffee"]
+    assert client.get(f"/dashboard/servers/{cafe}/seasons/3/").status_code == 404
+    assert client.get(f"/dashboard/servers/{club}/seasons/1/").status_code == 403  # not Manage Server there
