@@ -34,14 +34,14 @@ LEASE_SECONDS = 10  # a holder that dies leaves the channel to others after this
 # no longer remembers is checked against the database (the truth) before it is said.
 SAID_SECONDS = 6 * 3600
 POSTED_SECONDS = 3600  # how long a channel remembers which replies it posted
-# Bounds on what waits for Discord's budget, so that a saturated budget cannot fill Redis: an
-# announcement (a reply that only reports karma) is not held when its channel holds this many
-# replies already, or when this many channels hold replies and its channel does not. Answers to
-# commands are always held. At about 650 bytes a held reply in Redis (bench/README.md, "The
-# wall"), the bounds keep the mailbox under 1.7 GB; announcements that wait longer than
-# ANNOUNCE_MAX_DELAY are dropped or merged anyway (botgateway/delivery.py), so in practice it stays
-# far smaller (12 MB at the wall's peak with 20,000 servers).
-HELD_PER_CHANNEL = 100
+# What waits for Discord's budget is bounded, so that a saturated budget cannot fill Redis. Per
+# channel, by time: an announcement held longer than ANNOUNCE_MAX_DELAY is merged or dropped at
+# the channel's next turn (botgateway/delivery.py), and a post merges every line a newer one
+# replaces, so a burst of a thousand `thing++` in one channel goes out as one post. (A cap on the
+# replies a channel holds would drop the newest, the final value.) Overall: an announcement (a
+# reply that only reports karma) is not held for a channel that holds nothing while this many
+# channels hold replies. Answers to commands are always held. About 700 bytes a held reply in
+# Redis (bench/README.md, "The wall": 12 MB at its peak with 20,000 servers).
 HELD_CHANNELS = 25_000
 
 
@@ -189,7 +189,7 @@ class MemoryMailbox:
         holder posts it straight away (once it is checked against what the channel was told), and
         holds what Discord did not take. Otherwise the reply is held, once however often it comes,
         unless it was posted already, or unless it only announces and the mailbox is full
-        (HELD_PER_CHANNEL, HELD_CHANNELS): then it is dropped, and (None, False, ...) says so.
+        (HELD_CHANNELS): then it is dropped, and (None, False, ...) says so.
         """
         with self._lock:
             now = time.monotonic()
@@ -203,7 +203,7 @@ class MemoryMailbox:
                     return token, False, said
             if self._posted.get((channel, reply.message_id), 0) <= now:
                 held = self._held.get(channel, {})
-                full = len(held) >= HELD_PER_CHANNEL or (channel not in self._due and len(self._due) >= HELD_CHANNELS)
+                full = channel not in self._due and len(self._due) >= HELD_CHANNELS
                 if full and entry.announces_only() and reply.message_id not in held:
                     return None, False, said
                 self._held.setdefault(channel, {}).setdefault(reply.message_id, entry)
@@ -336,22 +336,21 @@ class MemoryMailbox:
 _NOW_MS = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 _HOLDS_LEASE = "redis.call('GET', KEYS[1]) == ARGV[1]"
 # KEYS: lease, held, due, posted, intent, said. ARGV: token, lease ms, channel, message id, held
-# reply, "1" if it only announces, HELD_PER_CHANNEL, HELD_CHANNELS, then the reply's subjects.
+# reply, "1" if it only announces, HELD_CHANNELS, then the reply's subjects.
 # Returns {leased, held, {version the channel was told of each subject, or false}}; {0, 0, ...}:
 # dropped, the mailbox is full.
 _ADD = (
     _NOW_MS
     + """
 local said = {}
-if #ARGV > 8 then said = redis.call('HMGET', KEYS[6], unpack(ARGV, 9)) end
+if #ARGV > 7 then said = redis.call('HMGET', KEYS[6], unpack(ARGV, 8)) end
 if redis.call('EXISTS', KEYS[2], KEYS[5]) == 0 then
   if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, 0, said} end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
 if not redis.call('ZSCORE', KEYS[4], ARGV[4]) then
-  if ARGV[6] == '1' and redis.call('HEXISTS', KEYS[2], ARGV[4]) == 0 and (
-      redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[7]) or
-      (not redis.call('ZSCORE', KEYS[3], ARGV[3]) and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[8]))) then
+  if ARGV[6] == '1' and not redis.call('ZSCORE', KEYS[3], ARGV[3])
+      and redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[7]) then
     return {0, 0, said}
   end
   redis.call('HSETNX', KEYS[2], ARGV[4], ARGV[5])
@@ -473,7 +472,6 @@ class RedisMailbox:
                 reply.message_id,
                 entry.to_json(),
                 "1" if entry.announces_only() else "0",
-                HELD_PER_CHANNEL,
                 HELD_CHANNELS,
                 *subjects,
             ],
