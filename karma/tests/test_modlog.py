@@ -46,7 +46,8 @@ def test_settings_changes_are_logged_in_the_channel_set(discord):
 
 def test_a_log_that_is_not_a_channel_gets_the_help_and_changes_nothing(discord):
     message = command(discord, "config log the mod channel")
-    assert discord.reactions_to(message.message_id) == [QUESTION]
+    # The reaction goes after the text, a request of its own.
+    assert discord.wait_until(lambda: discord.reactions_to(message.message_id) == [QUESTION])
     assert "log must be a channel" in discord.replies_to(message.message_id)[0]
     assert not GuildSettings.objects.filter(guild_id=GUILD, log_channel__isnull=False).exists()
 
