@@ -51,3 +51,14 @@ def stack_factory(services, django_db_setup, django_db_blocker, fake_discord, tm
     yield make
     for stack in stacks:
         stack.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(stack_factory):
+    """The Procfile's deployment for a module: a karma worker, a reply worker, a connected gateway
+    (a module that needs another defines its own `stack`)."""
+    stack = stack_factory()
+    stack.deployed("karma", "worker")
+    stack.deployed("replies", "replies")
+    stack.connected_gateway()
+    return stack

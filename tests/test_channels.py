@@ -5,26 +5,8 @@ reactions elsewhere change nothing, and commands answer everywhere."""
 import pytest
 
 from karma.models import Karma, LedgerEntry
-from testkit.fakediscord import FakeDiscord
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
-
-
-@pytest.fixture(scope="module")
-def fake_discord():
-    fake = FakeDiscord()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(stack_factory):
-    stack = stack_factory()
-    stack.deployed("karma", "worker")
-    stack.deployed("replies", "replies")
-    stack.connected_gateway()
-    return stack
 
 
 def test_karma_counts_only_in_the_listed_channel_and_category(stack, fake_discord):

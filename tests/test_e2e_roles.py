@@ -9,28 +9,10 @@ from botgateway.roles import notice_text
 from karma.message import RoleChange
 from karma.models import Karma
 from poppleproject import rabbitmq
-from testkit.fakediscord import FakeDiscord
 from testkit.stack import BROKER_URL
 from tests.test_thanks import configure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
-
-
-@pytest.fixture(scope="module")
-def fake_discord():
-    fake = FakeDiscord()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(stack_factory):
-    stack = stack_factory()
-    stack.deployed("karma", "worker")
-    stack.deployed("replies", "replies")
-    stack.connected_gateway()
-    return stack
 
 
 def role_puts(fake, guild):

@@ -4,26 +4,8 @@ answers in its language, and its moderators' log."""
 import pytest
 
 from testkit.answers import announcement
-from testkit.fakediscord import FakeDiscord
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
-
-
-@pytest.fixture(scope="module")
-def fake_discord():
-    fake = FakeDiscord()
-    fake.start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
-def stack(stack_factory):
-    stack = stack_factory()
-    stack.deployed("karma", "worker")
-    stack.deployed("replies", "replies")
-    stack.connected_gateway()
-    return stack
 
 
 def moderator_in(fake, guild, name):

@@ -97,7 +97,7 @@ def test_a_log_line_posted_twice_is_posted_once(discord):
     assert said_in(discord, LOG) == ["a change."]
 
 
-def test_the_log_is_read_with_the_rules_in_one_query():
+def test_the_log_settings_are_read_with_the_rules():
     GuildSettings.objects.create(guild_id=GUILD, log_channel=LOG, log_refusals=4)
     from django.db import connection
 
