@@ -20,17 +20,24 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-BATCH = 200
+BATCH = 200  # rows read from the file at a time
+# Rows that may be handed over together (`together`), consecutive, go in one `publish` of at most
+# this many: under a backlog the gateway publishes one task per this many chat messages, and the
+# per-task work of Celery and RabbitMQ (the most of a message's CPU, bench/costs.py) is shared.
+# Without a backlog each row goes alone as it arrives: nothing waits to fill a group.
+TOGETHER = 20
 RETRY_SECONDS = (0.5, 1, 2, 5)  # between attempts while the broker is unreachable
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, payload TEXT NOT NULL)"
 
 
 class Outbox:
-    def __init__(self, path, capacity, publish, destination="broker"):
+    def __init__(self, path, capacity, publish, destination="broker", together=None):
         self.path = path
         self.capacity = capacity
-        self.publish = publish  # raises when the broker did not take the message
+        # publish(payloads): one hand-over of one or more payloads; raises when it was not taken.
+        self.publish = publish
+        self.together = together or (lambda payload: False)  # which payloads may share a hand-over
         self.destination = destination  # what `publish` hands over to, for the log ("database" in runbot)
         self.stored = 0  # rows in the file; the writer adds, the publisher removes
         self.dropped = 0
@@ -180,9 +187,9 @@ class Outbox:
     def _publish_rows(self, db, rows, failures):
         published = None
         try:
-            for row_id, payload in rows:
-                self.publish(json.loads(payload))
-                published = row_id
+            for group in self._groups(rows):
+                self.publish([payload for _, payload in group])
+                published = group[-1][0]
         except Exception as exc:  # the broker's client raises many kinds; each means "not taken"
             if not failures:
                 logger.warning("outbox: %s unreachable (%s); keeping messages on disk", self.destination, exc)
@@ -196,3 +203,16 @@ class Outbox:
                     while self._arrivals and self._arrivals[0][0] <= published:
                         self._arrivals.popleft()
         return True
+
+    def _groups(self, rows):
+        """The rows in order, as lists of one, or of up to TOGETHER consecutive ones that may go
+        together."""
+        group: list[tuple[int, Any]] = []
+        for row_id, text in rows:
+            payload = json.loads(text)
+            if group and not (len(group) < TOGETHER and self.together(payload) and self.together(group[0][1])):
+                yield group
+                group = []
+            group.append((row_id, payload))
+        if group:
+            yield group

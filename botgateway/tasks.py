@@ -13,7 +13,7 @@ from botgateway import roles, slash_answers
 from botgateway.delivery import courier
 from karma.message import Reply, RoleChange
 from karma.slash import SlashAnswer
-from karma.tasks import RETRY_POLICY, parsed
+from karma.tasks import REPLY_TASK, RETRY_POLICY, alone_if_redelivered, each_parsed, parsed
 from poppleproject.celery import tasks_run_inline
 
 
@@ -24,7 +24,20 @@ from poppleproject.celery import tasks_run_inline
     **RETRY_POLICY,
 )
 def send_reply(self, payload=None, *unexpected, **unknown):
-    reply = parsed(self, Reply.from_payload, payload, (*unexpected, *unknown), "reply")
+    deliver(parsed(self, Reply.from_payload, payload, (*unexpected, *unknown), "reply"))
+
+
+@shared_task(name="karma.send_replies", bind=True, autoretry_for=(RedisError,), **RETRY_POLICY)
+def send_replies(self, payloads=None, *unexpected, **unknown):
+    """The replies to several chat messages that a karma task applied together, in turn. A retry
+    delivers again the ones delivered already, which are held or posted once."""
+    replies = each_parsed(self, Reply.from_payload, payloads, (*unexpected, *unknown), "reply")
+    if not alone_if_redelivered(self, [reply.to_payload() for reply in replies], REPLY_TASK):
+        for reply in replies:
+            deliver(reply)
+
+
+def deliver(reply: Reply) -> None:
     if tasks_run_inline():
         # One process (runbot): the karma task's thread hands the reply over and goes on.
         courier().hand_over(reply)

@@ -493,6 +493,8 @@ def task_label(payload: Any) -> str:
     the chat message (its contents, its author) nor the reply's text. Publishers hand it to Celery
     as `argsrepr`, which then skips its own repr of the payload (a tenth of a karma worker's CPU
     and a fifth of the gateway's: bench/costs.py --profile)."""
+    if isinstance(payload, list):  # several chat messages or replies in one task
+        return f"{len(payload)} of them, first: {task_label(payload[0])}" if payload else "(none)"
     if not isinstance(payload, dict):
         return "(hidden)"
     ids = {key: payload.get(key) for key in ("message_id", "interaction_id", "channel_id")}

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 # The Discord side delivers the answer (botgateway/tasks.py). The domain knows the task by its name
 # only; the two sides meet at the queue.
 REPLY_TASK = "karma.send_reply"
+REPLIES_TASK = "karma.send_replies"  # several replies in one task
 ROLE_TASK = "karma.apply_roles"
 INTERACTION_REPLY_TASK = "karma.complete_interaction"
 
@@ -54,6 +55,54 @@ def parsed(task: Task, parse: Callable[[Any], Any], payload: Any, extra: tuple, 
         raise Reject(str(exc), requeue=False) from None
 
 
+def each_parsed(task: Task, parse: Callable[[Any], Any], payloads: Any, extra: tuple, what: str) -> list[Any]:
+    """`parse` of each payload of a task that takes a list of them: a malformed list is rejected as
+    `parsed` rejects a payload; a malformed payload in it costs one log line and is skipped."""
+    payloads = parsed(task, _non_empty_list, payloads, extra, f"{what} list")
+    items = []
+    for payload in payloads:
+        try:
+            items.append(parse(payload))
+        except ValueError as exc:
+            logging.getLogger(task.__module__).error(
+                "skipped a malformed %s payload (task %s): %s", what, task.request.id, exc
+            )
+    return items
+
+
+def _non_empty_list(payloads: Any) -> list:
+    if not (isinstance(payloads, list) and payloads):
+        raise ValueError("the payload must be a non-empty list")
+    return payloads
+
+
+def alone_if_redelivered(task: Task, payloads: list, single: str) -> bool:
+    """Publish each payload of a task that came back from RabbitMQ as a task `single` of its own,
+    and say so (the caller then has nothing left to do).
+
+    A task that came back was running when its worker died (or its ack was lost), perhaps because
+    of one of its payloads; each going on alone, only such a payload is delivered again and again
+    until RabbitMQ moves it to the dead-letter queue (RABBITMQ_DELIVERY_LIMIT), not the ones that
+    came with it. Whatever ran already runs again, and changes nothing the second time.
+    """
+    if not ((task.request.delivery_info or {}).get("redelivered") and len(payloads) > 1):
+        return False
+    logger.info("task %s redelivered by the broker: its %d payloads go on alone", task.request.id, len(payloads))
+    for payload in payloads:
+        publish(single, payload)
+    return True
+
+
+def publish(name: str, payload: Any) -> None:
+    """Publish a task of this app with its payload, confirmed by RabbitMQ."""
+    # Looked up rather than sent by name, so that a missing task fails loudly instead of being
+    # published to a broker no one reads. (celery-types lists no confirm_timeout, which Celery
+    # hands to kombu's publish with the other options.)
+    current_app.tasks[name].apply_async(  # type: ignore[call-arg]
+        args=(payload,), argsrepr=task_label(payload), kwargsrepr="{}", confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
+    )
+
+
 def no_arguments(task: Task, extra: tuple) -> None:
     """For a task that takes no arguments (the periodic ones): any costs one log line and the
     message is dropped, never retried."""
@@ -77,7 +126,24 @@ def handle_message(self, payload=None, *unexpected, **unknown):
     message = parsed(self, IncomingMessage.from_payload, payload, (*unexpected, *unknown), "message")
     if (self.request.delivery_info or {}).get("redelivered"):
         logger.info("message %s redelivered by the broker", message.message_id)
-    send_reply(respond(message))
+    send_replies([respond(message)])
+
+
+# Several chat messages that waited in a gateway's outbox together (botgateway/outbox.py, TOGETHER):
+# one task message instead of one each shares Celery's and RabbitMQ's per-task work between them.
+@shared_task(
+    name="karma.handle_messages",
+    bind=True,
+    autoretry_for=(OperationalError, InterfaceError, BrokerError, MessageNacked),
+    **RETRY_POLICY,
+)
+def handle_messages(self, payloads=None, *unexpected, **unknown):
+    """Apply each message in turn, each in its own transaction as `handle_message` does, and hand
+    their answers to the reply side together. A retry replays the ones applied already, which
+    answer as the first time."""
+    messages = each_parsed(self, IncomingMessage.from_payload, payloads, (*unexpected, *unknown), "message")
+    if not alone_if_redelivered(self, [message.to_payload() for message in messages], "karma.handle_message"):
+        send_replies([respond(message) for message in messages])
 
 
 @shared_task(
@@ -89,23 +155,20 @@ def handle_message(self, payload=None, *unexpected, **unknown):
 def handle_reaction(self, payload=None, *unexpected, **unknown):
     """A reaction added or removed, or a message's reactions removed: its karma and announcement."""
     event = parsed(self, ReactionEvent.from_payload, payload, (*unexpected, *unknown), "reaction")
-    send_reply(respond_to_reaction(event))
+    send_replies([respond_to_reaction(event)])
 
 
-def send_reply(reply: Reply) -> None:
-    """Hand a reply to the reply task (queue `replies`), unless it says nothing, and the roles its
-    changes call for to the role task (there are none unless the server gives roles)."""
-    send_roles(reply.roles)
-    if reply:
-        # The karma transaction has committed by now: a reply never announces a rolled-back change.
-        # Looked up rather than sent by name, so that a missing reply task fails loudly instead of
-        # being published to a broker no one reads.
-        # (celery-types lists no confirm_timeout, which Celery hands to kombu's publish with the
-        # other options.)
-        payload = reply.to_payload()
-        current_app.tasks[REPLY_TASK].apply_async(  # type: ignore[call-arg]
-            args=(payload,), argsrepr=task_label(payload), kwargsrepr="{}", confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
-        )
+def send_replies(replies: list[Reply]) -> None:
+    """Hand replies to the reply side (queue `replies`), in one task however many say something,
+    and the roles their changes call for to the role task (none unless the server gives roles)."""
+    # The karma transactions have committed by now: a reply never announces a rolled-back change.
+    for reply in replies:
+        send_roles(reply.roles)
+    payloads = [reply.to_payload() for reply in replies if reply]
+    if len(payloads) == 1:
+        publish(REPLY_TASK, payloads[0])
+    elif payloads:
+        publish(REPLIES_TASK, payloads)
 
 
 @shared_task(name="karma.post_log", bind=True, autoretry_for=(BrokerError, MessageNacked), **RETRY_POLICY)
@@ -113,7 +176,7 @@ def post_log(self, payload=None, *unexpected, **unknown):
     """A line of a server's moderators' log (karma/modlog.py), to the reply side. The karma queue
     carries it, which every process that changes settings may publish to (the web may not publish
     replies)."""
-    send_reply(parsed(self, Reply.from_payload, payload, (*unexpected, *unknown), "log"))
+    send_replies([parsed(self, Reply.from_payload, payload, (*unexpected, *unknown), "log")])
 
 
 def send_roles(changes: tuple[RoleChange, ...]) -> None:
@@ -122,10 +185,7 @@ def send_roles(changes: tuple[RoleChange, ...]) -> None:
     After the karma transaction committed, like a reply; one task per person, however many roles.
     """
     for change in changes:
-        payload = change.to_payload()
-        current_app.tasks[ROLE_TASK].apply_async(  # type: ignore[call-arg]  # as in send_reply
-            args=(payload,), argsrepr=task_label(payload), kwargsrepr="{}", confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
-        )
+        publish(ROLE_TASK, change.to_payload())
 
 
 @shared_task(
@@ -143,10 +203,7 @@ def handle_interaction(self, payload=None, *unexpected, **unknown):
         return
     answer = slash.answer(interaction)
     send_roles(answer.roles)
-    payload = answer.to_payload()
-    current_app.tasks[INTERACTION_REPLY_TASK].apply_async(  # type: ignore[call-arg]  # as in handle_message
-        args=(payload,), argsrepr=task_label(payload), kwargsrepr="{}", confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
-    )
+    publish(INTERACTION_REPLY_TASK, answer.to_payload())
 
 
 # (BrokerError, MessageNacked: the roles could not be handed over. The deletion is applied once,

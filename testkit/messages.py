@@ -19,6 +19,10 @@ def snowflake(seconds_ago=0.0):
     return (ms << 22) | (next(_sequence) % (1 << 22))
 
 
+# A chat message that kills the worker applying it, in the tests' workers (testkit/poison.py).
+POISON = "(this message kills its worker)++"
+
+
 def chat(content, guild_id=1, author_id=500, can_manage=True, mentions=None, message_id=None, author_name=None,
          author_global_name="", author_nick="", edited=0, message_forwarded=True):  # fmt: skip
     """A chat message as the gateway forwards it: its time and an edit's reply id read from its id."""

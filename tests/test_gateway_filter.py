@@ -26,13 +26,26 @@ def queued(name):
 
 
 def taken(name):
-    """The (task, payload) of each message in the queue, oldest first, taken off it."""
+    """The (task, payload) of each message in the queue, oldest first, taken off it; chat messages
+    that went in one task (karma.handle_messages) each as karma.handle_message."""
     found = []
     with kombu.Connection(BROKER_URL) as connection:
         while message := connection.default_channel.basic_get(name, no_ack=True):
             [payload], _, _ = json.loads(message.body)  # Celery's protocol 2: [args, kwargs, embed]
-            found.append((message.headers["task"], payload))
+            if message.headers["task"] == "karma.handle_messages":
+                found.extend(("karma.handle_message", each) for each in payload)
+            else:
+                found.append((message.headers["task"], payload))
     return found
+
+
+def gathered(fake, gateway, at_least):
+    """What the gateway published to `karma` once it holds at least this many payloads, and the
+    rest after the gateway stopped."""
+    found = []
+    fake.wait_until(lambda: len(found.extend(taken("karma")) or found) >= at_least, timeout=30)
+    gateway.stop()  # its last report comes at the end
+    return found + taken("karma")
 
 
 def a_gateway_alone(stack_factory, fake, name):
@@ -60,9 +73,7 @@ def test_a_chat_stream_with_five_percent_karma_publishes_only_those(stack_factor
     matters = sum(1 for content in stream if "++" in content or content.startswith("@Popple"))
     assert matters == 11
 
-    assert fake.wait_until(lambda: queued("karma") >= matters, timeout=30)
-    gateway.stop()  # its last report comes at the end
-    assert queued("karma") == matters
+    assert len(gathered(fake, gateway, matters)) == matters
     assert "forwarded 11 messages, dropped 189 without karma or a command" in gateway.log()
     purge_queues()
 
@@ -86,10 +97,7 @@ def test_edits_and_a_purge_of_chat_without_karma_publish_nothing(stack_factory, 
     hello = fake.send(guild, alice, "hello")
     fake.edit(guild, hello, "carol++")  # may change karma, if hello was counted (it was not)
     fake.bulk_delete(guild, [karma, hello])
-    assert fake.wait_until(lambda: queued("karma") >= 5, timeout=30)
-    gateway.stop()  # its last report comes at the end
-
-    published = taken("karma")
+    published = gathered(fake, gateway, 5)
     assert [(task, p.get("content"), p.get("edited", 0) > 0) for task, p in published] == [
         ("karma.handle_message", "bob++", False),
         ("karma.handle_message", "bob++ thanks", True),
@@ -121,10 +129,8 @@ def test_only_mentions_and_replies_that_may_thank_are_published(stack_factory, f
     fake.send(guild, alice, "ty!", reply_to=build)  # a bot is never thanked
     fake.send(guild, alice, "Thank you!", reply_to=question)
     fake.send(guild, alice, f"merci <@{helper}> and <@{bob}>", mentions=[helper, bob])
-    assert fake.wait_until(lambda: queued("karma") >= 2, timeout=30)
-    gateway.stop()  # its last report comes at the end
-
-    published = [(p["content"], p["replied_to_id"], p["replied_to_name"], p["bots"]) for _, p in taken("karma")]
+    found = gathered(fake, gateway, 2)
+    published = [(p["content"], p["replied_to_id"], p["replied_to_name"], p["bots"]) for _, p in found]
     assert published == [
         ("Thank you!", bob, "bob", []),
         (f"merci <@{helper}> and <@{bob}>", 0, "", [str(helper)]),

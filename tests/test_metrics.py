@@ -117,7 +117,9 @@ def test_every_kind_of_process_counts_what_it_does(stack, world, ports, fake_dis
     assert value(replies, "popple_discord_rate_limited_total", scope="shared") == rate_limited
     assert value(replies, "popple_discord_rate_limited_total", scope="user") == 0  # never broke a limit itself
     assert posted == len(fake.messages)
-    assert value(replies, "popple_replies_held_total") >= 5  # the burst beyond the channel's five
+    # The burst beyond the channel's five (held one by one, or merged into one held already when a
+    # reply worker's thread delivers several replies of one task in turn).
+    assert value(replies, "popple_replies_held_total") >= 1
     coalesced = value(replies, "popple_replies_coalesced_total")
     # Twelve replies (the refusal, ten in the burst, the late one) in fewer messages: the difference
     # is exactly what went out merged (or was left out: a merged message had said it already).
@@ -125,8 +127,17 @@ def test_every_kind_of_process_counts_what_it_does(stack, world, ports, fake_dis
     assert posted + coalesced == 12
 
     # What the messages cost in round trips (bench/costs.py divides these by the messages sent).
-    assert value(gateway, "popple_tasks_published_total", task="karma.handle_message") == 12
-    assert value(worker, "popple_tasks_published_total", task="karma.send_reply") == 12
+    # Twelve chat messages in at most twelve tasks (those that waited in the outbox together went
+    # in one), and the replies of each task in one reply task.
+    karma_tasks = sum(
+        value(gateway, "popple_tasks_published_total", task=task)
+        for task in ("karma.handle_message", "karma.handle_messages")
+    )
+    reply_tasks = sum(
+        value(worker, "popple_tasks_published_total", task=task) for task in ("karma.send_reply", "karma.send_replies")
+    )
+    assert 1 <= karma_tasks <= 12
+    assert reply_tasks == karma_tasks
     assert value(worker, "popple_sql_queries_total", database="default") >= 12  # a transaction each
     assert value(replies, "popple_redis_round_trips_total") >= 12  # the mailbox and the budget
     assert value(replies, "popple_tasks_published_total", task="karma.send_reply") == 0

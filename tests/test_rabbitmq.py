@@ -12,6 +12,7 @@ from django.conf import settings
 
 from karma.models import Karma
 from poppleproject import rabbitmq
+from testkit.messages import POISON, chat
 from testkit.processes import manage
 from testkit.stack import BROKER_URL, VHOST, broker_url, purge_queues
 
@@ -151,8 +152,14 @@ def test_the_gateway_keeps_what_a_full_queue_refuses(stack_factory, fake_discord
     try:
         gateway = stack.gateway("gateway")
         gateway.wait_for_log("connected to Discord as Popple")
+        # One at a time (messages that wait in the outbox together would go in one task), each
+        # once the one before is in the queue (behind the event of the servers present at connect)
+        # or refused. A quorum queue notices that it is full one message late.
         for n in range(5):
             fake_discord.send(guild, user, f"crowd{n}++")
+            assert fake_discord.wait_until(
+                lambda n=n: queued("karma") >= min(n + 2, 3) or "keeping messages on disk" in gateway.log()
+            )
         gateway.wait_for_log("keeping messages on disk")
         assert queued("karma") in {2, 3}
     finally:
@@ -199,6 +206,36 @@ def test_a_message_that_kills_its_worker_ends_in_the_dead_letter_queue(stack_fac
     # The worker account may set up Celery's delayed delivery (retries with a countdown on quorum
     # queues); Celery would only log a warning if it could not.
     assert "delayed delivery" not in survivor.log()
+    stack.stop()
+
+
+def test_a_chat_message_that_kills_its_worker_is_dead_lettered_alone(stack_factory, fake_discord, empty_queues):
+    # Chat messages that waited in a gateway's outbox together go in one task. When one of them
+    # kills its worker, the task comes back; then each message goes on alone, and only the one
+    # that kills reaches the dead-letter queue.
+    guild_id = 4242
+    messages = [chat(text, guild_id=guild_id) for text in ("before++", POISON, "after++")]
+    publisher = Celery(broker=BROKER_URL)
+    publisher.conf.task_queues = rabbitmq.task_queues()
+    publisher.send_task("karma.handle_messages", args=([message.to_payload() for message in messages],), queue="karma")
+
+    stack = stack_factory()
+    command = [sys.executable, "-m", "celery", "-A", "poppleproject", "worker", "-Q", "karma"]
+    command += ["-P", "threads", "-c", "1", "-n", "poisoned@%h", "--without-gossip", "--without-mingle"]
+    command += ["--include", "testkit.poison"]
+    deaths = 0
+    while queued(rabbitmq.DEAD_LETTERS) == 0:
+        assert deaths <= settings.RABBITMQ_DELIVERY_LIMIT + 1, "the poison is still delivered"
+        worker = stack.start("worker", command)
+        worker.popen.wait(timeout=120)
+        deaths += 1
+    # Once in the task of three, then alone until the delivery limit.
+    assert deaths == 1 + settings.RABBITMQ_DELIVERY_LIMIT + 1
+    assert dead_letters() == ["karma.handle_message"]
+    stack.worker("survivor", queues="karma")
+    karma = Karma.objects.using("mariadb").filter(guild_id=guild_id)
+    assert fake_discord.wait_until(lambda: karma.count() == 2)
+    assert sorted(karma.values_list("subject", "karma")) == [("after", 1), ("before", 1)]
     stack.stop()
 
 

@@ -2,7 +2,7 @@ import logging
 import threading
 import time
 
-from botgateway.outbox import Outbox
+from botgateway.outbox import TOGETHER, Outbox
 
 
 class Broker:
@@ -13,15 +13,17 @@ class Broker:
         if up:
             self.up.set()
         self.taken = []
+        self.handovers = []  # the number of payloads in each publish
 
-    def publish(self, payload):
+    def publish(self, payloads):
         if not self.up.is_set():
             raise ConnectionRefusedError("broker down")
-        self.taken.append(payload)
+        self.taken.extend(payloads)
+        self.handovers.append(len(payloads))
 
 
-def started_outbox(tmp_path, publish, capacity=1000):
-    outbox = Outbox(tmp_path / "outbox.sqlite3", capacity, publish)
+def started_outbox(tmp_path, publish, capacity=1000, together=None):
+    outbox = Outbox(tmp_path / "outbox.sqlite3", capacity, publish, together=together)
     outbox.start()
     return outbox
 
@@ -42,6 +44,30 @@ def test_publishes_in_order(tmp_path):
     outbox.stop()
     assert broker.taken == [{"n": n} for n in range(500)]
     assert outbox.stored == 0
+
+
+def test_a_backlog_goes_in_groups_of_what_may_go_together_in_order(tmp_path):
+    broker = Broker(up=False)
+    outbox = started_outbox(tmp_path, broker.publish, together=lambda payload: payload["chat"])
+    chat = [{"n": n, "chat": n != 30} for n in range(50)]  # the 31st is no chat message
+    for payload in chat:
+        outbox.put(payload)
+    assert wait_for(lambda: outbox.stored == 50)
+    broker.up.set()
+    assert wait_for(lambda: outbox.stored == 0)
+    outbox.stop()
+    assert broker.taken == chat
+    assert broker.handovers == [TOGETHER, 30 - TOGETHER, 1, 19]
+
+
+def test_without_a_backlog_each_message_goes_alone(tmp_path):
+    broker = Broker()
+    outbox = started_outbox(tmp_path, broker.publish, together=lambda payload: True)
+    for n in range(5):
+        outbox.put({"n": n})
+        assert wait_for(lambda n=n: len(broker.taken) == n + 1)
+    outbox.stop()
+    assert broker.handovers == [1] * 5
 
 
 def test_keeps_messages_while_the_broker_is_down(tmp_path, caplog):
@@ -103,12 +129,12 @@ def test_a_failure_in_the_middle_of_a_batch_publishes_nothing_twice(tmp_path):
     broker = Broker()
     calls = 0
 
-    def flaky(payload):
+    def flaky(payloads):
         nonlocal calls
         calls += 1
         if calls == 7:
             raise ConnectionResetError("connection reset")
-        broker.publish(payload)
+        broker.publish(payloads)
 
     outbox = started_outbox(tmp_path, flaky)
     for n in range(20):

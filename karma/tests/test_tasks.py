@@ -10,7 +10,7 @@ import pytest
 
 from karma.models import Karma
 from karma.replies import QUESTION
-from karma.tasks import handle_message
+from karma.tasks import handle_message, handle_messages
 from testkit.messages import chat
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +89,39 @@ def test_wrongly_called_task_is_rejected_too(discord, caplog, args, kwargs, prob
     assert result.state == "REJECTED"
     assert problem in caplog.text
     assert discord.rest_log == []
+
+
+def test_messages_that_waited_together_are_applied_and_answered_each(discord):
+    # Several chat messages in one task (a backlog in the gateway's outbox): each answered, in its
+    # channel (channels post independently, and a busy one may merge its replies); the fourth,
+    # which changes nothing, is not.
+    messages = [chat("x++", guild_id=7), chat("x++ y++", guild_id=7), chat("z--", guild_id=9), chat("hi", guild_id=7)]
+    handle_messages.delay([message.to_payload() for message in messages])
+    assert discord.wait_until(
+        lambda: discord.replies_to(messages[1].message_id) and discord.replies_to(messages[2].message_id)
+    )
+    assert discord.replies_to(messages[1].message_id) == ["x has 2 karma. y has 1 karma."]
+    assert discord.replies_to(messages[2].message_id) == ["z has -1 karma."]
+    assert discord.replies_to(messages[3].message_id) == []
+    assert {m.channel_id for m in discord.messages} == {70, 90}
+    assert Karma.objects.get(guild_id=7, subject="x").karma == 2
+
+
+def test_a_malformed_message_among_others_is_skipped_with_one_log_line(discord, caplog):
+    good = chat("x++", guild_id=7)
+    with caplog.at_level(logging.ERROR):
+        result = handle_messages.apply(args=([{"content": "x++"}, good.to_payload()],))
+    assert result.state == "SUCCESS"
+    assert [r.getMessage() for r in caplog.records if r.name == "karma.tasks"] == [
+        f"skipped a malformed message payload (task {result.id}): payload has no guild_id"
+    ]
+    assert discord.wait_until(lambda: discord.replies_to(good.message_id) == ["x has 1 karma."])
+
+
+@pytest.mark.parametrize("payloads", [None, [], {"content": "x++"}, "x++"])
+def test_messages_that_are_no_list_are_rejected(discord, caplog, payloads):
+    with caplog.at_level(logging.ERROR):
+        result = handle_messages.apply(args=(payloads,))
+    assert result.state == "REJECTED"
+    assert "the payload must be a non-empty list" in caplog.text
+    assert not Karma.objects.exists()

@@ -24,13 +24,14 @@ class Command(rungateway.Command):
     def finish(self):
         stop_courier()
 
-    def publish(self, payload):
+    def publish(self, payloads):
         # While the database is away, the message stays in the outbox, which says so once and tries
         # again with backoff. Checked here first (the query also replaces a connection the server
         # dropped), so that the task does not log a traceback for each attempt.
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        result = self.task_for(payload).apply(args=(payload,))
+        task, argument = self.task_of(payloads)
+        result = task.apply(args=(argument,))
         # A database that is away keeps the message in the outbox, to be tried again; any other
         # failure was logged by Celery, and the message is dropped rather than retried forever.
         if result.failed() and isinstance(result.result, (OperationalError, InterfaceError)):

@@ -18,6 +18,7 @@ from karma.tasks import (
     PUBLISH_CONFIRM_TIMEOUT,
     handle_interaction,
     handle_message,
+    handle_messages,
     handle_reaction,
     message_deleted,
     server_event,
@@ -49,12 +50,26 @@ class Command(BaseCommand):
             return server_event
         return message_deleted if Deletion.is_one(payload) else handle_message
 
-    def publish(self, payload):
-        """Hand one message over; raising keeps it in the outbox, to be tried again."""
+    @classmethod
+    def chat_message(cls, payload):
+        """Whether a payload is a chat message (sent or edited): those go to the workers together
+        when several wait in the outbox (karma.tasks.handle_messages)."""
+        return cls.task_for(payload) is handle_message
+
+    @classmethod
+    def task_of(cls, payloads):
+        """The task a hand-over from the outbox goes to, and its argument: one payload, or several
+        chat messages."""
+        return (cls.task_for(payloads[0]), payloads[0]) if len(payloads) == 1 else (handle_messages, payloads)
+
+    def publish(self, payloads):
+        """Hand one payload over, or several chat messages in one task; raising keeps them in the
+        outbox, to be tried again."""
+        task, argument = self.task_of(payloads)
         # No retries inside the publish: the outbox keeps the message and tries again itself.
-        self.task_for(payload).apply_async(
-            args=(payload,),
-            argsrepr=task_label(payload),  # spares Celery its own repr of the payload
+        task.apply_async(
+            args=(argument,),
+            argsrepr=task_label(argument),  # spares Celery its own repr of the payload
             kwargsrepr="{}",
             retry=False,
             confirm_timeout=PUBLISH_CONFIRM_TIMEOUT,
@@ -70,7 +85,7 @@ class Command(BaseCommand):
         point_discordpy_at_configured_urls()
         label = "-".join(map(str, ids)) if ids else "all"
         path = Path(settings.GATEWAY_OUTBOX_PATH.format(shards=label))
-        outbox = Outbox(path, settings.GATEWAY_OUTBOX_MAX, self.publish, self.destination)
+        outbox = Outbox(path, settings.GATEWAY_OUTBOX_MAX, self.publish, self.destination, self.chat_message)
         # Next to the outbox, on the same volume: a restarted gateway still follows the edits and
         # deletes of the messages it forwarded before.
         forwarded = Forwarded(path.with_name(f"{path.stem}-forwarded{path.suffix}"))
