@@ -203,7 +203,7 @@ def _ledger_rows(guild_id: int, form: LedgerFilter):
         by_id = Q(author_id=int(person)) if person.isdigit() and len(person) < 20 else Q()
         rows = rows.filter(by_id | Q(author_name=person) | Q(admin_user__username=person))
     if data["source"]:
-        rows = rows.filter(source=data["source"])
+        rows = rows.filter(source=data["source"])  # on the index ledger_source
     # Whole days in UTC, as a range on the column (an index can serve it; no time-zone function).
     if data["since"]:
         rows = rows.filter(created_at__gte=_midnight(data["since"]))
