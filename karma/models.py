@@ -313,6 +313,9 @@ class LedgerEntry(models.Model):
             # newest first (InnoDB and SQLite end each entry with the id), however few there are.
             # Its cost on every karma change is in bench/README.md (issue 25).
             models.Index(fields=["guild_id", "source"], name="ledger_source"),
+            # The dashboard's ledger by person, by the name they changed karma under: no other
+            # index has the name, and a name few rows have read the whole server's ledger without it.
+            models.Index(fields=["guild_id", "author_name"], name="ledger_author"),
         ]
 
     def __str__(self):

@@ -2,6 +2,9 @@
 
 import re
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from dashboard.tests.conftest import chat
 from dashboard.views import LEDGER_PAGE
 from karma.ledger import writes
@@ -57,3 +60,50 @@ def test_pages_of_the_ledger_go_back_from_the_last_row_shown(world, log_in, clie
     assert ">Older<" not in second.content.decode()
     assert ">Newest<" in second.content.decode()
     assert 'name="before"' not in second.content.decode()  # a new filter starts from the newest
+
+
+def test_a_person_is_found_by_id_by_name_and_as_a_moderator_newest_first_in_pages(world, log_in, client):
+    cafe = world.cafe.id
+    log_in(client, world.moderator)  # the dashboard's user "mod", who reverts below
+    for number in range(LEDGER_PAGE):
+        # In turns: someone else who goes by "mod" in chat, and the moderator "mod" (by Discord id).
+        author = (700, "mod") if number % 2 else (world.moderator, "moderator")
+        writes.apply_changes(
+            chat("", guild_id=cafe, author_id=author[0], author_name=author[1]), [(f"tea {number}", 1)]
+        )
+    writes.apply_changes(chat("", guild_id=cafe, author_id=602, author_name="bob"), [("coffee", 1)])
+    bobs = LedgerEntry.objects.get(subject="coffee").id
+    assert client.post(f"/dashboard/servers/{cafe}/revert/", {"entry": [bobs]}).status_code == 302
+    ledger = f"/dashboard/servers/{cafe}/ledger/"
+
+    def subjects(**query):
+        answer = client.get(ledger, query)
+        assert answer.status_code == 200
+        return [(entry.subject, entry.source) for entry in answer.context["entries"]], answer.context["older"]
+
+    by_name, older = subjects(person="mod")  # the chat name, and the moderator who reverted
+    assert by_name == [("coffee", "revert")] + [(f"tea {n}", "chat") for n in range(LEDGER_PAGE - 1, 0, -2)]
+    assert older is None
+    by_id, older = subjects(person=str(world.moderator))
+    assert by_id == [(f"tea {n}", "chat") for n in range(LEDGER_PAGE - 2, -1, -2)]
+    both, older = subjects(person="mod", source="chat")
+    assert both == by_name[1:]
+    assert subjects(person="bob") == ([("coffee", "chat")], None)
+    assert subjects(person="nobody") == ([], None)
+
+
+def test_a_persons_pages_go_back_from_the_last_row_shown(world, log_in, client):
+    cafe = world.cafe.id
+    for number in range(LEDGER_PAGE + 5):
+        author = (601, "ann") if number % 3 else (602, "601")  # a name that reads as another's id
+        writes.apply_changes(chat("", guild_id=cafe, author_id=author[0], author_name=author[1]), [(f"n{number}", 1)])
+    log_in(client, world.moderator)
+    ledger = f"/dashboard/servers/{cafe}/ledger/"
+    with CaptureQueriesContext(connection) as queries:
+        first = client.get(ledger, {"person": "601"})
+    # One query for each way of naming a person, each on an index: never an OR across the ways.
+    assert not [query for query in queries.captured_queries if "ledgerentry" in query["sql"] and " OR " in query["sql"]]
+    assert [entry.subject for entry in first.context["entries"]] == [f"n{n}" for n in range(LEDGER_PAGE + 4, 4, -1)]
+    second = client.get(ledger, {"person": "601", "before": first.context["older"]})
+    assert [entry.subject for entry in second.context["entries"]] == [f"n{n}" for n in range(4, -1, -1)]
+    assert second.context["older"] is None
