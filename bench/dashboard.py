@@ -86,6 +86,7 @@ def main():
         (f"ledger of the name with the most changes ({changes:,})", f"{base}/ledger/?name={quote(busiest)}"),
         ("ledger by a person", f"{base}/ledger/?person=someone"),
         ("ledger by source (merges: none)", f"{base}/ledger/?source=merge"),
+        ("ledger by source (chat: every row)", f"{base}/ledger/?source=chat"),
         ("ledger of one day", f"{base}/ledger/?since=2023-11-20&until=2023-11-20"),
     ]
     rows = []

@@ -69,10 +69,11 @@ def fill():
         totals[name] = (total, counts[index])
     cursor.executemany(
         "INSERT INTO karma_guildsettings (guild_id, name, icon, public, announce, allow_self_karma, cooldown, budget, "
-        "max_change, ignored, reactions, thanks, thank_words, channels, points, log_refusals, language, locale) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "max_change, ignored, reactions, thanks, thank_words, channels, points, log_refusals, language, locale, "
+        "role_rewards, role_stack) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [
-            (guild, name, "", 1, 1, 0, 0, 0, 0, "[]", "[]", 0, '["thanks"]', "{}", "karma", 10, "", "")
+            (guild, name, "", 1, 1, 0, 0, 0, 0, "[]", "[]", 0, '["thanks"]', "{}", "karma", 10, "", "", "[]", 0)
             for guild, name in [(GUILD, "The big server"), (GUILD + 1, "A small")]
         ],
     )

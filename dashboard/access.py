@@ -9,6 +9,7 @@ person who lost Manage Server loses the dashboard within a minute, whatever thei
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import logout
 
 from dashboard import discord_api, session
@@ -57,6 +58,18 @@ def guilds(request) -> list[dict]:
         raise Refused("Discord could not be asked which servers you manage. Try again in a minute.", 503) from None
     session.remember_guilds(request.session, fetched)
     return fetched
+
+
+def may_manage(request, guild_id: int) -> bool:
+    """Whether the person's dashboard session says they manage the server, for the public boards'
+    link to the dashboard: Discord's last answer however old (no call to Discord for a public
+    page; the dashboard checks again when they follow the link). A visitor without a session
+    cookie is answered without reading the session: no query."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES or session.TOKEN not in request.session:
+        return False
+    if not request.user.is_authenticated:
+        return False
+    return any(guild["id"] == guild_id and guild["manages"] for guild in request.session.get(session.GUILDS, []))
 
 
 def managed_server(request, guild_id: int) -> GuildSettings:

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth import logout as end_session
 from django.db.models import Q
 from django.http import StreamingHttpResponse
@@ -192,24 +193,44 @@ def _midnight(day: date) -> datetime:
 
 
 def _ledger_rows(guild_id: int, form: LedgerFilter):
-    rows = LedgerEntry.objects.filter(guild_id=guild_id).select_related("admin_user", "reverted_by")
+    """The page's rows, newest first: LEDGER_PAGE and one more (to know there are older ones)."""
+    rows = LedgerEntry.objects.filter(guild_id=guild_id)
     if not form.is_valid():
         return rows.none()
     data = form.cleaned_data
     if data["name"]:
         rows = rows.filter(subject=data["name"])
-    if data["person"]:
-        person = data["person"]
-        by_id = Q(author_id=int(person)) if person.isdigit() and len(person) < 20 else Q()
-        rows = rows.filter(by_id | Q(author_name=person) | Q(admin_user__username=person))
     if data["source"]:
-        rows = rows.filter(source=data["source"])
+        rows = rows.filter(source=data["source"])  # on the index ledger_source
     # Whole days in UTC, as a range on the column (an index can serve it; no time-zone function).
     if data["since"]:
         rows = rows.filter(created_at__gte=_midnight(data["since"]))
     if data["until"]:
         rows = rows.filter(created_at__lt=_midnight(data["until"] + timedelta(days=1)))
-    return rows.order_by("-id")
+    # Newest first, a page at a time from the last row shown (`before`): no count of a ledger that
+    # may hold millions of rows, and a page stays put while chat adds rows.
+    if data["before"]:
+        rows = rows.filter(id__lt=data["before"])
+    if data["person"]:
+        rows = _by_person(rows, data["person"])
+    return rows.select_related("admin_user", "reverted_by").order_by("-id")[: LEDGER_PAGE + 1]
+
+
+def _by_person(rows, person: str):
+    """The rows of a person: by their Discord id, the name they changed karma under, or their
+    username as a moderator (the admin's, the dashboard's). One query ORing the three read the whole
+    server's ledger (no index serves an OR across columns); one query each is on an index
+    (ledger_giver, ledger_author, the admin user's), and the newest page of the three is the page."""
+    ways = [Q(author_name=person)]
+    if person.isdigit() and len(person) < 20:
+        ways.append(Q(author_id=int(person)))
+    users = list(get_user_model().objects.filter(username=person).values_list("pk", flat=True))
+    if users:
+        ways.append(Q(admin_user__in=users))
+    newest: set[int] = set()
+    for way in ways:
+        newest.update(rows.filter(way).order_by("-id").values_list("id", flat=True)[: LEDGER_PAGE + 1])
+    return LedgerEntry.objects.filter(id__in=sorted(newest, reverse=True)[: LEDGER_PAGE + 1])
 
 
 @page
@@ -217,12 +238,7 @@ def _ledger_rows(guild_id: int, form: LedgerFilter):
 def ledger(request, guild_id: int):
     server = access.managed_server(request, guild_id)
     form = LedgerFilter(request.GET)
-    rows = _ledger_rows(guild_id, form)
-    # Newest first, a page at a time from the last row shown (`before`): no count of a ledger that
-    # may hold millions of rows, and a page stays put while chat adds rows.
-    if form.is_valid() and form.cleaned_data["before"]:
-        rows = rows.filter(id__lt=form.cleaned_data["before"])
-    entries = list(rows[: LEDGER_PAGE + 1])
+    entries = list(_ledger_rows(guild_id, form))
     older = entries[LEDGER_PAGE - 1].id if len(entries) > LEDGER_PAGE else None
     kept = request.GET.copy()
     kept.pop("before", None)

@@ -309,6 +309,13 @@ class LedgerEntry(models.Model):
             # A person's recent changes, for the cooldown and budget rules: every column their
             # queries filter on, so that counting a busy person's hour reads the index alone.
             models.Index(fields=["guild_id", "author_id", "source", "created_at", "message_id"], name="ledger_giver"),
+            # The dashboard's ledger by source (dashboard/views.py): a server's rows of one source,
+            # newest first (InnoDB and SQLite end each entry with the id), however few there are.
+            # Its cost on every karma change is in bench/README.md (issue 25).
+            models.Index(fields=["guild_id", "source"], name="ledger_source"),
+            # The dashboard's ledger by person, by the name they changed karma under: no other
+            # index has the name, and a name few rows have read the whole server's ledger without it.
+            models.Index(fields=["guild_id", "author_name"], name="ledger_author"),
         ]
 
     def __str__(self):

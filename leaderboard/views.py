@@ -38,7 +38,8 @@ CONTENT_SECURITY_POLICY = (
 
 
 def public(view):
-    """A public page: no cookies read or set, and a strict Content-Security-Policy."""
+    """A public page: no cookie set, and a strict Content-Security-Policy. (The board reads the
+    session cookie of a visitor who has one, to link moderators to the dashboard: board.html.)"""
 
     @wraps(view)
     def page(request, *args, **kwargs):
@@ -102,9 +103,6 @@ def board(request, guild_id: int):
         "bottom": bottom,
         "bottom_rows": bottom_rows,
         "seasons": seasons.all_of(guild_id),
-        # The dashboard decides who may manage the server: the link is for everyone, so that this
-        # page still reads no cookie.
-        "dashboard": settings.DASHBOARD_ENABLED,
     }
     return render(request, "leaderboard/board.html", context)
 
