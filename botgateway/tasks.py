@@ -13,7 +13,7 @@ from botgateway import roles, slash_answers
 from botgateway.delivery import courier
 from karma.message import Reply, RoleChange
 from karma.slash import SlashAnswer
-from karma.tasks import REPLY_TASK, RETRY_POLICY, alone_if_redelivered, each_parsed, parsed
+from karma.tasks import REPLY_TASK, RETRY_POLICY, alone_if_redelivered, each_apart, each_parsed, parsed
 from poppleproject.celery import tasks_run_inline
 
 
@@ -33,8 +33,7 @@ def send_replies(self, payloads=None, *unexpected, **unknown):
     delivers again the ones delivered already, which are held or posted once."""
     replies = each_parsed(self, Reply.from_payload, payloads, (*unexpected, *unknown), "reply")
     if not alone_if_redelivered(self, [reply.to_payload() for reply in replies], REPLY_TASK):
-        for reply in replies:
-            deliver(reply)
+        each_apart(self, replies, deliver, "reply")
 
 
 def deliver(reply: Reply) -> None:

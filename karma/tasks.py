@@ -93,6 +93,25 @@ def alone_if_redelivered(task: Task, payloads: list, single: str) -> bool:
     return True
 
 
+def each_apart(task: Task, items: list, work: Callable[[Any], Any], what: str) -> list[Any]:
+    """`work(item)` for each item of a task of several, in turn; what `work` returns, in order.
+
+    An error the task retries on (its autoretry_for) stops it, to be retried whole. Any other fails
+    that item alone, as it would fail a task of its own (logged with its traceback; the item is
+    not tried again), and the others go on.
+    """
+    retried = tuple(getattr(task, "autoretry_for", ()))
+    results = []
+    for item in items:
+        try:
+            results.append(work(item))
+        except retried:
+            raise
+        except Exception:
+            logging.getLogger(task.__module__).exception("task %s: a %s failed", task.request.id, what)
+    return results
+
+
 def publish(name: str, payload: Any) -> None:
     """Publish a task of this app with its payload, confirmed by RabbitMQ."""
     # Looked up rather than sent by name, so that a missing task fails loudly instead of being
@@ -143,7 +162,7 @@ def handle_messages(self, payloads=None, *unexpected, **unknown):
     answer as the first time."""
     messages = each_parsed(self, IncomingMessage.from_payload, payloads, (*unexpected, *unknown), "message")
     if not alone_if_redelivered(self, [message.to_payload() for message in messages], "karma.handle_message"):
-        send_replies([respond(message) for message in messages])
+        send_replies(each_apart(self, messages, respond, "message"))
 
 
 @shared_task(

@@ -7,7 +7,9 @@ the reply task hands a reply over to the courier's threads and returns: tests wa
 import logging
 
 import pytest
+from django.db import OperationalError
 
+from karma import tasks
 from karma.models import Karma
 from karma.replies import QUESTION
 from karma.tasks import handle_message, handle_messages
@@ -125,3 +127,44 @@ def test_messages_that_are_no_list_are_rejected(discord, caplog, payloads):
     assert result.state == "REJECTED"
     assert "the payload must be a non-empty list" in caplog.text
     assert not Karma.objects.exists()
+
+
+def test_a_message_that_fails_among_others_costs_only_itself(discord, caplog, monkeypatch):
+    # As a task of its own would: logged with its traceback, not tried again; the others applied.
+    messages = [chat("x++", guild_id=7), chat("broken++", guild_id=7), chat("y++", guild_id=7)]
+
+    def respond(message, respond=tasks.respond):
+        if message.content == "broken++":
+            raise RuntimeError("a bug")
+        return respond(message)
+
+    monkeypatch.setattr(tasks, "respond", respond)
+    with caplog.at_level(logging.ERROR):
+        result = handle_messages.apply(args=([message.to_payload() for message in messages],))
+    assert result.state == "SUCCESS"
+    [failure] = [r for r in caplog.records if r.name == "karma.tasks"]
+    assert failure.getMessage() == f"task {result.id}: a message failed"
+    assert "RuntimeError: a bug" in caplog.text
+    assert discord.wait_until(lambda: discord.replies_to(messages[2].message_id))
+    assert sorted(Karma.objects.filter(guild_id=7).values_list("subject", flat=True)) == ["x", "y"]
+
+
+def test_a_database_error_retries_the_whole_task(discord, caplog, monkeypatch):
+    messages = [chat("x++", guild_id=7), chat("y++", guild_id=7)]
+    failures = []
+
+    def respond(message, respond=tasks.respond):
+        if message.content == "y++" and not failures:
+            failures.append(message)
+            raise OperationalError("the database went away")
+        return respond(message)
+
+    monkeypatch.setattr(tasks, "respond", respond)
+    with caplog.at_level(logging.INFO):
+        result = handle_messages.apply(args=([message.to_payload() for message in messages],))
+    # Inline, Celery runs the retry at once: x, applied already, is replayed, and y applied.
+    assert result.state == "SUCCESS"
+    assert failures
+    assert f"message {messages[0].message_id} was applied before (redelivered)" in caplog.text
+    assert discord.wait_until(lambda: discord.replies_to(messages[1].message_id))
+    assert dict(Karma.objects.filter(guild_id=7).values_list("subject", "karma")) == {"x": 1, "y": 1}
