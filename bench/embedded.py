@@ -103,7 +103,8 @@ ALL_RULES = {"allow_self_karma": False, "cooldown": 1, "budget": 10_000, "max_ch
 
 
 def through_outbox():
-    outbox = Outbox(WORKDIR / "outbox.sqlite3", 100_000, RunBot().publish)  # what runbot hands it
+    runbot = RunBot()
+    outbox = Outbox(WORKDIR / "outbox.sqlite3", 100_000, runbot.publish, together=runbot.chat_message)  # as runbot
     outbox.start()
     start = time.perf_counter()
     for payload in payloads(20_000_000):
