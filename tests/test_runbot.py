@@ -24,14 +24,15 @@ def fake():
     fake.stop()
 
 
-def runbot(fake, tmp_path, database_url=None):
-    """`manage.py runbot` against the fake, connected; on SQLite in tmp_path unless told otherwise."""
+def runbot(fake, tmp_path, database_url=None, command=(sys.executable, "manage.py", "runbot")):
+    """`manage.py runbot` (or `command`) against the fake, connected; on SQLite in tmp_path unless
+    told otherwise."""
     env = clean_env(
         DATABASE_URL=database_url or f"sqlite:///{tmp_path}/popple.sqlite3",
         GATEWAY_OUTBOX_PATH=f"{tmp_path}/outbox.sqlite3",
         **fake.environment(),
     )
-    bot = Process("runbot", [sys.executable, "manage.py", "runbot"], env, tmp_path).start()
+    bot = Process("runbot", list(command), env, tmp_path).start()
     try:
         bot.wait_for_log("connected to Discord as Popple")
     except AssertionError:
@@ -44,7 +45,8 @@ def test_runbot_answers_in_one_process(fake, tmp_path):
     guild = fake.add_guild("home")
     alice = fake.add_user("alice")
     fake.add_member(guild, alice)
-    bot = runbot(fake, tmp_path)
+    # As README's "Try it" says to run it: `DISCORD_TOKEN=... scripts/run` (the token is the fake's).
+    bot = runbot(fake, tmp_path, command=["scripts/run"])
     try:
         first = fake.send(guild, alice, "popple++")
         assert fake.wait_until(lambda: fake.replies_to(first))
