@@ -23,7 +23,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import urllib3
@@ -34,6 +33,7 @@ from django.utils.translation import gettext_lazy
 
 from botgateway.delivery import BACKOFF_SECONDS, TOKEN_REFUSED_PAUSE, courier
 from botgateway.discordapi import redis_prefix
+from botgateway.inline_retries import InlineRetries
 from botgateway.ratelimits import Limits, Route
 from botgateway.rest import DiscordRest
 from botgateway.snowflakes import notice_id
@@ -209,27 +209,10 @@ def applier() -> RoleApplier:
     return RoleApplier(delivery.limits, delivery.rest, delivery.deliver)
 
 
-_pool: ThreadPoolExecutor | None = None
-_lock = threading.Lock()
-
-
-def hand_over(change: RoleChange, attempt: int = 0) -> None:
-    """Apply `change` from another thread of this process, trying again as long as it takes (runbot:
-    the thread that applies karma must not wait). A wait is a timer, not a sleeping thread."""
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="roles")
-    _pool.submit(_attempt, change, attempt)
-
-
-def _attempt(change: RoleChange, attempt: int) -> None:
-    try:
-        wait = applier().apply(change, attempt)
-    except Exception:
-        logger.exception("roles: applying the roles of member %s failed", change.user_id)
-        return
-    if wait is not None:
-        timer = threading.Timer(wait, hand_over, (change, attempt + 1))
-        timer.daemon = True
-        timer.start()
+# runbot: the thread that applies karma must not wait for Discord.
+hand_over = InlineRetries(
+    "roles",
+    1,
+    lambda change, attempt: applier().apply(change, attempt),
+    lambda change: f"the roles of member {change.user_id}",
+).hand_over

@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import urllib3
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.core.cache import cache
 from redis.exceptions import RedisError
 
 from botgateway.delivery import BACKOFF_SECONDS  # the same patience as a reply post
+from botgateway.inline_retries import InlineRetries
 from botgateway.ratelimits import retry_after
 from botgateway.rest import DiscordRest
 from botgateway.slash_commands import TOKEN_SECONDS, expired
@@ -103,7 +103,6 @@ def _edit(answer: SlashAnswer, rest: DiscordRest, attempt: int) -> float | None:
 
 _rest = None
 _rest_key = None
-_pool = None
 _lock = threading.Lock()
 
 
@@ -117,24 +116,11 @@ def rest() -> DiscordRest:
         return _rest
 
 
-def hand_over(answer: SlashAnswer, attempt: int = 0) -> None:
-    """Complete `answer` from another thread of this process, trying again as long as it takes
-    (runbot, and the web process when tasks run inline: the thread that computed it must not wait).
-    A wait is a timer, not a sleeping thread: an answer Discord keeps refusing holds up no other."""
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slash-answers")
-    _pool.submit(_attempt, answer, attempt)
-
-
-def _attempt(answer: SlashAnswer, attempt: int) -> None:
-    try:
-        wait = complete(answer, rest(), attempt)
-    except Exception:
-        logger.exception("slash command %s: completing it failed", answer.interaction_id)
-        return
-    if wait is not None:
-        timer = threading.Timer(wait, hand_over, (answer, attempt + 1))
-        timer.daemon = True
-        timer.start()
+# runbot, and the web process when tasks run inline: the thread that computed an answer must not
+# wait for Discord.
+hand_over = InlineRetries(
+    "slash-answers",
+    2,
+    lambda answer, attempt: complete(answer, rest(), attempt),
+    lambda answer: f"completing slash command {answer.interaction_id}",
+).hand_over
