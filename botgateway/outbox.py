@@ -208,11 +208,15 @@ class Outbox:
         """The rows in order, as lists of one, or of up to TOGETHER consecutive ones that may go
         together."""
         group: list[tuple[int, Any]] = []
+        joins = False  # whether the group's rows may go together (its first row's say)
         for row_id, text in rows:
             payload = json.loads(text)
-            if group and not (len(group) < TOGETHER and self.together(payload) and self.together(group[0][1])):
+            may_join = self.together(payload)
+            if group and not (joins and may_join and len(group) < TOGETHER):
                 yield group
                 group = []
+            if not group:
+                joins = may_join
             group.append((row_id, payload))
         if group:
             yield group

@@ -32,7 +32,7 @@ def send_replies(self, payloads=None, *unexpected, **unknown):
     """The replies to several chat messages that a karma task applied together, in turn. A retry
     delivers again the ones delivered already, which are held or posted once."""
     replies = each_parsed(self, Reply.from_payload, payloads, (*unexpected, *unknown), "reply")
-    if not alone_if_redelivered(self, [reply.to_payload() for reply in replies], REPLY_TASK):
+    if not alone_if_redelivered(self, replies, REPLY_TASK):
         each_apart(self, replies, deliver, "reply")
 
 

@@ -76,20 +76,25 @@ def _non_empty_list(payloads: Any) -> list:
     return payloads
 
 
-def alone_if_redelivered(task: Task, payloads: list, single: str) -> bool:
-    """Publish each payload of a task that came back from RabbitMQ as a task `single` of its own,
-    and say so (the caller then has nothing left to do).
+def redelivered(task: Task) -> bool:
+    """Whether RabbitMQ delivered this task before (to a worker that died, or whose ack was lost)."""
+    return bool((task.request.delivery_info or {}).get("redelivered"))
+
+
+def alone_if_redelivered(task: Task, items: list, single: str) -> bool:
+    """Publish each item (a message or a reply) of a task that came back from RabbitMQ as a task
+    `single` of its own, and say so (the caller then has nothing left to do).
 
     A task that came back was running when its worker died (or its ack was lost), perhaps because
     of one of its payloads; each going on alone, only such a payload is delivered again and again
     until RabbitMQ moves it to the dead-letter queue (RABBITMQ_DELIVERY_LIMIT), not the ones that
     came with it. Whatever ran already runs again, and changes nothing the second time.
     """
-    if not ((task.request.delivery_info or {}).get("redelivered") and len(payloads) > 1):
+    if not (redelivered(task) and len(items) > 1):
         return False
-    logger.info("task %s redelivered by the broker: its %d payloads go on alone", task.request.id, len(payloads))
-    for payload in payloads:
-        publish(single, payload)
+    logger.info("task %s redelivered by the broker: its %d payloads go on alone", task.request.id, len(items))
+    for item in items:
+        publish(single, item.to_payload())
     return True
 
 
@@ -143,7 +148,7 @@ def no_arguments(task: Task, extra: tuple) -> None:
 )
 def handle_message(self, payload=None, *unexpected, **unknown):
     message = parsed(self, IncomingMessage.from_payload, payload, (*unexpected, *unknown), "message")
-    if (self.request.delivery_info or {}).get("redelivered"):
+    if redelivered(self):
         logger.info("message %s redelivered by the broker", message.message_id)
     send_replies([respond(message)])
 
@@ -161,7 +166,7 @@ def handle_messages(self, payloads=None, *unexpected, **unknown):
     their answers to the reply side together. A retry replays the ones applied already, which
     answer as the first time."""
     messages = each_parsed(self, IncomingMessage.from_payload, payloads, (*unexpected, *unknown), "message")
-    if not alone_if_redelivered(self, [message.to_payload() for message in messages], "karma.handle_message"):
+    if not alone_if_redelivered(self, messages, "karma.handle_message"):
         send_replies(each_apart(self, messages, respond, "message"))
 
 

@@ -129,16 +129,25 @@ def test_messages_that_are_no_list_are_rejected(discord, caplog, payloads):
     assert not Karma.objects.exists()
 
 
-def test_a_message_that_fails_among_others_costs_only_itself(discord, caplog, monkeypatch):
-    # As a task of its own would: logged with its traceback, not tried again; the others applied.
-    messages = [chat("x++", guild_id=7), chat("broken++", guild_id=7), chat("y++", guild_id=7)]
+def failing(monkeypatch, content, error, times):
+    """Make the karma task's `respond` raise `error` for a message saying `content`, `times` times;
+    returns the messages it failed."""
+    failed = []
 
     def respond(message, respond=tasks.respond):
-        if message.content == "broken++":
-            raise RuntimeError("a bug")
+        if message.content == content and len(failed) < times:
+            failed.append(message)
+            raise error
         return respond(message)
 
     monkeypatch.setattr(tasks, "respond", respond)
+    return failed
+
+
+def test_a_message_that_fails_among_others_costs_only_itself(discord, caplog, monkeypatch):
+    # As a task of its own would: logged with its traceback, not tried again; the others applied.
+    messages = [chat("x++", guild_id=7), chat("broken++", guild_id=7), chat("y++", guild_id=7)]
+    failing(monkeypatch, "broken++", RuntimeError("a bug"), times=1)
     with caplog.at_level(logging.ERROR):
         result = handle_messages.apply(args=([message.to_payload() for message in messages],))
     assert result.state == "SUCCESS"
@@ -151,15 +160,7 @@ def test_a_message_that_fails_among_others_costs_only_itself(discord, caplog, mo
 
 def test_a_database_error_retries_the_whole_task(discord, caplog, monkeypatch):
     messages = [chat("x++", guild_id=7), chat("y++", guild_id=7)]
-    failures = []
-
-    def respond(message, respond=tasks.respond):
-        if message.content == "y++" and not failures:
-            failures.append(message)
-            raise OperationalError("the database went away")
-        return respond(message)
-
-    monkeypatch.setattr(tasks, "respond", respond)
+    failures = failing(monkeypatch, "y++", OperationalError("the database went away"), times=1)
     with caplog.at_level(logging.INFO):
         result = handle_messages.apply(args=([message.to_payload() for message in messages],))
     # Inline, Celery runs the retry at once: x, applied already, is replayed, and y applied.
