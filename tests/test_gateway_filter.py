@@ -43,7 +43,12 @@ def gathered(fake, gateway, at_least):
     """What the gateway published to `karma` once it holds at least this many payloads, and the
     rest after the gateway stopped."""
     found = []
-    fake.wait_until(lambda: len(found.extend(taken("karma")) or found) >= at_least, timeout=30)
+
+    def enough():
+        found.extend(taken("karma"))
+        return len(found) >= at_least
+
+    fake.wait_until(enough, timeout=30)  # the callers check what was found
     gateway.stop()  # its last report comes at the end
     return found + taken("karma")
 
