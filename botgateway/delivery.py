@@ -35,11 +35,12 @@ from redis.exceptions import RedisError
 
 from botgateway.coalesce import REACTION, TEXT, kind_of, next_post
 from botgateway.discordapi import redis_prefix, require_token
+from botgateway.known_versions import KnownVersions
 from botgateway.mailbox import LEASE_SECONDS, Held, Intent, Mailbox, mailbox_for, remaining
 from botgateway.ratelimits import Limits, Route, limits_for
 from botgateway.rest import DiscordRest
 from karma.message import Line, Reply
-from karma.router import current_lines
+from karma.router import current_lines, current_versions
 from monitoring import metrics
 
 logger = logging.getLogger(__name__)
@@ -82,12 +83,15 @@ class Courier:
         threads: int = 4,
         current: Callable[[int, Iterable[str]], dict[str, Line]] = current_lines,
         max_delay: float = 60.0,
+        versions: Callable[[int, Iterable[str]], dict[str, int]] = current_versions,
     ) -> None:
         self.mailbox = mailbox
         self.max_delay = max_delay  # seconds an announcement may wait to be posted on its own
         self.limits = limits
         self.rest = rest
         self.current = current  # (server id, subjects) -> {subject: the Line that says it now}
+        self.versions = versions  # (server id, subjects) -> {subject: its version now}
+        self.known = KnownVersions()
         self._database_down = False
         self._poller: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -357,41 +361,76 @@ class Courier:
         `said` is the version of each subject the channel was told last. A line about an older or
         the same version is left out; a line about a subject the channel has no memory of says the
         subject's karma as it is now, if that is newer. The database has the last word: a memory
-        that is ahead of it is not of this database (a fresh one) and is not believed. Returns
-        (replies, {message id: [indices left out]}), or None when the database cannot be asked.
+        that is ahead of it is not of this database (a fresh one) and is not believed (unless this
+        process saw the database reach it lately: botgateway/known_versions.py). Returns (replies,
+        {message id: [indices left out]}), or None when the database cannot be asked.
         """
         asked: defaultdict[int, set[str]] = defaultdict(set)
         for entry in held:
             for _, line in entry.lines:
                 subject = line.subject
+                if not entry.guild_id or subject is None:
+                    continue
+                self.known.saw(entry.guild_id, subject, line.version)  # its karma task read it so
                 # Not in the channel's memory, or the memory says it is stale: the database decides.
-                if entry.guild_id and subject is not None and (subject not in said or said[subject] >= line.version):
+                if subject not in said or (
+                    said[subject] >= line.version and not self.known.reached(entry.guild_id, subject, said[subject])
+                ):
                     asked[entry.guild_id].add(subject)
         try:
-            now = {guild_id: self.current(guild_id, subjects) for guild_id, subjects in asked.items()}
+            versions = {guild_id: self._versions(guild_id, subjects) for guild_id, subjects in asked.items()}
         except DatabaseError as exc:
-            close_old_connections()  # a broken connection is not used again
-            if not self._database_down:
-                logger.warning("replies: the database is unreachable (%s); announcements wait for it", exc)
-                self._database_down = True
+            self._database_is_down(exc)
+            return None
+        kept: list[tuple[Held, list[tuple[int, Line]]]] = []
+        left_out: dict[str, list[int]] = {}
+        behind: defaultdict[int, set[str]] = defaultdict(set)  # kept lines the database is ahead of
+        for entry in held:
+            lines, latest = [], versions.get(entry.guild_id, {})
+            for index, line in entry.lines:
+                told = said.get(line.subject) if line.subject is not None else None
+                known = latest.get(line.subject) if line.subject is not None else None
+                if told is not None and told >= line.version and (known is None or known >= told):
+                    left_out.setdefault(str(entry.message_id), []).append(index)
+                    continue
+                if known is not None and line.subject is not None and known > line.version:
+                    behind[entry.guild_id].add(line.subject)
+                lines.append((index, line))
+            kept.append((entry, lines))
+        try:  # what the database says now of those, in a second look-up (needed only then)
+            now = {guild_id: self.current(guild_id, subjects) for guild_id, subjects in behind.items()}
+        except DatabaseError as exc:
+            self._database_is_down(exc)
             return None
         if self._database_down and asked:
             logger.info("replies: the database is reachable again")
             self._database_down = False
-        fresh: list[Held] = []
-        left_out: dict[str, list[int]] = {}
-        for entry in held:
-            lines, latest = [], now.get(entry.guild_id, {})
-            for index, line in entry.lines:
-                told = said.get(line.subject) if line.subject is not None else None
-                known = latest.get(line.subject) if line.subject is not None else None
-                if told is not None and told >= line.version and (known is None or known.version >= told):
-                    left_out.setdefault(str(entry.message_id), []).append(index)
-                    continue
-                lines.append((index, known if known is not None and known.version > line.version else line))
-            if lines or entry.reaction:
-                fresh.append(replace(entry, lines=tuple(lines)))
+        fresh = [
+            replace(
+                entry, lines=tuple((index, self._newest(now.get(entry.guild_id, {}), line)) for index, line in lines)
+            )
+            for entry, lines in kept
+            if lines or entry.reaction
+        ]
         return fresh, left_out
+
+    @staticmethod
+    def _newest(now: dict[str, Line], line: Line) -> Line:
+        newer = now.get(line.subject) if line.subject is not None else None
+        return newer if newer is not None and newer.version > line.version else line
+
+    def _database_is_down(self, exc: DatabaseError) -> None:
+        close_old_connections()  # a broken connection is not used again
+        if not self._database_down:
+            logger.warning("replies: the database is unreachable (%s); announcements wait for it", exc)
+            self._database_down = True
+
+    def _versions(self, guild_id: int, subjects: set[str]) -> dict[str, int]:
+        """The database's version of each subject (merged and unknown ones left out), noted as seen."""
+        versions = self.versions(guild_id, subjects)
+        for subject, version in versions.items():
+            self.known.saw(guild_id, subject, version)
+        return versions
 
     @staticmethod
     def _checked(result: _T | None) -> _T:

@@ -34,12 +34,15 @@ class DiscordRest:
     # Well within a channel's lease (botgateway/mailbox.py), which a request must not outlive.
     def __init__(self, base_url: str, token: str | None, timeout: float = 6.0):
         self.base_url = base_url.rstrip("/")
+        self._base_path = urllib3.util.parse_url(self.base_url).path or ""
         # Without a token: the interaction routes only, which an interaction's own token authorises.
         self._plain_headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
         self._headers = {**self._plain_headers, "Authorization": f"Bot {token}"} if token else self._plain_headers
-        # No retries here: a failed request is the caller's to hold and try again later.
-        self._pool = urllib3.PoolManager(
-            maxsize=16, block=False, retries=False, timeout=urllib3.Timeout(total=timeout, connect=3.0)
+        # No retries here: a failed request is the caller's to hold and try again later. One host's
+        # pool rather than a PoolManager: every request goes to the same host, and the manager's
+        # look-up of the pool by the URL's normalised key was 6 % of the reply workers' CPU (py-spy).
+        self._pool = urllib3.connection_from_url(
+            self.base_url, maxsize=16, block=False, retries=False, timeout=urllib3.Timeout(total=timeout, connect=3.0)
         )
 
     def create_message(self, channel_id: int, content: str, nonce: str) -> Answer:
@@ -80,7 +83,7 @@ class DiscordRest:
         """Raises urllib3.exceptions.HTTPError when Discord could not be reached or did not answer."""
         response = self._pool.request(
             method,
-            self.base_url + path,
+            self._base_path + path,
             body=json.dumps(body).encode() if body is not None else None,
             headers=headers or self._headers,
         )
@@ -91,4 +94,4 @@ class DiscordRest:
         return Answer(response.status, response.headers, parsed)
 
     def close(self) -> None:
-        self._pool.clear()
+        self._pool.close()

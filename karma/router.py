@@ -213,6 +213,12 @@ def current_lines(guild_id: int, subjects: Iterable[str]) -> dict[str, Line]:
         }
 
 
+def current_versions(guild_id: int, subjects: Iterable[str]) -> dict[str, int]:
+    """Which version of each subject the database has now: enough for delivery to decide whether a
+    line is stale, in one query; current_lines only when it must say a newer value."""
+    return reads.versions(guild_id, subjects)
+
+
 def answer(
     message: IncomingMessage, lines: Iterable[Line | str | Promise] = (), joiner: str = " ", reaction: str | None = None
 ) -> Reply:

@@ -5,11 +5,16 @@ Real replies (karma/router.py on each database), posted by the real courier to t
 with both stores of the channel's memory.
 """
 
+import time
+
 import pytest
 import redis
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
 from botgateway.delivery import Courier
+from botgateway.known_versions import KnownVersions
 from botgateway.mailbox import MemoryMailbox, RedisMailbox
 from botgateway.ratelimits import MemoryLimits
 from botgateway.rest import DiscordRest
@@ -103,3 +108,42 @@ def test_lines_without_a_subject_and_other_subjects_are_still_said(database, cou
     courier.deliver(first)  # x 1 and y 1: both said already, in newer versions
     courier.deliver(late_y)
     assert said_in(fake, first.channel_id) == ["x has 2 karma. y has 2 karma.", "y has 3 karma."]
+
+
+def test_a_late_reply_is_left_out_without_asking_the_database_when_its_newer_line_passed_here(
+    database, courier_with_memory, fake
+):
+    courier = courier_with_memory()
+    first, second = replies(65, 2)
+    courier.deliver(second)  # this process saw the database reach x's 2nd version: its line says so
+    with CaptureQueriesContext(connections[database]) as queries:
+        courier.deliver(first)
+    assert said_in(fake, first.channel_id) == ["x has 2 karma."]
+    assert len(queries) == 0
+
+
+def test_a_memory_of_another_database_is_not_believed_once_the_evidence_is_old(database, courier_with_memory, fake):
+    courier = courier_with_memory()
+    courier.known = KnownVersions(seconds=0.05)
+    (reply,) = replies(66, 1)
+    token = courier.mailbox.lease(reply.channel_id)
+    courier.mailbox.finish(reply.channel_id, token, said={"x": 50})
+    courier.known.saw(reply.guild_id, "x", 50)  # the database this memory is of, a moment ago
+    time.sleep(0.1)  # then replaced by a fresh one
+    courier.deliver(reply)
+    assert said_in(fake, reply.channel_id) == ["x has 1 karma."]
+
+
+def test_a_stale_line_reads_the_current_value_only_when_the_database_is_ahead_of_it(
+    database, courier_with_memory, fake
+):
+    first, second = replies(67, 2)
+    courier = courier_with_memory()
+    with CaptureQueriesContext(connections[database]) as queries:
+        courier.deliver(second)  # a channel that never heard of x: its version is read, and is this one
+    assert len(queries) == 1
+    courier = courier_with_memory(forget=True)
+    with CaptureQueriesContext(connections[database]) as queries:
+        courier.deliver(first)  # x is at 2 already: its wording is read too
+    assert len(queries) == 3  # the version, the karma and the server's wording
+    assert said_in(fake, first.channel_id) == ["x has 2 karma.", "x has 2 karma."]
