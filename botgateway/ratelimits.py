@@ -21,7 +21,7 @@ than the others cannot delay theirs. Answers to commands are outside shares: the
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -127,7 +127,9 @@ class MemoryLimits:
         self.global_limit = global_limit
         self._lock = threading.Lock()
         self._blocked_until = 0.0
-        self._granted: list[float] = []  # times of the requests granted in the last global window
+        # Times of the requests granted in the last global window, oldest first: a deque, since a
+        # generous limit (the embedded default's fake Discord: 10,000 a second) keeps many.
+        self._granted: deque[float] = deque()
         self._bucket_of: dict[str, str] = {}  # route name -> Discord's bucket id
         # "bucket:major" -> [remaining, reset_at, limit, period], times in ms (remaining and limit whole)
         self._buckets: dict[str, list[float]] = {}
@@ -150,7 +152,8 @@ class MemoryLimits:
             now = self._now()
             if now < self._blocked_until:
                 return Grant((self._blocked_until - now) / 1000)
-            self._granted = [t for t in self._granted if t > now - GLOBAL_WINDOW_MS]
+            while self._granted and self._granted[0] <= now - GLOBAL_WINDOW_MS:
+                self._granted.popleft()
             mine: list[float] = []
             share = ceiling
             if shared:
