@@ -36,7 +36,7 @@ from redis.exceptions import RedisError
 from botgateway.coalesce import REACTION, TEXT, kind_of, next_post
 from botgateway.discordapi import redis_prefix, require_token
 from botgateway.known_versions import KnownVersions
-from botgateway.mailbox import LEASE_SECONDS, Held, Intent, Mailbox, mailbox_for, remaining
+from botgateway.mailbox import LEASE_SECONDS, MEMORY_SINCE, Held, Intent, Mailbox, mailbox_for, remaining
 from botgateway.ratelimits import Limits, Route, limits_for
 from botgateway.rest import DiscordRest
 from karma.message import Line, Reply
@@ -58,6 +58,9 @@ BACKOFF_SECONDS = (1, 2, 5, 10, 30)  # between attempts at a post Discord did no
 TOKEN_REFUSED_PAUSE = 60  # a refused token: every request counts towards Discord's ban of the IP
 HANDOVER_LIMIT = 1000  # replies handed over (runbot) that may wait for a posting thread
 DATABASE_PAUSE = 5  # a line that must be checked against the database waits this long for it
+# How far apart the clocks of the karma workers (a reply's made_at) and Redis (a channel memory's
+# start) may be for delivery to trust that memory (_checked_against); NTP keeps them within ms.
+CLOCKS_APART_MS = 5000
 
 
 def announces(entry: Held) -> bool:
@@ -360,21 +363,29 @@ class Courier:
 
         `said` is the version of each subject the channel was told last. A line about an older or
         the same version is left out; a line about a subject the channel has no memory of says the
-        subject's karma as it is now, if that is newer. The database has the last word: a memory
+        subject's karma as it is now, if that is newer (unless the memory began before the line's
+        changes were made: then nothing newer was said). The database has the last word: a memory
         that is ahead of it is not of this database (a fresh one) and is not believed (unless this
         process saw the database reach it lately: botgateway/known_versions.py). Returns (replies,
         {message id: [indices left out]}), or None when the database cannot be asked.
         """
         asked: defaultdict[int, set[str]] = defaultdict(set)
+        since = said.get(MEMORY_SINCE)  # the channel's memory notes every post since then (ms)
         for entry in held:
+            # Made after the memory began (with room for clocks that differ): a subject it has no
+            # memory of was never said in a newer version than the line's.
+            remembered = since is not None and entry.made * 1000 - CLOCKS_APART_MS >= since
             for _, line in entry.lines:
                 subject = line.subject
                 if not entry.guild_id or subject is None:
                     continue
                 self.known.saw(entry.guild_id, subject, line.version)  # its karma task read it so
-                # Not in the channel's memory, or the memory says it is stale: the database decides.
-                if subject not in said or (
-                    said[subject] >= line.version and not self.known.reached(entry.guild_id, subject, said[subject])
+                # Not in the channel's memory (and perhaps forgotten), or the memory says it is
+                # stale: the database decides.
+                if (subject not in said and not remembered) or (
+                    subject in said
+                    and said[subject] >= line.version
+                    and not self.known.reached(entry.guild_id, subject, said[subject])
                 ):
                     asked[entry.guild_id].add(subject)
         try:

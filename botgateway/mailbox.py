@@ -35,6 +35,10 @@ LEASE_SECONDS = 10  # a holder that dies leaves the channel to others after this
 # no longer remembers is checked against the database (the truth) before it is said.
 SAID_SECONDS = 6 * 3600
 POSTED_SECONDS = 3600  # how long a channel remembers which replies it posted
+# The field of a channel's memory that says since when (ms since the epoch) it has noted what
+# every post told the channel: a line made after then about a subject it has no memory of was
+# never said newer (botgateway/delivery.py). No subject is empty, so the name is free.
+MEMORY_SINCE = ""
 # What waits for Discord's budget is bounded, so that a saturated budget cannot fill Redis. Per
 # channel, by time: an announcement held longer than ANNOUNCE_MAX_DELAY is merged or dropped at
 # the channel's next turn (botgateway/delivery.py), and a post merges every line a newer one
@@ -56,22 +60,24 @@ class Held:
     reaction: str | None
     guild_id: int = 0  # the server whose karma the lines report (0: unknown)
     since: float = 0.0  # time.time() when delivery took the reply in (0: unknown, as in older entries)
+    made: float = 0.0  # the reply's made_at (karma/message.py: Reply)
 
     @classmethod
     def of(cls, reply: Reply) -> "Held":
         lines = tuple(enumerate(reply.lines))
-        return cls(reply.message_id, lines, reply.joiner, reply.reaction, reply.guild_id, time.time())
+        return cls(reply.message_id, lines, reply.joiner, reply.reaction, reply.guild_id, time.time(), reply.made_at)
 
     def to_json(self) -> str:
         lines = [[index, line.text, line.subject, line.version] for index, line in self.lines]
         return json.dumps({"lines": lines, "joiner": self.joiner, "reaction": self.reaction, "guild": self.guild_id,
-                           "since": self.since})  # fmt: skip
+                           "since": self.since, "made": self.made})  # fmt: skip
 
     @classmethod
     def from_json(cls, message_id: int, text: str | bytes) -> "Held":
         data = json.loads(text)
         lines = tuple((index, Line(text, subject, version)) for index, text, subject, version in data["lines"])
-        return cls(message_id, lines, data["joiner"], data["reaction"], data.get("guild", 0), data.get("since", 0.0))
+        return cls(message_id, lines, data["joiner"], data["reaction"], data.get("guild", 0), data.get("since", 0.0),
+                   data.get("made", 0.0))  # fmt: skip
 
     def announces_only(self) -> bool:
         """Whether it only reports karma: no answer to a command, no reaction (which answers too)."""
@@ -199,7 +205,7 @@ class MemoryMailbox:
             channel = reply.channel_id
             entry = Held.of(reply)
             said = self._told(channel, now)
-            said = {subject: said[subject] for subject in entry.subjects() if subject in said}
+            said = {subject: said[subject] for subject in [*entry.subjects(), MEMORY_SINCE] if subject in said}
             if channel not in self._held and channel not in self._intents:
                 token = self._take_lease(channel, now)
                 if token is not None:
@@ -218,9 +224,13 @@ class MemoryMailbox:
         return said if expires > now else {}
 
     def _remember(self, channel_id: int, ours: bool, said: dict[str, int] | None) -> None:
-        if ours and said:
-            now = time.monotonic()
-            self._said[channel_id] = ({**self._told(channel_id, now), **said}, now + SAID_SECONDS)
+        """Note what a post told the channel; a post whose lease ran out meanwhile is not noted,
+        so the memory begins again after it."""
+        if said:
+            now, wall_ms = time.monotonic(), int(time.time() * 1000)
+            told = self._told(channel_id, now)
+            told = {MEMORY_SINCE: wall_ms, **told, **said} if ours else {**told, MEMORY_SINCE: wall_ms}
+            self._said[channel_id] = (told, now + SAID_SECONDS)
 
     def hold(self, channel_id: int, token: str, entry: Held) -> bool:
         """Hold what is left of a reply its lease holder could not post at once."""
@@ -274,6 +284,7 @@ class MemoryMailbox:
         """
         with self._lock:
             if not self._holds_lease(channel_id, token):
+                self._remember(channel_id, False, intent.get("said"))
                 return False
             now = time.monotonic()
             said, left, posted = _after(state, intent)
@@ -313,6 +324,7 @@ class MemoryMailbox:
         """Give the lease back; a channel that holds replies is due again in `due_in` seconds."""
         with self._lock:
             if not self._holds_lease(channel_id, token):
+                self._remember(channel_id, False, said)
                 return
             self._remember(channel_id, True, said)
             del self._leases[channel_id]
@@ -382,14 +394,18 @@ redis.call('SET', KEYS[2], ARGV[2])
 return 1
 """
 # KEYS: lease, intent, held, said, posted. ARGV: token, said {{subject: version}}, held {{message id:
-# reply or ""}}, posted [message id], seconds said and posted are remembered.
+# reply or ""}}, posted [message id], seconds said and posted are remembered. A holder whose lease
+# ran out notes nothing, and the channel's memory begins again (MEMORY_SINCE).
 _COMMIT = (
     _NOW_MS
     + f"""
-if not ({_HOLDS_LEASE}) then return 0 end
 local said = cjson.decode(ARGV[2])
+if not ({_HOLDS_LEASE}) then
+  if next(said) then redis.call('HSET', KEYS[4], '', now) redis.call('EXPIRE', KEYS[4], ARGV[5]) end
+  return 0
+end
+if next(said) then redis.call('HSETNX', KEYS[4], '', now) redis.call('EXPIRE', KEYS[4], ARGV[5]) end
 for subject, version in pairs(said) do redis.call('HSET', KEYS[4], subject, version) end
-if next(said) then redis.call('EXPIRE', KEYS[4], ARGV[5]) end
 for message_id, entry in pairs(cjson.decode(ARGV[3])) do
   if entry == '' then redis.call('HDEL', KEYS[3], message_id) else redis.call('HSET', KEYS[3], message_id, entry) end
 end
@@ -409,7 +425,11 @@ _RELEASE = (
     + f"""
 local ours = {_HOLDS_LEASE}
 if ours and ARGV[5] ~= '' then
+  redis.call('HSETNX', KEYS[5], '', now)
   for subject, version in pairs(cjson.decode(ARGV[5])) do redis.call('HSET', KEYS[5], subject, version) end
+  redis.call('EXPIRE', KEYS[5], ARGV[6])
+elseif ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[5], '', now)
   redis.call('EXPIRE', KEYS[5], ARGV[6])
 end
 local holds = redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1
@@ -462,6 +482,7 @@ class RedisMailbox:
         channel = reply.channel_id
         entry = Held.of(reply)
         subjects = entry.subjects()
+        asked = [*subjects, MEMORY_SINCE] if subjects else []
         leased, held, said = self._scripts["add"](
             keys=[
                 *self._keys(channel, "lease", "held"),
@@ -476,10 +497,10 @@ class RedisMailbox:
                 entry.to_json(),
                 "1" if entry.announces_only() else "0",
                 HELD_CHANNELS,
-                *subjects,
+                *asked,
             ],
         )
-        told = {subject: int(version) for subject, version in zip(subjects, said, strict=True) if version is not None}
+        told = {subject: int(version) for subject, version in zip(asked, said, strict=True) if version is not None}
         return (token if leased else None), bool(held), told
 
     def hold(self, channel_id: int, token: str, entry: Held) -> bool:

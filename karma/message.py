@@ -59,6 +59,8 @@ def check_fields(cls: type, payload: Any, optional: tuple[str, ...] = ()) -> dic
             raise ValueError(f"payload has no {field.name}")
         value = payload[field.name]
         expected = field.type
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)  # JSON does not tell 3 from 3.0
         # bool is an int in Python; an id must not be True.
         if (expected is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0)) or (
             isinstance(expected, type) and expected is not int and not isinstance(value, expected)
@@ -372,6 +374,10 @@ class Reply:
     # Not in the payload: the roles the karma changes call for (karma/roles/follow.py), which the
     # karma task hands to the role task beside the reply (karma/tasks.py).
     roles: tuple = ()
+    # When the changes its lines report began to be committed (time.time(); 0: not known, as for a
+    # replay, an answer that read them, or replies queued before this field existed): delivery
+    # need not read a subject a channel has no memory of if the memory began before then.
+    made_at: float = 0.0
 
     def __bool__(self) -> bool:
         return bool(self.lines or self.reaction)
@@ -387,12 +393,13 @@ class Reply:
             "joiner": self.joiner,
             "reaction": self.reaction,
             "guild_id": self.guild_id,
+            "made_at": self.made_at,
         }
 
     @classmethod
     def from_payload(cls, payload: Any) -> Self:
         """Build from a task payload; ValueError names the first field that is missing or wrong."""
-        values = check_fields(cls, payload, optional=("guild_id", "roles"))
+        values = check_fields(cls, payload, optional=("guild_id", "roles", "made_at"))
         if "roles" in values:
             raise ValueError("payload field roles is not part of a reply's payload")
         if values["joiner"] not in (" ", "\n"):

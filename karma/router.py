@@ -164,7 +164,8 @@ def respond_to_reaction(event: ReactionEvent) -> Reply:
             for subject, total, version in outcome.applied
         ]
     said = tuple(lines) if outcome.announce else ()
-    return Reply(event.channel_id, event.reply_id, said, guild_id=event.guild_id, roles=follow_reaction(event, outcome))
+    roles = follow_reaction(event, outcome)
+    return Reply(event.channel_id, event.reply_id, said, guild_id=event.guild_id, roles=roles, made_at=outcome.made_at)
 
 
 def announced(message: IncomingMessage, outcome: writes.Outcome, cut: bool) -> Reply:
@@ -182,7 +183,7 @@ def announced(message: IncomingMessage, outcome: writes.Outcome, cut: bool) -> R
         if cut:
             lines.append(Line(too_many_subjects(settings.MAX_SUBJECTS_PER_MESSAGE)))
         reply = answer(message, lines)
-        return replace(reply, lines=capped(reply.lines, reply.joiner))
+        return replace(reply, lines=capped(reply.lines, reply.joiner), made_at=outcome.made_at)
 
 
 def give(message: IncomingMessage, subject: str, delta: int, reason: str = "") -> Reply:

@@ -13,6 +13,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
+from botgateway import delivery
 from botgateway.delivery import Courier
 from botgateway.known_versions import KnownVersions
 from botgateway.mailbox import MemoryMailbox, RedisMailbox
@@ -147,3 +148,18 @@ def test_a_stale_line_reads_the_current_value_only_when_the_database_is_ahead_of
         courier.deliver(first)  # x is at 2 already: its wording is read too
     assert len(queries) == 3  # the version, the karma and the server's wording
     assert said_in(fake, first.channel_id) == ["x has 2 karma.", "x has 2 karma."]
+
+
+def test_a_new_subject_made_after_the_channels_memory_began_is_said_without_asking(
+    database, courier_with_memory, fake, monkeypatch
+):
+    monkeypatch.setattr(delivery, "CLOCKS_APART_MS", 0)  # one machine's clock
+    courier = courier_with_memory()
+    (first,) = replies(68, 1, "x++")
+    courier.deliver(first)  # the channel's memory begins with this post
+    time.sleep(0.01)
+    (second,) = replies(68, 1, "y++")  # made after: nothing newer of y can have been said and forgotten
+    with CaptureQueriesContext(connections[database]) as queries:
+        courier.deliver(second)
+    assert said_in(fake, first.channel_id) == ["x has 1 karma.", "y has 1 karma."]
+    assert len(queries) == 0

@@ -1,8 +1,10 @@
 """Held replies and the channel lease, the same in memory and in Redis."""
 
+import time
+
 import pytest
 
-from botgateway.mailbox import Held, MemoryMailbox, RedisMailbox
+from botgateway.mailbox import MEMORY_SINCE, Held, MemoryMailbox, RedisMailbox
 from botgateway.tests.conftest import PREFIX
 from karma.message import Line, Reply
 
@@ -50,26 +52,47 @@ def test_a_reply_posted_is_not_held_again(mailbox):
     assert held_ids(mailbox, token) == []
 
 
+def subjects_in(said):
+    return {subject: version for subject, version in said.items() if subject != MEMORY_SINCE}
+
+
 def test_a_channel_remembers_what_it_was_told_of_each_subject(mailbox):
     token, _, said = mailbox.add(reply(1))
-    assert said == {}  # told nothing yet
+    assert said == {}  # told nothing yet, and remembers nothing
     mailbox.add(reply(2))
     state = mailbox.state(CHANNEL, token)
+    before = time.time() * 1000
     mailbox.commit(CHANNEL, token, post_of(2, said={"x": 2}), state)
     assert mailbox.finish(CHANNEL, token) is False
-    # A late reply about x learns what the channel was told of x, whoever posted it.
+    # A late reply about x learns what the channel was told of x, whoever posted it, and since when
+    # the channel remembers every post.
     token, held, said = mailbox.add(reply(1))
-    assert (held, said) == (False, {"x": 2})
+    assert (held, subjects_in(said)) == (False, {"x": 2})
+    since = said[MEMORY_SINCE]
+    assert before - 1000 <= since <= time.time() * 1000 + 1000
     # A post made without holding the reply (Courier.deliver) is remembered as it gives the lease back.
     assert mailbox.finish(CHANNEL, token, said={"x": 3}) is False
-    assert mailbox.add(reply(4))[2] == {"x": 3}
+    assert mailbox.add(reply(4))[2] == {"x": 3, MEMORY_SINCE: since}
+
+
+def test_a_post_whose_lease_ran_out_begins_the_memory_again(mailbox):
+    token, _, _ = mailbox.add(reply(1))
+    mailbox.finish(CHANNEL, token, said={"x": 1})
+    since = mailbox.add(reply(2))[2][MEMORY_SINCE]
+    time.sleep(0.01)
+    # A holder that stalled past its lease made a post it can no longer note: the memory no longer
+    # knows everything that was said since it began.
+    mailbox.give_back(CHANNEL, "not-the-lease", said={"x": 5})
+    said = mailbox.add(reply(3))[2]
+    assert said["x"] == 1  # what the stalled holder said is not noted
+    assert said[MEMORY_SINCE] > since
 
 
 def test_two_bots_sharing_redis_keep_apart(shared_redis):
     ours, theirs = RedisMailbox(shared_redis, "popple:1:"), RedisMailbox(shared_redis, "popple:2:")
     token, _, _ = ours.add(reply(1))
     ours.finish(CHANNEL, token, said={"x": 9})
-    assert ours.add(reply(2))[2] == {"x": 9}
+    assert subjects_in(ours.add(reply(2))[2]) == {"x": 9}
     assert theirs.add(reply(2))[1:] == (False, {})  # the other bot's channel is idle and told nothing
 
 

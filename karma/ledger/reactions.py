@@ -106,9 +106,10 @@ def _apply_event(cursor: CursorWrapper, event: ReactionEvent, server: writes.Ser
     # A removal does not say who they are: the ledger does (as anonymised as the add's row).
     name = event.user_name or _name_of(cursor, event)
     origin = (event.guild_id, event.channel_id, event.message_id, event.user_id, name)
-    made, totals = writes.change(cursor, origin, change, event.stamp, LedgerEntry.Source.REACTION, {}, timezone.now())
+    now = timezone.now()
+    made, totals = writes.change(cursor, origin, change, event.stamp, LedgerEntry.Source.REACTION, {}, now)
     applied = [(subject, *totals[subject][:2]) for subject, _ in made]
-    return writes.counted(writes.Outcome(applied, announce, refusals))
+    return writes.counted(writes.Outcome(applied, announce, refusals, made_at=now.timestamp()))
 
 
 @dataclass

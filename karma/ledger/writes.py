@@ -61,6 +61,10 @@ class Outcome:
     # The server's role rewards (karma/roles/): [] when off, which is the default.
     rewards: list = field(default_factory=list)
     role_stack: bool = False
+    # time.time() when the transaction that committed the versions in `applied` began, so no later
+    # than their commit (0: not known, as for a replay, which answers what an earlier one did).
+    # Delivery trusts a channel's memory that began before it (botgateway/delivery.py).
+    made_at: float = 0.0
 
 
 def apply_changes(message: IncomingMessage, changes: Changes, reasons: Reasons | None = None) -> Outcome:
@@ -195,7 +199,8 @@ def _apply_version(cursor: CursorWrapper, message: IncomingMessage, changes: Cha
         return counted(Outcome([], announce, refusals))
     origin = (message.guild_id, message.channel_id, message.message_id, message.author_id, message.author_name)
     made, totals = change(cursor, origin, difference, revision, LedgerEntry.Source.CHAT, reasons, now)
-    return counted(Outcome([(subject, *totals[subject][:2]) for subject, _ in made], announce, refusals))
+    applied = [(subject, *totals[subject][:2]) for subject, _ in made]
+    return counted(Outcome(applied, announce, refusals, made_at=now.timestamp()))
 
 
 def counted(outcome: Outcome) -> Outcome:

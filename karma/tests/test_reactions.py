@@ -4,6 +4,7 @@ lasts, once, however the events are repeated or reordered; on SQLite and on Mari
 import itertools
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -76,7 +77,7 @@ def test_the_same_event_again_gives_once_and_answers_as_the_first_time(guild):
     event = reaction(ADDED, guild, snowflake())
     first = respond_to_reaction(event)
     again = respond_to_reaction(ReactionEvent.from_payload(event.to_payload()))  # redelivered
-    assert again == first
+    assert again == replace(first, made_at=0.0)  # a replay does not say when its changes were made
     assert karma(guild) == 1
     # Discord saying it was added again (a new event) changes nothing either: it was there.
     react(ADDED, guild, event.message_id)

@@ -7,6 +7,15 @@ from karma.replies import has_karma, shown
 def test_reply_payload_round_trip():
     original = Reply(5, 6, (Line("x has 1 karma.", "x", 3), Line("note")), "\n", "\N{WHITE HEAVY CHECK MARK}")
     assert Reply.from_payload(original.to_payload()) == original
+    made = Reply(5, 6, (Line("x has 1 karma.", "x", 3),), made_at=1764849600.25)
+    assert Reply.from_payload(made.to_payload()) == made
+
+
+def test_a_reply_payload_from_before_made_at_or_with_a_whole_number_is_read():
+    payload = Reply(5, 6, (Line("x has 1 karma.", "x", 3),), made_at=2.5).to_payload()
+    assert Reply.from_payload({**payload, "made_at": 3}).made_at == 3.0  # JSON's 3, not 3.0
+    del payload["made_at"]
+    assert Reply.from_payload(payload).made_at == 0.0  # queued by an older karma worker: not known
 
 
 @pytest.mark.parametrize(
@@ -19,6 +28,8 @@ def test_reply_payload_round_trip():
         (lambda p: p.update(joiner="\t"), "joiner must be a space or a line break"),
         (lambda p: p.update(reaction=""), "reaction must be an emoji or null"),
         (lambda p: p.update(channel_id="1"), "channel_id is not a valid int"),
+        (lambda p: p.update(made_at="now"), "made_at is not a valid float"),
+        (lambda p: p.update(made_at=True), "made_at is not a valid float"),
     ],
 )
 def test_malformed_reply_payloads_are_refused(change, error):
