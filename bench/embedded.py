@@ -106,8 +106,9 @@ def through_outbox():
     runbot = RunBot()
     outbox = Outbox(WORKDIR / "outbox.sqlite3", 100_000, runbot.publish, together=runbot.chat_message)  # as runbot
     outbox.start()
+    sent = payloads(20_000_000)  # made before the clock starts: the bench's work, not Popple's
     start = time.perf_counter()
-    for payload in payloads(20_000_000):
+    for payload in sent:
         outbox.put(payload)
     last = 20_000_000 + COUNT - 1
     # Each reply is posted as it is applied. Looked for every 20 ms, not every 1: this loop shares
