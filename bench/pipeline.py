@@ -140,7 +140,7 @@ class Deployment:
         purge_queues()
         for n in range(self.workers):
             if self.pool == SPLIT:  # as the Procfile deploys: karma and replies on workers of their own
-                queues = "karma" if n % 2 == 0 else "replies"
+                queues = "karma" if n % 2 == 0 else "answers,replies"
                 self.stack.worker(f"worker{n}", concurrency=self.concurrency, pool="threads", queues=queues)
             else:
                 self.stack.worker(f"worker{n}", concurrency=self.concurrency, pool=self.pool)

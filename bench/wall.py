@@ -4,7 +4,8 @@ then at half of it; this checkout against the code before issue 26, in the same 
     python bench/wall.py                                   # 20,000 servers, 120 s peak, 60 s after
     python bench/wall.py --servers 2000 --peak 30 --after 30
 
-Reply tasks are published straight to the `replies` queue, as karma workers publish them (the wall
+Reply tasks are published straight to the `replies` queue, and answers to `answers` where the code
+has that queue, as karma workers publish them (the wall
 is the reply side's; bench/pipeline.py measures the karma side), to the reply worker the Procfile
 starts. The fake Discord enforces 50 requests/s in all and 5 messages per 5 s per channel, with
 429s beyond. Each server has one channel, except the busy one, which sends a third of all
@@ -89,8 +90,9 @@ class Wall:
                 "guild_id": 1_000_000 + server}  # fmt: skip
 
 
-def publish(wall, rate, seconds, publisher, stop_at=None):
-    """Announcements at `rate` a second for `seconds` (a third to the busy server), and answers."""
+def publish(wall, rate, seconds, publisher, answer_to):
+    """Announcements at `rate` a second for `seconds` (a third to the busy server), and answers,
+    published as `answer_to` says: (task, queue)."""
     started = time.monotonic()
     sent = 0
     while (elapsed := time.monotonic() - started) < seconds:
@@ -100,7 +102,8 @@ def publish(wall, rate, seconds, publisher, stop_at=None):
             publisher.send_task("karma.send_reply", args=[wall.announcement(server)], queue="replies")
             sent += 1
             if sent % (rate // ANSWERS_PER_SECOND or 1) == 0:
-                publisher.send_task("karma.send_reply", args=[wall.answer()], queue="replies")
+                task, queue = answer_to
+                publisher.send_task(task, args=[wall.answer()], queue=queue)
         time.sleep(0.005)
     return sent
 
@@ -124,6 +127,9 @@ def run(root, wall_size, peak, after, label):
     publisher = Celery(broker=BROKER_URL)
     publisher.conf.task_queues = task_queues()
     wall = Wall(wall_size)
+    # As that code's karma workers publish an answer: to a queue of its own, once there is one.
+    has_answers = '"answers"' in (Path(root) / "poppleproject" / "rabbitmq.py").read_text()
+    answer_to = ("karma.send_answer", "answers") if has_answers else ("karma.send_reply", "replies")
     try:
         stack.deployed("replies", "replies", METRICS_PORT=str(port))
         memory_before = client.info("memory")["used_memory"]
@@ -131,7 +137,7 @@ def run(root, wall_size, peak, after, label):
         peak_started = time.perf_counter()
         sampler = Sampler(client)
         sampler.start()
-        publish(wall, GLOBAL_LIMIT * 5, peak, publisher)
+        publish(wall, GLOBAL_LIMIT * 5, peak, publisher, answer_to)
         peak_ended = time.perf_counter()
         memory_peak = sampler.peak
         held_at_peak = held_replies(client)
@@ -147,7 +153,7 @@ def run(root, wall_size, peak, after, label):
 
         watcher = threading.Thread(target=watch)
         watcher.start()
-        publish(wall, GLOBAL_LIMIT // 2, after, publisher)
+        publish(wall, GLOBAL_LIMIT // 2, after, publisher, answer_to)
         still_held = held_channels(client)
         memory_after = client.info("memory")["used_memory"]
         deadline = time.monotonic() + DRAIN_WAIT  # no more input: how long until the mailbox drains

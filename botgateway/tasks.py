@@ -1,5 +1,5 @@
-"""The reply tasks (queue `replies`): hand the answer to a chat message to this process's courier,
-complete a slash command's deferred response, and change members' reward roles.
+"""The reply tasks (queues `replies` and `answers`): hand the answer to a chat message to this
+process's courier, complete a slash command's deferred response, and change members' reward roles.
 
 It never waits on Discord: the courier posts what the budget allows now and holds the rest
 (botgateway/delivery.py). Idempotent: a redelivered reply is held once, and every attempt at a
@@ -24,6 +24,12 @@ from poppleproject.celery import tasks_run_inline
     **RETRY_POLICY,
 )
 def send_reply(self, payload=None, *unexpected, **unknown):
+    deliver(parsed(self, Reply.from_payload, payload, (*unexpected, *unknown), "reply"))
+
+
+@shared_task(name="karma.send_answer", bind=True, autoretry_for=(RedisError,), **RETRY_POLICY)
+def send_answer(self, payload=None, *unexpected, **unknown):
+    """A reply that answers someone: send_reply's work, from queue `answers` (karma/tasks.py says why)."""
     deliver(parsed(self, Reply.from_payload, payload, (*unexpected, *unknown), "reply"))
 
 

@@ -382,6 +382,11 @@ class Reply:
     def __bool__(self) -> bool:
         return bool(self.lines or self.reaction)
 
+    def answers(self) -> bool:
+        """Whether someone waits for it: a reaction, or a line that reports no subject's karma (an
+        answer to a command, a refusal); not an announcement alone."""
+        return self.reaction is not None or any(line.subject is None for line in self.lines)
+
     def text(self) -> str:
         return self.joiner.join(line.text for line in self.lines)
 

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 # only; the two sides meet at the queue.
 REPLY_TASK = "karma.send_reply"
 REPLIES_TASK = "karma.send_replies"  # several replies in one task
+ANSWER_TASK = "karma.send_answer"  # a reply that answers someone, on a queue of its own
 ROLE_TASK = "karma.apply_roles"
 INTERACTION_REPLY_TASK = "karma.complete_interaction"
 
@@ -183,16 +184,26 @@ def handle_reaction(self, payload=None, *unexpected, **unknown):
 
 
 def send_replies(replies: list[Reply]) -> None:
-    """Hand replies to the reply side (queue `replies`), in one task however many say something,
-    and the roles their changes call for to the role task (none unless the server gives roles)."""
+    """Hand replies to the reply side, and the roles their changes call for to the role task (none
+    unless the server gives roles).
+
+    One that answers someone (a command, a refusal) goes alone to queue `answers`, which the reply
+    workers take beside `replies`: someone waits for it, and it must not queue behind a backlog of
+    announcements. Announcements go to `replies`, in one task however many.
+    """
     # The karma transactions have committed by now: a reply never announces a rolled-back change.
     for reply in replies:
         send_roles(reply.roles)
-    payloads = [reply.to_payload() for reply in replies if reply]
-    if len(payloads) == 1:
-        publish(REPLY_TASK, payloads[0])
-    elif payloads:
-        publish(REPLIES_TASK, payloads)
+    announcements = []
+    for reply in replies:
+        if reply.answers():
+            publish(ANSWER_TASK, reply.to_payload())
+        elif reply:
+            announcements.append(reply.to_payload())
+    if len(announcements) == 1:
+        publish(REPLY_TASK, announcements[0])
+    elif announcements:
+        publish(REPLIES_TASK, announcements)
 
 
 @shared_task(name="karma.post_log", bind=True, autoretry_for=(BrokerError, MessageNacked), **RETRY_POLICY)

@@ -13,7 +13,10 @@ delayed delivery (retries with a countdown on quorum queues) needs.
 from kombu import Exchange, Queue
 
 VHOST = "popple"
-TASK_QUEUES = ("karma", "replies")
+# `answers`: replies that answer someone (a command, a refusal), which the reply workers take beside
+# `replies` so that they never wait behind a backlog of announcements there. A queue of their own,
+# not a priority: RabbitMQ's quorum queues (3.10 here) have no message priorities.
+TASK_QUEUES = ("karma", "replies", "answers")
 # Where RabbitMQ moves what needs a person's attention: a message redelivered `delivery_limit`
 # times (each delivery ended without an acknowledgement: its worker died, or lost the broker), and
 # a malformed one a worker rejected (karma/tasks.py: parsed). Bounded: the oldest go.
@@ -31,8 +34,12 @@ _WORKER_OWN = rf"celeryev|{_PIDBOX}|celery_delayed_.*"
 PERMISSIONS = {
     # Publishes chat messages to `karma`; cannot read any queue nor publish anywhere else.
     "gateway": (NOTHING, "^karma$", NOTHING),
-    # Both worker pools: consume `karma` and `replies`, publish replies and their own retries.
-    "worker": (f"^({_WORKER_OWN})$", f"^(karma|replies|{_WORKER_OWN})$", f"^(karma|replies|{_WORKER_OWN})$"),
+    # Both worker pools: consume `karma`, `replies` and `answers`, publish replies and their own retries.
+    "worker": (
+        f"^({_WORKER_OWN})$",
+        f"^(karma|replies|answers|{_WORKER_OWN})$",
+        f"^(karma|replies|answers|{_WORKER_OWN})$",
+    ),
     # Celery beat: publishes the periodic housekeeping tasks to `karma`.
     "beat": (NOTHING, "^karma$", NOTHING),
     # Reads task events through its own celeryev.<uuid> queue, and asks workers for their state

@@ -272,6 +272,7 @@ _ROUTES = {
     "karma.handle_reaction": "karma",
     "karma.send_reply": "replies",
     "karma.send_replies": "replies",
+    "karma.send_answer": "answers",  # beside `replies`, never behind its backlog (rabbitmq.py)
     "karma.post_log": "karma",
     "karma.handle_interaction": "karma",
     "karma.complete_interaction": "replies",

@@ -31,6 +31,7 @@ def broker_url(role):
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CONNECTED = "connected to Discord as Popple"  # what a gateway logs once the fake Discord has it
 QUEUES = (*rabbitmq.TASK_QUEUES, rabbitmq.DEAD_LETTERS)  # what purge_queues empties
+ALL_QUEUES = ",".join(rabbitmq.TASK_QUEUES)  # what a worker that does everything consumes
 PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 
 
@@ -90,7 +91,7 @@ class Stack:
         self.processes[name] = process.start()
         return process
 
-    def worker(self, name, concurrency=8, queues="karma,replies", pool="threads"):
+    def worker(self, name, concurrency=8, queues=ALL_QUEUES, pool="threads"):
         """A Celery worker as the Procfile runs it (a pool of threads), unless told otherwise."""
         process = self.start(
             name,

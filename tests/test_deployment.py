@@ -109,7 +109,13 @@ def test_workers_scale_freely(service):
 
 def test_karma_and_replies_have_their_own_workers():
     assert " -Q karma " in PROCFILE["worker"]
-    assert " -Q replies " in PROCFILE["replies"]
+    assert " -Q answers,replies " in PROCFILE["replies"]  # answers never behind announcements
+    consumed = {queue for name in ("worker", "replies") for queue in consumed_by(PROCFILE[name])}
+    assert consumed == set(rabbitmq.TASK_QUEUES)  # every task queue has its workers
+
+
+def consumed_by(command):
+    return command.split(" -Q ")[1].split()[0].split(",")
 
 
 def test_beat_keeps_its_schedule_where_the_image_lets_it_write():

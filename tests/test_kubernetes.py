@@ -348,8 +348,8 @@ def test_each_port_is_open_to_its_clients_only(service, expected):
 # reference points at what exists.
 
 
-@pytest.mark.parametrize("name, queue", [("worker", "karma"), ("replies", "replies")])
-def test_workers_scale_on_their_queue(name, queue):
+@pytest.mark.parametrize("name, queues", [("worker", ["karma"]), ("replies", ["replies", "answers"])])
+def test_workers_scale_on_their_queues(name, queues):
     scaled = BY_KIND["ScaledObject"][name]
     spec = scaled["spec"]
     assert set(spec) <= {"scaleTargetRef", "minReplicaCount", "maxReplicaCount", "pollingInterval",
@@ -359,19 +359,19 @@ def test_workers_scale_on_their_queue(name, queue):
     assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
     assert all(isinstance(spec[field], int) for field in ("minReplicaCount", "maxReplicaCount", "pollingInterval",
                                                            "cooldownPeriod"))  # fmt: skip
-    [trigger] = spec["triggers"]
-    assert set(trigger) <= {"type", "metadata", "authenticationRef", "metricType", "name"}
-    assert trigger["type"] == "rabbitmq"
-    assert trigger["metadata"]["queueName"] == queue
-    assert queue in rabbitmq.TASK_QUEUES
-    assert trigger["metadata"]["mode"] == "QueueLength"
-    assert all(isinstance(value, str) for value in trigger["metadata"].values())  # a map of strings
-    authentication = BY_KIND["TriggerAuthentication"][trigger["authenticationRef"]["name"]]
-    [host] = authentication["spec"]["secretTargetRef"]
-    assert set(host) == {"parameter", "name", "key"}
-    assert host["parameter"] == "host"
-    assert host["name"] == "popple-secrets"
-    assert host["key"] in SECRET_KEYS
+    assert [trigger["metadata"]["queueName"] for trigger in spec["triggers"]] == queues
+    for trigger in spec["triggers"]:
+        assert set(trigger) <= {"type", "metadata", "authenticationRef", "metricType", "name"}
+        assert trigger["type"] == "rabbitmq"
+        assert trigger["metadata"]["queueName"] in rabbitmq.TASK_QUEUES
+        assert trigger["metadata"]["mode"] == "QueueLength"
+        assert all(isinstance(value, str) for value in trigger["metadata"].values())  # a map of strings
+        authentication = BY_KIND["TriggerAuthentication"][trigger["authenticationRef"]["name"]]
+        [host] = authentication["spec"]["secretTargetRef"]
+        assert set(host) == {"parameter", "name", "key"}
+        assert host["parameter"] == "host"
+        assert host["name"] == "popple-secrets"
+        assert host["key"] in SECRET_KEYS
 
 
 def test_the_autoscaler_uses_an_account_with_no_rights():

@@ -169,3 +169,31 @@ def test_a_database_error_retries_the_whole_task(discord, caplog, monkeypatch):
     assert f"message {messages[0].message_id} was applied before (redelivered)" in caplog.text
     assert discord.wait_until(lambda: discord.replies_to(messages[1].message_id))
     assert dict(Karma.objects.filter(guild_id=7).values_list("subject", "karma")) == {"x": 1, "y": 1}
+
+
+def test_an_answer_goes_to_its_own_queue_and_announcements_together(discord, monkeypatch):
+    published = []
+
+    def publish(name, payload, publish=tasks.publish):
+        published.append((name, payload))
+        publish(name, payload)
+
+    monkeypatch.setattr(tasks, "publish", publish)
+    messages = [chat("x++", guild_id=7), chat("@Popple karma x", guild_id=7), chat("y++", guild_id=9)]
+    handle_messages.delay([message.to_payload() for message in messages])
+    assert discord.wait_until(lambda: all(discord.replies_to(message.message_id) for message in messages))
+    assert discord.replies_to(messages[1].message_id) == ["x has 1 karma."]
+    answer, announcements = published
+    assert answer[0] == tasks.ANSWER_TASK
+    assert answer[1]["message_id"] == messages[1].message_id
+    assert announcements[0] == tasks.REPLIES_TASK
+    assert [payload["message_id"] for payload in announcements[1]] == [messages[0].message_id, messages[2].message_id]
+
+
+def test_what_answers_someone_and_what_only_announces():
+    from karma.message import Line, Reply
+
+    assert not Reply(1, 2, (Line("x has 1 karma.", "x", 1),)).answers()
+    assert Reply(1, 2, (Line("x has 1 karma.", "x", 1), Line("You can't give yourself karma."))).answers()
+    assert Reply(1, 2, reaction="\N{WHITE HEAVY CHECK MARK}").answers()
+    assert Reply(1, 2, (Line("No one has any karma yet."),)).answers()

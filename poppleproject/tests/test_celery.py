@@ -39,4 +39,4 @@ def test_every_popple_task_is_routed_to_a_queue_that_accepts_it():
     accepted = {name for names in tasks_by_queue().values() for name in names}
     popple = {name for name in app.tasks if not name.startswith("celery.")}
     assert popple == accepted
-    assert set(tasks_by_queue()) == {"karma", "replies"}
+    assert set(tasks_by_queue()) == {"karma", "replies", "answers"}
