@@ -4,14 +4,13 @@ then at half of it; this checkout against the code before issue 26, in the same 
     python bench/wall.py                                   # 20,000 servers, 120 s peak, 60 s after
     python bench/wall.py --servers 2000 --peak 30 --after 30
 
-Reply tasks are published straight to the `replies` queue, and answers to `answers` where the code
-has that queue, as karma workers publish them (the wall
-is the reply side's; bench/pipeline.py measures the karma side), to the reply worker the Procfile
-starts. The fake Discord enforces 50 requests/s in all and 5 messages per 5 s per channel, with
-429s beyond. Each server has one channel, except the busy one, which sends a third of all
-announcements over 50 channels (in one channel, Discord's bucket alone would hold it to one
-message a second: the global budget's fairness would not be tested). Two answers to commands a
-second go to quiet servers.
+Reply tasks are published straight to the `replies` queue (answers to `answers`, where the code has
+that queue), as karma workers publish them (the wall is the reply side's; bench/pipeline.py measures
+the karma side), to the reply worker the Procfile starts. The fake Discord enforces 50 requests/s in
+all and 5 messages per 5 s per channel, with 429s beyond. Each server has one channel, except the
+busy one, which sends a third of all announcements over 50 channels (in one channel, Discord's
+bucket alone would hold it to one message a second: the global budget's fairness would not be
+tested). Two answers to commands a second go to quiet servers.
 
 Reports, per side: answers' latency (publish to Discord), announcement lines posted within
 ANNOUNCE_MAX_DELAY of their publishing, later, merged late or dropped, what share of the posts the
@@ -44,7 +43,7 @@ from bench.report import markdown_table, report  # noqa: E402
 from poppleproject.rabbitmq import task_queues  # noqa: E402
 from testkit.fakediscord import FakeDiscord  # noqa: E402
 from testkit.metrics import scrape, value  # noqa: E402
-from testkit.stack import BROKER_URL, REDIS_URL, Stack, free_port, purge_queues  # noqa: E402
+from testkit.stack import BROKER_URL, REDIS_URL, Stack, all_queues, free_port, purge_queues  # noqa: E402
 
 BEFORE = "156facd"  # the last commit before issue 26 (answers first, shares, staleness)
 GLOBAL_LIMIT = 50
@@ -127,8 +126,9 @@ def run(root, wall_size, peak, after, label):
     publisher = Celery(broker=BROKER_URL)
     publisher.conf.task_queues = task_queues()
     wall = Wall(wall_size)
-    # As that code's karma workers publish an answer: to a queue of its own, once there is one.
-    has_answers = '"answers"' in (Path(root) / "poppleproject" / "rabbitmq.py").read_text()
+    # As that code's karma workers publish an answer: to a queue of its own, once its Procfile's
+    # workers take one.
+    has_answers = "answers" in all_queues(root).split(",")
     answer_to = ("karma.send_answer", "answers") if has_answers else ("karma.send_reply", "replies")
     try:
         stack.deployed("replies", "replies", METRICS_PORT=str(port))

@@ -13,7 +13,7 @@ from botgateway import roles, slash_answers
 from botgateway.delivery import courier
 from karma.message import Reply, RoleChange
 from karma.slash import SlashAnswer
-from karma.tasks import REPLY_TASK, RETRY_POLICY, alone_if_redelivered, each_apart, each_parsed, parsed
+from karma.tasks import RETRY_POLICY, alone_if_redelivered, each_apart, each_parsed, parsed, reply_task
 from poppleproject.celery import tasks_run_inline
 
 
@@ -29,16 +29,17 @@ def send_reply(self, payload=None, *unexpected, **unknown):
 
 @shared_task(name="karma.send_answer", bind=True, autoretry_for=(RedisError,), **RETRY_POLICY)
 def send_answer(self, payload=None, *unexpected, **unknown):
-    """A reply that answers someone: send_reply's work, from queue `answers` (karma/tasks.py says why)."""
+    """A reply that answers someone: send_reply's work, from queue `answers` (poppleproject/rabbitmq.py says why)."""
     deliver(parsed(self, Reply.from_payload, payload, (*unexpected, *unknown), "reply"))
 
 
 @shared_task(name="karma.send_replies", bind=True, autoretry_for=(RedisError,), **RETRY_POLICY)
 def send_replies(self, payloads=None, *unexpected, **unknown):
     """The replies to several chat messages that a karma task applied together, in turn. A retry
-    delivers again the ones delivered already, which are held or posted once."""
+    delivers again the ones delivered already, which are held or posted once. Redelivered, each
+    goes on alone by its own queue (one from an older karma worker may hold answers too)."""
     replies = each_parsed(self, Reply.from_payload, payloads, (*unexpected, *unknown), "reply")
-    if not alone_if_redelivered(self, replies, REPLY_TASK):
+    if not alone_if_redelivered(self, replies, reply_task):
         each_apart(self, replies, deliver, "reply")
 
 

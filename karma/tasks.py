@@ -82,9 +82,9 @@ def redelivered(task: Task) -> bool:
     return bool((task.request.delivery_info or {}).get("redelivered"))
 
 
-def alone_if_redelivered(task: Task, items: list, single: str) -> bool:
+def alone_if_redelivered(task: Task, items: list, single: str | Callable[[Any], str]) -> bool:
     """Publish each item (a message or a reply) of a task that came back from RabbitMQ as a task
-    `single` of its own, and say so (the caller then has nothing left to do).
+    `single` of its own (or `single(item)`), and say so (the caller then has nothing left to do).
 
     A task that came back was running when its worker died (or its ack was lost), perhaps because
     of one of its payloads; each going on alone, only such a payload is delivered again and again
@@ -95,7 +95,7 @@ def alone_if_redelivered(task: Task, items: list, single: str) -> bool:
         return False
     logger.info("task %s redelivered by the broker: its %d payloads go on alone", task.request.id, len(items))
     for item in items:
-        publish(single, item.to_payload())
+        publish(single if isinstance(single, str) else single(item), item.to_payload())
     return True
 
 
@@ -187,9 +187,11 @@ def send_replies(replies: list[Reply]) -> None:
     """Hand replies to the reply side, and the roles their changes call for to the role task (none
     unless the server gives roles).
 
-    One that answers someone (a command, a refusal) goes alone to queue `answers`, which the reply
-    workers take beside `replies`: someone waits for it, and it must not queue behind a backlog of
-    announcements. Announcements go to `replies`, in one task however many.
+    One that answers someone (a command, a refusal, a reaction) goes to queue `answers`, which the
+    reply workers take beside `replies`: someone waits for it, and it must not queue behind a
+    backlog of announcements (poppleproject/rabbitmq.py). Each goes alone: answers are few beside
+    announcements, and one in a task of its own waits for no other reply of its group to be posted
+    or held first. Announcements go to `replies`, in one task however many.
     """
     # The karma transactions have committed by now: a reply never announces a rolled-back change.
     for reply in replies:
@@ -204,6 +206,11 @@ def send_replies(replies: list[Reply]) -> None:
         publish(REPLY_TASK, announcements[0])
     elif announcements:
         publish(REPLIES_TASK, announcements)
+
+
+def reply_task(reply: Reply) -> str:
+    """The task a reply goes alone by: an answer to queue `answers`, an announcement to `replies`."""
+    return ANSWER_TASK if reply.answers() else REPLY_TASK
 
 
 @shared_task(name="karma.post_log", bind=True, autoretry_for=(BrokerError, MessageNacked), **RETRY_POLICY)

@@ -13,9 +13,11 @@ delayed delivery (retries with a countdown on quorum queues) needs.
 from kombu import Exchange, Queue
 
 VHOST = "popple"
-# `answers`: replies that answer someone (a command, a refusal), which the reply workers take beside
-# `replies` so that they never wait behind a backlog of announcements there. A queue of their own,
-# not a priority: RabbitMQ's quorum queues (3.10 here) have no message priorities.
+# `answers`: replies that answer someone (a command, a refusal, a reaction), which the reply workers
+# take beside `replies` so that they never wait behind a backlog of announcements there (issue 26).
+# A queue of their own rather than message priorities: quorum queues have none on RabbitMQ 3.10
+# (priorities came to them in 4.0), and a classic priority queue would lose what the quorum queues
+# give (the delivery limit that dead-letters a poison message, replication).
 TASK_QUEUES = ("karma", "replies", "answers")
 # Where RabbitMQ moves what needs a person's attention: a message redelivered `delivery_limit`
 # times (each delivery ended without an acknowledgement: its worker died, or lost the broker), and
@@ -34,7 +36,8 @@ _WORKER_OWN = rf"celeryev|{_PIDBOX}|celery_delayed_.*"
 PERMISSIONS = {
     # Publishes chat messages to `karma`; cannot read any queue nor publish anywhere else.
     "gateway": (NOTHING, "^karma$", NOTHING),
-    # Both worker pools: consume `karma`, `replies` and `answers`, publish replies and their own retries.
+    # Both worker pools: consume `karma`, `replies` and `answers`, publish replies, answers and their
+    # own retries.
     "worker": (
         f"^({_WORKER_OWN})$",
         f"^(karma|replies|answers|{_WORKER_OWN})$",

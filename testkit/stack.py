@@ -31,8 +31,25 @@ def broker_url(role):
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 CONNECTED = "connected to Discord as Popple"  # what a gateway logs once the fake Discord has it
 QUEUES = (*rabbitmq.TASK_QUEUES, rabbitmq.DEAD_LETTERS)  # what purge_queues empties
-ALL_QUEUES = ",".join(rabbitmq.TASK_QUEUES)  # what a worker that does everything consumes
-PROCFILE = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+
+
+def procfile(root=ROOT):
+    """The processes of the checkout at `root` (a benchmark runs an older one beside this one)."""
+    return dict(line.split(": ", 1) for line in (Path(root) / "Procfile").read_text().splitlines() if line.strip())
+
+
+def all_queues(root=ROOT):
+    """What a worker that does everything consumes: every queue the checkout's Procfile workers do
+    (an older checkout has no `answers`, and its workers would refuse it)."""
+    queues = []
+    for line in procfile(root).values():
+        command = shlex.split(line)
+        if "-Q" in command:
+            queues += command[command.index("-Q") + 1].split(",")
+    return ",".join(dict.fromkeys(queues))
+
+
+PROCFILE = procfile()
 
 
 def purge_queues():
@@ -91,8 +108,9 @@ class Stack:
         self.processes[name] = process.start()
         return process
 
-    def worker(self, name, concurrency=8, queues=ALL_QUEUES, pool="threads"):
+    def worker(self, name, concurrency=8, queues=None, pool="threads"):
         """A Celery worker as the Procfile runs it (a pool of threads), unless told otherwise."""
+        queues = queues or all_queues(self.root)
         process = self.start(
             name,
             [
@@ -110,7 +128,7 @@ class Stack:
         the read-only database account compose gives it)."""
         if process == "replies":
             variables.setdefault("DATABASE_URL", reader_url(self.env["DATABASE_URL"]))
-        command = shlex.split(PROCFILE[process])
+        command = shlex.split(procfile(self.root)[process])
         assert command[0] == "celery"
         command[command.index("-n") + 1] = f"{name}@%h"  # several per machine here
         started = self.start(name, [sys.executable, "-m", *command], **variables)
@@ -120,7 +138,7 @@ class Stack:
 
     def beat(self, name="beat"):
         """Celery beat as the Procfile starts it, keeping its schedule in the log folder."""
-        command = shlex.split(PROCFILE["beat"])
+        command = shlex.split(procfile(self.root)["beat"])
         command[command.index("--schedule") + 1] = str(self.log_dir / f"{name}-schedule")
         started = self.start(name, [sys.executable, "-m", *command], CELERY_BROKER_URL=broker_url("beat"))
         started.wait_for_log(r"beat: Starting")

@@ -109,7 +109,7 @@ def test_workers_scale_freely(service):
 
 def test_karma_and_replies_have_their_own_workers():
     assert " -Q karma " in PROCFILE["worker"]
-    assert " -Q answers,replies " in PROCFILE["replies"]  # answers never behind announcements
+    assert " -Q answers,replies " in PROCFILE["replies"]  # answers to commands have a queue of their own
     consumed = {queue for name in ("worker", "replies") for queue in consumed_by(PROCFILE[name])}
     assert consumed == set(rabbitmq.TASK_QUEUES)  # every task queue has its workers
 

@@ -2,7 +2,11 @@
 role that can do only its part, quorum queues that move a message killing its workers to the
 dead-letter queue, and a length limit that refuses new messages, which the gateway keeps."""
 
+import base64
+import json
 import sys
+import urllib.parse
+import urllib.request
 
 import kombu
 import pytest
@@ -65,18 +69,20 @@ def test_the_gateway_may_only_publish_to_karma(empty_queues):
     assert queued("karma") == 1
     with pytest.raises(AccessRefused):
         consume("gateway", "karma")  # it cannot take (or read) the messages it sent
-    with pytest.raises(AccessRefused):
-        publish("gateway", "replies")  # nor post to Discord through the reply workers
-    assert queued("replies") == 0
+    for queue in ("replies", "answers"):
+        with pytest.raises(AccessRefused):
+            publish("gateway", queue)  # nor post to Discord through the reply workers
+        assert queued(queue) == 0
 
 
 @pytest.mark.parametrize("role", ["flower", "web", "beat"])
 def test_monitors_and_the_web_cannot_queue_replies(empty_queues, role):
-    with pytest.raises(AccessRefused):
-        publish(role, "replies")
+    for queue in ("replies", "answers"):
+        with pytest.raises(AccessRefused):
+            publish(role, queue)
+        assert queued(queue) == 0
     with pytest.raises(AccessRefused):
         consume(role, "karma")
-    assert queued("replies") == 0
 
 
 def test_flower_cannot_queue_chat_messages(empty_queues):
@@ -95,6 +101,7 @@ def test_the_autoscaler_may_only_read_queue_lengths(empty_queues):
     publish("gateway", "karma")
     with kombu.Connection(broker_url("keda")) as connection:
         assert connection.default_channel.queue_declare("karma", passive=True).message_count == 1
+        assert connection.default_channel.queue_declare("answers", passive=True).message_count == 0
     with pytest.raises(AccessRefused):
         publish("keda", "karma")
     with pytest.raises(AccessRefused):
@@ -122,11 +129,30 @@ def test_the_setup_reads_passwords_from_files(empty_queues, tmp_path):
     assert queued("karma") == 1
 
 
-def test_workers_consume_both_queues_and_publish_replies(empty_queues):
-    consume("worker", "karma")
-    consume("worker", "replies")
+def test_workers_consume_the_task_queues_and_publish_replies_and_answers(empty_queues):
+    for queue in rabbitmq.TASK_QUEUES:
+        consume("worker", queue)
     publish("worker", "replies")
-    assert queued("replies") == 1
+    publish("worker", "answers")  # karma workers publish answers to commands there
+    assert queued("replies") == queued("answers") == 1
+
+
+def test_the_setup_makes_each_task_queue_a_quorum_queue_under_the_limits(empty_queues):
+    done = setup_rabbitmq()
+    assert done.returncode == 0, done.stderr
+    assert "queues karma, replies, answers (delivery limit" in done.stdout
+    for name in rabbitmq.TASK_QUEUES:
+        with urllib.request.urlopen(management(f"/api/queues/{urllib.parse.quote(VHOST, safe='')}/{name}")) as answer:
+            queue = json.load(answer)
+        assert queue["type"] == "quorum"
+        assert queue["effective_policy_definition"]["delivery-limit"] == settings.RABBITMQ_DELIVERY_LIMIT
+
+
+def management(path):
+    """A request to RabbitMQ's management API as its administrator (the tests' guest)."""
+    request = urllib.request.Request("http://127.0.0.1:15672" + path)
+    request.add_header("Authorization", "Basic " + base64.b64encode(b"guest:guest").decode())
+    return request
 
 
 def test_a_full_queue_refuses_new_messages(empty_queues):

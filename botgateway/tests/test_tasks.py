@@ -59,3 +59,35 @@ def test_malformed_replies_are_rejected_with_one_line(discord, caplog, args, kwa
     assert result.state == "REJECTED"
     assert problem in caplog.text
     assert discord.rest_log == []
+
+
+def test_answers_and_announcements_are_routed_to_their_own_queues():
+    from poppleproject.celery import app
+
+    def queue(name):
+        return app.amqp.router.route({}, name)["queue"].name
+
+    assert queue("karma.send_answer") == "answers"
+    assert queue("karma.send_reply") == queue("karma.send_replies") == "replies"
+    assert queue("karma.complete_interaction") == queue("karma.apply_roles") == "replies"  # as before
+
+
+def test_a_redelivered_group_goes_on_alone_each_by_its_own_queue(monkeypatch):
+    # As an older karma worker may have grouped them: an announcement, an answer, a reaction.
+    from types import SimpleNamespace
+
+    from karma import tasks
+    from karma.tasks import alone_if_redelivered, reply_task
+
+    published = []
+    monkeypatch.setattr(tasks, "publish", lambda name, payload: published.append((name, payload["message_id"])))
+    replies = [
+        Reply(CHANNEL, 1, (Line("x has 1 karma.", "x", 1),)),
+        Reply(CHANNEL, 2, (Line("x has 1 karma.", "x", 1), Line("You can't give yourself karma."))),
+        Reply(CHANNEL, 3, reaction="\N{WHITE HEAVY CHECK MARK}"),
+    ]
+    task = SimpleNamespace(request=SimpleNamespace(id="t", delivery_info={"redelivered": True}))
+    assert alone_if_redelivered(task, replies, reply_task)
+    assert published == [("karma.send_reply", 1), ("karma.send_answer", 2), ("karma.send_answer", 3)]
+    task.request.delivery_info = {"redelivered": False}
+    assert not alone_if_redelivered(task, replies, reply_task)  # the first time: together, as sent

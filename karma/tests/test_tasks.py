@@ -10,6 +10,7 @@ import pytest
 from django.db import OperationalError
 
 from karma import tasks
+from karma.message import Line, Reply
 from karma.models import Karma
 from karma.replies import QUESTION
 from karma.tasks import handle_message, handle_messages
@@ -191,8 +192,7 @@ def test_an_answer_goes_to_its_own_queue_and_announcements_together(discord, mon
 
 
 def test_what_answers_someone_and_what_only_announces():
-    from karma.message import Line, Reply
-
+    # As the reply side tells them apart (botgateway/mailbox.py, Held.announces_only).
     assert not Reply(1, 2, (Line("x has 1 karma.", "x", 1),)).answers()
     assert Reply(1, 2, (Line("x has 1 karma.", "x", 1), Line("You can't give yourself karma."))).answers()
     assert Reply(1, 2, reaction="\N{WHITE HEAVY CHECK MARK}").answers()
