@@ -36,14 +36,19 @@ class KnownVersions:
         now = time.monotonic()
         key = (guild_id, subject)
         with self._lock:
+            if key not in self._seen and len(self._seen) >= self.limit:
+                self._forget(now)
             known, until = self._seen.get(key, (0, 0.0))
             if until <= now or known < version:
                 known = version
             self._seen[key] = (known, now + self.seconds)
-            if len(self._seen) > self.limit:
-                self._seen = {key: seen for key, seen in self._seen.items() if seen[1] > now}
-                if len(self._seen) > self.limit:  # all fresh: forgetting costs a query each, no more
-                    self._seen.clear()
+
+    def _forget(self, now: float) -> None:
+        """Make room: the stale go, and all of it if the fresh would still fill half (forgetting
+        costs a query each, no more), so that the next clearing is half a limit of subjects away."""
+        self._seen = {key: seen for key, seen in self._seen.items() if seen[1] > now}
+        if len(self._seen) > self.limit // 2:
+            self._seen.clear()
 
     def reached(self, guild_id: int, subject: str, version: int) -> bool:
         """Whether the database had at least `version` of the subject within `seconds`."""

@@ -36,5 +36,17 @@ def test_it_forgets_rather_than_grows_past_its_limit():
     known = KnownVersions(limit=10)
     for n in range(25):
         known.saw(1, f"s{n}", 1)
-    assert len(known._seen) <= 10
+        assert len(known._seen) <= 10
     assert known.reached(1, "s24", 1)  # the newest is kept
+
+
+def test_it_forgets_the_stale_first():
+    known = KnownVersions(seconds=0.05, limit=4)
+    for n in range(3):
+        known.saw(1, f"old{n}", 1)
+    time.sleep(0.1)
+    known.saw(1, "fresh", 1)
+    known.saw(1, "new", 1)  # the limit is reached: the stale go, the fresh stay
+    assert known.reached(1, "fresh", 1)
+    assert known.reached(1, "new", 1)
+    assert len(known._seen) == 2
