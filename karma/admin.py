@@ -10,7 +10,7 @@ from django.utils.html import format_html_join
 
 from karma import config
 from karma.ledger import reads
-from karma.models import MAX_NAME_LENGTH, GuildSettings, Karma, LedgerEntry, LedgerRollup, SettingChange
+from karma.models import MAX_NAME_LENGTH, GuildSettings, Karma, LedgerEntry, LedgerReason, LedgerRollup, SettingChange
 from karma.moderation import actions, export
 from karma.names import clean
 
@@ -322,3 +322,23 @@ class LedgerRollupAdmin(ServerNamed, HistoryAdmin):
     list_filter = (ServerFilter, "day")
     search_fields = ("subject", "server_name")
     date_hierarchy = "day"
+
+
+@admin.register(LedgerReason)
+class LedgerReasonAdmin(ServerNamed, HistoryAdmin):
+    """The reasons of ledger rows rolled up (karma/ledger/rollup.py), read-only but for taking one
+    down: a reason is shown publicly, and all such a row holds."""
+
+    list_display = ("created_at", "server", "subject", "delta", "author_name", "author_id", "reason")
+    list_filter = (ServerFilter, "created_at")
+    search_fields = ("subject", "author_name", "reason", "=author_id", "server_name")
+    date_hierarchy = "created_at"
+    actions = ("redact",)
+
+    def has_moderate_permission(self, request):
+        return request.user.has_perm("karma.change_karma")  # as redacting a ledger row's reason
+
+    @admin.action(description="Redact the selected reasons (shown publicly)", permissions=["moderate"])
+    def redact(self, request, queryset):
+        redacted = actions.redact_rolled_up_reasons(queryset, request.user)
+        self.message_user(request, f"Redacted {redacted} reasons; the changes stay in their days.")

@@ -347,6 +347,30 @@ class LedgerRollup(models.Model):
         return f"{self.subject} {self.delta:+d} on {self.day} ({self.changes} changes)"
 
 
+class LedgerReason(models.Model):
+    """The reason a rolled-up ledger row gave (karma/ledger/rollup.py): its change is counted in its
+    day's LedgerRollup, and this keeps what `why` and the public page show. Apart from the ledger,
+    whose indexes would make each such row cost as much as 8 day rows. Forgotten once older than
+    LEDGER_RETENTION_DAYS, as the ledger's reasons are (karma/retention.py)."""
+
+    # The ledger row's id: the ledger's order, kept.
+    id = models.BigIntegerField(primary_key=True)
+    guild_id = models.BigIntegerField("server")
+    subject = ExactCharField(max_length=MAX_NAME_LENGTH)
+    delta = models.BigIntegerField()
+    author_id = models.BigIntegerField(null=True, blank=True)  # a privacy request finds them by it
+    author_name = models.CharField(max_length=100, blank=True)
+    reason = models.CharField(max_length=MAX_REASON_LENGTH)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "reason of a rolled-up change"
+        indexes = [models.Index(fields=["guild_id", "subject", "created_at"], name="reason_subject")]
+
+    def __str__(self):
+        return f"{self.subject} {self.delta:+d}: {self.reason}"
+
+
 class MessageVersion(models.Model):
     """Which version of a chat message the ledger follows, while it may still be edited or deleted.
 

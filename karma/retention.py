@@ -1,7 +1,8 @@
 """How long Popple keeps people's data.
 
 - The ledger forgets who made a change once the change is older than LEDGER_RETENTION_DAYS: the
-  author's id and name are blanked, and the reason they wrote (free text, shown publicly). The
+  author's id and name are blanked, and the reason they wrote (free text, shown publicly); the
+  reasons the roll-up kept of older rows (LedgerReason) are deleted. The
   subject, the change, the totals and the message id stay (the message id is what keeps a
   redelivered message from counting twice). People who have no row left in the ledger lose their
   Giver row too.
@@ -30,6 +31,7 @@ from karma.models import (
     GuildSettings,
     Karma,
     LedgerEntry,
+    LedgerReason,
     LedgerRollup,
     Member,
     MessageVersion,
@@ -57,6 +59,7 @@ def anonymise_ledger(days: int, now: datetime | None = None) -> int:
         changed += rows.exclude(author_id=None, author_name="", reason="").update(
             author_id=None, author_name="", reason=""
         )
+    changed += _forget_rolled_up_reasons(cutoff)
     forgotten = _forget_givers()
     logger.info(
         "anonymised %d ledger rows older than %d days; forgot %d people with no ledger row left",
@@ -65,6 +68,18 @@ def anonymise_ledger(days: int, now: datetime | None = None) -> int:
         forgotten,
     )
     return changed
+
+
+def _forget_rolled_up_reasons(cutoff: datetime) -> int:
+    """Delete the reasons of rolled-up rows (karma/ledger/rollup.py) older than `cutoff`: a reason
+    and its author are all such a row holds. Their ids are the ledger's, in the order of time:
+    the old ones are those before the first young one, found on the primary key."""
+    young = LedgerReason.objects.filter(created_at__gte=cutoff).order_by("id").values_list("id", flat=True).first()
+    old = LedgerReason.objects.filter(id__lt=young) if young is not None else LedgerReason.objects.all()
+    forgotten = 0
+    while ids := list(old.values_list("id", flat=True)[:BATCH]):
+        forgotten += LedgerReason.objects.filter(id__in=ids).delete()[0]
+    return forgotten
 
 
 def _forget_givers() -> int:
@@ -202,7 +217,8 @@ def delete_departed(days: int, now: datetime | None = None) -> list[int]:
 
 def _delete_server(guild_id: int, cutoff: datetime) -> bool:
     departed = GuildSettings.objects.filter(guild_id=guild_id, left_at__lt=cutoff)
-    for model in (LedgerEntry, LedgerRollup, Karma, Giver, SettingChange, MessageVersion, Reaction, Member):
+    models = (LedgerEntry, LedgerRollup, LedgerReason, Karma, Giver, SettingChange, MessageVersion, Reaction, Member)
+    for model in models:
         rows = model.objects.filter(guild_id=guild_id)
         while ids := list(rows.values_list("pk", flat=True)[:BATCH]):
             # Popple may be added back while this runs: what is left of the server stays.

@@ -15,7 +15,7 @@ from django.db.models.functions import TruncDate
 
 from karma import language
 from karma.ledger.rollup import cutoff
-from karma.models import GuildSettings, Karma, LedgerEntry, LedgerRollup
+from karma.models import GuildSettings, Karma, LedgerEntry, LedgerReason, LedgerRollup
 from karma.points import KARMA, Points, from_stored
 
 Totals = list[tuple[str, int]]  # (subject, karma)
@@ -73,15 +73,22 @@ def board(guild_id: int, size: int, highest: bool = True) -> Totals:
 
 def reasons(guild_id: int, subject: str, count: int) -> list[tuple[str, int, str, datetime, str]]:
     """The subject's last `count` changes that gave a reason, newest first, as (subject, delta,
-    author name, when, reason); not those of messages deleted since."""
+    author name, when, reason); not those of messages deleted since. From the ledger, and from
+    the reasons of the rows rolled up (karma/ledger/rollup.py)."""
     deleted = LedgerEntry.objects.filter(guild_id=guild_id, subject=subject, source=LedgerEntry.Source.DELETED)
     rows = (
         LedgerEntry.objects.filter(guild_id=guild_id, subject=subject)
         .exclude(reason="")
         .exclude(message_id__in=deleted.values("message_id"))
-        .order_by("-created_at", "-id")
     )
-    return list(rows.values_list("subject", "delta", "author_name", "created_at", "reason")[:count])
+    rolled = LedgerReason.objects.filter(guild_id=guild_id, subject=subject)
+    fields = ("created_at", "id", "subject", "delta", "author_name", "reason")
+    newest = [
+        *rows.order_by("-created_at", "-id").values_list(*fields)[:count],
+        *rolled.order_by("-created_at", "-id").values_list(*fields)[:count],
+    ]
+    newest.sort(reverse=True)
+    return [(subject, delta, author, at, reason) for at, _, subject, delta, author, reason in newest[:count]]
 
 
 def board_since(

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 
 from karma import modlog
 from karma.ledger.writes import MAX_ALIAS_HOPS, retrying
-from karma.models import Giver, Karma, LedgerEntry, Member, SettingChange
+from karma.models import Giver, Karma, LedgerEntry, LedgerReason, Member, SettingChange
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -148,6 +148,7 @@ def forget_user(user_id: int) -> int:
     their name from the settings history (a privacy request); the karma totals stay. Their Giver
     rows go too, and who they are to role rewards (their Member rows). How many ledger rows changed."""
     changed = LedgerEntry.objects.filter(author_id=user_id).update(author_id=None, author_name="", reason="")
+    changed += LedgerReason.objects.filter(author_id=user_id).delete()[0]  # all a rolled-up reason holds
     Giver.objects.filter(author_id=user_id).delete()
     Member.objects.filter(user_id=user_id).delete()
     # Settings they changed in Discord: "name (id)" (karma/router.py, changed_by).
@@ -161,6 +162,14 @@ def redact_reasons(entries: QuerySet[LedgerEntry], user: AbstractBaseUser | None
     down); the changes stay. How many rows had one."""
     redacted = entries.exclude(reason="").update(reason="")
     logger.info("%s redacted the reasons of %d ledger rows", _who(user), redacted)
+    return redacted
+
+
+def redact_rolled_up_reasons(reasons: QuerySet[LedgerReason], user: AbstractBaseUser | None) -> int:
+    """Delete these reasons of rolled-up rows (karma/ledger/rollup.py): the reason is all they hold,
+    their changes are counted in their days. How many."""
+    redacted = reasons.delete()[0]
+    logger.info("%s redacted %d reasons of rolled-up ledger rows", _who(user), redacted)
     return redacted
 
 

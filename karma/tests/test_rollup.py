@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from karma import retention, seasons
 from karma.ledger import reads, rollup
-from karma.models import GuildSettings, Karma, LedgerEntry, LedgerRollup, Season
+from karma.models import GuildSettings, Karma, LedgerEntry, LedgerReason, LedgerRollup, Season
 from karma.moderation import actions
 from karma.router import forget_deleted, respond
 from karma.tests.test_import_popple import sqlite_popple  # noqa: F401 (a fixture)
@@ -45,7 +45,6 @@ def detail(settings, monkeypatch):
     settings.LEDGER_DETAIL_DAYS = DAYS
     settings.LEDGER_RETENTION_DAYS = 365
     cache.delete(rollup.ROLLED_UP_BEFORE)
-    cache.delete(rollup.FORGOTTEN_ROLLED_UP_BEFORE)
     monkeypatch.setattr(rollup, "BATCH", 3)  # a handful of rows go through several batches
 
 
@@ -101,9 +100,10 @@ def test_old_rows_become_one_row_per_name_and_day(guild):
     assert karma(guild) == totals == {"tea": 5, "coffee": 1}
 
 
-def test_reasons_merges_and_the_days_seasons_started_stay(guild):
+def test_merges_and_the_days_seasons_started_stay_and_reasons_are_kept_apart(guild):
     say(guild, "tea++ for the good brew", day(20))
     say(guild, "tea++", day(20, 13))
+    say(guild, "tea++ for the fresh leaves", day(-2))  # within the detail
     # A reason whose message was deleted is not shown by `why`: it goes with the rest.
     deleted = snowflake()
     talk.say(guild, "tea-- for no reason", author_id=BOB, author_name="bob", message_id=deleted)
@@ -116,17 +116,22 @@ def test_reasons_merges_and_the_days_seasons_started_stay(guild):
     Season.objects.create(guild_id=guild, number=2, started_at=day(10, 9), started_by="mod")
     say(guild, "milk++", day(10, 10))
     why = talk.say(guild, "@Popple why tea")
-    assert rollup.roll_up(DAYS) == 4  # tea++ and the deleted message's two rows; chai++
-    kept = LedgerEntry.objects.filter(guild_id=guild).order_by("id")
-    assert list(kept.values_list("subject", "delta", "source", "reason")) == [
-        ("tea", 1, "chat", "the good brew"),
+    assert rollup.roll_up(DAYS) == 5  # the two tea++, the deleted message's two rows; chai++
+    old = LedgerEntry.objects.filter(guild_id=guild, created_at__lt=EDGE).order_by("id")
+    assert list(old.values_list("subject", "delta", "source", "reason")) == [
         ("chai", -1, "merge", ""),
         ("tea", 1, "merge", ""),
         ("milk", 1, "chat", ""),
         ("milk", 1, "chat", ""),
     ]
+    assert ("tea", day(20).date(), 2, 2, 2) in days(guild)  # the reason's change counted in its day
+    # Its reason kept apart; not the deleted message's.
+    reasons = LedgerReason.objects.filter(guild_id=guild)
+    assert list(reasons.values_list("subject", "delta", "author_id", "author_name", "reason", "created_at")) == [
+        ("tea", 1, ALICE, f"user{ALICE}", "the good brew", day(20)),
+    ]
     assert talk.say(guild, "@Popple why tea") == why
-    assert "the good brew" in why[0]
+    assert why[0].index("the fresh leaves") < why[0].index("the good brew")  # newest first
 
 
 def test_the_chart_draws_the_same_line_before_and_after(guild, client):
@@ -135,7 +140,7 @@ def test_the_chart_draws_the_same_line_before_and_after(guild, client):
     say(guild, "tea++ coffee--", day(30, 9))
     say(guild, "tea++ tea++", day(30, 15))
     say(guild, "tea--", day(29, 10), author_id=BOB)
-    say(guild, "tea++ for a reason", day(29, 18))  # the day's last change stays in detail
+    say(guild, "tea++ for a reason", day(29, 18))  # the day's last change, its reason kept apart
     say(guild, "tea++", day(2))
     say(guild, "tea++ coffee++", day(-1))
     say(guild, "tea++", day(-60))
@@ -144,7 +149,7 @@ def test_the_chart_draws_the_same_line_before_and_after(guild, client):
     assert response.status_code == 200
     page = response.content
     assert page.count(b'<circle class="point"') == 5  # one a day past the detail, one a change within
-    assert rollup.roll_up(DAYS) == 5
+    assert rollup.roll_up(DAYS) == 6
     assert reads.history(guild, "tea", 1000) == before
     assert client.get(reverse("leaderboard:subject", args=[guild, "tea"])).content == page
     assert b"(a day at a time before the last 90 days).</figcaption>" in page
@@ -294,25 +299,48 @@ def test_the_admin_shows_the_rolled_up_days_read_only(guild, admin_client):
     assert len(lines) == 1 + 5
 
 
-def test_rows_whose_reason_was_forgotten_are_rolled_up_too(guild):
+def test_reasons_kept_apart_are_forgotten_as_the_ledgers_are(guild):
     say(guild, "tea++ for a reason", day(200, 9))
     say(guild, "tea++", day(200, 13))
-    assert rollup.roll_up(DAYS) == 1
-    assert days(guild) == [("tea", day(200).date(), 1, 1, 2)]
-    # 200 days on, the reason is past LEDGER_RETENTION_DAYS (karma/retention.py forgets it): it goes,
-    # and the day's total stays its last change's.
-    later = timezone.now() + timedelta(days=200)
-    assert rollup.roll_up(DAYS, now=later) == 1
-    assert days(guild) == [("tea", day(200).date(), 2, 2, 2)]
+    say(guild, "tea++ for a younger reason", day(5))
+    assert rollup.roll_up(DAYS) == 3
+    assert days(guild) == [("tea", day(200).date(), 2, 2, 2), ("tea", day(5).date(), 1, 1, 3)]
     assert LedgerEntry.objects.filter(guild_id=guild).count() == 0
+    # 100 days on, the older reason is past LEDGER_RETENTION_DAYS (365): it goes, the younger stays,
+    # and the days are what they were.
+    retention.anonymise_ledger(365, now=timezone.now() + timedelta(days=100))
+    assert list(LedgerReason.objects.filter(guild_id=guild).values_list("reason", flat=True)) == ["a younger reason"]
+    assert days(guild) == [("tea", day(200).date(), 2, 2, 2), ("tea", day(5).date(), 1, 1, 3)]
+    assert len(reads.reasons(guild, "tea", 5)) == 1
+
+
+def test_a_privacy_request_and_a_moderator_take_rolled_up_reasons_down(guild, admin_client):
+    say(guild, "tea++ for a reason", day(20), author_id=ALICE)
+    say(guild, "tea++ for another", day(19), author_id=BOB)
+    say(guild, "coffee++ for a third", day(18), author_id=BOB)
+    rollup.roll_up(DAYS)
+    assert actions.forget_user(ALICE) == 1
+    assert [row[4] for row in reads.reasons(guild, "tea", 5)] == ["another"]
+    reasons = reverse("admin:karma_ledgerreason_changelist")
+    page = admin_client.get(reasons, {"q": "coffee"})
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 1
+    [coffee] = LedgerReason.objects.filter(guild_id=guild, subject="coffee")
+    taken = admin_client.post(reasons, {"action": "redact", "_selected_action": [coffee.pk]}, follow=True)
+    assert "Redacted 1 reasons" in taken.content.decode()
+    assert reads.reasons(guild, "coffee", 5) == []
+    assert karma(guild) == {"tea": 2, "coffee": 1}  # the changes stay
+    assert sum(row[3] for row in days(guild)) == 3
 
 
 def test_a_departed_servers_days_go_with_the_rest_of_its_data(guild):
     a_history(guild)
+    say(guild, "tea++ for a reason", day(20))
     rollup.roll_up(DAYS)
     GuildSettings.objects.update_or_create(guild_id=guild, defaults={"left_at": timezone.now() - timedelta(days=31)})
     assert retention.delete_departed(30) == [guild]
     assert LedgerRollup.objects.filter(guild_id=guild).count() == 0
+    assert LedgerReason.objects.filter(guild_id=guild).count() == 0
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
