@@ -20,7 +20,8 @@ from dashboard.forms import LedgerFilter
 from dashboard.pages import page
 from karma import config, seasons
 from karma.ledger import reads
-from karma.models import GuildSettings, Karma, LedgerEntry
+from karma.ledger.rollup import cutoff
+from karma.models import GuildSettings, Karma, LedgerEntry, LedgerRollup
 from karma.moderation import actions, export
 
 BOARD_SIZE = 100
@@ -250,8 +251,18 @@ def ledger(request, guild_id: int):
         "older": older,
         "paged": "before" in request.GET,
         "kept": kept.urlencode(),
+        "rolled_up_before": _rolled_up_before(guild_id),
     }
     return render(request, "dashboard/ledger.html", context, status=200 if form.is_valid() else 400)
+
+
+def _rolled_up_before(guild_id: int) -> date | None:
+    """The first day the ledger holds in detail, when older ones of this server were rolled up into
+    days (karma/ledger/rollup.py): the page says so, and where they are."""
+    days = settings.LEDGER_DETAIL_DAYS
+    if not days or not LedgerRollup.objects.filter(guild_id=guild_id).exists():
+        return None
+    return cutoff(days).date()
 
 
 @page
@@ -277,6 +288,7 @@ def revert(request, guild_id: int):
 EXPORTS = {
     "karma.csv": ("text/csv; charset=utf-8", lambda guild: export.csv_pieces(guild, "karma")),
     "ledger.csv": ("text/csv; charset=utf-8", lambda guild: export.csv_pieces(guild, "ledger")),
+    "ledger-rollup.csv": ("text/csv; charset=utf-8", lambda guild: export.csv_pieces(guild, "rollup")),
     "karma.json": ("application/json", export.json_pieces),
 }
 

@@ -80,3 +80,27 @@ def test_past_seasons_are_listed_and_shown_on_a_private_board(world, log_in, cli
     assert [row[0] for row in client.get(f"/dashboard/servers/{cafe}/seasons/2/").context["rows"]] == ["coffee"]
     assert client.get(f"/dashboard/servers/{cafe}/seasons/3/").status_code == 404
     assert client.get(f"/dashboard/servers/{club}/seasons/1/").status_code == 403  # not Manage Server there
+
+
+def test_the_ledger_says_what_was_rolled_up_and_exports_it(world, log_in, client, settings):
+    from datetime import timedelta
+
+    from django.core.cache import cache
+
+    from karma.ledger import rollup
+
+    settings.LEDGER_DETAIL_DAYS = 90
+    cache.delete(rollup.ROLLED_UP_BEFORE)  # an earlier test's run: this one walks the whole ledger
+    cafe = world.cafe.id
+    log_in(client, world.moderator)
+    assert b"kept as one row per name and day" not in client.get(f"/dashboard/servers/{cafe}/ledger/").content
+    writes.apply_changes(chat("", guild_id=cafe), [("tea", 2)])
+    old = rollup.cutoff(90) - timedelta(days=3)
+    LedgerEntry.objects.filter(guild_id=cafe).update(created_at=old)
+    assert rollup.roll_up(90) == 1
+    page = client.get(f"/dashboard/servers/{cafe}/ledger/").content.decode()
+    assert f"Changes before {rollup.cutoff(90).date().isoformat()} are kept as one row per name and day" in page
+    rolled = client.get(f"/dashboard/servers/{cafe}/export/ledger-rollup.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(rolled.streaming_content).decode())))
+    assert rows[0] == ["day", "subject", "delta", "changes", "total", "last_at"]
+    assert [row[:4] for row in rows[1:]] == [[old.date().isoformat(), "tea", "2", "1"]]
