@@ -3,10 +3,10 @@ and day (LedgerRollup: the net change, how many changes, the total after the las
 
 A row that gave a reason is counted in its day like the others, and its reason is kept apart
 (LedgerReason: the `why` history and the public page show the last five), unless its message was
-deleted (`why` leaves those out anyway). Apart, because a ledger row costs as much as eight day
-rows with the ledger's indexes: kept whole, 5 % of rows with a reason would be a quarter of what
-the roll-up leaves (bench/ledger_rollup.py). Karma/retention.py forgets them as it forgets the
-ledger's.
+deleted (`why` leaves those out anyway). Apart, because a ledger row costs as much as six day
+rows with the ledger's indexes: kept whole, 5 % of rows with a reason would be a third of what
+the roll-up leaves (bench/ledger_rollup.py). They are forgotten as the ledger's reasons are
+(karma/retention.py).
 
 Kept as they are, whatever their age:
 - merges (boards over a window leave them out: a roll-up's net change could not);
