@@ -9,9 +9,11 @@ those out, and then the SQLite tests do not open MariaDB either.
 import os
 
 import pytest
+from celery import current_app
 from django.core.cache import cache
 
 from botgateway.delivery import courier
+from poppleproject.celery import app
 from testkit.databases import EACH_DATABASE, pinned
 from testkit.fakediscord import FakeDiscord
 from testkit.talk import new_guild
@@ -70,6 +72,15 @@ def guild():
     """A server id of this test's own (testkit/talk.py). A module whose tests run on each database
     overrides it with one that also asks for `database`."""
     return new_guild()
+
+
+@pytest.fixture(autouse=True)
+def popples_celery_app_stays_current():
+    """A Celery app made in a test (to publish, or to control workers) becomes the current one
+    unless made with set_as_current=False: later tests in the process then publish their tasks
+    through it to RabbitMQ instead of running them inline, and wait for replies in vain."""
+    yield
+    assert current_app._get_current_object() is app, "a test made another Celery app current"
 
 
 @pytest.fixture(autouse=True)

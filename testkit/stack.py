@@ -173,7 +173,7 @@ class Stack:
         is held for Discord's rate limits, twice in a row."""
         # A Celery app of its own: this process's Popple app has no broker (tasks run inline here);
         # a fresh connection each time: a pooled one may predate a broker restart.
-        control = Celery(broker=BROKER_URL).control
+        control = Celery(broker=BROKER_URL, set_as_current=False).control
         workers = sum(1 for name in self.workers if self.processes[name].popen.poll() is None)
         deadline = time.monotonic() + timeout
         quiet = 0

@@ -101,7 +101,7 @@ class Deliverer:
 
     def __init__(self, fake, guild, alice):
         self.fake, self.guild, self.alice = fake, guild, alice
-        self.publisher = Celery(broker=BROKER_URL)
+        self.publisher = Celery(broker=BROKER_URL, set_as_current=False)
         self.publisher.conf.task_queues = rabbitmq.task_queues()  # Popple's queues, declared already
 
     def version(self, message_id, content, edited=0):

@@ -82,7 +82,7 @@ def test_long_replies_are_split_between_sentences_and_capped(stack, world, fake_
 
 def test_malformed_tasks_are_rejected_once_with_one_line(stack, world, fake_discord):
     worker = stack.processes["worker"]
-    publisher = Celery(broker=BROKER_URL)
+    publisher = Celery(broker=BROKER_URL, set_as_current=False)
     publisher.conf.task_queues = rabbitmq.task_queues()  # Popple's quorum queues, declared already
     publisher.send_task("karma.handle_message", args=[{"content": "x++"}], queue="karma")
     publisher.send_task("karma.handle_message", args=["just a string"], queue="karma")

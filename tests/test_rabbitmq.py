@@ -211,7 +211,7 @@ def test_a_message_that_kills_its_worker_ends_in_the_dead_letter_queue(stack_fac
     stack.connected_gateway()
     with kombu.Connection(BROKER_URL) as connection:
         assert connection.default_channel.queue_declare("karma", passive=True).consumer_count == 0
-    publisher = Celery(broker=BROKER_URL)
+    publisher = Celery(broker=BROKER_URL, set_as_current=False)
     publisher.conf.task_queues = rabbitmq.task_queues()
     publisher.send_task("testkit.poison", queue="karma")
     before = fake_discord.send(guild, user, "before++")
@@ -249,7 +249,7 @@ def test_a_chat_message_that_kills_its_worker_is_dead_lettered_alone(stack_facto
     # that kills reaches the dead-letter queue.
     guild_id = 4242
     messages = [chat(text, guild_id=guild_id) for text in ("before++", POISON, "after++")]
-    publisher = Celery(broker=BROKER_URL)
+    publisher = Celery(broker=BROKER_URL, set_as_current=False)
     publisher.conf.task_queues = rabbitmq.task_queues()
     publisher.send_task("karma.handle_messages", args=([message.to_payload() for message in messages],), queue="karma")
 
