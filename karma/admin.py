@@ -140,7 +140,7 @@ class KarmaAdmin(ServerNamed):
 
     @admin.display(description="reasons")
     def reasons(self, obj):
-        """Why the subject's karma changed, newest first (the ledger has every change)."""
+        """Why the subject's karma changed, newest first (the ledger's, and those kept of rows rolled up)."""
         changes = reads.reasons(obj.guild_id, obj.subject, self.REASONS)
         if not changes:
             return "No reasons recorded yet."
@@ -333,10 +333,20 @@ class LedgerReasonAdmin(ServerNamed, HistoryAdmin):
     list_filter = (ServerFilter, "created_at")
     search_fields = ("subject", "author_name", "reason", "=author_id", "server_name")
     date_hierarchy = "created_at"
-    actions = ("redact",)
+    actions = ("forget_authors", "redact")
 
     def has_moderate_permission(self, request):
-        return request.user.has_perm("karma.change_karma")  # as redacting a ledger row's reason
+        return request.user.has_perm("karma.change_karma")  # as the ledger's actions
+
+    @admin.action(
+        description="Forget the authors of the selected reasons (a privacy request)", permissions=["moderate"]
+    )
+    def forget_authors(self, request, queryset):
+        people = set(queryset.exclude(author_id=None).values_list("author_id", flat=True))
+        changed = sum(actions.forget_user(person) for person in people)
+        self.message_user(
+            request, f"Forgot {len(people)} people: {changed} ledger rows and reasons no longer name them."
+        )
 
     @admin.action(description="Redact the selected reasons (shown publicly)", permissions=["moderate"])
     def redact(self, request, queryset):

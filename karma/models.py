@@ -324,8 +324,9 @@ class LedgerEntry(models.Model):
 
 class LedgerRollup(models.Model):
     """A day of one subject's ledger rows, once older than LEDGER_DETAIL_DAYS (karma/ledger/rollup.py):
-    what the rows it replaced added up to, and the total after the last of them. Rows that gave a
-    reason, merges and the rows of a day on which a season started are kept as they are."""
+    what the rows it replaced added up to, and the total after the last of them. Merges, imports
+    and the rows of a day on which a season started are kept as they are; reasons are kept apart
+    (LedgerReason)."""
 
     guild_id = models.BigIntegerField("server")
     subject = ExactCharField(max_length=MAX_NAME_LENGTH)
@@ -350,7 +351,7 @@ class LedgerRollup(models.Model):
 class LedgerReason(models.Model):
     """The reason a rolled-up ledger row gave (karma/ledger/rollup.py): its change is counted in its
     day's LedgerRollup, and this keeps what `why` and the public page show. Apart from the ledger,
-    whose indexes would make each such row cost as much as 8 day rows. Forgotten once older than
+    whose indexes would make each such row cost as much as six day rows. Forgotten once older than
     LEDGER_RETENTION_DAYS, as the ledger's reasons are (karma/retention.py)."""
 
     # The ledger row's id: the ledger's order, kept.
@@ -365,6 +366,7 @@ class LedgerReason(models.Model):
 
     class Meta:
         verbose_name = "reason of a rolled-up change"
+        verbose_name_plural = "reasons of rolled-up changes"
         indexes = [models.Index(fields=["guild_id", "subject", "created_at"], name="reason_subject")]
 
     def __str__(self):

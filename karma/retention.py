@@ -75,7 +75,8 @@ def _forget_rolled_up_reasons(cutoff: datetime) -> int:
     and its author are all such a row holds. Their ids are the ledger's, in the order of time:
     the old ones are those before the first young one, found on the primary key."""
     young = LedgerReason.objects.filter(created_at__gte=cutoff).order_by("id").values_list("id", flat=True).first()
-    old = LedgerReason.objects.filter(id__lt=young) if young is not None else LedgerReason.objects.all()
+    old = LedgerReason.objects.filter(created_at__lt=cutoff)  # a roll-up may add young ones meanwhile
+    old = old.filter(id__lt=young) if young is not None else old
     forgotten = 0
     while ids := list(old.values_list("id", flat=True)[:BATCH]):
         forgotten += LedgerReason.objects.filter(id__in=ids).delete()[0]

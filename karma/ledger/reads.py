@@ -83,12 +83,15 @@ def reasons(guild_id: int, subject: str, count: int) -> list[tuple[str, int, str
     )
     rolled = LedgerReason.objects.filter(guild_id=guild_id, subject=subject)
     fields = ("created_at", "id", "subject", "delta", "author_name", "reason")
-    newest = [
-        *rows.order_by("-created_at", "-id").values_list(*fields)[:count],
-        *rolled.order_by("-created_at", "-id").values_list(*fields)[:count],
-    ]
-    newest.sort(reverse=True)
-    return [(subject, delta, author, at, reason) for at, _, subject, delta, author, reason in newest[:count]]
+    # Keyed by the ledger id: a roll-up that commits between the two reads moves a row from one to
+    # the other, and it is one reason.
+    by_id = {
+        row[1]: row
+        for query in (rows, rolled)
+        for row in query.order_by("-created_at", "-id").values_list(*fields)[:count]
+    }
+    newest = sorted(by_id.values(), reverse=True)[:count]
+    return [(subject, delta, author, at, reason) for at, _, subject, delta, author, reason in newest]
 
 
 def board_since(
@@ -168,8 +171,8 @@ def givers(guild_id: int, size: int, since: datetime | None = None) -> Totals:
     that takes karma): taking is not giving. Those who gave nothing net are left out.
 
     Only the last LEDGER_DETAIL_DAYS count, `all` and a season too: the roll-up keeps no giver
-    (karma/ledger/rollup.py), and counting the rows it happens to keep (those with a reason) would
-    change the board each time it runs.
+    (karma/ledger/rollup.py), and counting the rows it happens to keep (merges, imports, a season's
+    first day) would change the board each time it runs.
     """
     rows = _given(guild_id)
     if since is not None:

@@ -39,6 +39,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'verbose_name': 'reason of a rolled-up change',
+                'verbose_name_plural': 'reasons of rolled-up changes',
                 'indexes': [models.Index(fields=['guild_id', 'subject', 'created_at'], name='reason_subject')],
             },
         ),
