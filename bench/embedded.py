@@ -1,11 +1,14 @@
 """The one-process default: messages applied on SQLite with tasks inline, no Discord.
 
-    python bench/embedded.py
+    python bench/embedded.py [--without-posting]
 
 Two measures: the karma task called inline for each message, and the whole path `runbot` takes
 after discord.py hands over a message (the gateway's outbox on disk, its publisher thread, the
 task inline). Each reply is posted, as runbot posts it, to the fake Discord (with generous limits),
 which runs in a process of its own so that it does not share this one's CPU.
+
+--without-posting: the courier drops each reply instead of posting it, to see what posting costs
+the process (a diagnosis: its figures are not the one-process default's, and are not reported).
 """
 
 import multiprocessing
@@ -126,6 +129,11 @@ def answered():
 
 
 def main():
+    posting = "--without-posting" not in sys.argv
+    if not posting:
+        from botgateway.delivery import Courier
+
+        Courier.hand_over = lambda self, reply: None  # type: ignore[method-assign]
     call_command("migrate", verbosity=0)
     rates = {"karma task inline": inline(10_000_000), "runbot's path: outbox, then the task inline": through_outbox()}
     # Rules off and on, in turns, the best of three each: this machine's speed drifts. The task
@@ -139,6 +147,10 @@ def main():
             rules(**ALL_RULES)
             rates[on] = max(rates.get(on, 0), measure(first + 50_000))
         rates[f"{label}: every rule on / every rule off"] = rates[on] / rates[off]
+    if not posting:
+        for path, rate in rates.items():
+            print(f"{path}, replies not posted: {rate:,.2f}")
+        return
     while answered() < 8 * COUNT:  # replies are posted by the courier's threads: wait for the last
         time.sleep(0.1)
     assert answered() == 8 * COUNT  # every message given to the task answered, once
