@@ -52,6 +52,12 @@ def all_queues(root=ROOT):
 PROCFILE = procfile()
 
 
+def queued(name):
+    """How many messages wait, ready, in the queue `name`."""
+    with kombu.Connection(BROKER_URL) as connection:
+        return connection.default_channel.queue_declare(name, passive=True).message_count
+
+
 def purge_queues():
     with kombu.Connection(BROKER_URL) as connection:
         for name in QUEUES:

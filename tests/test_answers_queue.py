@@ -6,21 +6,15 @@ have published it while the reply workers were away (or too few for a raid)."""
 
 import time
 
-import kombu
 import pytest
 from celery import Celery
 
 from karma.message import Line, Reply
 from poppleproject import rabbitmq
-from testkit.stack import BROKER_URL
+from testkit.stack import BROKER_URL, queued
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 BACKLOG = 3000
-
-
-def queued(name):
-    with kombu.Connection(BROKER_URL) as connection:
-        return connection.default_channel.queue_declare(name, passive=True).message_count
 
 
 def test_an_answer_goes_before_a_backlog_of_announcements(stack_factory, fake_discord):

@@ -7,7 +7,7 @@ import random
 import kombu
 import pytest
 
-from testkit.stack import BROKER_URL, purge_queues
+from testkit.stack import BROKER_URL, purge_queues, queued
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 
@@ -18,11 +18,6 @@ CHATTER = [
     "see https://x.test/a-b",
     "see you later",
 ]
-
-
-def queued(name):
-    with kombu.Connection(BROKER_URL) as connection:
-        return connection.default_channel.queue_declare(name, passive=True).message_count
 
 
 def taken(name):

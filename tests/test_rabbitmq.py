@@ -18,7 +18,7 @@ from karma.models import Karma
 from poppleproject import rabbitmq
 from testkit.messages import POISON, chat
 from testkit.processes import manage
-from testkit.stack import BROKER_URL, VHOST, broker_url, purge_queues
+from testkit.stack import BROKER_URL, VHOST, broker_url, purge_queues, queued
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, databases=["mariadb"])]
 
@@ -37,11 +37,6 @@ def consume(role, queue):
         channel = connection.channel()
         channel.basic_consume(queue, callback=lambda message: None)
         channel.close()
-
-
-def queued(name):
-    with kombu.Connection(BROKER_URL) as connection:
-        return connection.default_channel.queue_declare(name, passive=True).message_count
 
 
 def dead_letters():
