@@ -28,7 +28,7 @@ from typing import NotRequired, Protocol, TypedDict
 import redis
 
 from botgateway import redis_client
-from karma.message import Line, Reply
+from karma.message import Line, Reply, answers_someone
 
 LEASE_SECONDS = 10  # a holder that dies leaves the channel to others after this long
 # How long a channel remembers which version of each subject it was told; a line about a subject it
@@ -81,7 +81,7 @@ class Held:
 
     def announces_only(self) -> bool:
         """Whether it only reports karma: no answer to a command, no reaction (which answers too)."""
-        return bool(self.lines) and self.reaction is None and all(line.subject is not None for _, line in self.lines)
+        return bool(self.lines) and not answers_someone((line for _, line in self.lines), self.reaction)
 
     def subjects(self) -> list[str]:
         return list(dict.fromkeys(line.subject for _, line in self.lines if line.subject is not None))

@@ -16,6 +16,7 @@ RoleChange: the roles one person should hold now, from the karma task to the rol
 import dataclasses
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Self
 
@@ -359,6 +360,13 @@ class Line:
     version: int = 0
 
 
+def answers_someone(lines: Iterable[Line], reaction: str | None) -> bool:
+    """Whether a reply answers someone, who waits for it: a reaction, or a line that reports no
+    subject's karma (an answer to a command, a refusal). The reply side sends those first
+    (karma/tasks.py: queue `answers`) and never drops them (botgateway/mailbox.py)."""
+    return reaction is not None or any(line.subject is None for line in lines)
+
+
 @dataclass(frozen=True)
 class Reply:
     """The answer to one chat message: text in lines, and/or a reaction to the message."""
@@ -383,9 +391,8 @@ class Reply:
         return bool(self.lines or self.reaction)
 
     def answers(self) -> bool:
-        """Whether someone waits for it: a reaction, or a line that reports no subject's karma (an
-        answer to a command, a refusal); not an announcement alone."""
-        return self.reaction is not None or any(line.subject is None for line in self.lines)
+        """Whether someone waits for it (answers_someone); not an announcement alone."""
+        return answers_someone(self.lines, self.reaction)
 
     def text(self) -> str:
         return self.joiner.join(line.text for line in self.lines)
