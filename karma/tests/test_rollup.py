@@ -426,3 +426,16 @@ def test_forgetting_old_reasons_leaves_a_young_one_whatever_its_id(guild):
     ]
     retention.anonymise_ledger(365, now=timezone.now() + timedelta(days=300))  # all old now
     assert not LedgerReason.objects.filter(guild_id=guild).exists()
+
+
+def test_a_reason_read_while_its_row_is_being_moved_is_shown_once(guild):
+    # What `why` may read when a roll-up commits between its two reads: the row still in the
+    # ledger, and its reason already kept apart, under the same id.
+    say(guild, "tea++ for the one reason", day(20))
+    say(guild, "tea++ for an older one", day(21))
+    row = LedgerEntry.objects.get(guild_id=guild, reason="the one reason")
+    LedgerReason.objects.create(
+        id=row.id, guild_id=guild, subject="tea", delta=1, author_id=ALICE, author_name=row.author_name,
+        reason=row.reason, created_at=row.created_at,
+    )  # fmt: skip
+    assert [why[4] for why in reads.reasons(guild, "tea", 5)] == ["the one reason", "an older one"]
