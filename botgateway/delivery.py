@@ -28,7 +28,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TypeVar
 
-import urllib3
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from redis.exceptions import RedisError
@@ -38,7 +37,7 @@ from botgateway.discordapi import redis_prefix, require_token
 from botgateway.known_versions import KnownVersions
 from botgateway.mailbox import LEASE_SECONDS, MEMORY_SINCE, Held, Intent, Mailbox, mailbox_for, remaining
 from botgateway.ratelimits import Limits, Route, limits_for
-from botgateway.rest import DiscordRest
+from botgateway.rest import DiscordRest, Unreachable
 from karma.message import Line, Reply
 from karma.router import current_lines, current_versions
 from monitoring import metrics
@@ -325,9 +324,9 @@ class Courier:
                 answer = self.rest.create_message(channel_id, intent["content"], intent["nonce"])
             else:
                 answer = self.rest.add_reaction(channel_id, intent["message_id"], intent["emoji"])
-        except urllib3.exceptions.HTTPError as exc:
+        except Unreachable as exc:
             metrics.DISCORD_REQUESTS.labels(kind, "unreachable").inc()
-            return self._later(channel_id, token, intent, f"Discord unreachable ({type(exc).__name__})")
+            return self._later(channel_id, token, intent, f"Discord unreachable ({exc})")
         metrics.DISCORD_REQUESTS.labels(kind, str(answer.status)).inc()
         wait = self.limits.learn(route, answer)
         if answer.ok:

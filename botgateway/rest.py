@@ -1,49 +1,81 @@
 """Discord's REST API as replies use it: post a message, add a reaction, change a member's roles,
 and report the answer.
 
-Written on urllib3 rather than discord.py's HTTP client on purpose: that client waits out rate
-limits by sleeping inside the request, and retries 429s itself, which holds a worker thread for as
-long as Discord says. Here a request is made only when the shared budget allows it
+Written on libcurl (pycurl) rather than discord.py's HTTP client on purpose: that client waits out
+rate limits by sleeping inside the request, and retries 429s itself, which holds a worker thread for
+as long as Discord says. Here a request is made only when the shared budget allows it
 (botgateway/ratelimits.py), and every answer goes back to the caller with its headers, to decide.
+
+libcurl rather than urllib3: libcurl makes the whole request, answer and headers read, without
+Python's global lock, where urllib3 parses each answer in Python (http.client's header parsing goes
+through the email package). In the one process that applies karma and posts its replies (runbot),
+urllib3's posting threads took as much of that lock as applying did, and halved the messages
+applied per second (bench/README.md, issue 24).
 """
 
 import json
+import os
+import ssl
+import threading
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
-import urllib3
+import pycurl
+from urllib3 import HTTPHeaderDict
 
 USER_AGENT = "DiscordBot (https://github.com/connorkuehl/popple, 2.0) Popple"
+CONNECT_TIMEOUT = 3.0  # seconds
+# Methods that carry a body: sent with Content-Length 0 when they have none (as urllib3 did),
+# which Discord's edge expects of a PUT.
+_WITH_BODY = {"POST", "PUT", "PATCH"}
+
+
+class Unreachable(Exception):
+    """Discord could not be reached, or did not answer in time: try again later."""
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
-    headers: Any  # urllib3's case-insensitive header mapping
-    body: Any  # the JSON body, or None
+    headers: Any  # a case-insensitive header mapping (urllib3's HTTPHeaderDict)
+    content: bytes = b""  # the body as sent
 
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    @cached_property
+    def body(self) -> Any:
+        """The JSON body, or None. Parsed when asked for: a posted reply's answer is not read."""
+        try:
+            return json.loads(self.content) if self.content else None
+        except ValueError:
+            return None  # an HTML error page from Discord's edge
+
 
 class DiscordRest:
-    """A pool of keep-alive connections to Discord's REST API, shared by a process's threads."""
+    """Keep-alive connections to Discord's REST API, shared by a process's threads: a libcurl handle
+    per thread (a handle is for one thread at a time), each keeping its connection between requests."""
 
     # Well within a channel's lease (botgateway/mailbox.py), which a request must not outlive.
     def __init__(self, base_url: str, token: str | None, timeout: float = 6.0):
         self.base_url = base_url.rstrip("/")
-        self._base_path = urllib3.util.parse_url(self.base_url).path or ""
+        self.timeout = timeout
         # Without a token: the interaction routes only, which an interaction's own token authorises.
-        self._plain_headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
-        self._headers = {**self._plain_headers, "Authorization": f"Bot {token}"} if token else self._plain_headers
-        # No retries here: a failed request is the caller's to hold and try again later. One host's
-        # pool rather than a PoolManager: every request goes to the same host, and the manager's
-        # look-up of the pool by the URL's normalised key was 6 % of the reply workers' CPU (py-spy).
-        self._pool = urllib3.connection_from_url(
-            self.base_url, maxsize=16, block=False, retries=False, timeout=urllib3.Timeout(total=timeout, connect=3.0)
-        )
+        plain = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
+        auth = {**plain, "Authorization": f"Bot {token}"} if token else plain
+        self._plain_headers = [f"{name}: {value}" for name, value in plain.items()]
+        self._headers = [f"{name}: {value}" for name, value in auth.items()]
+        # The certificates Python's ssl module trusts (SSL_CERT_FILE, else the system's), as urllib3
+        # used: the libcurl that pycurl's wheel bundles was built for another system's paths.
+        trusted = ssl.get_default_verify_paths()
+        self._ca_file, self._ca_path = trusted.cafile, trusted.capath
+        self._local = threading.local()
+        self._handles: list[pycurl.Curl] = []
+        self._closed = 0  # times closed: a thread's handle from before is not used again
+        self._lock = threading.Lock()
 
     def create_message(self, channel_id: int, content: str, nonce: str) -> Answer:
         """Post `content`; the same nonce again returns the message posted before (Discord's dedup)."""
@@ -79,19 +111,63 @@ class DiscordRest:
     def application(self) -> Answer:
         return self._request("GET", "/oauth2/applications/@me")
 
-    def _request(self, method: str, path: str, body: dict | list | None = None, headers: dict | None = None) -> Answer:
-        """Raises urllib3.exceptions.HTTPError when Discord could not be reached or did not answer."""
-        response = self._pool.request(
-            method,
-            self._base_path + path,
-            body=json.dumps(body).encode() if body is not None else None,
-            headers=headers or self._headers,
-        )
+    def _request(self, method: str, path: str, body: dict | list | None = None, headers: list | None = None) -> Answer:
+        """Raises Unreachable when Discord could not be reached or did not answer in time.
+
+        No retries here: a failed request is the caller's to hold and try again later.
+        """
+        curl = self._handle()
+        lines: list[bytes] = []
+        content: list[bytes] = []
+        curl.setopt(pycurl.URL, self.base_url + path)
+        curl.setopt(pycurl.HTTPHEADER, headers or self._headers)
+        if body is not None or method in _WITH_BODY:
+            curl.setopt(pycurl.POSTFIELDS, json.dumps(body).encode() if body is not None else b"")
+        else:
+            curl.setopt(pycurl.HTTPGET, True)  # no body left over from the handle's last request
+        curl.setopt(pycurl.CUSTOMREQUEST, method)
+        # Bound methods of lists: libcurl hands each header line and piece of body to C, not Python.
+        curl.setopt(pycurl.HEADERFUNCTION, lines.append)
+        curl.setopt(pycurl.WRITEFUNCTION, content.append)
         try:
-            parsed = json.loads(response.data) if response.data else None
-        except ValueError:
-            parsed = None  # an HTML error page from Discord's edge
-        return Answer(response.status, response.headers, parsed)
+            curl.perform()
+        except pycurl.error as exc:
+            raise Unreachable(exc.args[1] if len(exc.args) > 1 else str(exc)) from None
+        return Answer(curl.getinfo(pycurl.RESPONSE_CODE), _headers(lines), b"".join(content))
+
+    def _handle(self) -> pycurl.Curl:
+        """This thread's handle (a process forked since makes its own: the connection is the parent's)."""
+        made_for, curl = getattr(self._local, "handle", (None, None))
+        if made_for != (os.getpid(), self._closed) or curl is None:
+            curl = pycurl.Curl()
+            curl.setopt(pycurl.NOSIGNAL, True)  # timeouts without signals, which threads must not get
+            curl.setopt(pycurl.TIMEOUT_MS, int(self.timeout * 1000))
+            curl.setopt(pycurl.CONNECTTIMEOUT_MS, int(CONNECT_TIMEOUT * 1000))
+            curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
+            curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
+            curl.setopt(pycurl.PROXY, "")  # libcurl would follow *_proxy variables; urllib3 did not
+            if self._ca_file:
+                curl.setopt(pycurl.CAINFO, self._ca_file)
+            if self._ca_path:
+                curl.setopt(pycurl.CAPATH, self._ca_path)
+            self._local.handle = ((os.getpid(), self._closed), curl)
+            with self._lock:
+                self._handles.append(curl)
+        return curl
 
     def close(self) -> None:
-        self._pool.close()
+        with self._lock:
+            handles, self._handles = self._handles, []
+            self._closed += 1
+        for curl in handles:
+            curl.close()
+
+
+def _headers(lines: list[bytes]) -> HTTPHeaderDict:
+    """The answer's headers from libcurl's lines (the status line and the blank one have no colon)."""
+    headers = HTTPHeaderDict()
+    for line in lines:
+        name, colon, value = line.decode("latin-1").partition(":")
+        if colon:
+            headers.add(name.strip(), value.strip())
+    return headers

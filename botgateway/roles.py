@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import urllib3
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import translation
@@ -35,7 +34,7 @@ from botgateway.delivery import BACKOFF_SECONDS, TOKEN_REFUSED_PAUSE, courier
 from botgateway.discordapi import redis_prefix
 from botgateway.inline_retries import InlineRetries
 from botgateway.ratelimits import Limits, Route
-from botgateway.rest import DiscordRest
+from botgateway.rest import DiscordRest, Unreachable
 from botgateway.snowflakes import notice_id
 from karma.ledger import reads
 from karma.message import Line, Reply, RoleChange
@@ -160,10 +159,10 @@ class RoleApplier:
             return grant.wait
         try:
             answer = self.rest.member_role("PUT" if give else "DELETE", change.guild_id, change.user_id, role)
-        except urllib3.exceptions.HTTPError as exc:
+        except Unreachable as exc:
             metrics.DISCORD_REQUESTS.labels("role", "unreachable").inc()
             if attempt == 0:
-                logger.warning("roles: Discord unreachable (%s); trying again with backoff", type(exc).__name__)
+                logger.warning("roles: Discord unreachable (%s); trying again with backoff", exc)
             return BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
         metrics.DISCORD_REQUESTS.labels("role", str(answer.status)).inc()
         wait = self.limits.learn(route, answer)

@@ -12,7 +12,6 @@ import os
 import threading
 import time
 
-import urllib3
 from django.conf import settings
 from django.core.cache import cache
 from redis.exceptions import RedisError
@@ -20,7 +19,7 @@ from redis.exceptions import RedisError
 from botgateway.delivery import BACKOFF_SECONDS  # the same patience as a reply post
 from botgateway.inline_retries import InlineRetries
 from botgateway.ratelimits import retry_after
-from botgateway.rest import DiscordRest
+from botgateway.rest import DiscordRest, Unreachable
 from botgateway.slash_commands import TOKEN_SECONDS, expired
 from botgateway.snowflakes import sent_at
 from karma.slash import SlashAnswer
@@ -74,12 +73,12 @@ def _edit(answer: SlashAnswer, rest: DiscordRest, attempt: int) -> float | None:
     backoff = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
     try:
         response = rest.edit_original_response(answer.application_id, answer.token, answer.content)
-    except urllib3.exceptions.HTTPError as exc:
+    except Unreachable as exc:
         if attempt == 0:
             logger.warning(
                 "slash command %s: Discord unreachable (%s); trying again with backoff",
                 answer.interaction_id,
-                type(exc).__name__,
+                exc,
             )
         return backoff
     if response.ok:

@@ -1,5 +1,6 @@
 """The shared budget of Discord requests, the same rules in memory and in Redis."""
 
+import json
 import time
 
 import pytest
@@ -25,13 +26,13 @@ def make_limits(request):
 def answer(status=200, limit=5, remaining=4, reset_after=5.0, bucket="abc", **extra):
     headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
                "X-RateLimit-Reset-After": f"{reset_after:.3f}", "X-RateLimit-Bucket": bucket, **extra}  # fmt: skip
-    return Answer(status, HTTPHeaderDict(headers), {})
+    return Answer(status, HTTPHeaderDict(headers), b"{}")
 
 
 def too_many(retry_after, scope="user"):
     body = {"message": "You are being rate limited.", "retry_after": retry_after, "global": scope == "global"}
     headers = HTTPHeaderDict({"Retry-After": str(retry_after), "X-RateLimit-Scope": scope})
-    return Answer(429, headers, body)
+    return Answer(429, headers, json.dumps(body).encode())
 
 
 def test_an_unknown_bucket_is_probed_once_then_followed(make_limits):

@@ -4,12 +4,11 @@ One bulk overwrite: the registered set becomes exactly Popple's, so running it a
 upgrade, or twice) leaves one registration of each command and removes commands Popple dropped.
 """
 
-import urllib3
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from botgateway.discordapi import require_token
-from botgateway.rest import DiscordRest
+from botgateway.rest import DiscordRest, Unreachable
 from botgateway.slash_commands import CHAT_INPUT, MESSAGE, USER, commands
 
 
@@ -30,8 +29,8 @@ class Command(BaseCommand):
             answered(application, "reading the application")
             registered = rest.put_commands(int(application.body["id"]), commands(), guild)
             answered(registered, "registering the commands")
-        except urllib3.exceptions.HTTPError as exc:
-            raise CommandError(f"Discord is unreachable ({type(exc).__name__}); try again later") from None
+        except Unreachable as exc:
+            raise CommandError(f"Discord is unreachable ({exc}); try again later") from None
         finally:
             rest.close()
         slash = [command for command in registered.body if command.get("type", CHAT_INPUT) == CHAT_INPUT]
