@@ -7,11 +7,12 @@ the reply task hands a reply over to the courier's threads and returns: tests wa
 import logging
 
 import pytest
-from django.db import OperationalError
+from django.db import OperationalError, connection
 
 from karma import tasks
+from karma.ledger import writes
 from karma.message import Line, Reply
-from karma.models import Karma
+from karma.models import Karma, MessageVersion
 from karma.replies import QUESTION
 from karma.tasks import handle_message, handle_messages
 from testkit.messages import chat
@@ -159,15 +160,50 @@ def test_a_message_that_fails_among_others_costs_only_itself(discord, caplog, mo
     assert sorted(Karma.objects.filter(guild_id=7).values_list("subject", flat=True)) == ["x", "y"]
 
 
+def test_a_message_that_fails_after_writing_leaves_nothing_and_the_others_commit(discord, monkeypatch):
+    # Its karma row was written when its ledger rows failed: rolled back alone (on SQLite, to its
+    # savepoint in the group's transaction).
+    messages = [chat("x++", guild_id=7), chat("broken++", guild_id=7), chat("y++", guild_id=7)]
+
+    def record(cursor, origin, changes, *args, record=writes._record):
+        if changes[0][0] == "broken":
+            raise RuntimeError("a bug")
+        return record(cursor, origin, changes, *args)
+
+    monkeypatch.setattr(writes, "_record", record)
+    result = handle_messages.apply(args=([message.to_payload() for message in messages],))
+    assert result.state == "SUCCESS"
+    assert discord.wait_until(lambda: discord.replies_to(messages[2].message_id))
+    assert dict(Karma.objects.filter(guild_id=7).values_list("subject", "karma")) == {"x": 1, "y": 1}
+    assert not MessageVersion.objects.filter(message_id=messages[1].message_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)  # real commits: no test transaction around the task
+def test_replies_are_handed_over_once_the_group_committed(discord, monkeypatch):
+    committed = []
+
+    def publish(name, payload, publish=tasks.publish):
+        committed.append(not connection.in_atomic_block)
+        publish(name, payload)
+
+    monkeypatch.setattr(tasks, "publish", publish)
+    messages = [chat("x++", guild_id=7), chat("y++", guild_id=9)]
+    handle_messages.apply(args=([message.to_payload() for message in messages],))
+    assert committed == [True]  # one task for both announcements, after the commit
+
+
 def test_a_database_error_retries_the_whole_task(discord, caplog, monkeypatch):
     messages = [chat("x++", guild_id=7), chat("y++", guild_id=7)]
     failures = failing(monkeypatch, "y++", OperationalError("the database went away"), times=1)
     with caplog.at_level(logging.INFO):
         result = handle_messages.apply(args=([message.to_payload() for message in messages],))
-    # Inline, Celery runs the retry at once: x, applied already, is replayed, and y applied.
+    # Inline, Celery runs the retry at once, and y is applied. On SQLite the group was one
+    # transaction (writes.together), rolled back whole: x is applied by the retry. Elsewhere x
+    # committed alone, and the retry replays it.
     assert result.state == "SUCCESS"
     assert failures
-    assert f"message {messages[0].message_id} was applied before (redelivered)" in caplog.text
+    replayed = f"message {messages[0].message_id} was applied before (redelivered)" in caplog.text
+    assert replayed == (connection.vendor != "sqlite")
     assert discord.wait_until(lambda: discord.replies_to(messages[1].message_id))
     assert dict(Karma.objects.filter(guild_id=7).values_list("subject", "karma")) == {"x": 1, "y": 1}
 
