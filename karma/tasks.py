@@ -9,6 +9,7 @@ recorded changes nothing; housekeeping does nothing the second time.
 """
 
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -119,11 +120,27 @@ def each_apart(task: Task, items: list, work: Callable[[Any], Any], what: str) -
 
 
 def publish(name: str, payload: Any) -> None:
-    """Publish a task of this app with its payload, confirmed by RabbitMQ."""
+    """Publish a task of this app with its payload, confirmed by RabbitMQ; or, with tasks inline
+    (one process: runbot, chat), run it here and now."""
     # Looked up rather than sent by name, so that a missing task fails loudly instead of being
-    # published to a broker no one reads. (celery-types lists no confirm_timeout, which Celery
-    # hands to kombu's publish with the other options.)
-    current_app.tasks[name].apply_async(  # type: ignore[call-arg]
+    # published to a broker no one reads.
+    task = current_app.tasks[name]
+    if current_app.conf.task_always_eager:
+        # Called as a function rather than through Celery's eager apply, which builds a tracer and
+        # a result for each call: a tenth of the applying thread's time in the one-process default
+        # (py-spy, bench/embedded.py), for tasks that hand their work to threads and return. One
+        # that fails is logged, as Celery would, and the caller goes on.
+        task.push_request(id=str(uuid.uuid4()), args=(payload,))  # an id for its log lines
+        try:
+            task.run(payload)
+        except Exception:
+            logger.exception("task %s failed", name)
+        finally:
+            task.pop_request()
+        return
+    # (celery-types lists no confirm_timeout, which Celery hands to kombu's publish with the
+    # other options.)
+    task.apply_async(  # type: ignore[call-arg]
         args=(payload,), argsrepr=task_label(payload), kwargsrepr="{}", confirm_timeout=PUBLISH_CONFIRM_TIMEOUT
     )
 
