@@ -4,11 +4,16 @@ Inline, the task hands the reply over to the courier's threads and returns; test
 """
 
 import logging
+import re
 
 import pytest
 
+from botgateway import tasks
 from botgateway.tasks import send_reply
 from karma.message import Line, Reply
+from karma.models import Karma
+from karma.tasks import handle_messages
+from testkit.messages import chat
 
 CHANNEL, MESSAGE = 10, 20
 
@@ -91,3 +96,20 @@ def test_a_redelivered_group_goes_on_alone_each_by_its_own_queue(monkeypatch):
     assert published == [("karma.send_reply", 1), ("karma.send_answer", 2), ("karma.send_answer", 3)]
     task.request.delivery_info = {"redelivered": False}
     assert not alone_if_redelivered(task, replies, reply_task)  # the first time: together, as sent
+
+
+@pytest.mark.django_db
+def test_inline_a_reply_task_that_fails_is_logged_and_the_message_stays_applied(discord, caplog, monkeypatch):
+    def deliver(reply):
+        raise RuntimeError("a bug on the reply side")
+
+    monkeypatch.setattr(tasks, "deliver", deliver)
+    messages = [chat("x++", guild_id=7), chat("y++", guild_id=9)]
+    with caplog.at_level(logging.ERROR):
+        result = handle_messages.apply(args=([message.to_payload() for message in messages],))
+    assert result.state == "SUCCESS"  # not retried: the messages are applied
+    failures = [r.getMessage() for r in caplog.records if r.name == "botgateway.tasks"]
+    assert len(failures) == 2  # each reply alone, as in a worker, logged with its task's id
+    assert all(re.fullmatch(r"task [0-9a-f-]{36}: a reply failed", failure) for failure in failures)
+    assert "RuntimeError: a bug on the reply side" in caplog.text
+    assert dict(Karma.objects.values_list("subject", "karma")) == {"x": 1, "y": 1}

@@ -5,7 +5,6 @@ the reply task hands a reply over to the courier's threads and returns: tests wa
 """
 
 import logging
-import re
 
 import pytest
 from django.db import OperationalError, connection
@@ -191,24 +190,6 @@ def test_replies_are_handed_over_once_the_group_committed(discord, monkeypatch):
     messages = [chat("x++", guild_id=7), chat("y++", guild_id=9)]
     handle_messages.apply(args=([message.to_payload() for message in messages],))
     assert committed == [True]  # one task for both announcements, after the commit
-
-
-def test_inline_a_reply_task_that_fails_is_logged_and_the_message_stays_applied(discord, caplog, monkeypatch):
-    from botgateway import tasks as reply_tasks
-
-    def deliver(reply):
-        raise RuntimeError("a bug on the reply side")
-
-    monkeypatch.setattr(reply_tasks, "deliver", deliver)
-    messages = [chat("x++", guild_id=7), chat("y++", guild_id=9)]
-    with caplog.at_level(logging.ERROR):
-        result = handle_messages.apply(args=([message.to_payload() for message in messages],))
-    assert result.state == "SUCCESS"  # not retried: the messages are applied
-    failures = [r.getMessage() for r in caplog.records if r.name == "botgateway.tasks"]
-    assert len(failures) == 2  # each reply alone, as in a worker, logged with its task's id
-    assert all(re.fullmatch(r"task [0-9a-f-]{36}: a reply failed", failure) for failure in failures)
-    assert "RuntimeError: a bug on the reply side" in caplog.text
-    assert dict(Karma.objects.values_list("subject", "karma")) == {"x": 1, "y": 1}
 
 
 def test_a_database_error_retries_the_whole_task(discord, caplog, monkeypatch):
