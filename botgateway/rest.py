@@ -13,6 +13,7 @@ urllib3's posting threads took as much of that lock as applying did, and halved 
 applied per second (bench/README.md, issue 24).
 """
 
+import contextlib
 import json
 import os
 import ssl
@@ -73,7 +74,7 @@ class DiscordRest:
         trusted = ssl.get_default_verify_paths()
         self._ca_file, self._ca_path = trusted.cafile, trusted.capath
         self._local = threading.local()
-        self._handles: list[pycurl.Curl] = []
+        self._handles: list[tuple[int, pycurl.Curl]] = []  # (the process that made it, the handle)
         self._closed = 0  # times closed: a thread's handle from before is not used again
         self._lock = threading.Lock()
 
@@ -116,20 +117,20 @@ class DiscordRest:
 
         No retries here: a failed request is the caller's to hold and try again later.
         """
-        curl = self._handle()
         lines: list[bytes] = []
         content: list[bytes] = []
-        curl.setopt(pycurl.URL, self.base_url + path)
-        curl.setopt(pycurl.HTTPHEADER, headers or self._headers)
-        if body is not None or method in _WITH_BODY:
-            curl.setopt(pycurl.POSTFIELDS, json.dumps(body).encode() if body is not None else b"")
-        else:
-            curl.setopt(pycurl.HTTPGET, True)  # no body left over from the handle's last request
-        curl.setopt(pycurl.CUSTOMREQUEST, method)
-        # Bound methods of lists: libcurl hands each header line and piece of body to C, not Python.
-        curl.setopt(pycurl.HEADERFUNCTION, lines.append)
-        curl.setopt(pycurl.WRITEFUNCTION, content.append)
-        try:
+        try:  # (a handle closed meanwhile by close() in another thread fails here too)
+            curl = self._handle()
+            curl.setopt(pycurl.URL, self.base_url + path)
+            curl.setopt(pycurl.HTTPHEADER, headers or self._headers)
+            if body is not None or method in _WITH_BODY:
+                curl.setopt(pycurl.POSTFIELDS, json.dumps(body).encode() if body is not None else b"")
+            else:
+                curl.setopt(pycurl.HTTPGET, True)  # no body left over from the handle's last request
+            curl.setopt(pycurl.CUSTOMREQUEST, method)
+            # Bound methods of lists: libcurl hands each header line and piece of body to C, not Python.
+            curl.setopt(pycurl.HEADERFUNCTION, lines.append)
+            curl.setopt(pycurl.WRITEFUNCTION, content.append)
             curl.perform()
         except pycurl.error as exc:
             raise Unreachable(exc.args[1] if len(exc.args) > 1 else str(exc)) from None
@@ -146,21 +147,24 @@ class DiscordRest:
             curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
             curl.setopt(pycurl.HTTP_VERSION, pycurl.CURL_HTTP_VERSION_1_1)
             curl.setopt(pycurl.PROXY, "")  # libcurl would follow *_proxy variables; urllib3 did not
-            if self._ca_file:
-                curl.setopt(pycurl.CAINFO, self._ca_file)
-            if self._ca_path:
-                curl.setopt(pycurl.CAPATH, self._ca_path)
+            # Set even when None: that clears libcurl's own default, a file other systems have.
+            curl.setopt(pycurl.CAINFO, self._ca_file)
+            curl.setopt(pycurl.CAPATH, self._ca_path)
             self._local.handle = ((os.getpid(), self._closed), curl)
             with self._lock:
-                self._handles.append(curl)
+                self._handles.append((os.getpid(), curl))
         return curl
 
     def close(self) -> None:
         with self._lock:
             handles, self._handles = self._handles, []
             self._closed += 1
-        for curl in handles:
-            curl.close()
+        for pid, curl in handles:
+            if pid != os.getpid():
+                continue  # a parent process's, whose connection is the parent's to close
+            # One in a request in another thread refuses: it is closed when that thread lets it go.
+            with contextlib.suppress(pycurl.error):
+                curl.close()
 
 
 def _headers(lines: list[bytes]) -> HTTPHeaderDict:

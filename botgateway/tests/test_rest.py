@@ -8,6 +8,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -20,9 +21,10 @@ from testkit.stack import free_port
 class Recorder(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, answer=(200, {"X-RateLimit-Remaining": "4"}, b'{"id": "1"}')):
+    def __init__(self, answer=(200, {"X-RateLimit-Remaining": "4"}, b'{"id": "1"}'), delay=0.0):
         super().__init__(("127.0.0.1", 0), Handler)
         self.answer = answer
+        self.delay = delay  # seconds before each answer
         self.requests: list[tuple[str, str, dict, bytes]] = []  # (method, path, headers, body)
         self.connections: set[int] = set()  # the client ports seen: one per connection
 
@@ -51,6 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         self.server.requests.append((self.command, self.path, dict(self.headers), body))
+        time.sleep(self.server.delay)
         status, headers, content = self.server.answer
         self.send_response(status)
         for name, value in headers.items():
@@ -130,6 +133,8 @@ def test_a_discord_that_does_not_answer_raises_unreachable_after_the_timeout():
 
 
 def test_proxy_variables_are_not_followed(monkeypatch):
+    for variable in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("ALL_PROXY", f"http://127.0.0.1:{free_port()}")
     with Recorder() as server:
@@ -153,7 +158,32 @@ def test_threads_post_at_once_each_on_its_own_connection():
             thread.start()
         for thread in threads:
             thread.join()
+        rest.close()
     assert sorted(json.loads(body)["nonce"] for *_, body in server.requests) == ["n0", "n1", "n2", "n3"]
+    assert len(server.connections) == 4
+
+
+def test_closing_while_another_thread_waits_for_an_answer():
+    # As a courier stops while a posting thread is in a request: close() returns, and the request
+    # ends as an answer or as Unreachable, the one error callers expect.
+    ended = []
+
+    def post():
+        try:
+            ended.append(rest.create_message(5, "x", "n1").status)
+        except Unreachable:
+            ended.append("unreachable")
+
+    with Recorder(delay=0.3) as server:
+        rest = DiscordRest(server.url, "t")
+        thread = threading.Thread(target=post)
+        thread.start()
+        while not server.requests:
+            time.sleep(0.01)
+        rest.close()
+        thread.join()
+        assert ended in ([200], ["unreachable"])
+        assert rest.application().ok  # and the client goes on, on a new handle
 
 
 @pytest.fixture
@@ -171,7 +201,7 @@ def tls_server(tmp_path):
 
 def test_tls_is_verified_against_the_certificates_python_trusts(tls_server, monkeypatch):
     server, ca_file = tls_server
-    with pytest.raises(Unreachable):  # a certificate from an authority nobody trusts
+    with pytest.raises(Unreachable, match=r"(?i)certificate"):  # from an authority nobody trusts
         DiscordRest(server.url, "t").application()
     assert not server.requests
     monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # as Python's ssl module reads it
