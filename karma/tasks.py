@@ -186,8 +186,8 @@ def handle_messages(self, payloads=None, *unexpected, **unknown):
     time."""
     messages = each_parsed(self, IncomingMessage.from_payload, payloads, (*unexpected, *unknown), "message")
     if not alone_if_redelivered(self, messages, "karma.handle_message"):
-        with writes.together():
-            replies = each_apart(self, messages, respond, "message")
+        with writes.together() as apart:
+            replies = each_apart(self, messages, lambda message: apart(lambda: respond(message)), "message")
         send_replies(replies)
 
 

@@ -13,8 +13,8 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -62,8 +62,9 @@ class Outcome:
     # The server's role rewards (karma/roles/): [] when off, which is the default.
     rewards: list = field(default_factory=list)
     role_stack: bool = False
-    # time.time() when the transaction that committed the versions in `applied` began, so no later
-    # than their commit (0: not known, as for a replay, which answers what an earlier one did).
+    # time.time() when the work that wrote the versions in `applied` began (in their transaction, or
+    # their savepoint in a group's: writes.together), so no later than their commit (0: not known,
+    # as for a replay, which answers what an earlier one did).
     # Delivery trusts a channel's memory that began before it (botgateway/delivery.py).
     made_at: float = 0.0
 
@@ -95,9 +96,11 @@ def apply_deletion(guild_id: int, message_id: int, message_forwarded: bool = Tru
     return retrying(lambda: _delete_once(guild_id, message_id, message_forwarded))
 
 
-def together() -> AbstractContextManager:
-    """Around several messages' `apply_changes`: one transaction for them all where that costs
-    nobody a wait, each message in a savepoint of its own (one that fails rolls back alone).
+@contextmanager
+def together() -> Iterator[Callable[[Callable[[], T]], T]]:
+    """Around several messages' work: one transaction for them all where that costs nobody a wait.
+    Gives `apart(work)`, which runs one message's work in a savepoint of its own there, so that
+    one that fails (whatever it wrote, through the ledger or not) rolls back alone.
 
     On SQLite, which lets one writer in at a time anyway, a commit writes the WAL: a quarter of
     a message's time in the one-process default (bench/README.md, issue 24). Elsewhere (MariaDB,
@@ -105,7 +108,16 @@ def together() -> AbstractContextManager:
     would keep their rows locked against the other workers.
     """
     using = router.db_for_write(Karma)
-    return transaction.atomic(using=using) if connections[using].vendor == "sqlite" else nullcontext()
+    if connections[using].vendor != "sqlite":
+        yield lambda work: work()
+        return
+
+    def apart(work: Callable[[], T]) -> T:
+        with transaction.atomic(using=using):
+            return work()
+
+    with transaction.atomic(using=using):
+        yield apart
 
 
 def retrying(attempt: Callable[[], T], attempts: int = _ATTEMPTS, jitter: float = 0.0) -> T:

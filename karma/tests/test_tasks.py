@@ -160,6 +160,29 @@ def test_a_message_that_fails_among_others_costs_only_itself(discord, caplog, mo
     assert sorted(Karma.objects.filter(guild_id=7).values_list("subject", flat=True)) == ["x", "y"]
 
 
+@pytest.mark.django_db(transaction=True)  # real commits: no test transaction around the task
+def test_a_group_commits_once_on_sqlite_and_a_message_failing_after_its_changes_leaves_nothing(discord, monkeypatch):
+    # One commit for the group (writes.together); each message's work in a savepoint, so one that
+    # fails after its karma was applied rolls back alone. (Elsewhere each message commits alone.)
+    messages = [chat("x++", guild_id=7), chat("broken++", guild_id=7), chat("y++", guild_id=7)]
+
+    def respond(message, respond=tasks.respond):
+        reply = respond(message)
+        if message.content == "broken++":
+            raise RuntimeError("a bug after applying")
+        return reply
+
+    monkeypatch.setattr(tasks, "respond", respond)
+    commits = []
+    monkeypatch.setattr(connection, "commit", lambda commit=connection.commit: commits.append(1) or commit())
+    result = handle_messages.apply(args=([message.to_payload() for message in messages],))
+    assert result.state == "SUCCESS"
+    assert discord.wait_until(lambda: discord.replies_to(messages[2].message_id))
+    assert dict(Karma.objects.filter(guild_id=7).values_list("subject", "karma")) == {"x": 1, "y": 1}
+    assert len(commits) == 1
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_message_that_fails_after_writing_leaves_nothing_and_the_others_commit(discord, monkeypatch):
     # Its karma row was written when its ledger rows failed: rolled back alone (on SQLite, to its
     # savepoint in the group's transaction).
