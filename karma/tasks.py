@@ -187,7 +187,7 @@ def handle_messages(self, payloads=None, *unexpected, **unknown):
     messages = each_parsed(self, IncomingMessage.from_payload, payloads, (*unexpected, *unknown), "message")
     if not alone_if_redelivered(self, messages, "karma.handle_message"):
         with writes.together() as apart:
-            replies = each_apart(self, messages, lambda message: apart(lambda: respond(message)), "message")
+            replies = each_apart(self, messages, apart(respond), "message")
         send_replies(replies)
 
 

@@ -41,6 +41,7 @@ Applied = list[tuple[str, int, int]]  # (subject, karma, version) right after a 
 MAX_ALIAS_HOPS = 3  # merges are resolved to their end when made (karma/moderation/actions.py); this is a guard
 Reasons = dict[str, str]  # subject -> why, as the message said
 T = TypeVar("T")
+M = TypeVar("M")  # one message, as together's apart hands it on
 
 logger = logging.getLogger(__name__)
 # Sent once per version of a message applied (not for a replayed one), with `outcome`: what it did.
@@ -97,10 +98,10 @@ def apply_deletion(guild_id: int, message_id: int, message_forwarded: bool = Tru
 
 
 @contextmanager
-def together() -> Iterator[Callable[[Callable[[], T]], T]]:
+def together() -> Iterator[Callable[[Callable[[M], T]], Callable[[M], T]]]:
     """Around several messages' work: one transaction for them all where that costs nobody a wait.
-    Gives `apart(work)`, which runs one message's work in a savepoint of its own there, so that
-    one that fails (whatever it wrote, through the ledger or not) rolls back alone.
+    Gives `apart`: `apart(work)(message)` runs one message's work in a savepoint of its own there,
+    so that one that fails (whatever it wrote, through the ledger or not) rolls back alone.
 
     On SQLite, which lets one writer in at a time anyway, a commit writes the WAL: a quarter of
     a message's time in the one-process default (bench/README.md, issue 24). Elsewhere (MariaDB,
@@ -109,12 +110,15 @@ def together() -> Iterator[Callable[[Callable[[], T]], T]]:
     """
     using = router.db_for_write(Karma)
     if connections[using].vendor != "sqlite":
-        yield lambda work: work()
+        yield lambda work: work
         return
 
-    def apart(work: Callable[[], T]) -> T:
-        with transaction.atomic(using=using):
-            return work()
+    def apart(work: Callable[[M], T]) -> Callable[[M], T]:
+        def in_savepoint(message: M) -> T:
+            with transaction.atomic(using=using):
+                return work(message)
+
+        return in_savepoint
 
     with transaction.atomic(using=using):
         yield apart
