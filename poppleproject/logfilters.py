@@ -4,8 +4,12 @@ Discord's interaction and webhook URLs (each lets whoever holds it answer as Pop
 
 import logging
 import re
+import sys
 
+from amqp.exceptions import RecoverableConnectionError
+from celery.exceptions import Reject
 from django.conf import settings
+from kombu.exceptions import OperationalError
 
 _INTERACTION_TOKEN = re.compile(r"(/(?:interactions|webhooks)/\d+/)[^/\s?'\"]+")
 
@@ -30,3 +34,46 @@ class RedactSecrets(logging.Filter):
         if record.exc_text:
             record.exc_text = redacted(record.exc_text)
         return True
+
+
+class NoTracebackWhenExpected(logging.Filter):
+    """One line, without the traceback, for what libraries log with one although it marks no bug:
+    a service that went away and is being retried (Celery's worker, discord.py's reconnects), a
+    message rejected on purpose (a malformed payload, or a retry RabbitMQ could not take), a
+    request Django refused as bad (its security loggers). Then a traceback in Popple's logs always
+    means a bug: expected outages and bad input get a line each (the fault suite checks it).
+
+    By hand because no library does it: each of these logs its own exception with exc_info."""
+
+    def filter(self, record):
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        if _refused(record.name, exc):  # the line says why already
+            record.exc_info = record.exc_text = None
+        elif record.name in _RETRYING and isinstance(exc, _outages()):
+            record.msg, record.args = f"{record.getMessage()} ({type(exc).__name__}: {exc})", None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+# Loggers of libraries that retry a lost connection themselves, logging each loss with its exception.
+_RETRYING = ("celery.worker.request", "discord.client", "discord.shard")
+
+
+def _refused(logger: str, exc: BaseException) -> bool:
+    if logger.startswith("django.security."):
+        return True  # a request refused (DisallowedHost, SuspiciousOperation): bad input
+    # A task's decision (a malformed payload, a retry RabbitMQ could not take): not a crash.
+    return logger == "celery.app.trace" and isinstance(exc, Reject)
+
+
+def _outages() -> tuple[type[BaseException], ...]:
+    """A service gone away: the connection errors of the libraries this process has imported (the
+    web process never imports discord.py, and is not made to for this)."""
+    kinds: list[type[BaseException]] = [OSError, RecoverableConnectionError, OperationalError]
+    if discord := sys.modules.get("discord"):
+        kinds += [discord.ConnectionClosed, discord.GatewayNotFound]
+    if aiohttp := sys.modules.get("aiohttp"):
+        kinds.append(aiohttp.ClientError)
+    return tuple(kinds)

@@ -559,10 +559,17 @@ for _name, _level in (("LOG_LEVEL", LOG_LEVEL), ("DISCORD_LOG_LEVEL", DISCORD_LO
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "poppleproject.logfilters.RedactSecrets"}},
+    "filters": {
+        "no_traceback_when_expected": {"()": "poppleproject.logfilters.NoTracebackWhenExpected"},
+        "redact_secrets": {"()": "poppleproject.logfilters.RedactSecrets"},  # last: what it reads is final
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_traceback_when_expected", "redact_secrets"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

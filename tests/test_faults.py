@@ -214,6 +214,9 @@ def settle_and_count(stack, stream, fault, started, healed=None):
     # At most one reply each: a reply whose values the channel was told already is left out.
     assert all(n <= 1 for n in replies.values())
     assert all(r == [CHECK] for r in reactions.values())
+    # Each process said what went away in a line: a traceback marks a bug (poppleproject/logfilters.py).
+    tracebacks = {name: n for name, process in stack.processes.items() if (n := process.log().count("Traceback"))}
+    assert tracebacks == {}
     return result
 
 

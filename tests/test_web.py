@@ -193,10 +193,15 @@ def test_the_admin_lives_under_its_path_only(production):
     assert response.status == 404
 
 
-def test_only_the_configured_host_names_pass(production):
-    for host in ["localhost", "127.0.0.1", "popple.example.org.evil.example"]:
+def test_only_the_configured_host_names_pass(production, tmp_path):
+    hosts = ["localhost", "127.0.0.1", "popple.example.org.evil.example"]
+    for host in hosts:
         response, _ = Browser(production, host=host).request("GET", ADMIN + "login/")
         assert response.status == 400, host
+    # Bad input: a line each in the web's log, not a traceback (poppleproject/logfilters.py).
+    log = (tmp_path / "web-0.log").read_text()
+    assert [host for host in hosts if f"Invalid HTTP_HOST header: '{host}'" in log] == hosts
+    assert "Traceback" not in log
 
 
 def test_plain_http_is_redirected_to_https(production):
