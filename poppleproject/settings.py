@@ -156,6 +156,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # allauth's: it keeps the state of a login in progress.
     "allauth.account.middleware.AccountMiddleware",
+    # A view that cannot reach the database answers 503 with Retry-After, not a 500 and a traceback.
+    "poppleproject.unavailable.DatabaseUnavailable",
     # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
     "axes.middleware.AxesMiddleware",
 ]

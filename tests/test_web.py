@@ -91,6 +91,19 @@ def test_database_down(web):
     assert get(base + "/livez") == (200, b'{"process": "ok"}')
 
 
+def test_pages_asked_while_the_database_is_unreachable_say_so(web, tmp_path):
+    base = web(**{**PRODUCTION, "DATABASE_URL": f"mysql://popple:popple@127.0.0.1:{free_port()}/popple"})
+    for path, kind in [("/", "text/plain"), ("/servers/1/", "text/plain"), ("/servers/1.json", "application/json")]:
+        response, body = Browser(base).request("GET", path)
+        assert (response.status, response.headers["Retry-After"]) == (503, "30"), path
+        assert response.headers["Content-Type"].startswith(kind)
+        assert "database is unreachable for a moment" in body.decode()
+    # One line each that names the database, no traceback: an outage is no bug.
+    log = (tmp_path / "web-0.log").read_text()
+    assert log.count("database unreachable (") == 3
+    assert "Traceback" not in log
+
+
 def test_a_broker_outage_leaves_the_web_alive_and_ready(web):
     # RabbitMQ unreachable: the boards, the admin and /interactions' answers from the database
     # still work, so neither probe may fail (its health is a metric: test_metrics.py).
