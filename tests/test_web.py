@@ -97,10 +97,10 @@ def test_pages_asked_while_the_database_is_unreachable_say_so(web, tmp_path):
         response, body = Browser(base).request("GET", path)
         assert (response.status, response.headers["Retry-After"]) == (503, "30"), path
         assert response.headers["Content-Type"].startswith(kind)
-        assert "database is unreachable for a moment" in body.decode()
+        assert "database is unavailable for a moment" in body.decode()
     # One line each that names the database, no traceback: an outage is no bug.
     log = (tmp_path / "web-0.log").read_text()
-    assert log.count("database unreachable (") == 3
+    assert log.count("database unavailable (") == 3
     assert "Traceback" not in log
 
 
