@@ -2,9 +2,9 @@
 
 Django would answer 500 ("Server Error") and log the connection error's traceback, as for a bug.
 An outage is no bug: the visitor is told to come back shortly, and a proxy or a client that
-reads Retry-After knows when; the operator reads one line that names the database. OperationalError
-also covers a lock wait that timed out, as passing as a lost connection. A database error that is
-not about reaching it (a bad query: ProgrammingError, IntegrityError) stays a 500.
+reads Retry-After knows when; the operator reads one line that names the database. Only errors
+that say so count (lost or refused connections, a lock wait timed out): mysqlclient and SQLite
+raise OperationalError for a missing table or column too, which is a bug, and stays a 500.
 """
 
 import logging
@@ -26,7 +26,7 @@ class DatabaseUnavailable:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, OperationalError | InterfaceError):
+        if not unavailable(exception):
             return None
         logger.warning("%s %s: database unavailable (%s); answered 503", request.method, request.path, exception)
         response: HttpResponse
@@ -36,3 +36,18 @@ class DatabaseUnavailable:
             response = HttpResponse(MESSAGE, status=503, content_type="text/plain; charset=utf-8")
         response["Retry-After"] = str(RETRY_AFTER)
         return response
+
+
+# MySQL's codes for a server not reached, gone away or lost mid-query, too many connections, a lock
+# wait timed out; SQLite's words for a locked or unopenable file.
+_MYSQL_CODES = {2002, 2003, 2005, 2006, 2013, 1040, 1205}
+_SQLITE_WORDS = ("database is locked", "unable to open database")
+
+
+def unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, InterfaceError):
+        return True  # the connection is closed or unusable
+    if not isinstance(exc, OperationalError):
+        return False
+    code = exc.args[0] if exc.args else None
+    return code in _MYSQL_CODES or any(words in str(exc) for words in _SQLITE_WORDS)
