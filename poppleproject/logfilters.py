@@ -51,21 +51,30 @@ class NoTracebackWhenExpected(logging.Filter):
             return True
         if _refused(record.name, exc):  # the line says why already
             record.exc_info = record.exc_text = None
-        elif record.name in _RETRYING and isinstance(exc, _outages()):
+        elif str(record.msg).startswith(_RETRIES.get(record.name, ())) and isinstance(exc, _outages()):
             record.msg, record.args = f"{record.getMessage()} ({type(exc).__name__}: {exc})", None
             record.exc_info = record.exc_text = None
         return True
 
 
-# Loggers of libraries that retry a lost connection themselves, logging each loss with its exception.
-_RETRYING = ("celery.worker.request", "discord.client", "discord.shard")
+# What libraries that retry a lost connection themselves log at each loss, with its exception; by
+# its words too, since the same loggers carry bugs (discord.client logs an event handler's error).
+_RETRIES = {
+    "celery.worker.request": ("Couldn't ack", "Couldn't reject"),  # kombu, for a channel gone
+    "discord.client": ("Attempting a reconnect",),
+    "discord.shard": ("Attempting a reconnect", "Failed to connect for shard_id"),
+}
 
 
 def _refused(logger: str, exc: BaseException) -> bool:
     if logger.startswith("django.security."):
         return True  # a request refused (DisallowedHost, SuspiciousOperation): bad input
-    # A task's decision (a malformed payload, a retry RabbitMQ could not take): not a crash.
-    return logger == "celery.app.trace" and isinstance(exc, Reject)
+    # A task's decision, whose reason says why (a malformed payload), or a retry RabbitMQ could
+    # not take. Celery wraps any failure to publish a retry in a Reject: one that is no outage
+    # (a payload it cannot encode) is a bug, and keeps its traceback.
+    if logger == "celery.app.trace" and isinstance(exc, Reject):
+        return isinstance(getattr(exc, "reason", None), (str, *_outages()))  # (untyped in celery-types)
+    return False
 
 
 def _outages() -> tuple[type[BaseException], ...]:
@@ -73,7 +82,7 @@ def _outages() -> tuple[type[BaseException], ...]:
     web process never imports discord.py, and is not made to for this)."""
     kinds: list[type[BaseException]] = [OSError, RecoverableConnectionError, OperationalError]
     if discord := sys.modules.get("discord"):
-        kinds += [discord.ConnectionClosed, discord.GatewayNotFound]
+        kinds += [discord.ConnectionClosed, discord.GatewayNotFound, discord.DiscordServerError]
     if aiohttp := sys.modules.get("aiohttp"):
         kinds.append(aiohttp.ClientError)
     return tuple(kinds)

@@ -115,3 +115,14 @@ def test_a_bug_keeps_its_traceback_and_its_secrets_stay_out(settings):
     # Another logger, an outage all the same: left as it is (Popple's own lines choose their form).
     line = through_the_console_handler("karma.tasks", "failed", raised(ConnectionResetError(104, "reset")))
     assert "Traceback" in line
+    # The same logger as discord.py's reconnects, but Popple's own event handler failing (a full
+    # disk under the outbox): a bug, whose traceback stays.
+    full = raised(OSError(28, "No space left on device"))
+    line = through_the_console_handler("discord.client", "Ignoring exception in on_message", full)
+    assert line.startswith("Ignoring exception in on_message\nTraceback (most recent call last):")
+    # Celery wraps any failure to publish a retry in a Reject: one that is no outage is a bug.
+    unencodable = raised(Reject(TypeError("Object of type set is not JSON serializable"), requeue=False))
+    line = through_the_console_handler(
+        "celery.app.trace", "Task karma.handle_message[1] reject requeue=False", unencodable
+    )
+    assert "Traceback (most recent call last):" in line
