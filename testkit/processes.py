@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from testkit.strays import MARK
+from testkit.strays import MARK, identity
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,7 @@ class Process:
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         # A session of its own (stop and kill reach its whole group): so it outlives a run killed
         # before its teardown, which the mark lets the next run find (testkit/strays.py).
-        env = {**self.env, MARK: str(os.getpid())}
+        env = {**self.env, MARK: str(identity(os.getpid()))}
         with open(self.log_path, "a") as log:
             self.popen = subprocess.Popen(
                 self.args, cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

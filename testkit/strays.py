@@ -6,7 +6,8 @@ teardown (a timeout, Ctrl-C twice). A worker left so keeps consuming the machine
 takes the next run's tasks, with the old run's Discord and databases: that run then fails in ways
 that point nowhere (karma applied to another database, channels never told their final values).
 
-Each process a run starts carries MARK=<the pid of the run's process>. `python -m testkit.strays`
+Each process a run starts carries MARK=<the run's identity: its pid and its start time, which a
+later process given the same pid does not share>. `python -m testkit.strays`
 (scripts/test runs it first) stops the groups of those whose run is gone, and names, without
 touching them, those of a run still going.
 """
@@ -19,43 +20,55 @@ from pathlib import Path
 MARK = "POPPLE_TEST_RUN"
 
 
-def marked(proc: Path = Path("/proc")) -> dict[int, list[int]]:
-    """{the run's pid: [pids it started that are still running]} over this machine's processes."""
-    runs: dict[int, list[int]] = {}
-    prefix = f"{MARK}=".encode()
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()  # empty for a zombie
-        except OSError:
-            continue  # gone meanwhile, or not ours to read
-        for variable in environ.split(b"\0"):
-            if variable.startswith(prefix):
-                runs.setdefault(int(variable[len(prefix) :]), []).append(int(entry.name))
-    return runs
+def identity(pid: int) -> str | None:
+    """ "pid:start time" of a running process (None once it ended): unlike a pid, never reused."""
+    try:
+        # The fields after the command's name (which may hold anything): state first, start time 20th.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else f"{pid}:{fields[19]}"
 
 
 def running(pid: int) -> bool:
+    return identity(pid) is not None
+
+
+def mark_of(pid: int) -> str | None:
+    """The run a process was started by, from its environment (None: not marked, or gone)."""
+    prefix = f"{MARK}=".encode()
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+        environ = Path(f"/proc/{pid}/environ").read_bytes()  # empty for a zombie
+    except OSError:
+        return None  # gone meanwhile, or not ours to read
+    return next((v[len(prefix) :].decode() for v in environ.split(b"\0") if v.startswith(prefix)), None)
 
 
-def stop_left_behind() -> tuple[list[int], dict[int, list[int]]]:
+def marked() -> dict[str, list[int]]:
+    """{a run's identity: [pids it started that are still running]} over this machine's processes."""
+    runs: dict[str, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (run := mark_of(int(entry.name))):
+            runs.setdefault(run, []).append(int(entry.name))
+    return runs
+
+
+def stop_left_behind() -> tuple[list[int], dict[str, list[int]]]:
     """SIGKILL the groups of processes whose run is gone. Returns (pids stopped, {live run: pids})."""
     stopped, live = [], {}
     for run, pids in marked().items():
-        if running(run):
+        runner, _, started = run.partition(":")
+        # (A mark of a pid alone is from a checkout before start times were marked: trust the pid.)
+        if identity(int(runner)) == run or (not started and running(int(runner))):
             live[run] = pids
             continue
         for pid in pids:
+            if mark_of(pid) != run:
+                continue  # ended since, its pid perhaps another process's now
             try:
                 os.killpg(os.getpgid(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                continue  # ended meanwhile, or its group with an earlier one
+            except (ProcessLookupError, PermissionError):
+                continue  # ended meanwhile, its group with an earlier one, or not ours
             stopped.append(pid)
     return stopped, live
 

@@ -28,11 +28,12 @@ def test_a_killed_runs_processes_are_stopped_and_a_live_runs_are_left(tmp_path):
     run = subprocess.Popen([sys.executable, "-c", RUN, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         started = int(run.stdout.readline())
-        assert strays.marked()[run.pid] == [started]
+        mark = strays.identity(run.pid)
+        assert strays.marked()[mark] == [started]
 
         stopped, live = strays.stop_left_behind()
         assert started not in stopped
-        assert live[run.pid] == [started]  # its run is still going
+        assert live[mark] == [started]  # its run is still going
         assert strays.running(started)
 
         run.kill()  # as a timeout would: no teardown
@@ -40,9 +41,9 @@ def test_a_killed_runs_processes_are_stopped_and_a_live_runs_are_left(tmp_path):
         assert strays.running(started)  # what the run started outlives it
         stopped, live = strays.stop_left_behind()
         assert started in stopped
-        assert run.pid not in live
+        assert mark not in live
         assert gone(started)
-        assert run.pid not in strays.marked()
+        assert mark not in strays.marked()
     finally:
         run.kill()
         run.wait()
