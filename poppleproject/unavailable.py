@@ -1,8 +1,9 @@
-"""A page asked for while the database is unreachable: 503 with Retry-After, and a line in the log.
+"""A page asked for while the database is unreachable: 503 with Retry-After, and no traceback.
 
 Django would answer 500 ("Server Error") and log the connection error's traceback, as for a bug.
 An outage is no bug: the visitor is told to come back shortly, and a proxy or a client that
-reads Retry-After knows when; the operator reads one line that names the database. Only errors
+reads Retry-After knows when; the operator reads a line that names the database's error (beside
+Django's own "Service Unavailable" line, which it writes for every 5xx). Only errors
 that say so count (lost or refused connections, a lock wait timed out): mysqlclient and SQLite
 raise OperationalError for a missing table or column too, which is a bug, and stays a 500.
 """
